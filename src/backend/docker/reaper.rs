@@ -1,0 +1,126 @@
+//! The cleanup watchdog: a small container per cluster that removes the cluster when the
+//! process owning it dies without destroying it (SIGKILL, OOM, a crashed test binary).
+//!
+//! The owner keeps the watchdog's stdin open through a Docker attach connection. When
+//! the owner dies, the kernel closes that connection, Docker closes the watchdog's stdin
+//! (`StdinOnce`), and the watchdog removes every object carrying the cluster's label and
+//! the workspace directory, then itself (`AutoRemove`). Nothing polls, so removal starts
+//! at once. A cluster handed to the user (`minidcos docker create`), or kept on purpose,
+//! disarms it by removing the watchdog container, which works from any thread or runtime.
+
+use std::path::Path;
+use std::pin::Pin;
+
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{AttachContainerOptionsBuilder, CreateContainerOptionsBuilder};
+use futures_util::StreamExt;
+use tokio::io::AsyncWrite;
+
+use super::client::{DockerClient, op};
+use crate::error::Result;
+
+/// Runs with `sh` and `curl` from the node image: `$1` cluster id, `$2` workspace name.
+const SCRIPT: &str = r#"
+command -v curl >/dev/null 2>&1 || { echo no-curl; exit 3; }
+echo armed
+cat >/dev/null
+echo "owner of cluster $1 is gone: removing it"
+api() { curl -sS --unix-socket /var/run/docker.sock "$@"; }
+f="{\"label\":[\"dcos-e2e.cluster-id=$1\"]}"
+self=$(cat /etc/hostname)
+sweep() {
+  for c in $(api -G --data-urlencode "filters=$f" "http://d/containers/json?all=1" | grep -o '"Id":"[0-9a-f]*"' | cut -d'"' -f4); do
+    case "$c" in "$self"*) ;; *) api -X DELETE "http://d/containers/$c?force=1&v=1" >/dev/null ;; esac
+  done
+  for v in $(api -G --data-urlencode "filters=$f" "http://d/volumes" | grep -o '"Name":"[^"]*"' | cut -d'"' -f4); do
+    api -X DELETE "http://d/volumes/$v" >/dev/null
+  done
+  for n in $(api -G --data-urlencode "filters=$f" "http://d/networks" | grep -o '"Id":"[0-9a-f]*"' | cut -d'"' -f4); do
+    api -X DELETE "http://d/networks/$n" >/dev/null
+  done
+}
+sweep
+# A create the owner sent just before dying may land after the first sweep.
+sleep 2
+sweep
+[ -n "$2" ] && rm -rf "/workspaces/$2"
+echo done
+"#;
+
+/// The owner's end of a watchdog: dropping it (or dying) sets the watchdog off.
+pub(crate) struct Reaper {
+    _stdin: Pin<Box<dyn AsyncWrite + Send>>,
+}
+
+/// The watchdog container's name.
+pub(crate) fn container_name(cluster_id: &str) -> String {
+    format!("{cluster_id}-reaper")
+}
+
+/// Stand the watchdog down, so the cluster outlives this process: remove it before the
+/// owner's end of the connection closes.
+pub(crate) async fn disarm(client: &DockerClient, cluster_id: &str) -> Result<()> {
+    client.remove_container(&container_name(cluster_id)).await
+}
+
+/// The daemon's socket path as seen by the daemon's host, when it is a local socket.
+fn daemon_socket() -> Option<String> {
+    match std::env::var("DOCKER_HOST") {
+        Ok(host) => host.strip_prefix("unix://").map(str::to_string),
+        Err(_) => Some("/var/run/docker.sock".to_string()),
+    }
+}
+
+/// Start the watchdog for a cluster. `None` (with a warning) where it cannot work: a
+/// remote daemon, or a node image without `curl`.
+pub(crate) async fn start(client: &DockerClient, cluster_id: &str, image: &str, workspace: &Path) -> Result<Option<Reaper>> {
+    let Some(socket) = daemon_socket() else {
+        tracing::warn!("the Docker daemon is not on a local socket: no cleanup watchdog; use `minidcos docker clean` after a killed run");
+        return Ok(None);
+    };
+    let (parent, name) = match (workspace.parent(), workspace.file_name()) {
+        (Some(p), Some(n)) => (p.to_string_lossy().to_string(), n.to_string_lossy().to_string()),
+        _ => (String::from("/nonexistent"), String::new()),
+    };
+    let labels = super::provision::object_labels(cluster_id, "reaper", workspace);
+    let body = ContainerCreateBody {
+        image: Some(image.to_string()),
+        entrypoint: Some(vec!["/bin/sh".into(), "-c".into(), SCRIPT.into(), "reaper".into(), cluster_id.into(), name]),
+        cmd: Some(vec![]),
+        labels: Some(labels),
+        open_stdin: Some(true),
+        stdin_once: Some(true),
+        attach_stdin: Some(true),
+        attach_stdout: Some(true),
+        host_config: Some(HostConfig {
+            auto_remove: Some(true),
+            network_mode: Some("none".into()),
+            binds: Some(vec![format!("{socket}:/var/run/docker.sock"), format!("{parent}:/workspaces")]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let options = CreateContainerOptionsBuilder::default().name(&container_name(cluster_id)).build();
+    let created = client.api.create_container(Some(options), body).await.map_err(op("creating the cleanup watchdog"))?;
+    // Attach before start, so the owner holds stdin from the watchdog's first instant.
+    let attach = AttachContainerOptionsBuilder::default().stdin(true).stdout(true).stream(true).build();
+    let attached =
+        client.api.attach_container(&created.id, Some(attach)).await.map_err(op("attaching to the cleanup watchdog"))?;
+    let (mut output, stdin) = (attached.output, attached.input);
+    client.api.start_container(&created.id, None).await.map_err(op("starting the cleanup watchdog"))?;
+    let mut said = String::new();
+    while let Some(Ok(out)) = output.next().await {
+        said.push_str(&String::from_utf8_lossy(&out.into_bytes()));
+        if said.contains("armed") {
+            // Keep draining so the daemon never blocks on the watchdog's output.
+            tokio::spawn(async move { while output.next().await.is_some() {} });
+            return Ok(Some(Reaper { _stdin: stdin }));
+        }
+        if said.contains("no-curl") {
+            break;
+        }
+    }
+    tracing::warn!(image, "the node image has no curl: no cleanup watchdog; use `minidcos docker clean` after a killed run");
+    client.remove_container(&created.id).await?;
+    Ok(None)
+}

@@ -1,0 +1,57 @@
+//! `wait_for_dcos`: poll every master until its diagnostics pass and it serves the CA
+//! certificate. No fixed sleep: each check is retried with a short, growing pause.
+
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+
+use crate::error::{Error, Result};
+use crate::node::{Command, Node};
+
+const DIAGNOSTICS: &str = "if [ -x /opt/mesosphere/bin/dcos-diagnostics ]; then exec /opt/mesosphere/bin/dcos-diagnostics --diag; \
+                           else exec /opt/mesosphere/bin/3dt --diag; fi";
+
+/// Why a master is not healthy yet: the check and what it said.
+async fn unhealthy(master: &Node) -> Option<String> {
+    match master.output(Command::shell(DIAGNOSTICS).sudo(true)).await {
+        Ok(out) if out.status == 0 => {}
+        Ok(out) => {
+            let said = format!("{} {}", out.stdout_text(), out.stderr_text());
+            return Some(format!("dcos-diagnostics --diag exited {}: {}", out.status, last_line(&said)));
+        }
+        Err(e) => return Some(format!("dcos-diagnostics --diag could not run: {e}")),
+    }
+    let url = format!("http://{}/ca/dcos-ca.crt", master.ip_address());
+    // Asked from the master itself, so it works where this host cannot route to nodes.
+    let curl = Command::new(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", url.as_str()]);
+    match master.output(curl).await {
+        Ok(out) if matches!(out.stdout_text().as_str(), "200" | "404") => None,
+        Ok(out) => Some(format!("GET {url} answered {}", if out.stdout_text() == "000" { "nothing".into() } else { out.stdout_text() })),
+        Err(e) => Some(format!("GET {url} could not run: {e}")),
+    }
+}
+
+fn last_line(text: &str) -> &str {
+    text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim()
+}
+
+pub(crate) async fn wait_for_dcos(masters: &[Node], timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    let waits = masters.iter().map(|master| async move {
+        let mut pause = Duration::from_millis(100);
+        loop {
+            let failing = unhealthy(master).await;
+            match failing {
+                None => return None,
+                Some(why) if Instant::now() >= deadline => return Some(format!("{master}: {why}")),
+                Some(_) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    tokio::time::sleep(pause.min(left)).await;
+                    pause = (pause * 3 / 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+    });
+    let failing: Vec<String> = join_all(waits).await.into_iter().flatten().collect();
+    if failing.is_empty() { Ok(()) } else { Err(Error::WaitTimeout { timeout, failing }) }
+}

@@ -1,0 +1,288 @@
+//! How commands and files reach a node. A transport only knows how to start one script
+//! for a user's login shell with piped stdin/stdout/stderr; running, `popen`, killing
+//! and (by default) file transfer are built on that once, in [`crate::node`].
+
+pub(crate) mod docker_exec;
+pub(crate) mod ssh;
+
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{Error, Result};
+use crate::node::command::quote;
+
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Which way node commands travel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TransportKind {
+    /// SSH with the cluster's key; one kept-open connection per node and user.
+    #[default]
+    Ssh,
+    /// `docker exec` through the Docker API (Docker nodes only); works where the host
+    /// cannot route to node addresses.
+    DockerExec,
+}
+
+impl TransportKind {
+    /// `ssh` or `docker-exec`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportKind::Ssh => "ssh",
+            TransportKind::DockerExec => "docker-exec",
+        }
+    }
+}
+
+impl std::fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TransportKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "ssh" => Ok(TransportKind::Ssh),
+            "docker-exec" | "docker_exec" => Ok(TransportKind::DockerExec),
+            other => Err(Error::invalid("transport", other, "expected `ssh` or `docker-exec`")),
+        }
+    }
+}
+
+/// A started script: its output streams, optional stdin, and its exit status.
+pub(crate) struct RawProcess {
+    pub stdout: mpsc::Receiver<Bytes>,
+    pub stderr: mpsc::Receiver<Bytes>,
+    pub stdin: Option<Pin<Box<dyn AsyncWrite + Send>>>,
+    /// Exit status (128 + signal when killed), or why it could not be known.
+    pub exit: oneshot::Receiver<Result<i32>>,
+}
+
+/// Output chunks buffered between a transport's reader task and the consumer.
+pub(crate) const STREAM_BUFFER: usize = 64;
+
+pub(crate) trait Transport: Send + Sync {
+    fn kind(&self) -> TransportKind;
+
+    /// The node as named in errors.
+    fn node_name(&self) -> &str;
+
+    /// Run `script` with the login shell of `user`.
+    fn spawn<'a>(&'a self, user: &'a str, script: String, stdin: bool) -> BoxFuture<'a, Result<RawProcess>>;
+
+    /// Copy a local file to the node, creating parent directories and keeping its mode.
+    fn send_file<'a>(&'a self, user: &'a str, local: &'a Path, remote: &'a str) -> BoxFuture<'a, Result<()>> {
+        Box::pin(send_file_via_shell(self, user, local, remote))
+    }
+
+    /// Copy a file from the node, keeping its mode.
+    fn download_file<'a>(&'a self, user: &'a str, remote: &'a str, local: &'a Path) -> BoxFuture<'a, Result<()>> {
+        Box::pin(download_file_via_shell(self, user, remote, local))
+    }
+}
+
+/// Local file facts needed before anything is sent, so a missing file fails early.
+pub(crate) fn local_source(local: &Path) -> Result<(std::fs::File, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let file = std::fs::File::open(local).map_err(Error::io("open", local))?;
+    let meta = file.metadata().map_err(Error::io("read metadata of", local))?;
+    if !meta.is_file() {
+        return Err(Error::invalid("local path", local.display(), "not a regular file"));
+    }
+    Ok((file, meta.permissions().mode() & 0o7777))
+}
+
+/// Collect everything a process wrote, failing on a non-zero exit.
+pub(crate) async fn finish(transport: &(impl Transport + ?Sized), what: &str, mut p: RawProcess) -> Result<Vec<u8>> {
+    let (stdout, stderr) = tokio::join!(drain(&mut p.stdout), drain(&mut p.stderr));
+    let status = p.exit.await.unwrap_or_else(|_| Err(lost(transport)))?;
+    if status != 0 {
+        return Err(Error::Transport {
+            node: transport.node_name().to_string(),
+            transport: transport.kind().as_str(),
+            detail: format!("{what} failed (status {status}): {}", String::from_utf8_lossy(&stderr).trim()),
+            source: None,
+        });
+    }
+    Ok(stdout)
+}
+
+pub(crate) async fn drain(rx: &mut mpsc::Receiver<Bytes>) -> Vec<u8> {
+    let mut all = Vec::new();
+    while let Some(chunk) = rx.recv().await {
+        all.extend_from_slice(&chunk);
+    }
+    all
+}
+
+pub(crate) fn lost(transport: &(impl Transport + ?Sized)) -> Error {
+    Error::Transport {
+        node: transport.node_name().to_string(),
+        transport: transport.kind().as_str(),
+        detail: "the connection ended before the command finished".into(),
+        source: None,
+    }
+}
+
+/// Write to a temporary name beside the target and rename it, so a reader never sees a
+/// half-written file; `cat` streams stdin, so the file is never held in memory.
+async fn send_file_via_shell(t: &(impl Transport + ?Sized), user: &str, local: &Path, remote: &str) -> Result<()> {
+    let (file, mode) = local_source(local)?;
+    let (dir, _) = split_remote(remote)?;
+    let tmp = format!("{remote}.dcos-e2e-partial");
+    let script = format!(
+        "set -e; mkdir -p -- {d}; cat > {t}; chmod {mode:o} -- {t}; mv -f -- {t} {r}",
+        d = quote(dir),
+        t = quote(&tmp),
+        r = quote(remote)
+    );
+    let mut p = t.spawn(user, script, true).await?;
+    let mut stdin = p.stdin.take().ok_or_else(|| lost(t))?;
+    let mut file = tokio::fs::File::from_std(file);
+    // A failed write means the remote side stopped reading (e.g. an unwritable path);
+    // its exit status and stderr say why, so keep going to collect them.
+    let copied = copy_big(&mut file, &mut stdin).await;
+    let _ = stdin.shutdown().await;
+    drop(stdin);
+    finish(t, &format!("writing {remote}"), p).await?;
+    copied.map_err(Error::io("read", local))?;
+    Ok(())
+}
+
+async fn download_file_via_shell(t: &(impl Transport + ?Sized), user: &str, remote: &str, local: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let script = format!("stat -c %a -- {r} && exec cat -- {r}", r = quote(remote));
+    let mut p = t.spawn(user, script, false).await?;
+    let partial = partial_path(local);
+    let mut out = tokio::fs::File::create(&partial).await.map_err(Error::io("create", &partial))?;
+    // The first line is the mode; the rest is the file.
+    let mut reader = ChunkReader::new(std::mem::replace(&mut p.stdout, mpsc::channel(1).1));
+    let mut mode_line = Vec::new();
+    let mut byte = [0u8; 1];
+    while reader.read(&mut byte).await.map_err(Error::io("read from node for", local))? == 1 && byte[0] != b'\n' {
+        mode_line.push(byte[0]);
+    }
+    let copied = copy_big(&mut reader, &mut out).await;
+    let stderr = drain(&mut p.stderr).await;
+    let status = p.exit.await.unwrap_or_else(|_| Err(lost(t)));
+    let fail = |detail: String| {
+        let _ = std::fs::remove_file(&partial);
+        Error::Transport { node: t.node_name().to_string(), transport: t.kind().as_str(), detail, source: None }
+    };
+    match status {
+        Ok(0) => {}
+        Ok(s) => return Err(fail(format!("reading {remote} failed (status {s}): {}", String::from_utf8_lossy(&stderr).trim()))),
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+    }
+    copied.map_err(Error::io("write", &partial))?;
+    out.flush().await.map_err(Error::io("write", &partial))?;
+    drop(out);
+    let mode = u32::from_str_radix(String::from_utf8_lossy(&mode_line).trim(), 8)
+        .map_err(|_| fail(format!("unexpected mode line {:?} for {remote}", String::from_utf8_lossy(&mode_line))))?;
+    std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(mode)).map_err(Error::io("set mode of", &partial))?;
+    std::fs::rename(&partial, local).map_err(Error::io("rename into", local))?;
+    Ok(())
+}
+
+/// `local` with a suffix, beside it: written first, renamed when complete.
+pub(crate) fn partial_path(local: &Path) -> std::path::PathBuf {
+    let mut name = local.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".dcos-e2e-partial");
+    local.with_file_name(name)
+}
+
+/// The remote file's directory and name; the path must be absolute.
+pub(crate) fn split_remote(remote: &str) -> Result<(&str, &str)> {
+    if !remote.starts_with('/') || remote.ends_with('/') {
+        return Err(Error::invalid("remote path", remote, "give an absolute path to a file"));
+    }
+    let (dir, name) = remote.rsplit_once('/').unwrap_or(("/", remote));
+    Ok((if dir.is_empty() { "/" } else { dir }, name))
+}
+
+/// Copy with a large buffer: file transfers are throughput-bound.
+pub(crate) async fn copy_big<R, W>(r: &mut R, w: &mut W) -> std::io::Result<u64>
+where
+    R: AsyncRead + Unpin + ?Sized,
+    W: AsyncWrite + Unpin + ?Sized,
+{
+    let mut r = tokio::io::BufReader::with_capacity(1 << 20, r);
+    tokio::io::copy_buf(&mut r, w).await
+}
+
+/// Reads a stream of output chunks as bytes.
+pub(crate) struct ChunkReader {
+    rx: mpsc::Receiver<Bytes>,
+    current: Bytes,
+}
+
+impl ChunkReader {
+    pub(crate) fn new(rx: mpsc::Receiver<Bytes>) -> Self {
+        Self { rx, current: Bytes::new() }
+    }
+
+    /// Put bytes back in front (already read while looking for something).
+    pub(crate) fn with_prefix(rx: mpsc::Receiver<Bytes>, prefix: Bytes) -> Self {
+        Self { rx, current: prefix }
+    }
+}
+
+impl AsyncRead for ChunkReader {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        while self.current.is_empty() {
+            match self.rx.poll_recv(cx) {
+                Poll::Ready(Some(chunk)) => self.current = chunk,
+                Poll::Ready(None) => return Poll::Ready(Ok(())),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        let n = self.current.len().min(buf.remaining());
+        let chunk = self.current.split_to(n);
+        buf.put_slice(&chunk);
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_paths_must_be_absolute_files() {
+        assert_eq!(split_remote("/a/b/c.txt").unwrap(), ("/a/b", "c.txt"));
+        assert_eq!(split_remote("/c.txt").unwrap(), ("/", "c.txt"));
+        assert!(split_remote("relative/c.txt").is_err());
+        assert!(split_remote("/dir/").is_err());
+    }
+
+    #[test]
+    fn transport_names_parse() {
+        assert_eq!("ssh".parse::<TransportKind>().unwrap(), TransportKind::Ssh);
+        assert_eq!("docker-exec".parse::<TransportKind>().unwrap(), TransportKind::DockerExec);
+        let err = "telnet".parse::<TransportKind>().unwrap_err().to_string();
+        assert!(err.contains("telnet") && err.contains("transport"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn chunk_reader_reads_across_chunks() {
+        let (tx, rx) = mpsc::channel(4);
+        tx.send(Bytes::from_static(b"ab")).await.unwrap();
+        tx.send(Bytes::from_static(b"cd")).await.unwrap();
+        drop(tx);
+        let mut out = String::new();
+        ChunkReader::with_prefix(rx, Bytes::from_static(b">")).read_to_string(&mut out).await.unwrap();
+        assert_eq!(out, ">abcd");
+    }
+}

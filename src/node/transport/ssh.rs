@@ -1,0 +1,292 @@
+//! SSH with russh: one connection per node and user, opened on first use and kept;
+//! each command is a channel on it, many at once. A dropped connection is reopened on
+//! the next command. Host keys are pinned per cluster: known in advance for Docker nodes
+//! (we generate them), trusted on first use otherwise.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use russh::client::{self, Handle};
+use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
+use russh::{ChannelMsg, Sig};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+
+use super::{BoxFuture, RawProcess, STREAM_BUFFER, Transport, TransportKind};
+use crate::error::{Error, Result};
+
+/// Settings shared by every SSH connection of a cluster.
+#[derive(Clone, Debug)]
+pub(crate) struct SshSettings {
+    pub key_path: PathBuf,
+    pub key: Arc<PrivateKey>,
+    pub port: u16,
+    pub connect_timeout: Duration,
+    /// Channels open at once on one connection (sshd's `MaxSessions`).
+    pub max_sessions: usize,
+    pub host_keys: HostKeys,
+    config: Arc<client::Config>,
+}
+
+impl SshSettings {
+    pub(crate) fn new(key_path: &Path, connect_timeout: Duration, max_sessions: usize, host_keys: HostKeys) -> Result<Self> {
+        let key = load_private_key(key_path)?;
+        let config = client::Config {
+            // A killed node sends nothing; keepalives notice within ~10 s.
+            keepalive_interval: Some(Duration::from_secs(3)),
+            keepalive_max: 3,
+            window_size: 16 * 1024 * 1024,
+            channel_buffer_size: 256,
+            nodelay: true,
+            ..Default::default()
+        };
+        Ok(Self {
+            key_path: key_path.to_path_buf(),
+            key: Arc::new(key),
+            port: 22,
+            connect_timeout,
+            max_sessions: max_sessions.max(1),
+            host_keys,
+            config: Arc::new(config),
+        })
+    }
+}
+
+/// Load a private key, refusing one that group or others can read (as OpenSSH does).
+pub(crate) fn load_private_key(path: &Path) -> Result<PrivateKey> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).map_err(Error::io("read", path))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(Error::invalid(
+            "ssh_key_path",
+            path.display(),
+            format!("the private key is readable by others (mode {:o}); run `chmod 600` on it", meta.permissions().mode() & 0o777),
+        ));
+    }
+    russh::keys::load_secret_key(path, None)
+        .map_err(|e| Error::invalid("ssh_key_path", path.display(), format!("not a usable private key: {e}")))
+}
+
+/// Host keys pinned for one cluster, by node address.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct HostKeys(Arc<Mutex<HashMap<IpAddr, PublicKey>>>);
+
+impl HostKeys {
+    pub(crate) fn pin(&self, ip: IpAddr, key: PublicKey) {
+        self.lock().insert(ip, key);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, PublicKey>> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Accept a key seen for the first time; afterwards only that key.
+    fn check(&self, ip: IpAddr, key: &PublicKey) -> bool {
+        let mut keys = self.lock();
+        match keys.get(&ip) {
+            Some(pinned) => pinned.key_data() == key.key_data(),
+            None => {
+                keys.insert(ip, key.clone());
+                true
+            }
+        }
+    }
+
+    /// `known_hosts` lines for every pinned key.
+    pub(crate) fn known_hosts(&self) -> String {
+        let keys = self.lock();
+        let mut lines: Vec<String> =
+            keys.iter().filter_map(|(ip, key)| key.to_openssh().ok().map(|k| format!("{ip} {k}\n"))).collect();
+        lines.sort();
+        lines.concat()
+    }
+}
+
+struct Checker {
+    ip: IpAddr,
+    host_keys: HostKeys,
+}
+
+impl client::Handler for Checker {
+    type Error = russh::Error;
+
+    async fn check_server_key(&mut self, key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+        // Nodes present plain host keys; a certificate is not something we pinned.
+        let PublicKeyOrCertificate::PublicKey { key, .. } = key else { return Ok(false) };
+        let ok = self.host_keys.check(self.ip, key);
+        if !ok {
+            tracing::warn!(node = %self.ip, "host key does not match the one pinned for this cluster");
+        }
+        Ok(ok)
+    }
+}
+
+struct Connection {
+    handle: Handle<Checker>,
+    sessions: Arc<Semaphore>,
+}
+
+/// The SSH transport to one node.
+pub(crate) struct SshTransport {
+    ip: IpAddr,
+    name: String,
+    settings: SshSettings,
+    connections: tokio::sync::Mutex<HashMap<String, Arc<Connection>>>,
+}
+
+impl SshTransport {
+    pub(crate) fn new(ip: IpAddr, name: String, settings: SshSettings) -> Self {
+        Self { ip, name, settings, connections: Default::default() }
+    }
+
+    fn error(&self, detail: impl Into<String>, source: Option<russh::Error>) -> Error {
+        Error::Transport {
+            node: self.name.clone(),
+            transport: "ssh",
+            detail: detail.into(),
+            source: source.map(|e| Box::new(e) as _),
+        }
+    }
+
+    /// The open connection for `user`, connecting (or reconnecting) when needed.
+    async fn connection(&self, user: &str) -> Result<Arc<Connection>> {
+        let mut connections = self.connections.lock().await;
+        if let Some(c) = connections.get(user) {
+            if !c.handle.is_closed() {
+                return Ok(c.clone());
+            }
+        }
+        let conn = Arc::new(self.connect(user).await?);
+        connections.insert(user.to_string(), conn.clone());
+        Ok(conn)
+    }
+
+    async fn connect(&self, user: &str) -> Result<Connection> {
+        let timeout = self.settings.connect_timeout;
+        let attempt = async {
+            let checker = Checker { ip: self.ip, host_keys: self.settings.host_keys.clone() };
+            let addr = SocketAddr::new(self.ip, self.settings.port);
+            let mut handle = client::connect(self.settings.config.clone(), addr, checker)
+                .await
+                .map_err(|e| self.error("cannot connect", Some(e)))?;
+            let hash: Option<HashAlg> = if self.settings.key.algorithm().is_rsa() {
+                handle.best_supported_rsa_hash().await.ok().flatten().flatten()
+            } else {
+                None
+            };
+            let key = PrivateKeyWithHashAlg::new(self.settings.key.clone(), hash);
+            let auth = handle.authenticate_publickey(user, key).await.map_err(|e| self.error("authentication failed", Some(e)))?;
+            if !auth.success() {
+                return Err(self.error(
+                    format!("the key {} is not accepted for user {user}", self.settings.key_path.display()),
+                    None,
+                ));
+            }
+            Ok(handle)
+        };
+        let handle = tokio::time::timeout(timeout, attempt)
+            .await
+            .map_err(|_| Error::Timeout { node: self.name.clone(), transport: "ssh", timeout })??;
+        Ok(Connection { handle, sessions: Arc::new(Semaphore::new(self.settings.max_sessions)) })
+    }
+
+    /// Open a session channel; a connection found dead is replaced once.
+    async fn open_channel(&self, user: &str) -> Result<(russh::Channel<client::Msg>, OwnedSemaphorePermit)> {
+        for attempt in 0..2 {
+            let conn = self.connection(user).await?;
+            let permit = conn.sessions.clone().acquire_owned().await.map_err(|_| self.error("connection closed", None))?;
+            match conn.handle.channel_open_session().await {
+                Ok(channel) => return Ok((channel, permit)),
+                Err(e) if attempt == 0 && conn.handle.is_closed() => {
+                    tracing::debug!(node = %self.name, "SSH connection dropped ({e}); reconnecting");
+                }
+                Err(e) => return Err(self.error("cannot open a session channel", Some(e))),
+            }
+        }
+        Err(self.error("cannot open a session channel", None))
+    }
+}
+
+/// Exit status for a signal, as a shell reports it.
+fn signal_status(sig: &Sig) -> i32 {
+    let number = match sig {
+        Sig::HUP => 1,
+        Sig::INT => 2,
+        Sig::QUIT => 3,
+        Sig::ILL => 4,
+        Sig::ABRT => 6,
+        Sig::FPE => 8,
+        Sig::KILL => 9,
+        Sig::USR1 => 10,
+        Sig::SEGV => 11,
+        Sig::PIPE => 13,
+        Sig::ALRM => 14,
+        Sig::TERM => 15,
+        Sig::Custom(_) => 0,
+    };
+    128 + number
+}
+
+impl Transport for SshTransport {
+    fn kind(&self) -> TransportKind {
+        TransportKind::Ssh
+    }
+
+    fn node_name(&self) -> &str {
+        &self.name
+    }
+
+    fn spawn<'a>(&'a self, user: &'a str, script: String, stdin: bool) -> BoxFuture<'a, Result<RawProcess>> {
+        Box::pin(async move {
+            let (channel, permit) = self.open_channel(user).await?;
+            let (mut read, write) = channel.split();
+            write.exec(true, script.into_bytes()).await.map_err(|e| self.error("cannot start the command", Some(e)))?;
+            let (out_tx, stdout) = mpsc::channel(STREAM_BUFFER);
+            let (err_tx, stderr) = mpsc::channel(STREAM_BUFFER);
+            let (exit_tx, exit) = oneshot::channel();
+            let lost = self.error("the connection ended before the command finished", None);
+            let input = if stdin { Some(Box::pin(write.make_writer()) as _) } else { None };
+            tokio::spawn(async move {
+                let _permit = permit;
+                let _write = write;
+                let mut status = None;
+                let mut refused = false;
+                while let Some(msg) = read.wait().await {
+                    match msg {
+                        // A receiver that was dropped wants no more output; keep reading.
+                        ChannelMsg::Data { data } => {
+                            let _ = out_tx.send(Bytes::copy_from_slice(&data)).await;
+                        }
+                        ChannelMsg::ExtendedData { data, ext: 1 } => {
+                            let _ = err_tx.send(Bytes::copy_from_slice(&data)).await;
+                        }
+                        ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status as i32),
+                        ChannelMsg::ExitSignal { signal_name, .. } => status = Some(signal_status(&signal_name)),
+                        ChannelMsg::Failure => refused = true,
+                        ChannelMsg::Close => break,
+                        _ => {}
+                    }
+                }
+                drop((out_tx, err_tx));
+                let result = match status {
+                    Some(s) => Ok(s),
+                    None if refused => Err(Error::Transport {
+                        node: match &lost {
+                            Error::Transport { node, .. } => node.clone(),
+                            _ => String::new(),
+                        },
+                        transport: "ssh",
+                        detail: "the server refused to run the command".into(),
+                        source: None,
+                    }),
+                    None => Err(lost),
+                };
+                let _ = exit_tx.send(result);
+            });
+            Ok(RawProcess { stdout, stderr, stdin: input, exit })
+        })
+    }
+}
