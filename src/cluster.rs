@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::backend::{ClusterBackend, Provisioned};
@@ -30,13 +30,18 @@ pub(crate) struct ClusterState {
 
 impl ClusterState {
     pub(crate) fn new(id: &str) -> Self {
-        Self { id: id.to_string(), destroyed: AtomicBool::new(false) }
+        Self {
+            id: id.to_string(),
+            destroyed: AtomicBool::new(false),
+        }
     }
 
     /// Fail with [`Error::Destroyed`] once the cluster is gone.
     pub(crate) fn check(&self) -> Result<()> {
         if self.destroyed.load(Ordering::SeqCst) {
-            return Err(Error::Destroyed { cluster_id: self.id.clone() });
+            return Err(Error::Destroyed {
+                cluster_id: self.id.clone(),
+            });
         }
         Ok(())
     }
@@ -150,8 +155,14 @@ impl ClusterBuilder {
 
     /// Copy a host file or directory into the installer's `genconf/` (the destination
     /// must lie under `/genconf`).
-    pub fn file_to_copy_to_installer(mut self, source: impl Into<PathBuf>, destination: impl Into<PathBuf>) -> Self {
-        self.params.files_to_copy_to_installer.push((source.into(), destination.into()));
+    pub fn file_to_copy_to_installer(
+        mut self,
+        source: impl Into<PathBuf>,
+        destination: impl Into<PathBuf>,
+    ) -> Self {
+        self.params
+            .files_to_copy_to_installer
+            .push((source.into(), destination.into()));
         self
     }
 
@@ -159,14 +170,14 @@ impl ClusterBuilder {
     /// The Docker backend requires a `build_artifact` here (use
     /// [`provision`](Self::provision) for nodes without DC/OS).
     pub async fn create(self) -> Result<Cluster> {
-        if let ClusterBackend::Docker(_) = &self.backend {
-            if self.params.build_artifact.is_none() {
-                return Err(Error::invalid(
-                    "build_artifact",
-                    "(none)",
-                    "the Docker backend installs DC/OS from a build artifact; give one, or call provision() for nodes only",
-                ));
-            }
+        if let ClusterBackend::Docker(_) = &self.backend
+            && self.params.build_artifact.is_none()
+        {
+            return Err(Error::invalid(
+                "build_artifact",
+                "(none)",
+                "the Docker backend installs DC/OS from a build artifact; give one, or call provision() for nodes only",
+            ));
         }
         self.build(true).await
     }
@@ -179,11 +190,14 @@ impl ClusterBuilder {
 
     async fn build(self, install: bool) -> Result<Cluster> {
         let ClusterBuilder { backend, params } = self;
-        validate_common(&params)?;
         let made = match &backend {
             ClusterBackend::Docker(docker) => {
                 if params.masters == 0 {
-                    return Err(Error::invalid("masters", 0, "a cluster needs at least one master"));
+                    return Err(Error::invalid(
+                        "masters",
+                        0,
+                        "a cluster needs at least one master",
+                    ));
                 }
                 if let Some(options) = params.install_options().filter(|_| install) {
                     options.validate()?;
@@ -196,36 +210,32 @@ impl ClusterBuilder {
             }
         };
         let cluster = Cluster::from_made(made, params);
-        if install {
-            if let Some(options) = cluster.params.install_options() {
-                if let Err(e) = cluster.install(&options).await {
-                    let kept = !cluster.params.destroy_on_error || keep_requested();
-                    let id = cluster.id().to_string();
-                    if kept {
-                        cluster.keep();
-                    } else if let Err(cleanup) = cluster.destroy().await {
-                        tracing::error!(cluster = %id, "cleanup after failed install failed: {cleanup}");
-                    }
-                    return Err(Error::CreateFailed { cluster_id: id, kept, source: Box::new(e) });
-                }
+        if install
+            && let Some(options) = cluster.params.install_options()
+            && let Err(e) = cluster.install(&options).await
+        {
+            let kept = !cluster.params.destroy_on_error || keep_requested();
+            let id = cluster.id().to_string();
+            if kept {
+                cluster.keep();
+            } else if let Err(cleanup) = cluster.destroy().await {
+                tracing::error!(cluster = %id, "cleanup after failed install failed: {cleanup}");
             }
+            return Err(Error::CreateFailed {
+                cluster_id: id,
+                kept,
+                source: Box::new(e),
+            });
         }
         Ok(cluster)
     }
 }
 
-/// Checks that hold for every backend.
-fn validate_common(params: &ClusterParams) -> Result<()> {
-    if let Some(extra) = &params.extra_config {
-        if !matches!(extra, yaml_serde::Value::Mapping(_) | yaml_serde::Value::Null) {
-            return Err(Error::invalid("extra_config", yaml_one_line(extra), "must be a YAML mapping"));
-        }
-    }
-    Ok(())
-}
-
 pub(crate) fn yaml_one_line(v: &yaml_serde::Value) -> String {
-    yaml_serde::to_string(v).unwrap_or_default().trim().replace('\n', " ")
+    yaml_serde::to_string(v)
+        .unwrap_or_default()
+        .trim()
+        .replace('\n', " ")
 }
 
 /// A cluster of nodes with masters, agents and public agents.
@@ -275,17 +285,35 @@ impl Cluster {
     /// Start building a cluster on a backend ([`Docker`](crate::Docker) or
     /// [`ExistingCluster`](crate::ExistingCluster)).
     pub fn builder(backend: impl Into<ClusterBackend>) -> ClusterBuilder {
-        ClusterBuilder { backend: backend.into(), params: ClusterParams::default() }
+        ClusterBuilder {
+            backend: backend.into(),
+            params: ClusterParams::default(),
+        }
     }
 
     pub(crate) fn from_made(made: Made, params: ClusterParams) -> Self {
-        let Made { state, nodes, default_ssh_user, backend } = made;
-        Self { state, nodes, default_ssh_user, params, backend, settled: AtomicBool::new(false) }
+        let Made {
+            state,
+            nodes,
+            default_ssh_user,
+            backend,
+        } = made;
+        Self {
+            state,
+            nodes,
+            default_ssh_user,
+            params,
+            backend,
+            settled: AtomicBool::new(false),
+        }
     }
 
     /// Open an existing Docker cluster by id (made by `minidcos docker create` or kept by
     /// a test). The handle never destroys the cluster on drop; [`Cluster::destroy`] does.
-    pub async fn attach_docker(cluster_id: &str, transport: Option<crate::TransportKind>) -> Result<Cluster> {
+    pub async fn attach_docker(
+        cluster_id: &str,
+        transport: Option<crate::TransportKind>,
+    ) -> Result<Cluster> {
         let made = crate::backend::docker::provision::attach(cluster_id, transport).await?;
         let cluster = Cluster::from_made(made, ClusterParams::default());
         cluster.settled.store(true, Ordering::SeqCst);
@@ -353,25 +381,42 @@ impl Cluster {
     /// Run the DC/OS integration tests on a master, as the default SSH user, with
     /// `MASTER_HOSTS`, `SLAVE_HOSTS` and `PUBLIC_SLAVE_HOSTS` set, plus `env`. A non-zero
     /// pytest exit is [`Error::CommandFailed`] with pytest's status and output.
-    pub async fn run_integration_tests<I, S>(&self, pytest_command: I, env: BTreeMap<String, String>) -> Result<Output>
+    pub async fn run_integration_tests<I, S>(
+        &self,
+        pytest_command: I,
+        env: BTreeMap<String, String>,
+    ) -> Result<Output>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
         self.state.check()?;
-        let master = self.masters().first().ok_or_else(|| Error::invalid("masters", 0, "no master to run tests on"))?;
+        let master = self
+            .masters()
+            .first()
+            .ok_or_else(|| Error::invalid("masters", 0, "no master to run tests on"))?;
         master.run(self.test_command(pytest_command, env)?).await
     }
 
     /// The command [`Cluster::run_integration_tests`] runs.
-    pub fn test_command<I, S>(&self, pytest_command: I, env: BTreeMap<String, String>) -> Result<Command>
+    pub fn test_command<I, S>(
+        &self,
+        pytest_command: I,
+        env: BTreeMap<String, String>,
+    ) -> Result<Command>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
         let args: Vec<String> = pytest_command.into_iter().map(Into::into).collect();
         let quoted = Command::new(args).script()?;
-        let hosts = |nodes: &[Node]| nodes.iter().map(|n| n.ip_address().to_string()).collect::<Vec<_>>().join(",");
+        let hosts = |nodes: &[Node]| {
+            nodes
+                .iter()
+                .map(|n| n.ip_address().to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
         Ok(Command::shell(format!(
             "source /opt/mesosphere/environment.export && cd /opt/mesosphere/active/dcos-integration-test/ && {quoted}"
         ))
@@ -413,7 +458,11 @@ impl Drop for Cluster {
             return;
         }
         let panicking = std::thread::panicking();
-        let destroy = if panicking { self.params.destroy_on_error } else { self.params.destroy_on_success };
+        let destroy = if panicking {
+            self.params.destroy_on_error
+        } else {
+            self.params.destroy_on_success
+        };
         if destroy && !keep_requested() {
             self.backend.destroy_from_drop();
             self.state.destroyed.store(true, Ordering::SeqCst);

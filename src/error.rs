@@ -46,7 +46,9 @@ pub enum Error {
     },
 
     /// `debootstrap` is needed to build the node image but is not installed.
-    #[error("debootstrap is not installed; install it with `apt-get install debootstrap` (it builds the node image)")]
+    #[error(
+        "debootstrap is not installed; install it with `apt-get install debootstrap` (it builds the node image)"
+    )]
     DebootstrapMissing,
 
     /// Building the node image failed.
@@ -151,7 +153,10 @@ pub enum Error {
 
 /// A command on a node that exited with a non-zero status.
 #[derive(Debug, thiserror::Error)]
-#[error("command exited with status {status} on {node}: {command}{}", tail(stderr))]
+#[error(
+    "command exited with status {status} on {node}: {command}{}",
+    tail(stderr)
+)]
 pub struct CommandFailed {
     /// The node (role and address).
     pub node: String,
@@ -177,13 +182,28 @@ fn tail(stderr: &[u8]) -> String {
 }
 
 impl Error {
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
-        move |source| Error::Io { action, path, source }
+        move |source| Error::Io {
+            action,
+            path,
+            source,
+        }
     }
 
-    pub(crate) fn invalid(parameter: &'static str, value: impl std::fmt::Display, reason: impl Into<String>) -> Error {
-        Error::InvalidParameter { parameter, value: value.to_string(), reason: reason.into() }
+    pub(crate) fn invalid(
+        parameter: &'static str,
+        value: impl std::fmt::Display,
+        reason: impl Into<String>,
+    ) -> Error {
+        Error::InvalidParameter {
+            parameter,
+            value: value.to_string(),
+            reason: reason.into(),
+        }
     }
 
     /// The exit status when this is a failed node command.

@@ -21,8 +21,12 @@ mod error;
 mod install;
 mod node;
 
-pub use backend::docker::admin::{ClusterSummary, DoctorCheck, clean, doctor, list_clusters};
-pub use backend::docker::image::{IMAGE_REPOSITORY, ImageOptions, default_image, host_debian_mirror};
+pub use backend::docker::admin::{
+    ClusterSummary, DoctorCheck, clean, destroy_cluster, doctor, list_clusters,
+};
+pub use backend::docker::image::{
+    IMAGE_REPOSITORY, ImageOptions, default_image, host_debian_mirror,
+};
 pub use backend::docker::labels;
 pub use backend::existing::Host;
 pub use backend::{ClusterBackend, ClusterFile, Docker, ExistingCluster, Mount, Privileged};

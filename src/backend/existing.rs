@@ -27,7 +27,10 @@ pub struct Host {
 
 impl From<&Node> for Host {
     fn from(node: &Node) -> Self {
-        Host { ip_address: node.ip_address(), ssh_key_path: node.ssh_key_path().to_path_buf() }
+        Host {
+            ip_address: node.ip_address(),
+            ssh_key_path: node.ssh_key_path().to_path_buf(),
+        }
     }
 }
 
@@ -55,7 +58,12 @@ pub struct ExistingCluster {
 
 impl ExistingCluster {
     /// Wrap these hosts; commands run as `default_ssh_user`.
-    pub fn new<M, A, P>(masters: M, agents: A, public_agents: P, default_ssh_user: impl Into<String>) -> Self
+    pub fn new<M, A, P>(
+        masters: M,
+        agents: A,
+        public_agents: P,
+        default_ssh_user: impl Into<String>,
+    ) -> Self
     where
         M: IntoIterator,
         M::Item: Into<Host>,
@@ -92,7 +100,11 @@ impl ExistingCluster {
     /// contacted.
     pub(crate) fn validate(&self, p: &ClusterParams) -> Result<()> {
         if let Some(artifact) = &p.build_artifact {
-            return Err(Error::invalid("build_artifact", artifact.display(), "must be none for an ExistingCluster"));
+            return Err(Error::invalid(
+                "build_artifact",
+                artifact.display(),
+                "must be none for an ExistingCluster",
+            ));
         }
         if let Some(extra) = &p.extra_config {
             let empty = match extra {
@@ -101,25 +113,42 @@ impl ExistingCluster {
                 _ => false,
             };
             if !empty {
-                return Err(Error::invalid("extra_config", yaml_one_line(extra), "must be none or empty for an ExistingCluster"));
+                return Err(Error::invalid(
+                    "extra_config",
+                    yaml_one_line(extra),
+                    "must be none or empty for an ExistingCluster",
+                ));
             }
         }
-        for (param, given, hosts) in
-            [("masters", p.masters, &self.masters), ("agents", p.agents, &self.agents), ("public_agents", p.public_agents, &self.public_agents)]
-        {
+        for (param, given, hosts) in [
+            ("masters", p.masters, &self.masters),
+            ("agents", p.agents, &self.agents),
+            ("public_agents", p.public_agents, &self.public_agents),
+        ] {
             if given != hosts.len() {
                 return Err(Error::invalid(
                     param,
                     given,
-                    format!("must match the {} {param} nodes of the existing cluster", hosts.len()),
+                    format!(
+                        "must match the {} {param} nodes of the existing cluster",
+                        hosts.len()
+                    ),
                 ));
             }
         }
         if p.destroy_on_error {
-            return Err(Error::invalid("destroy_on_error", true, "must be false for an ExistingCluster"));
+            return Err(Error::invalid(
+                "destroy_on_error",
+                true,
+                "must be false for an ExistingCluster",
+            ));
         }
         if p.destroy_on_success {
-            return Err(Error::invalid("destroy_on_success", true, "must be false for an ExistingCluster"));
+            return Err(Error::invalid(
+                "destroy_on_success",
+                true,
+                "must be false for an ExistingCluster",
+            ));
         }
         if let Some((src, dst)) = p.files_to_copy_to_installer.first() {
             return Err(Error::invalid(
@@ -139,17 +168,26 @@ impl ExistingCluster {
         let mut nodes: [Vec<Node>; 3] = Default::default();
         for role in Role::ALL {
             for (i, host) in self.hosts(role).iter().enumerate() {
-                let settings = match settings_by_key.iter().find(|(k, _)| *k == host.ssh_key_path) {
+                let settings = match settings_by_key
+                    .iter()
+                    .find(|(k, _)| *k == host.ssh_key_path)
+                {
                     Some((_, s)) => s.clone(),
                     None => {
                         // OpenSSH's default MaxSessions: these hosts are not ours to tune.
-                        let s = SshSettings::new(&host.ssh_key_path, self.connect_timeout, 10, host_keys.clone())?;
+                        let s = SshSettings::new(
+                            &host.ssh_key_path,
+                            self.connect_timeout,
+                            10,
+                            host_keys.clone(),
+                        )?;
                         settings_by_key.push((host.ssh_key_path.clone(), s.clone()));
                         s
                     }
                 };
                 let name = format!("{role} {} ({})", i + 1, host.ip_address);
-                let transport: Arc<dyn Transport> = Arc::new(SshTransport::new(host.ip_address, name, settings));
+                let transport: Arc<dyn Transport> =
+                    Arc::new(SshTransport::new(host.ip_address, name, settings));
                 nodes[role as usize].push(Node::new(NodeSpec {
                     role,
                     index: i + 1,
@@ -163,7 +201,12 @@ impl ExistingCluster {
                 }));
             }
         }
-        Ok(Made { state, nodes, default_ssh_user: self.default_ssh_user.clone(), backend: Box::new(Existing) })
+        Ok(Made {
+            state,
+            nodes,
+            default_ssh_user: self.default_ssh_user.clone(),
+            backend: Box::new(Existing),
+        })
     }
 
     /// A name for messages: `existing-<first master>`.
@@ -177,8 +220,13 @@ impl ExistingCluster {
     /// Read a cluster file (YAML), as the CLI's `minidcos existing --cluster-file` does.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(Error::io("read", path))?;
-        let file: ClusterFile = yaml_serde::from_str(&text)
-            .map_err(|e| Error::invalid("cluster file", path.display(), format!("not a valid cluster file: {e}")))?;
+        let file: ClusterFile = yaml_serde::from_str(&text).map_err(|e| {
+            Error::invalid(
+                "cluster file",
+                path.display(),
+                format!("not a valid cluster file: {e}"),
+            )
+        })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Ok(file.into_backend(base))
     }
@@ -217,8 +265,20 @@ pub struct ClusterFile {
 impl ClusterFile {
     fn into_backend(self, base: &Path) -> ExistingCluster {
         let key = base.join(&self.ssh_key_path);
-        let hosts = |ips: Vec<IpAddr>| ips.into_iter().map(|ip| Host { ip_address: ip, ssh_key_path: key.clone() }).collect::<Vec<_>>();
-        ExistingCluster::new(hosts(self.masters), hosts(self.agents), hosts(self.public_agents), self.ssh_user)
+        let hosts = |ips: Vec<IpAddr>| {
+            ips.into_iter()
+                .map(|ip| Host {
+                    ip_address: ip,
+                    ssh_key_path: key.clone(),
+                })
+                .collect::<Vec<_>>()
+        };
+        ExistingCluster::new(
+            hosts(self.masters),
+            hosts(self.agents),
+            hosts(self.public_agents),
+            self.ssh_user,
+        )
     }
 }
 
@@ -238,7 +298,12 @@ impl Provisioned for Existing {
     }
 
     fn destroy(&self) -> BoxFuture<'_, Result<()>> {
-        Box::pin(async { Err(Error::NotSupported { operation: "destroying a cluster", backend: "ExistingCluster" }) })
+        Box::pin(async {
+            Err(Error::NotSupported {
+                operation: "destroying a cluster",
+                backend: "ExistingCluster",
+            })
+        })
     }
 
     fn destroy_from_drop(&self) {}
@@ -255,17 +320,27 @@ mod tests {
     use super::*;
 
     fn backend() -> ExistingCluster {
-        let h = |ip: &str| Host { ip_address: ip.parse().unwrap(), ssh_key_path: "/nonexistent/key".into() };
+        let h = |ip: &str| Host {
+            ip_address: ip.parse().unwrap(),
+            ssh_key_path: "/nonexistent/key".into(),
+        };
         ExistingCluster::new([h("10.0.0.1")], [h("10.0.0.2")], Vec::<Host>::new(), "root")
     }
 
     fn ok_params() -> ClusterParams {
-        ClusterParams { public_agents: 0, destroy_on_error: false, destroy_on_success: false, ..Default::default() }
+        ClusterParams {
+            public_agents: 0,
+            destroy_on_error: false,
+            destroy_on_success: false,
+            ..Default::default()
+        }
     }
 
     fn refused(p: ClusterParams) -> (String, String) {
         match backend().validate(&p).unwrap_err() {
-            Error::InvalidParameter { parameter, value, .. } => (parameter.to_string(), value),
+            Error::InvalidParameter {
+                parameter, value, ..
+            } => (parameter.to_string(), value),
             other => panic!("unexpected {other}"),
         }
     }
@@ -273,34 +348,89 @@ mod tests {
     #[test]
     fn valid_parameters_pass() {
         backend().validate(&ok_params()).unwrap();
-        let empty = ClusterParams { extra_config: Some(yaml_serde::Value::Mapping(Default::default())), ..ok_params() };
+        let empty = ClusterParams {
+            extra_config: Some(yaml_serde::Value::Mapping(Default::default())),
+            ..ok_params()
+        };
         backend().validate(&empty).unwrap();
     }
 
     #[test]
     fn each_condition_names_its_parameter_and_value() {
         let p = ok_params;
-        assert_eq!(refused(ClusterParams { build_artifact: Some("/x.sh".into()), ..p() }), ("build_artifact".into(), "/x.sh".into()));
+        assert_eq!(
+            refused(ClusterParams {
+                build_artifact: Some("/x.sh".into()),
+                ..p()
+            }),
+            ("build_artifact".into(), "/x.sh".into())
+        );
         let extra = yaml_serde::from_str("{a: 1}").unwrap();
-        assert_eq!(refused(ClusterParams { extra_config: Some(extra), ..p() }), ("extra_config".into(), "a: 1".into()));
-        assert_eq!(refused(ClusterParams { masters: 3, ..p() }), ("masters".into(), "3".into()));
-        assert_eq!(refused(ClusterParams { agents: 0, ..p() }), ("agents".into(), "0".into()));
-        assert_eq!(refused(ClusterParams { public_agents: 1, ..p() }), ("public_agents".into(), "1".into()));
-        assert_eq!(refused(ClusterParams { destroy_on_error: true, ..p() }), ("destroy_on_error".into(), "true".into()));
-        assert_eq!(refused(ClusterParams { destroy_on_success: true, ..p() }), ("destroy_on_success".into(), "true".into()));
+        assert_eq!(
+            refused(ClusterParams {
+                extra_config: Some(extra),
+                ..p()
+            }),
+            ("extra_config".into(), "a: 1".into())
+        );
+        assert_eq!(
+            refused(ClusterParams { masters: 3, ..p() }),
+            ("masters".into(), "3".into())
+        );
+        assert_eq!(
+            refused(ClusterParams { agents: 0, ..p() }),
+            ("agents".into(), "0".into())
+        );
+        assert_eq!(
+            refused(ClusterParams {
+                public_agents: 1,
+                ..p()
+            }),
+            ("public_agents".into(), "1".into())
+        );
+        assert_eq!(
+            refused(ClusterParams {
+                destroy_on_error: true,
+                ..p()
+            }),
+            ("destroy_on_error".into(), "true".into())
+        );
+        assert_eq!(
+            refused(ClusterParams {
+                destroy_on_success: true,
+                ..p()
+            }),
+            ("destroy_on_success".into(), "true".into())
+        );
         let files = vec![("/a".into(), "/genconf/a".into())];
         assert_eq!(
-            refused(ClusterParams { files_to_copy_to_installer: files, ..p() }),
-            ("files_to_copy_to_installer".into(), "/a -> /genconf/a".into())
+            refused(ClusterParams {
+                files_to_copy_to_installer: files,
+                ..p()
+            }),
+            (
+                "files_to_copy_to_installer".into(),
+                "/a -> /genconf/a".into()
+            )
         );
     }
 
     #[test]
     fn cluster_file_parses_and_resolves_relative_keys() {
-        let file: ClusterFile = yaml_serde::from_str("ssh_user: core\nssh_key_path: keys/id\nmasters: [10.0.0.1]\n").unwrap();
+        let file: ClusterFile =
+            yaml_serde::from_str("ssh_user: core\nssh_key_path: keys/id\nmasters: [10.0.0.1]\n")
+                .unwrap();
         let backend = file.into_backend(Path::new("/etc/clusters"));
-        assert_eq!(backend.hosts(Role::Master)[0].ssh_key_path, PathBuf::from("/etc/clusters/keys/id"));
+        assert_eq!(
+            backend.hosts(Role::Master)[0].ssh_key_path,
+            PathBuf::from("/etc/clusters/keys/id")
+        );
         assert!(backend.hosts(Role::Agent).is_empty());
-        assert!(yaml_serde::from_str::<ClusterFile>("ssh_user: a\nssh_key_path: k\nmasters: []\nbogus: 1\n").is_err());
+        assert!(
+            yaml_serde::from_str::<ClusterFile>(
+                "ssh_user: a\nssh_key_path: k\nmasters: []\nbogus: 1\n"
+            )
+            .is_err()
+        );
     }
 }

@@ -22,7 +22,10 @@ use std::time::Duration;
 
 use tokio_util::io::SyncIoBridge;
 
-use crate::{ClusterBackend, Command, ImageOptions, InstallOptions, Output, OutputStream, Result, Role, TransportKind};
+use crate::{
+    ClusterBackend, Command, ImageOptions, InstallOptions, Output, OutputStream, Result, Role,
+    TransportKind,
+};
 
 /// The shared runtime behind the facade.
 pub fn runtime() -> &'static tokio::runtime::Runtime {
@@ -80,7 +83,11 @@ impl ClusterBuilder {
     }
 
     /// See [`crate::ClusterBuilder::file_to_copy_to_installer`].
-    pub fn file_to_copy_to_installer(self, source: impl Into<PathBuf>, destination: impl Into<PathBuf>) -> Self {
+    pub fn file_to_copy_to_installer(
+        self,
+        source: impl Into<PathBuf>,
+        destination: impl Into<PathBuf>,
+    ) -> Self {
         Self(self.0.file_to_copy_to_installer(source, destination))
     }
 
@@ -105,7 +112,14 @@ pub struct Cluster {
 impl Cluster {
     fn new(inner: crate::Cluster) -> Self {
         let wrap = |nodes: &[crate::Node]| nodes.iter().cloned().map(Node).collect();
-        Self { nodes: [wrap(inner.masters()), wrap(inner.agents()), wrap(inner.public_agents())], inner }
+        Self {
+            nodes: [
+                wrap(inner.masters()),
+                wrap(inner.agents()),
+                wrap(inner.public_agents()),
+            ],
+            inner,
+        }
     }
 
     /// See [`crate::Cluster::builder`].
@@ -169,7 +183,11 @@ impl Cluster {
     }
 
     /// Blocking [`crate::Cluster::run_integration_tests`].
-    pub fn run_integration_tests<I, S>(&self, pytest_command: I, env: BTreeMap<String, String>) -> Result<Output>
+    pub fn run_integration_tests<I, S>(
+        &self,
+        pytest_command: I,
+        env: BTreeMap<String, String>,
+    ) -> Result<Output>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,

@@ -14,8 +14,14 @@ pub fn superuser_password_hash(password: &str) -> String {
 }
 
 /// The base config for a cluster (SPEC: "The installer contract").
-pub fn base_config(masters: &[String], agents: &[String], public_agents: &[String], ssh_user: &str) -> Value {
-    let list = |ips: &[String]| Value::Sequence(ips.iter().map(|ip| Value::from(ip.as_str())).collect());
+pub fn base_config(
+    masters: &[String],
+    agents: &[String],
+    public_agents: &[String],
+    ssh_user: &str,
+) -> Value {
+    let list =
+        |ips: &[String]| Value::Sequence(ips.iter().map(|ip| Value::from(ip.as_str())).collect());
     let mut m = Mapping::new();
     let mut set = |k: &str, v: Value| {
         m.insert(Value::from(k), v);
@@ -32,7 +38,10 @@ pub fn base_config(masters: &[String], agents: &[String], public_agents: &[Strin
     set("ssh_port", Value::from(22));
     set("ssh_user", Value::from(ssh_user));
     set("superuser_username", Value::from("admin"));
-    set("superuser_password_hash", Value::from(superuser_password_hash("admin")));
+    set(
+        "superuser_password_hash",
+        Value::from(superuser_password_hash("admin")),
+    );
     set("platform", Value::from("docker"));
     set("check_time", Value::from(false));
     Value::Mapping(m)
@@ -74,7 +83,10 @@ mod tests {
         assert_eq!(m["cluster_name"], Value::from("mine"));
         assert_eq!(m["new_key"], extra["new_key"]);
         assert_eq!(m["master_list"][0], Value::from("10.0.0.1"));
-        assert_eq!(m["bootstrap_url"], Value::from("file:///opt/dcos_install_tmp"));
+        assert_eq!(
+            m["bootstrap_url"],
+            Value::from("file:///opt/dcos_install_tmp")
+        );
     }
 
     #[test]
@@ -85,12 +97,22 @@ mod tests {
         assert_eq!(salt.len(), 16, "{hash}");
         // Check against the system's crypt() where Python exposes it.
         let check = std::process::Command::new("python3")
-            .args(["-W", "ignore", "-c", "import crypt,sys; print(crypt.crypt('admin', sys.argv[1]) == sys.argv[1])", &hash])
+            .args([
+                "-W",
+                "ignore",
+                "-c",
+                "import crypt,sys; print(crypt.crypt('admin', sys.argv[1]) == sys.argv[1])",
+                &hash,
+            ])
             .output();
-        if let Ok(out) = check {
-            if out.status.success() {
-                assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "True", "{hash}");
-            }
+        if let Ok(out) = check
+            && out.status.success()
+        {
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout).trim(),
+                "True",
+                "{hash}"
+            );
         }
     }
 }

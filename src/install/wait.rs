@@ -17,22 +17,47 @@ async fn unhealthy(master: &Node) -> Option<String> {
         Ok(out) if out.status == 0 => {}
         Ok(out) => {
             let said = format!("{} {}", out.stdout_text(), out.stderr_text());
-            return Some(format!("dcos-diagnostics --diag exited {}: {}", out.status, last_line(&said)));
+            return Some(format!(
+                "dcos-diagnostics --diag exited {}: {}",
+                out.status,
+                last_line(&said)
+            ));
         }
         Err(e) => return Some(format!("dcos-diagnostics --diag could not run: {e}")),
     }
     let url = format!("http://{}/ca/dcos-ca.crt", master.ip_address());
     // Asked from the master itself, so it works where this host cannot route to nodes.
-    let curl = Command::new(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", url.as_str()]);
+    let curl = Command::new([
+        "curl",
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--max-time",
+        "5",
+        url.as_str(),
+    ]);
     match master.output(curl).await {
         Ok(out) if matches!(out.stdout_text().as_str(), "200" | "404") => None,
-        Ok(out) => Some(format!("GET {url} answered {}", if out.stdout_text() == "000" { "nothing".into() } else { out.stdout_text() })),
+        Ok(out) => Some(format!(
+            "GET {url} answered {}",
+            if out.stdout_text() == "000" {
+                "nothing".into()
+            } else {
+                out.stdout_text()
+            }
+        )),
         Err(e) => Some(format!("GET {url} could not run: {e}")),
     }
 }
 
 fn last_line(text: &str) -> &str {
-    text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim()
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
 }
 
 pub(crate) async fn wait_for_dcos(masters: &[Node], timeout: Duration) -> Result<()> {
@@ -53,5 +78,9 @@ pub(crate) async fn wait_for_dcos(masters: &[Node], timeout: Duration) -> Result
         }
     });
     let failing: Vec<String> = join_all(waits).await.into_iter().flatten().collect();
-    if failing.is_empty() { Ok(()) } else { Err(Error::WaitTimeout { timeout, failing }) }
+    if failing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::WaitTimeout { timeout, failing })
+    }
 }

@@ -50,7 +50,13 @@ impl Command {
     }
 
     fn with_program(program: Program) -> Self {
-        Self { program, user: None, env: Vec::new(), sudo: false, log_output_live: None }
+        Self {
+            program,
+            user: None,
+            env: Vec::new(),
+            sudo: false,
+            log_output_live: None,
+        }
     }
 
     /// Run as this user instead of the cluster's default SSH user.
@@ -72,7 +78,8 @@ impl Command {
         K: Into<String>,
         V: Into<String>,
     {
-        self.env.extend(vars.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self.env
+            .extend(vars.into_iter().map(|(k, v)| (k.into(), v.into())));
         self
     }
 
@@ -93,28 +100,48 @@ impl Command {
     pub fn script(&self) -> Result<String> {
         let body = match &self.program {
             Program::Args(args) if args.is_empty() => {
-                return Err(Error::invalid("args", "[]", "a command needs at least one argument"));
+                return Err(Error::invalid(
+                    "args",
+                    "[]",
+                    "a command needs at least one argument",
+                ));
             }
             Program::Args(args) => args.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" "),
             Program::Shell(script) if script.trim().is_empty() => {
-                return Err(Error::invalid("script", script, "the shell script is empty"));
+                return Err(Error::invalid(
+                    "script",
+                    script,
+                    "the shell script is empty",
+                ));
             }
             Program::Shell(script) => script.clone(),
         };
         let mut exports = Vec::with_capacity(self.env.len());
         for (key, value) in &self.env {
             if !valid_env_name(key) {
-                return Err(Error::invalid("env", key, "variable names are letters, digits and _, not starting with a digit"));
+                return Err(Error::invalid(
+                    "env",
+                    key,
+                    "variable names are letters, digits and _, not starting with a digit",
+                ));
             }
             exports.push(format!("{key}={}", quote(value)));
         }
-        Ok(if exports.is_empty() { body } else { format!("export {}; {body}", exports.join(" ")) })
+        Ok(if exports.is_empty() {
+            body
+        } else {
+            format!("export {}; {body}", exports.join(" "))
+        })
     }
 
     /// The script, wrapped in `sudo` when asked and the user is not already root.
     pub(crate) fn script_for(&self, user: &str) -> Result<String> {
         let script = self.script()?;
-        Ok(if self.sudo && user != "root" { format!("sudo -n -- sh -c {}", quote(&script)) } else { script })
+        Ok(if self.sudo && user != "root" {
+            format!("sudo -n -- sh -c {}", quote(&script))
+        } else {
+            script
+        })
     }
 }
 
@@ -161,12 +188,16 @@ pub struct Output {
 impl Output {
     /// Standard output as text (lossy UTF-8), without the trailing newline.
     pub fn stdout_text(&self) -> String {
-        String::from_utf8_lossy(&self.stdout).trim_end_matches('\n').to_string()
+        String::from_utf8_lossy(&self.stdout)
+            .trim_end_matches('\n')
+            .to_string()
     }
 
     /// Standard error as text (lossy UTF-8), without the trailing newline.
     pub fn stderr_text(&self) -> String {
-        String::from_utf8_lossy(&self.stderr).trim_end_matches('\n').to_string()
+        String::from_utf8_lossy(&self.stderr)
+            .trim_end_matches('\n')
+            .to_string()
     }
 
     /// Whether the command exited with status 0.
@@ -181,7 +212,16 @@ mod tests {
 
     #[test]
     fn arguments_are_quoted_so_nothing_is_interpreted() {
-        let hostile = ["echo", "; rm -rf /", "$(id)", "`id`", "a'b", "line1\nline2", "&&", "*"];
+        let hostile = [
+            "echo",
+            "; rm -rf /",
+            "$(id)",
+            "`id`",
+            "a'b",
+            "line1\nline2",
+            "&&",
+            "*",
+        ];
         let script = Command::new(hostile).script().unwrap();
         assert_eq!(
             script,
@@ -197,9 +237,17 @@ mod tests {
 
     #[test]
     fn env_values_are_literal_and_names_checked() {
-        let cmd = Command::new(["env"]).env("A", "x y").env("B", "'\"$HOME\"'");
-        assert_eq!(cmd.script().unwrap(), r#"export A='x y' B=''\''"$HOME"'\'''; 'env'"#);
-        let err = Command::new(["env"]).env("BAD NAME", "1").script().unwrap_err();
+        let cmd = Command::new(["env"])
+            .env("A", "x y")
+            .env("B", "'\"$HOME\"'");
+        assert_eq!(
+            cmd.script().unwrap(),
+            r#"export A='x y' B=''\''"$HOME"'\'''; 'env'"#
+        );
+        let err = Command::new(["env"])
+            .env("BAD NAME", "1")
+            .script()
+            .unwrap_err();
         assert!(err.to_string().contains("BAD NAME"), "{err}");
         assert!(Command::new(["env"]).env("1X", "1").script().is_err());
     }
@@ -214,14 +262,21 @@ mod tests {
     fn sudo_wraps_only_for_non_root() {
         let cmd = Command::new(["id", "-u"]).sudo(true);
         assert_eq!(cmd.script_for("root").unwrap(), "'id' '-u'");
-        assert_eq!(cmd.script_for("alice").unwrap(), r#"sudo -n -- sh -c ''\''id'\'' '\''-u'\'''"#);
+        assert_eq!(
+            cmd.script_for("alice").unwrap(),
+            r#"sudo -n -- sh -c ''\''id'\'' '\''-u'\'''"#
+        );
     }
 
     #[test]
     fn quote_round_trips_through_sh() {
         let words = ["plain", "", "a b", "it's", "$x", "\\", "\n", "'''"];
         for w in words {
-            let out = std::process::Command::new("sh").arg("-c").arg(format!("printf %s {}", quote(w))).output().unwrap();
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("printf %s {}", quote(w)))
+                .output()
+                .unwrap();
             assert_eq!(String::from_utf8(out.stdout).unwrap(), w);
         }
     }

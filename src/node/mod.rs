@@ -15,14 +15,16 @@ use tokio::io::AsyncRead;
 use tokio::sync::{mpsc, oneshot};
 
 pub use command::{Command, Output, quote};
-use transport::{ChunkReader, RawProcess, Transport, drain, lost};
 pub use transport::TransportKind;
+use transport::{ChunkReader, RawProcess, Transport, drain, lost};
 
 use crate::cluster::ClusterState;
 use crate::error::{CommandFailed, Error, Result};
 
 /// The role of a node in a DC/OS cluster.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
     /// A master node.
@@ -77,10 +79,13 @@ impl std::str::FromStr for Role {
         match s {
             "master" | "masters" => Ok(Role::Master),
             "agent" | "agents" | "slave" => Ok(Role::Agent),
-            "public-agent" | "public_agent" | "public-agents" | "public_agents" | "pub-agent" | "slave_public" => {
-                Ok(Role::PublicAgent)
-            }
-            other => Err(Error::invalid("role", other, "expected master, agent or public-agent")),
+            "public-agent" | "public_agent" | "public-agents" | "public_agents" | "pub-agent"
+            | "slave_public" => Ok(Role::PublicAgent),
+            other => Err(Error::invalid(
+                "role",
+                other,
+                "expected master, agent or public-agent",
+            )),
         }
     }
 }
@@ -118,7 +123,11 @@ impl fmt::Debug for Node {
 
 impl fmt::Display for Node {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} ({})", self.inner.role, self.inner.index, self.inner.ip)
+        write!(
+            f,
+            "{} {} ({})",
+            self.inner.role, self.inner.index, self.inner.ip
+        )
     }
 }
 
@@ -137,9 +146,29 @@ pub(crate) struct NodeSpec {
 
 impl Node {
     pub(crate) fn new(spec: NodeSpec) -> Self {
-        let NodeSpec { role, index, ip, ssh_key_path, default_user, container, log_output_live, transport, cluster } = spec;
+        let NodeSpec {
+            role,
+            index,
+            ip,
+            ssh_key_path,
+            default_user,
+            container,
+            log_output_live,
+            transport,
+            cluster,
+        } = spec;
         Self {
-            inner: Arc::new(NodeInner { role, index, ip, ssh_key_path, default_user, container, log_output_live, transport, cluster }),
+            inner: Arc::new(NodeInner {
+                role,
+                index,
+                ip,
+                ssh_key_path,
+                default_user,
+                container,
+                log_output_live,
+                transport,
+                cluster,
+            }),
         }
     }
 
@@ -207,12 +236,22 @@ impl Node {
         let live = cmd.log_output_live.unwrap_or(self.inner.log_output_live);
         let mut p = self.transport_live()?.spawn(user, script, false).await?;
         let (stdout, stderr) = if live {
-            tokio::join!(self.log_lines(&mut p.stdout, "stdout"), self.log_lines(&mut p.stderr, "stderr"))
+            tokio::join!(
+                self.log_lines(&mut p.stdout, "stdout"),
+                self.log_lines(&mut p.stderr, "stderr")
+            )
         } else {
             tokio::join!(drain(&mut p.stdout), drain(&mut p.stderr))
         };
-        let status = p.exit.await.unwrap_or_else(|_| Err(lost(&*self.inner.transport)))?;
-        Ok(Output { status, stdout, stderr })
+        let status = p
+            .exit
+            .await
+            .unwrap_or_else(|_| Err(lost(&*self.inner.transport)))?;
+        Ok(Output {
+            status,
+            stdout,
+            stderr,
+        })
     }
 
     /// [`Node::output`], failing on a non-zero exit.
@@ -268,7 +307,9 @@ impl Node {
                     seen.extend_from_slice(&chunk);
                     if let Some(end) = seen.iter().position(|&b| b == b'\n') {
                         let line = String::from_utf8_lossy(&seen[..end]).to_string();
-                        let pid = line.strip_prefix(PID_MARK).and_then(|p| p.trim().parse::<u32>().ok());
+                        let pid = line
+                            .strip_prefix(PID_MARK)
+                            .and_then(|p| p.trim().parse::<u32>().ok());
                         seen.drain(..=end);
                         break pid;
                     }
@@ -279,7 +320,10 @@ impl Node {
         let pid = match pid {
             Some(pid) => pid,
             None => {
-                let status = raw.exit.await.unwrap_or_else(|_| Err(lost(&*self.inner.transport)))?;
+                let status = raw
+                    .exit
+                    .await
+                    .unwrap_or_else(|_| Err(lost(&*self.inner.transport)))?;
                 return Err(Error::Transport {
                     node: self.to_string(),
                     transport: self.inner.transport.kind().as_str(),
@@ -288,7 +332,12 @@ impl Node {
                 });
             }
         };
-        let RawProcess { stdout, stderr, exit, .. } = raw;
+        let RawProcess {
+            stdout,
+            stderr,
+            exit,
+            ..
+        } = raw;
         Ok(Process {
             node: self.clone(),
             user,
@@ -304,12 +353,16 @@ impl Node {
     /// Copy a local file to `remote` (an absolute path) on the node, creating missing
     /// parent directories and keeping the file's mode. The file is streamed.
     pub async fn send_file(&self, local: impl AsRef<Path>, remote: &str) -> Result<()> {
-        self.transport_live()?.send_file(&self.inner.default_user, local.as_ref(), remote).await
+        self.transport_live()?
+            .send_file(&self.inner.default_user, local.as_ref(), remote)
+            .await
     }
 
     /// Copy `remote` from the node to `local`, keeping its mode.
     pub async fn download_file(&self, remote: &str, local: impl AsRef<Path>) -> Result<()> {
-        self.transport_live()?.download_file(&self.inner.default_user, remote, local.as_ref()).await
+        self.transport_live()?
+            .download_file(&self.inner.default_user, remote, local.as_ref())
+            .await
     }
 
     /// Check the node answers on its transport.
@@ -334,7 +387,11 @@ pub struct Process {
 
 impl fmt::Debug for Process {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Process").field("node", &self.node).field("pid", &self.pid).field("command", &self.command).finish()
+        f.debug_struct("Process")
+            .field("node", &self.node)
+            .field("pid", &self.pid)
+            .field("command", &self.command)
+            .finish()
     }
 }
 
@@ -385,9 +442,18 @@ impl Process {
         tokio::join!(out, err);
         self.stdout = None;
         self.stderr = None;
-        let exit = self.exit.take().ok_or_else(|| Error::invalid("process", self.pid, "already waited for"))?;
-        let status = exit.await.unwrap_or_else(|_| Err(lost(&*self.node.inner.transport)))?;
-        Ok(Output { status, stdout, stderr })
+        let exit = self
+            .exit
+            .take()
+            .ok_or_else(|| Error::invalid("process", self.pid, "already waited for"))?;
+        let status = exit
+            .await
+            .unwrap_or_else(|_| Err(lost(&*self.node.inner.transport)))?;
+        Ok(Output {
+            status,
+            stdout,
+            stderr,
+        })
     }
 
     /// Stop the process and everything it started (SIGKILL to its process group and
@@ -399,7 +465,9 @@ impl Process {
              k {pid}; kill -KILL -- -{pid} 2>/dev/null; true",
             pid = self.pid
         );
-        let cmd = Command::shell(script).user(self.user.clone()).sudo(self.sudo);
+        let cmd = Command::shell(script)
+            .user(self.user.clone())
+            .sudo(self.sudo);
         self.node.checked(cmd).await.map(drop)
     }
 }

@@ -45,24 +45,36 @@ async fn list(client: &DockerClient) -> Result<Vec<ClusterSummary>> {
     let project = [labels::PROJECT.to_string()];
     let mut clusters: BTreeMap<String, ClusterSummary> = BTreeMap::new();
     let entry = |clusters: &mut BTreeMap<String, ClusterSummary>, id: &str| {
-        clusters.entry(id.to_string()).or_insert_with(|| ClusterSummary {
-            id: id.to_string(),
-            workspace: None,
-            masters: 0,
-            agents: 0,
-            public_agents: 0,
-            running: 0,
-            owner_alive: false,
-            persisted: false,
-        });
+        clusters
+            .entry(id.to_string())
+            .or_insert_with(|| ClusterSummary {
+                id: id.to_string(),
+                workspace: None,
+                masters: 0,
+                agents: 0,
+                public_agents: 0,
+                running: 0,
+                owner_alive: false,
+                persisted: false,
+            });
     };
     for c in client.containers(&project).await? {
         let l = c.labels.unwrap_or_default();
-        let Some(id) = l.get(labels::CLUSTER_ID) else { continue };
+        let Some(id) = l.get(labels::CLUSTER_ID) else {
+            continue;
+        };
         entry(&mut clusters, id);
-        let Some(s) = clusters.get_mut(id) else { continue };
-        s.workspace = s.workspace.take().or_else(|| l.get(labels::WORKSPACE).map(PathBuf::from));
-        let running = c.state.map(|st| st.to_string() == "running").unwrap_or(false);
+        let Some(s) = clusters.get_mut(id) else {
+            continue;
+        };
+        s.workspace = s
+            .workspace
+            .take()
+            .or_else(|| l.get(labels::WORKSPACE).map(PathBuf::from));
+        let running = c
+            .state
+            .map(|st| st.to_string() == "running")
+            .unwrap_or(false);
         match l.get(labels::ROLE).and_then(|r| r.parse::<Role>().ok()) {
             Some(Role::Master) => s.masters += 1,
             Some(Role::Agent) => s.agents += 1,
@@ -88,7 +100,10 @@ async fn list(client: &DockerClient) -> Result<Vec<ClusterSummary>> {
         if let Some(id) = l.get(labels::CLUSTER_ID) {
             entry(&mut clusters, id);
             if let Some(s) = clusters.get_mut(id) {
-                s.workspace = s.workspace.take().or_else(|| l.get(labels::WORKSPACE).map(PathBuf::from));
+                s.workspace = s
+                    .workspace
+                    .take()
+                    .or_else(|| l.get(labels::WORKSPACE).map(PathBuf::from));
                 s.owner_alive |= owner_alive(&l);
             }
         }
@@ -99,7 +114,10 @@ async fn list(client: &DockerClient) -> Result<Vec<ClusterSummary>> {
         }
     }
     for s in clusters.values_mut() {
-        s.persisted = s.workspace.as_ref().is_some_and(|w| w.join(PERSISTED_MARKER).exists());
+        s.persisted = s
+            .workspace
+            .as_ref()
+            .is_some_and(|w| w.join(PERSISTED_MARKER).exists());
     }
     Ok(clusters.into_values().collect())
 }
@@ -107,7 +125,10 @@ async fn list(client: &DockerClient) -> Result<Vec<ClusterSummary>> {
 /// Labels naming the process that owns what is being made, so `clean` can tell a live
 /// owner from a dead one on this host.
 pub(crate) fn owner_labels() -> Vec<(String, String)> {
-    let mut out = vec![(labels::OWNER_PID.to_string(), std::process::id().to_string())];
+    let mut out = vec![(
+        labels::OWNER_PID.to_string(),
+        std::process::id().to_string(),
+    )];
     if let (Some(start), Some(boot)) = (process_start(std::process::id()), boot_id()) {
         out.push((labels::OWNER_START.to_string(), start));
         out.push((labels::BOOT_ID.to_string(), boot));
@@ -116,7 +137,9 @@ pub(crate) fn owner_labels() -> Vec<(String, String)> {
 }
 
 fn boot_id() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok().map(|s| s.trim().to_string())
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|s| s.trim().to_string())
 }
 
 /// Start time of a process (field 22 of /proc/PID/stat): with the pid, it names the
@@ -128,10 +151,23 @@ fn process_start(pid: u32) -> Option<String> {
 }
 
 fn owner_alive(l: &std::collections::HashMap<String, String>) -> bool {
-    let (Some(pid), Some(start), Some(boot)) = (l.get(labels::OWNER_PID), l.get(labels::OWNER_START), l.get(labels::BOOT_ID)) else {
+    let (Some(pid), Some(start), Some(boot)) = (
+        l.get(labels::OWNER_PID),
+        l.get(labels::OWNER_START),
+        l.get(labels::BOOT_ID),
+    ) else {
         return false;
     };
-    boot_id().as_ref() == Some(boot) && pid.parse().ok().and_then(process_start).as_ref() == Some(start)
+    boot_id().as_ref() == Some(boot)
+        && pid.parse().ok().and_then(process_start).as_ref() == Some(start)
+}
+
+/// Destroy one Docker cluster by id, whatever state it is in (also a partial create):
+/// its containers with their volumes, network and workspace.
+pub async fn destroy_cluster(cluster_id: &str) -> Result<()> {
+    let client = DockerClient::connect().await?;
+    let _ = reaper::disarm(&client, cluster_id).await;
+    destroy_by_label(&client, cluster_id, None).await
 }
 
 /// Remove clusters nobody owns any more: their owning process is gone, no watchdog
@@ -139,11 +175,16 @@ fn owner_alive(l: &std::collections::HashMap<String, String>) -> bool {
 /// cluster of ours. Returns the ids removed.
 pub async fn clean(all: bool) -> Result<Vec<String>> {
     let client = DockerClient::connect().await?;
-    let doomed: Vec<ClusterSummary> =
-        list(&client).await?.into_iter().filter(|c| all || !(c.owner_alive || c.persisted)).collect();
+    let doomed: Vec<ClusterSummary> = list(&client)
+        .await?
+        .into_iter()
+        .filter(|c| all || !(c.owner_alive || c.persisted))
+        .collect();
     let results = join_all(doomed.iter().map(|c| async {
         let _ = reaper::disarm(&client, &c.id).await;
-        destroy_by_label(&client, &c.id, c.workspace.as_deref()).await.map(|()| c.id.clone())
+        destroy_by_label(&client, &c.id, c.workspace.as_deref())
+            .await
+            .map(|()| c.id.clone())
     }))
     .await;
     results.into_iter().collect()
@@ -163,7 +204,12 @@ pub struct DoctorCheck {
 }
 
 fn check(check: &'static str, ok: bool, detail: impl Into<String>, hint: &str) -> DoctorCheck {
-    DoctorCheck { check, ok, detail: detail.into(), hint: (!ok).then(|| hint.to_string()) }
+    DoctorCheck {
+        check,
+        ok,
+        detail: detail.into(),
+        hint: (!ok).then(|| hint.to_string()),
+    }
 }
 
 /// Check this machine can run clusters: daemon, API version, cgroup version, whether
@@ -174,48 +220,109 @@ pub async fn doctor(workspace_dir: Option<&Path>) -> Vec<DoctorCheck> {
     let client = match DockerClient::connect().await {
         Ok(c) => c,
         Err(e) => {
-            checks.push(check("docker daemon", false, crate::error::chain(&e), "start dockerd, or point DOCKER_HOST at a running daemon"));
+            checks.push(check(
+                "docker daemon",
+                false,
+                crate::error::chain(&e),
+                "start dockerd, or point DOCKER_HOST at a running daemon",
+            ));
             return checks;
         }
     };
     let version = client.api.version().await.ok();
-    let server = version.as_ref().and_then(|v| v.version.clone()).unwrap_or_default();
-    checks.push(check("docker daemon", true, format!("{} (Docker {server})", client.host()), ""));
+    let server = version
+        .as_ref()
+        .and_then(|v| v.version.clone())
+        .unwrap_or_default();
+    checks.push(check(
+        "docker daemon",
+        true,
+        format!("{} (Docker {server})", client.host()),
+        "",
+    ));
     let api = client.api.client_version();
-    checks.push(check("API version", true, format!("{}.{}", api.major_version, api.minor_version), ""));
+    checks.push(check(
+        "API version",
+        true,
+        format!("{}.{}", api.major_version, api.minor_version),
+        "",
+    ));
     let tag = image::default_image();
     let has_image = client.image_exists(&tag).await.unwrap_or(false);
     match client.api.info().await {
         Ok(info) => {
-            let v = info.cgroup_version.map(|v| v.to_string()).unwrap_or_default();
-            checks.push(check("cgroup version", true, format!("v{v} (handled: nodes bind the host's cgroup tree read-write)"), ""));
+            let v = info
+                .cgroup_version
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            checks.push(check(
+                "cgroup version",
+                true,
+                format!("v{v} (handled: nodes bind the host's cgroup tree read-write)"),
+                "",
+            ));
         }
-        Err(e) => checks.push(check("cgroup version", false, e.to_string(), "the daemon did not answer `info`")),
+        Err(e) => checks.push(check(
+            "cgroup version",
+            false,
+            e.to_string(),
+            "the daemon did not answer `info`",
+        )),
     }
     if has_image {
         match daemon_facts(&client, &tag).await {
             Ok(f) => checks.push(check(
                 "privileged containers",
                 true,
-                if f.privileged_allowed { "allowed: nodes run privileged" } else { "refused here: nodes run with SYS_ADMIN and unconfined seccomp/apparmor instead" },
+                if f.privileged_allowed {
+                    "allowed: nodes run privileged"
+                } else {
+                    "refused here: nodes run with SYS_ADMIN and unconfined seccomp/apparmor instead"
+                },
                 "",
             )),
-            Err(e) => checks.push(check("privileged containers", false, crate::error::chain(&e), "see the error")),
+            Err(e) => checks.push(check(
+                "privileged containers",
+                false,
+                crate::error::chain(&e),
+                "see the error",
+            )),
         }
     } else {
-        checks.push(check("privileged containers", true, "not probed yet (needs the node image)", ""));
+        checks.push(check(
+            "privileged containers",
+            true,
+            "not probed yet (needs the node image)",
+            "",
+        ));
     }
     checks.push(check(
         "node image",
         has_image,
-        if has_image { tag.clone() } else { format!("{tag} missing") },
+        if has_image {
+            tag.clone()
+        } else {
+            format!("{tag} missing")
+        },
         "run `minidcos docker build-image` (or it is built on the first create)",
     ));
-    let debootstrap = ["/usr/sbin/debootstrap", "/sbin/debootstrap", "/usr/bin/debootstrap"].iter().any(|p| Path::new(p).exists());
+    let debootstrap = [
+        "/usr/sbin/debootstrap",
+        "/sbin/debootstrap",
+        "/usr/bin/debootstrap",
+    ]
+    .iter()
+    .any(|p| Path::new(p).exists());
     checks.push(check(
         "debootstrap",
         debootstrap || has_image,
-        if debootstrap { "installed" } else if has_image { "not installed (not needed: the image exists)" } else { "not installed" },
+        if debootstrap {
+            "installed"
+        } else if has_image {
+            "not installed (not needed: the image exists)"
+        } else {
+            "not installed"
+        },
         "apt-get install debootstrap",
     ));
     let mirror = image::host_debian_mirror();
@@ -225,7 +332,9 @@ pub async fn doctor(workspace_dir: Option<&Path>) -> Vec<DoctorCheck> {
         mirror.unwrap_or_else(|| "none in /etc/apt".into()),
         "pass --mirror URL to build-image",
     ));
-    let dir = workspace_dir.map(Path::to_path_buf).unwrap_or_else(std::env::temp_dir);
+    let dir = workspace_dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(std::env::temp_dir);
     match free_bytes(&dir) {
         Some(free) => {
             let gib = free as f64 / (1u64 << 30) as f64;
@@ -236,7 +345,12 @@ pub async fn doctor(workspace_dir: Option<&Path>) -> Vec<DoctorCheck> {
                 "free space, or put workspaces elsewhere with --workspace-dir",
             ));
         }
-        None => checks.push(check("free disk in workspace", false, format!("cannot read {}", dir.display()), "create the directory")),
+        None => checks.push(check(
+            "free disk in workspace",
+            false,
+            format!("cannot read {}", dir.display()),
+            "create the directory",
+        )),
     }
     checks
 }

@@ -32,12 +32,21 @@ pub(crate) struct DockerClient {
 /// Map a bollard error to ours, naming the operation.
 pub(crate) fn op(operation: impl Into<String>) -> impl FnOnce(ApiError) -> Error {
     let operation = operation.into();
-    move |source| Error::Docker { operation, source: Box::new(source) }
+    move |source| Error::Docker {
+        operation,
+        source: Box::new(source),
+    }
 }
 
 /// True when the API said the object does not exist.
 pub(crate) fn is_not_found(err: &ApiError) -> bool {
-    matches!(err, ApiError::DockerResponseServerError { status_code: 404, .. })
+    matches!(
+        err,
+        ApiError::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
 }
 
 /// Label filter for list calls: every `key=value` (or bare `key`) must match.
@@ -49,18 +58,24 @@ impl DockerClient {
     /// Connect the way the `docker` CLI does (DOCKER_HOST, else the local socket) and
     /// agree on an API version with the daemon.
     pub(crate) async fn connect() -> Result<Self> {
-        let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
-        let unreachable = |source: Box<dyn std::error::Error + Send + Sync>| Error::DockerUnreachable {
-            host: host.clone(),
-            source,
-        };
+        let host =
+            std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+        let unreachable =
+            |source: Box<dyn std::error::Error + Send + Sync>| Error::DockerUnreachable {
+                host: host.clone(),
+                source,
+            };
         let api = Docker::connect_with_defaults()
             .map_err(|e| unreachable(Box::new(e)))?
             .with_timeout(REQUEST_TIMEOUT);
         let api = match tokio::time::timeout(CONNECT_TIMEOUT, api.negotiate_version()).await {
             Ok(Ok(api)) => api,
             Ok(Err(e)) => return Err(unreachable(Box::new(e))),
-            Err(_) => return Err(unreachable(format!("no answer within {CONNECT_TIMEOUT:?}").into())),
+            Err(_) => {
+                return Err(unreachable(
+                    format!("no answer within {CONNECT_TIMEOUT:?}").into(),
+                ));
+            }
         };
         Ok(Self { api, host })
     }
@@ -71,29 +86,51 @@ impl DockerClient {
     }
 
     pub(crate) async fn containers(&self, labels: &[String]) -> Result<Vec<ContainerSummary>> {
-        let options = ListContainersOptionsBuilder::default().all(true).filters(&label_filter(labels)).build();
-        self.api.list_containers(Some(options)).await.map_err(op("listing containers"))
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&label_filter(labels))
+            .build();
+        self.api
+            .list_containers(Some(options))
+            .await
+            .map_err(op("listing containers"))
     }
 
     pub(crate) async fn networks(&self, labels: &[String]) -> Result<Vec<Network>> {
-        let options = ListNetworksOptionsBuilder::default().filters(&label_filter(labels)).build();
-        self.api.list_networks(Some(options)).await.map_err(op("listing networks"))
+        let options = ListNetworksOptionsBuilder::default()
+            .filters(&label_filter(labels))
+            .build();
+        self.api
+            .list_networks(Some(options))
+            .await
+            .map_err(op("listing networks"))
     }
 
     pub(crate) async fn volumes(&self, labels: &[String]) -> Result<Vec<Volume>> {
-        let options = ListVolumesOptionsBuilder::default().filters(&label_filter(labels)).build();
-        let list = self.api.list_volumes(Some(options)).await.map_err(op("listing volumes"))?;
+        let options = ListVolumesOptionsBuilder::default()
+            .filters(&label_filter(labels))
+            .build();
+        let list = self
+            .api
+            .list_volumes(Some(options))
+            .await
+            .map_err(op("listing volumes"))?;
         Ok(list.volumes.unwrap_or_default())
     }
 
     /// Force-remove a container and its anonymous volumes; gone already is fine.
     pub(crate) async fn remove_container(&self, id: &str) -> Result<()> {
-        let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
         match self.api.remove_container(id, Some(options)).await {
             Ok(()) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
             // Removal already under way (a concurrent destroy): it will finish.
-            Err(ApiError::DockerResponseServerError { status_code: 409, .. }) => Ok(()),
+            Err(ApiError::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(()),
             Err(e) => Err(op(format!("removing container {id}"))(e)),
         }
     }
@@ -107,7 +144,11 @@ impl DockerClient {
     }
 
     pub(crate) async fn remove_volume(&self, name: &str) -> Result<()> {
-        match self.api.remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>).await {
+        match self
+            .api
+            .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
+            .await
+        {
             Ok(()) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
             Err(e) => Err(op(format!("removing volume {name}"))(e)),

@@ -68,6 +68,9 @@ const MASKED_UNITS: &[&str] = &[
     "systemd-timesyncd.service",
 ];
 
+/// Receives progress lines while the image builds.
+pub type ProgressFn = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// Options for building the node image.
 #[derive(Clone, Default)]
 pub struct ImageOptions {
@@ -78,7 +81,7 @@ pub struct ImageOptions {
     /// Packages to install beyond the standard set (part of the recipe hash).
     pub extra_packages: Vec<String>,
     /// Called with each progress line (debootstrap steps, import).
-    pub progress: Option<Arc<dyn Fn(&str) + Send + Sync>>,
+    pub progress: Option<ProgressFn>,
 }
 
 impl std::fmt::Debug for ImageOptions {
@@ -109,7 +112,10 @@ impl ImageOptions {
 
     /// The tag this recipe builds.
     pub fn image_tag(&self) -> String {
-        format!("{IMAGE_REPOSITORY}:{}", recipe_hash(self.suite(), &self.packages()))
+        format!(
+            "{IMAGE_REPOSITORY}:{}",
+            recipe_hash(self.suite(), &self.packages())
+        )
     }
 
     fn report(&self, line: &str) {
@@ -124,7 +130,15 @@ impl ImageOptions {
 /// serves the same packages).
 fn recipe_hash(suite: &str, packages: &[String]) -> String {
     let mut h = Sha256::new();
-    for part in [RECIPE_VERSION, suite, VARIANT, &packages.join(","), SSHD_CONFIG, SSH_HOSTKEY_DROPIN, &MASKED_UNITS.join(",")] {
+    for part in [
+        RECIPE_VERSION,
+        suite,
+        VARIANT,
+        &packages.join(","),
+        SSHD_CONFIG,
+        SSH_HOSTKEY_DROPIN,
+        &MASKED_UNITS.join(","),
+    ] {
         h.update(part.as_bytes());
         h.update([0]);
     }
@@ -139,7 +153,10 @@ pub fn default_image() -> String {
 /// Return the node image tag, building it first if it is missing. Two callers at once
 /// (threads or processes) build it once: the build holds a lock file, and whoever gets
 /// the lock second finds the image there.
-pub(crate) async fn ensure_node_image(client: &DockerClient, options: &ImageOptions) -> Result<String> {
+pub(crate) async fn ensure_node_image(
+    client: &DockerClient,
+    options: &ImageOptions,
+) -> Result<String> {
     let tag = options.image_tag();
     if client.image_exists(&tag).await? {
         return Ok(tag);
@@ -148,12 +165,19 @@ pub(crate) async fn ensure_node_image(client: &DockerClient, options: &ImageOpti
     let lock = {
         let path = lock_path.clone();
         tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
-            let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)?;
             file.lock()?;
             Ok(file)
         })
         .await
-        .map_err(|e| Error::ImageBuild { step: "waiting for the build lock", detail: e.to_string() })?
+        .map_err(|e| Error::ImageBuild {
+            step: "waiting for the build lock",
+            detail: e.to_string(),
+        })?
         .map_err(Error::io("lock", &lock_path))?
     };
     let result = async {
@@ -190,10 +214,15 @@ async fn build(client: &DockerClient, options: &ImageOptions, tag: &str) -> Resu
     let work = tempfile::Builder::new()
         .prefix("dcos-e2e-image-")
         .tempdir()
-        .map_err(Error::io("create a build directory in", std::env::temp_dir()))?;
+        .map_err(Error::io(
+            "create a build directory in",
+            std::env::temp_dir(),
+        ))?;
     let root = work.path().join("rootfs");
     let suite = options.suite();
-    options.report(&format!("debootstrap {suite} from {mirror} (takes about a minute)"));
+    options.report(&format!(
+        "debootstrap {suite} from {mirror} (takes about a minute)"
+    ));
     run_debootstrap(&debootstrap, suite, &root, &mirror, options).await?;
     options.report("configuring the root filesystem");
     customise(&root)?;
@@ -274,7 +303,13 @@ fn mirror_from_deb822(text: &str) -> Option<String> {
     })
 }
 
-async fn run_debootstrap(debootstrap: &Path, suite: &str, root: &Path, mirror: &str, options: &ImageOptions) -> Result<()> {
+async fn run_debootstrap(
+    debootstrap: &Path,
+    suite: &str,
+    root: &Path,
+    mirror: &str,
+    options: &ImageOptions,
+) -> Result<()> {
     let mut child = tokio::process::Command::new(debootstrap)
         .arg(format!("--variant={VARIANT}"))
         .arg(format!("--include={}", options.packages().join(",")))
@@ -308,11 +343,17 @@ async fn run_debootstrap(debootstrap: &Path, suite: &str, root: &Path, mirror: &
             tail.remove(0);
         }
     }
-    let status = child.wait().await.map_err(Error::io("wait for", debootstrap))?;
+    let status = child
+        .wait()
+        .await
+        .map_err(Error::io("wait for", debootstrap))?;
     if !status.success() {
         return Err(Error::ImageBuild {
             step: "running debootstrap",
-            detail: format!("mirror {mirror} suite {suite}: debootstrap exited with {status}: {}", tail.join(" | ")),
+            detail: format!(
+                "mirror {mirror} suite {suite}: debootstrap exited with {status}: {}",
+                tail.join(" | ")
+            ),
         });
     }
     Ok(())
@@ -328,15 +369,24 @@ fn customise(root: &Path) -> Result<()> {
         std::fs::write(&path, content).map_err(Error::io("write", &path))
     };
     write("etc/ssh/sshd_config.d/dcos-e2e.conf", SSHD_CONFIG)?;
-    write("etc/systemd/system/ssh.service.d/dcos-e2e-hostkey.conf", SSH_HOSTKEY_DROPIN)?;
+    write(
+        "etc/systemd/system/ssh.service.d/dcos-e2e-hostkey.conf",
+        SSH_HOSTKEY_DROPIN,
+    )?;
     // An empty entry overrides the distribution's: /run/nologin is never created, so
     // non-root users can log in while the node is still booting.
     write("etc/tmpfiles.d/systemd-nologin.conf", "")?;
     // Empty: systemd makes a fresh machine id at each node's first boot.
     write("etc/machine-id", "")?;
-    write("etc/dcos-e2e-node-image", &format!("recipe {}\n", RECIPE_VERSION))?;
+    write(
+        "etc/dcos-e2e-node-image",
+        &format!("recipe {}\n", RECIPE_VERSION),
+    )?;
     let etc_ssh = root.join("etc/ssh");
-    for entry in std::fs::read_dir(&etc_ssh).map_err(Error::io("read", &etc_ssh))?.flatten() {
+    for entry in std::fs::read_dir(&etc_ssh)
+        .map_err(Error::io("read", &etc_ssh))?
+        .flatten()
+    {
         if entry.file_name().to_string_lossy().starts_with("ssh_host_") {
             std::fs::remove_file(entry.path()).map_err(Error::io("remove", entry.path()))?;
         }
@@ -373,7 +423,10 @@ async fn import(client: &DockerClient, root: &Path, tag: &str) -> Result<()> {
         .kill_on_drop(true)
         .spawn()
         .map_err(Error::io("run tar on", root))?;
-    let stdout = tar.stdout.take().ok_or_else(|| Error::ImageBuild { step: "archiving the root filesystem", detail: "no tar output".into() })?;
+    let stdout = tar.stdout.take().ok_or_else(|| Error::ImageBuild {
+        step: "archiving the root filesystem",
+        detail: "no tar output".into(),
+    })?;
     let (repo, version) = tag.split_once(':').unwrap_or((tag, "latest"));
     let hash = version.to_string();
     let options = CreateImageOptionsBuilder::default()
@@ -383,8 +436,13 @@ async fn import(client: &DockerClient, root: &Path, tag: &str) -> Result<()> {
         .changes(vec![
             r#"CMD ["/sbin/init"]"#.to_string(),
             "ENV container=docker".to_string(),
-            "STOPSIGNAL SIGRTMIN+3".to_string(),
-            format!("LABEL {}=1 {}={} {}=image", labels::PROJECT, labels::IMAGE_RECIPE, hash, labels::ROLE),
+            format!(
+                "LABEL {}=1 {}={} {}=image",
+                labels::PROJECT,
+                labels::IMAGE_RECIPE,
+                hash,
+                labels::ROLE
+            ),
         ])
         .build();
     let body = bollard::body_try_stream(ReaderStream::with_capacity(stdout, 1 << 20));
@@ -392,14 +450,20 @@ async fn import(client: &DockerClient, root: &Path, tag: &str) -> Result<()> {
     while let Some(item) = stream.next().await {
         item.map_err(op(format!("importing image {tag}")))?;
     }
-    let status = tar.wait().await.map_err(Error::io("wait for tar of", root))?;
+    let status = tar
+        .wait()
+        .await
+        .map_err(Error::io("wait for tar of", root))?;
     if !status.success() {
         let mut detail = String::new();
         if let Some(mut e) = tar.stderr.take() {
             use tokio::io::AsyncReadExt;
             let _ = e.read_to_string(&mut detail).await;
         }
-        return Err(Error::ImageBuild { step: "archiving the root filesystem", detail: format!("tar exited with {status}: {detail}") });
+        return Err(Error::ImageBuild {
+            step: "archiving the root filesystem",
+            detail: format!("tar exited with {status}: {detail}"),
+        });
     }
     Ok(())
 }
@@ -412,7 +476,10 @@ mod tests {
     fn deb822_picks_main_archive_not_security() {
         let text = "Types: deb\nURIs: http://security.example/debian-security\nSuites: bookworm-security\nComponents: main\n\n\
                     Types: deb\nURIs: http://mirror.example/debian/\nSuites: bookworm bookworm-updates\nComponents: main\n";
-        assert_eq!(mirror_from_deb822(text).as_deref(), Some("http://mirror.example/debian"));
+        assert_eq!(
+            mirror_from_deb822(text).as_deref(),
+            Some("http://mirror.example/debian")
+        );
     }
 
     #[test]
@@ -426,7 +493,10 @@ mod tests {
     fn one_line_format_with_options() {
         let text = "# comment\ndeb-src http://src.example/debian bookworm main\n\
                     deb [arch=amd64 signed-by=/k.gpg] http://mirror.example/debian bookworm main\n";
-        assert_eq!(mirror_from_one_line(text).as_deref(), Some("http://mirror.example/debian"));
+        assert_eq!(
+            mirror_from_one_line(text).as_deref(),
+            Some("http://mirror.example/debian")
+        );
     }
 
     #[test]
@@ -434,15 +504,27 @@ mod tests {
         let default = ImageOptions::default();
         assert_eq!(default.image_tag(), default_image());
         assert!(default_image().starts_with("dcos-e2e/node:"));
-        let other_suite = ImageOptions { suite: Some("trixie".into()), ..Default::default() };
+        let other_suite = ImageOptions {
+            suite: Some("trixie".into()),
+            ..Default::default()
+        };
         assert_ne!(other_suite.image_tag(), default_image());
-        let extra = ImageOptions { extra_packages: vec!["less".into()], ..Default::default() };
+        let extra = ImageOptions {
+            extra_packages: vec!["less".into()],
+            ..Default::default()
+        };
         assert_ne!(extra.image_tag(), default_image());
         // The mirror is not part of the recipe: any mirror serves the same packages.
-        let mirror = ImageOptions { mirror: Some("http://elsewhere.example/debian".into()), ..Default::default() };
+        let mirror = ImageOptions {
+            mirror: Some("http://elsewhere.example/debian".into()),
+            ..Default::default()
+        };
         assert_eq!(mirror.image_tag(), default_image());
         // A standard package named again changes nothing.
-        let dup = ImageOptions { extra_packages: vec!["curl".into()], ..Default::default() };
+        let dup = ImageOptions {
+            extra_packages: vec!["curl".into()],
+            ..Default::default()
+        };
         assert_eq!(dup.image_tag(), default_image());
     }
 }

@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 
-
 use crate::error::{Error, Result};
 use crate::node::TransportKind;
 
@@ -41,7 +40,11 @@ impl std::str::FromStr for Privileged {
             "auto" => Ok(Privileged::Auto),
             "yes" | "true" => Ok(Privileged::Yes),
             "no" | "false" => Ok(Privileged::No),
-            other => Err(Error::invalid("privileged", other, "expected auto, yes or no")),
+            other => Err(Error::invalid(
+                "privileged",
+                other,
+                "expected auto, yes or no",
+            )),
         }
     }
 }
@@ -60,7 +63,11 @@ pub struct Mount {
 impl Mount {
     /// A read-write bind mount.
     pub fn new(source: impl Into<PathBuf>, target: impl Into<String>) -> Self {
-        Self { source: source.into(), target: target.into(), read_only: false }
+        Self {
+            source: source.into(),
+            target: target.into(),
+            read_only: false,
+        }
     }
 
     /// Make it read-only.
@@ -84,7 +91,11 @@ impl std::str::FromStr for Mount {
         if src.is_empty() || dst.is_empty() {
             return Err(Error::invalid("mount", s, "expected SRC:DST[:ro|rw]"));
         }
-        Ok(Mount { source: PathBuf::from(src), target: dst.to_string(), read_only: ro })
+        Ok(Mount {
+            source: PathBuf::from(src),
+            target: dst.to_string(),
+            read_only: ro,
+        })
     }
 }
 
@@ -218,6 +229,11 @@ impl Docker {
         self
     }
 
+    /// A fresh random cluster id, `dcos-e2e-` and 8 hex digits.
+    pub fn new_cluster_id() -> String {
+        format!("dcos-e2e-{}", hex::encode(rand::random::<[u8; 4]>()))
+    }
+
     pub(crate) fn mounts_for(&self, role: crate::Role) -> &[Mount] {
         &self.mounts[role as usize]
     }
@@ -225,7 +241,9 @@ impl Docker {
 
 /// Check a user-given cluster id (format only; whether it is taken needs the daemon).
 pub(crate) fn validate_cluster_id(id: &str) -> Result<()> {
-    let ok_chars = id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    let ok_chars = id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
     let ok_start = id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
     if id.is_empty() || id.len() > 40 || !ok_chars || !ok_start {
         return Err(Error::invalid(
@@ -239,11 +257,17 @@ pub(crate) fn validate_cluster_id(id: &str) -> Result<()> {
 
 /// Remove every object carrying the cluster's label, and its workspace. Idempotent;
 /// collects every failure rather than stopping at the first.
-pub(crate) async fn destroy_by_label(client: &DockerClient, cluster_id: &str, workspace: Option<&Path>) -> Result<()> {
+pub(crate) async fn destroy_by_label(
+    client: &DockerClient,
+    cluster_id: &str,
+    workspace: Option<&Path>,
+) -> Result<()> {
     let filter = [labels::filter(labels::CLUSTER_ID, cluster_id)];
     let containers = client.containers(&filter).await?;
     let workspace = workspace.map(Path::to_path_buf).or_else(|| {
-        containers.iter().find_map(|c| c.labels.as_ref()?.get(labels::WORKSPACE).map(PathBuf::from))
+        containers
+            .iter()
+            .find_map(|c| c.labels.as_ref()?.get(labels::WORKSPACE).map(PathBuf::from))
     });
     let ids: Vec<String> = containers.into_iter().filter_map(|c| c.id).collect();
     let mut errors: Vec<Error> = join_all(ids.iter().map(|id| client.remove_container(id)))
@@ -252,17 +276,29 @@ pub(crate) async fn destroy_by_label(client: &DockerClient, cluster_id: &str, wo
         .filter_map(Result::err)
         .collect();
     let volumes = client.volumes(&filter).await?;
-    errors.extend(join_all(volumes.iter().map(|v| client.remove_volume(&v.name))).await.into_iter().filter_map(Result::err));
-    let networks = client.networks(&filter).await?;
     errors.extend(
-        join_all(networks.iter().filter_map(|n| n.id.as_deref()).map(|id| client.remove_network(id)))
+        join_all(volumes.iter().map(|v| client.remove_volume(&v.name)))
             .await
             .into_iter()
             .filter_map(Result::err),
     );
+    let networks = client.networks(&filter).await?;
+    errors.extend(
+        join_all(
+            networks
+                .iter()
+                .filter_map(|n| n.id.as_deref())
+                .map(|id| client.remove_network(id)),
+        )
+        .await
+        .into_iter()
+        .filter_map(Result::err),
+    );
     if let Some(ws) = workspace {
         match std::fs::remove_dir_all(&ws) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => errors.push(Error::io("remove", ws)(e)),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                errors.push(Error::io("remove", ws)(e))
+            }
             _ => {}
         }
     }
@@ -290,7 +326,14 @@ mod tests {
     fn cluster_ids_are_checked() {
         assert!(validate_cluster_id("dcos-e2e-abc123").is_ok());
         assert!(validate_cluster_id("my.cluster_1").is_ok());
-        for bad in ["", "-x", "has space", "a/b", "x".repeat(41).as_str(), "ümlaut"] {
+        for bad in [
+            "",
+            "-x",
+            "has space",
+            "a/b",
+            "x".repeat(41).as_str(),
+            "ümlaut",
+        ] {
             let err = validate_cluster_id(bad).unwrap_err().to_string();
             assert!(err.contains("cluster_id"), "{err}");
         }

@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bollard::models::{
-    ContainerCreateBody, HostConfig, HostConfigCgroupnsModeEnum, Mount as ApiMount, MountBindOptions, MountType,
-    MountVolumeOptions, NetworkCreateRequest, SystemInfoCgroupVersionEnum,
+    ContainerCreateBody, HostConfig, HostConfigCgroupnsModeEnum, Mount as ApiMount,
+    MountBindOptions, MountType, MountVolumeOptions, NetworkCreateRequest,
+    SystemInfoCgroupVersionEnum,
 };
 use bollard::query_parameters::CreateContainerOptionsBuilder;
 use futures_util::future::{join_all, try_join_all};
@@ -57,7 +58,10 @@ impl Provisioned for DockerCluster {
     }
 
     fn genconf(&self) -> Option<GenconfMount> {
-        Some(GenconfMount { host_dir: self.workspace.join("genconf"), node_dir: NODE_GENCONF_DIR })
+        Some(GenconfMount {
+            host_dir: self.workspace.join("genconf"),
+            node_dir: NODE_GENCONF_DIR,
+        })
     }
 
     fn destroy(&self) -> BoxFuture<'_, Result<()>> {
@@ -70,7 +74,9 @@ impl Provisioned for DockerCluster {
 
     fn destroy_from_drop(&self) {
         let (id, workspace) = (self.id.clone(), self.workspace.clone());
-        off_runtime(move |client| Box::pin(async move { destroy_by_label(&client, &id, Some(&workspace)).await }));
+        off_runtime(move |client| {
+            Box::pin(async move { destroy_by_label(&client, &id, Some(&workspace)).await })
+        });
         self.reaper.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 
@@ -95,7 +101,10 @@ impl Provisioned for DockerCluster {
 /// caller is on: a fresh thread with its own runtime and client.
 fn off_runtime(work: impl FnOnce(DockerClient) -> BoxFuture<'static, Result<()>> + Send + 'static) {
     let joined = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
         runtime.block_on(async move {
             let client = DockerClient::connect().await.map_err(|e| e.to_string())?;
             work(client).await.map_err(|e| e.to_string())
@@ -104,7 +113,9 @@ fn off_runtime(work: impl FnOnce(DockerClient) -> BoxFuture<'static, Result<()>>
     .join();
     match joined {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!("cleaning up a cluster failed: {e}; run `minidcos docker clean`"),
+        Ok(Err(e)) => {
+            tracing::error!("cleaning up a cluster failed: {e}; run `minidcos docker clean`")
+        }
         Err(_) => tracing::error!("cleaning up a cluster panicked; run `minidcos docker clean`"),
     }
 }
@@ -127,7 +138,10 @@ pub(crate) async fn daemon_facts(client: &DockerClient, image: &str) -> Result<D
             let cgroup_v2 = matches!(info.cgroup_version, Some(SystemInfoCgroupVersionEnum::_2));
             let privileged_allowed = probe_privileged(client, image).await?;
             tracing::debug!(cgroup_v2, privileged_allowed, "daemon facts");
-            Ok(DaemonFacts { cgroup_v2, privileged_allowed })
+            Ok(DaemonFacts {
+                cgroup_v2,
+                privileged_allowed,
+            })
         })
         .await
         .copied()
@@ -138,23 +152,30 @@ async fn probe_privileged(client: &DockerClient, image: &str) -> Result<bool> {
         image: Some(image.to_string()),
         entrypoint: Some(vec!["/bin/true".into()]),
         cmd: Some(vec![]),
-        labels: Some(HashMap::from([(labels::PROJECT.into(), "1".into()), (labels::ROLE.into(), "probe".into())])),
+        labels: Some(HashMap::from([
+            (labels::PROJECT.into(), "1".into()),
+            (labels::ROLE.into(), "probe".into()),
+        ])),
         network_disabled: Some(true),
-        host_config: Some(HostConfig { privileged: Some(true), ..Default::default() }),
+        host_config: Some(HostConfig {
+            privileged: Some(true),
+            ..Default::default()
+        }),
         ..Default::default()
     };
-    let created = client.api.create_container(None, body).await.map_err(op("creating the privilege probe"))?;
+    let created = client
+        .api
+        .create_container(None, body)
+        .await
+        .map_err(op("creating the privilege probe"))?;
     let started = client.api.start_container(&created.id, None).await;
     client.remove_container(&created.id).await?;
     if let Err(e) = &started {
-        tracing::info!("privileged containers are refused here ({e}); nodes use the minimal capability set");
+        tracing::info!(
+            "privileged containers are refused here ({e}); nodes use the minimal capability set"
+        );
     }
     Ok(started.is_ok())
-}
-
-/// Random id like `dcos-e2e-3f9a1c2b`.
-fn random_cluster_id() -> String {
-    format!("dcos-e2e-{}", hex::encode(rand::random::<[u8; 4]>()))
 }
 
 fn new_ed25519() -> PrivateKey {
@@ -168,17 +189,24 @@ fn write_keypair(workspace: &Path, key: &PrivateKey) -> Result<PathBuf> {
     let ssh_dir = workspace.join("ssh");
     std::fs::create_dir_all(&ssh_dir).map_err(Error::io("create", &ssh_dir))?;
     let path = workspace.join(KEY_FILE);
-    let pem = key.to_openssh(LineEnding::LF).map_err(|e| Error::ImageBuild { step: "encoding the SSH key", detail: e.to_string() })?;
+    let pem = key
+        .to_openssh(LineEnding::LF)
+        .map_err(|e| Error::ImageBuild {
+            step: "encoding the SSH key",
+            detail: e.to_string(),
+        })?;
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(&path)
         .map_err(Error::io("create", &path))?;
-    file.write_all(pem.as_bytes()).map_err(Error::io("write", &path))?;
+    file.write_all(pem.as_bytes())
+        .map_err(Error::io("write", &path))?;
     let public = key.public_key().to_openssh().unwrap_or_default();
     let pub_path = path.with_extension("pub");
-    std::fs::write(&pub_path, format!("{public} dcos-e2e\n")).map_err(Error::io("write", pub_path))?;
+    std::fs::write(&pub_path, format!("{public} dcos-e2e\n"))
+        .map_err(Error::io("write", pub_path))?;
     Ok(path)
 }
 
@@ -195,10 +223,18 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ma
     for role in Role::ALL {
         for m in cfg.mounts_for(role) {
             if !m.source.exists() {
-                return Err(Error::invalid(mount_param(role), m.source.display(), "the mount source does not exist"));
+                return Err(Error::invalid(
+                    mount_param(role),
+                    m.source.display(),
+                    "the mount source does not exist",
+                ));
             }
             if !m.target.starts_with('/') {
-                return Err(Error::invalid(mount_param(role), &m.target, "the mount target must be an absolute path"));
+                return Err(Error::invalid(
+                    mount_param(role),
+                    &m.target,
+                    "the mount target must be an absolute path",
+                ));
             }
         }
     }
@@ -207,7 +243,11 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ma
     }
     let base = cfg.workspace_dir.clone().unwrap_or_else(std::env::temp_dir);
     if !base.is_dir() {
-        return Err(Error::invalid("workspace_dir", base.display(), "not an existing directory"));
+        return Err(Error::invalid(
+            "workspace_dir",
+            base.display(),
+            "not an existing directory",
+        ));
     }
     let client = DockerClient::connect().await?;
     let id = match &cfg.cluster_id {
@@ -215,7 +255,7 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ma
             ensure_unused(&client, id).await?;
             id.clone()
         }
-        None => random_cluster_id(),
+        None => Docker::new_cluster_id(),
     };
     let workspace = tempfile::Builder::new()
         .prefix(&format!("{id}-"))
@@ -236,7 +276,11 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ma
             } else if let Err(cleanup) = destroy_by_label(&client, &id, Some(&workspace)).await {
                 tracing::error!(cluster = %id, "cleanup after failed creation failed: {cleanup}");
             }
-            Err(Error::CreateFailed { cluster_id: id, kept, source: Box::new(e) })
+            Err(Error::CreateFailed {
+                cluster_id: id,
+                kept,
+                source: Box::new(e),
+            })
         }
     }
 }
@@ -252,16 +296,35 @@ fn mount_param(role: Role) -> &'static str {
 /// A given cluster id must not name anything that exists.
 async fn ensure_unused(client: &DockerClient, id: &str) -> Result<()> {
     let filter = [labels::filter(labels::CLUSTER_ID, id)];
-    let ours = !client.containers(&filter).await?.is_empty() || !client.networks(&filter).await?.is_empty();
-    let name_taken = client.api.inspect_network(id, None::<bollard::query_parameters::InspectNetworkOptions>).await.is_ok()
-        || client.api.inspect_container(&format!("{id}-master-1"), None).await.is_ok();
+    let ours = !client.containers(&filter).await?.is_empty()
+        || !client.networks(&filter).await?.is_empty();
+    let name_taken = client
+        .api
+        .inspect_network(id, None::<bollard::query_parameters::InspectNetworkOptions>)
+        .await
+        .is_ok()
+        || client
+            .api
+            .inspect_container(&format!("{id}-master-1"), None)
+            .await
+            .is_ok();
     if ours || name_taken {
-        return Err(Error::invalid("cluster_id", id, "a cluster (or network) with this id already exists"));
+        return Err(Error::invalid(
+            "cluster_id",
+            id,
+            "a cluster (or network) with this id already exists",
+        ));
     }
     Ok(())
 }
 
-async fn make(client: &DockerClient, cfg: &Docker, params: &ClusterParams, id: &str, workspace: &Path) -> Result<Made> {
+async fn make(
+    client: &DockerClient,
+    cfg: &Docker,
+    params: &ClusterParams,
+    id: &str,
+    workspace: &Path,
+) -> Result<Made> {
     let key = new_ed25519();
     let key_path = write_keypair(workspace, &key)?;
     let serve = workspace.join("genconf/serve");
@@ -270,7 +333,11 @@ async fn make(client: &DockerClient, cfg: &Docker, params: &ClusterParams, id: &
     let image = match &cfg.node_image {
         Some(image) => {
             if !client.image_exists(image).await? {
-                return Err(Error::invalid("node_image", image, "no such image here (no registry is used: build or load it first)"));
+                return Err(Error::invalid(
+                    "node_image",
+                    image,
+                    "no such image here (no registry is used: build or load it first)",
+                ));
             }
             image.clone()
         }
@@ -282,7 +349,10 @@ async fn make(client: &DockerClient, cfg: &Docker, params: &ClusterParams, id: &
             Some(name) => {
                 client
                     .api
-                    .inspect_network(name, None::<bollard::query_parameters::InspectNetworkOptions>)
+                    .inspect_network(
+                        name,
+                        None::<bollard::query_parameters::InspectNetworkOptions>,
+                    )
                     .await
                     .map_err(|_| Error::invalid("network", name, "no such Docker network"))?;
                 Ok::<_, Error>(name.clone())
@@ -294,7 +364,11 @@ async fn make(client: &DockerClient, cfg: &Docker, params: &ClusterParams, id: &
                     labels: Some(object_labels(id, "network", workspace)),
                     ..Default::default()
                 };
-                client.api.create_network(request).await.map_err(op(format!("creating network {id}")))?;
+                client
+                    .api
+                    .create_network(request)
+                    .await
+                    .map_err(op(format!("creating network {id}")))?;
                 Ok(id.to_string())
             }
         }
@@ -305,7 +379,8 @@ async fn make(client: &DockerClient, cfg: &Docker, params: &ClusterParams, id: &
         }
         reaper::start(client, id, &image, workspace).await
     };
-    let (network, facts, watchdog) = tokio::try_join!(network, daemon_facts(client, &image), watchdog)?;
+    let (network, facts, watchdog) =
+        tokio::try_join!(network, daemon_facts(client, &image), watchdog)?;
     let privileged = match cfg.privileged {
         Privileged::Auto => facts.privileged_allowed,
         Privileged::Yes => true,
@@ -313,13 +388,32 @@ async fn make(client: &DockerClient, cfg: &Docker, params: &ClusterParams, id: &
     };
 
     let mut planned = Vec::new();
-    for (role, count) in [(Role::Master, params.masters), (Role::Agent, params.agents), (Role::PublicAgent, params.public_agents)] {
+    for (role, count) in [
+        (Role::Master, params.masters),
+        (Role::Agent, params.agents),
+        (Role::PublicAgent, params.public_agents),
+    ] {
         for index in 1..=count {
-            planned.push(Planned { role, index, name: format!("{id}-{}-{index}", role.container_part()), host_key: new_ed25519() });
+            planned.push(Planned {
+                role,
+                index,
+                name: format!("{id}-{}-{index}", role.container_part()),
+                host_key: new_ed25519(),
+            });
         }
     }
     let authorized = key.public_key().to_openssh().unwrap_or_default();
-    let ctx = NodeContext { client, cfg, id, workspace, image: &image, network: &network, privileged, cgroup_v2: facts.cgroup_v2, authorized: &authorized };
+    let ctx = NodeContext {
+        client,
+        cfg,
+        id,
+        workspace,
+        image: &image,
+        network: &network,
+        privileged,
+        cgroup_v2: facts.cgroup_v2,
+        authorized: &authorized,
+    };
     let ips = try_join_all(planned.iter().map(|p| ctx.start_node(p))).await?;
 
     let host_keys = HostKeys::default();
@@ -327,18 +421,39 @@ async fn make(client: &DockerClient, cfg: &Docker, params: &ClusterParams, id: &
         host_keys.pin(*ip, p.host_key.public_key().clone());
     }
     let known_hosts = workspace.join(KNOWN_HOSTS_FILE);
-    std::fs::write(&known_hosts, host_keys.known_hosts()).map_err(Error::io("write", &known_hosts))?;
+    std::fs::write(&known_hosts, host_keys.known_hosts())
+        .map_err(Error::io("write", &known_hosts))?;
     let settings = SshSettings::new(&key_path, cfg.connect_timeout, NODE_MAX_SESSIONS, host_keys)?;
     let state = Arc::new(ClusterState::new(id));
     let mut nodes: [Vec<Node>; 3] = Default::default();
     for (p, ip) in planned.iter().zip(&ips) {
-        let node = build_node(client, &settings, cfg.transport, &state, p.role, p.index, *ip, &p.name, params.log_output_live);
+        let node = build_node(
+            client,
+            &settings,
+            cfg.transport,
+            &state,
+            p.role,
+            p.index,
+            *ip,
+            &p.name,
+            params.log_output_live,
+        );
         nodes[p.role as usize].push(node);
     }
     wait_ready(nodes.iter().flatten(), cfg.ready_timeout, cfg.transport).await?;
 
-    let backend = DockerCluster { client: client.clone(), id: id.to_string(), workspace: workspace.to_path_buf(), reaper: Mutex::new(watchdog) };
-    Ok(Made { state, nodes, default_ssh_user: DEFAULT_USER.into(), backend: Box::new(backend) })
+    let backend = DockerCluster {
+        client: client.clone(),
+        id: id.to_string(),
+        workspace: workspace.to_path_buf(),
+        reaper: Mutex::new(watchdog),
+    };
+    Ok(Made {
+        state,
+        nodes,
+        default_ssh_user: DEFAULT_USER.into(),
+        backend: Box::new(backend),
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -356,7 +471,11 @@ fn build_node(
     let display = format!("{role} {index} ({ip})");
     let transport: Arc<dyn Transport> = match transport {
         TransportKind::Ssh => Arc::new(SshTransport::new(ip, display, settings.clone())),
-        TransportKind::DockerExec => Arc::new(DockerExecTransport::new(client.clone(), container.to_string(), display)),
+        TransportKind::DockerExec => Arc::new(DockerExecTransport::new(
+            client.clone(),
+            container.to_string(),
+            display,
+        )),
     };
     Node::new(NodeSpec {
         role,
@@ -377,7 +496,10 @@ pub(crate) fn object_labels(id: &str, role: &str, workspace: &Path) -> HashMap<S
         (labels::PROJECT.to_string(), "1".to_string()),
         (labels::CLUSTER_ID.to_string(), id.to_string()),
         (labels::ROLE.to_string(), role.to_string()),
-        (labels::WORKSPACE.to_string(), workspace.to_string_lossy().to_string()),
+        (
+            labels::WORKSPACE.to_string(),
+            workspace.to_string_lossy().to_string(),
+        ),
     ]);
     l.extend(super::admin::owner_labels());
     l
@@ -399,25 +521,40 @@ impl NodeContext<'_> {
     /// Create the container, put the keys in, start it; returns its address.
     async fn start_node(&self, p: &Planned) -> Result<IpAddr> {
         let api = &self.client.api;
-        let options = CreateContainerOptionsBuilder::default().name(&p.name).build();
-        api.create_container(Some(options), self.container_body(p)).await.map_err(op(format!("creating container {}", p.name)))?;
+        let options = CreateContainerOptionsBuilder::default()
+            .name(&p.name)
+            .build();
+        api.create_container(Some(options), self.container_body(p))
+            .await
+            .map_err(op(format!("creating container {}", p.name)))?;
         let files = self.injected_files(p)?;
-        let upload = bollard::query_parameters::UploadToContainerOptionsBuilder::default().path("/").build();
+        let upload = bollard::query_parameters::UploadToContainerOptionsBuilder::default()
+            .path("/")
+            .build();
         api.upload_to_container(&p.name, Some(upload), bollard::body_full(files.into()))
             .await
             .map_err(op(format!("copying keys into {}", p.name)))?;
-        api.start_container(&p.name, None).await.map_err(op(format!("starting container {}", p.name)))?;
-        let info = api.inspect_container(&p.name, None).await.map_err(op(format!("inspecting container {}", p.name)))?;
+        api.start_container(&p.name, None)
+            .await
+            .map_err(op(format!("starting container {}", p.name)))?;
+        let info = api
+            .inspect_container(&p.name, None)
+            .await
+            .map_err(op(format!("inspecting container {}", p.name)))?;
         let ip = info
             .network_settings
             .and_then(|n| n.networks)
             .and_then(|mut nets| nets.remove(self.network))
             .and_then(|e| e.ip_address)
             .filter(|ip| !ip.is_empty());
-        ip.and_then(|ip| ip.parse().ok()).ok_or_else(|| Error::Docker {
-            operation: format!("finding the address of {} on network {}", p.name, self.network),
-            source: "the container has no address on the network".into(),
-        })
+        ip.and_then(|ip| ip.parse().ok())
+            .ok_or_else(|| Error::Docker {
+                operation: format!(
+                    "finding the address of {} on network {}",
+                    p.name, self.network
+                ),
+                source: "the container has no address on the network".into(),
+            })
     }
 
     fn container_body(&self, p: &Planned) -> ContainerCreateBody {
@@ -435,9 +572,16 @@ impl NodeContext<'_> {
             .into_iter()
             .map(|target| ApiMount {
                 target: Some(target.into()),
-                source: Some(format!("{}-{}", p.name, target.trim_start_matches('/').replace('/', "-"))),
+                source: Some(format!(
+                    "{}-{}",
+                    p.name,
+                    target.trim_start_matches('/').replace('/', "-")
+                )),
                 typ: Some(MountType::VOLUME),
-                volume_options: Some(MountVolumeOptions { labels: Some(object_labels(self.id, role, self.workspace)), ..Default::default() }),
+                volume_options: Some(MountVolumeOptions {
+                    labels: Some(object_labels(self.id, role, self.workspace)),
+                    ..Default::default()
+                }),
                 ..Default::default()
             })
             .collect();
@@ -446,13 +590,24 @@ impl NodeContext<'_> {
             source: Some(source),
             typ: Some(MountType::BIND),
             read_only: Some(read_only),
-            bind_options: Some(MountBindOptions { propagation: None, ..Default::default() }),
+            bind_options: Some(MountBindOptions {
+                propagation: None,
+                ..Default::default()
+            }),
             ..Default::default()
         };
-        mounts.push(bind(self.workspace.join("genconf").to_string_lossy().into(), NODE_GENCONF_DIR, true));
+        mounts.push(bind(
+            self.workspace.join("genconf").to_string_lossy().into(),
+            NODE_GENCONF_DIR,
+            true,
+        ));
         for m in self.cfg.mounts_for(p.role) {
             let source = std::fs::canonicalize(&m.source).unwrap_or_else(|_| m.source.clone());
-            mounts.push(bind(source.to_string_lossy().into(), &m.target, m.read_only));
+            mounts.push(bind(
+                source.to_string_lossy().into(),
+                &m.target,
+                m.read_only,
+            ));
         }
         // systemd wants a writable cgroup tree. With the host's cgroup namespace and the
         // tree bound read-write it creates its own subtree inside the container's cgroup
@@ -468,8 +623,13 @@ impl NodeContext<'_> {
             ])),
             privileged: Some(self.privileged),
             cap_add: (!self.privileged).then(|| vec!["SYS_ADMIN".into()]),
-            security_opt: (!self.privileged).then(|| vec!["seccomp=unconfined".into(), "apparmor=unconfined".into()]),
-            cgroupns_mode: Some(if private_cgroups { HostConfigCgroupnsModeEnum::PRIVATE } else { HostConfigCgroupnsModeEnum::HOST }),
+            security_opt: (!self.privileged)
+                .then(|| vec!["seccomp=unconfined".into(), "apparmor=unconfined".into()]),
+            cgroupns_mode: Some(if private_cgroups {
+                HostConfigCgroupnsModeEnum::PRIVATE
+            } else {
+                HostConfigCgroupnsModeEnum::HOST
+            }),
             binds: (!private_cgroups).then(|| vec!["/sys/fs/cgroup:/sys/fs/cgroup:rw".into()]),
             ..Default::default()
         };
@@ -488,16 +648,26 @@ impl NodeContext<'_> {
     /// A tar of the files each node gets before it boots: root's authorized key and the
     /// node's own host key (so the harness knows it in advance and pins it).
     fn injected_files(&self, p: &Planned) -> Result<Vec<u8>> {
-        let host_private = p
-            .host_key
-            .to_openssh(LineEnding::LF)
-            .map_err(|e| Error::ImageBuild { step: "encoding a host key", detail: e.to_string() })?;
-        let host_public = format!("{}\n", p.host_key.public_key().to_openssh().unwrap_or_default());
+        let host_private =
+            p.host_key
+                .to_openssh(LineEnding::LF)
+                .map_err(|e| Error::ImageBuild {
+                    step: "encoding a host key",
+                    detail: e.to_string(),
+                })?;
+        let host_public = format!(
+            "{}\n",
+            p.host_key.public_key().to_openssh().unwrap_or_default()
+        );
         let authorized = format!("{}\n", self.authorized);
         let mut tar = tar::Builder::new(Vec::new());
         let mut add = |path: &str, mode: u32, data: &[u8], dir: bool| {
             let mut h = tar::Header::new_gnu();
-            h.set_entry_type(if dir { tar::EntryType::Directory } else { tar::EntryType::Regular });
+            h.set_entry_type(if dir {
+                tar::EntryType::Directory
+            } else {
+                tar::EntryType::Regular
+            });
             h.set_mode(mode);
             h.set_uid(0);
             h.set_gid(0);
@@ -506,23 +676,51 @@ impl NodeContext<'_> {
             tar.append_data(&mut h, path, data)
         };
         let built = add("root/.ssh/", 0o700, b"", true)
-            .and_then(|()| add("root/.ssh/authorized_keys", 0o600, authorized.as_bytes(), false))
-            .and_then(|()| add("etc/ssh/ssh_host_ed25519_key", 0o600, host_private.as_bytes(), false))
-            .and_then(|()| add("etc/ssh/ssh_host_ed25519_key.pub", 0o644, host_public.as_bytes(), false))
+            .and_then(|()| {
+                add(
+                    "root/.ssh/authorized_keys",
+                    0o600,
+                    authorized.as_bytes(),
+                    false,
+                )
+            })
+            .and_then(|()| {
+                add(
+                    "etc/ssh/ssh_host_ed25519_key",
+                    0o600,
+                    host_private.as_bytes(),
+                    false,
+                )
+            })
+            .and_then(|()| {
+                add(
+                    "etc/ssh/ssh_host_ed25519_key.pub",
+                    0o644,
+                    host_public.as_bytes(),
+                    false,
+                )
+            })
             .and_then(|()| tar.into_inner());
         built.map_err(Error::io("build the key archive for", p.name.clone()))
     }
 }
 
 /// Wait until every node accepts commands: an SSH login, or (docker exec) sshd active.
-async fn wait_ready<'a>(nodes: impl Iterator<Item = &'a Node>, timeout: Duration, transport: TransportKind) -> Result<()> {
+async fn wait_ready<'a>(
+    nodes: impl Iterator<Item = &'a Node>,
+    timeout: Duration,
+    transport: TransportKind,
+) -> Result<()> {
     let deadline = Instant::now() + timeout;
     let checks = nodes.map(|node| async move {
         let mut pause = Duration::from_millis(20);
         loop {
             let attempt = match transport {
                 TransportKind::Ssh => node.ping().await,
-                TransportKind::DockerExec => node.run(Command::new(["systemctl", "is-active", "--quiet", "ssh"])).await.map(drop),
+                TransportKind::DockerExec => node
+                    .run(Command::new(["systemctl", "is-active", "--quiet", "ssh"]))
+                    .await
+                    .map(drop),
             };
             match attempt {
                 Ok(()) => return Ok(()),
@@ -548,22 +746,43 @@ async fn wait_ready<'a>(nodes: impl Iterator<Item = &'a Node>, timeout: Duration
 /// keys and pinned host keys from its workspace. The handle never destroys on drop.
 pub(crate) async fn attach(id: &str, transport: Option<TransportKind>) -> Result<Made> {
     let client = DockerClient::connect().await?;
-    let containers = client.containers(&[labels::filter(labels::CLUSTER_ID, id)]).await?;
+    let containers = client
+        .containers(&[labels::filter(labels::CLUSTER_ID, id)])
+        .await?;
     let mut workspace = None;
     let mut found = Vec::new();
     for c in containers {
         let l = c.labels.clone().unwrap_or_default();
-        let Some(role) = l.get(labels::ROLE).and_then(|r| r.parse::<Role>().ok()) else { continue };
+        let Some(role) = l.get(labels::ROLE).and_then(|r| r.parse::<Role>().ok()) else {
+            continue;
+        };
         workspace = workspace.or_else(|| l.get(labels::WORKSPACE).map(PathBuf::from));
-        let index: usize = l.get(labels::NODE_INDEX).and_then(|i| i.parse().ok()).unwrap_or(0);
-        let name = c.names.as_ref().and_then(|n| n.first()).map(|n| n.trim_start_matches('/').to_string()).unwrap_or_default();
+        let index: usize = l
+            .get(labels::NODE_INDEX)
+            .and_then(|i| i.parse().ok())
+            .unwrap_or(0);
+        let name = c
+            .names
+            .as_ref()
+            .and_then(|n| n.first())
+            .map(|n| n.trim_start_matches('/').to_string())
+            .unwrap_or_default();
         let ip = c
             .network_settings
             .as_ref()
             .and_then(|s| s.networks.as_ref())
-            .and_then(|nets| nets.values().find_map(|e| e.ip_address.as_deref().filter(|ip| !ip.is_empty()).map(str::to_string)))
+            .and_then(|nets| {
+                nets.values().find_map(|e| {
+                    e.ip_address
+                        .as_deref()
+                        .filter(|ip| !ip.is_empty())
+                        .map(str::to_string)
+                })
+            })
             .and_then(|ip| ip.parse::<IpAddr>().ok());
-        let kind = transport.or_else(|| l.get(labels::TRANSPORT).and_then(|t| t.parse().ok())).unwrap_or_default();
+        let kind = transport
+            .or_else(|| l.get(labels::TRANSPORT).and_then(|t| t.parse().ok()))
+            .unwrap_or_default();
         found.push((role, index, name, ip, kind));
     }
     let workspace = workspace.ok_or_else(|| Error::invalid("cluster_id", id, "no such cluster"))?;
@@ -571,22 +790,39 @@ pub(crate) async fn attach(id: &str, transport: Option<TransportKind>) -> Result
     let known = std::fs::read_to_string(workspace.join(KNOWN_HOSTS_FILE)).unwrap_or_default();
     for line in known.lines() {
         let mut words = line.splitn(2, ' ');
-        if let (Some(ip), Some(key)) = (words.next(), words.next()) {
-            if let (Ok(ip), Ok(key)) = (ip.parse(), russh::keys::PublicKey::from_openssh(key)) {
-                host_keys.pin(ip, key);
-            }
+        if let (Some(ip), Some(key)) = (words.next(), words.next())
+            && let (Ok(ip), Ok(key)) = (ip.parse(), russh::keys::PublicKey::from_openssh(key))
+        {
+            host_keys.pin(ip, key);
         }
     }
     let connect_timeout = Docker::default().connect_timeout;
-    let settings = SshSettings::new(&workspace.join(KEY_FILE), connect_timeout, NODE_MAX_SESSIONS, host_keys)?;
+    let settings = SshSettings::new(
+        &workspace.join(KEY_FILE),
+        connect_timeout,
+        NODE_MAX_SESSIONS,
+        host_keys,
+    )?;
     let state = Arc::new(ClusterState::new(id));
     let mut nodes: [Vec<Node>; 3] = Default::default();
-    found.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    found.sort_by_key(|a| (a.0, a.1));
     for (role, index, name, ip, kind) in found {
         // A stopped node has no address; it still belongs to the cluster.
         let ip = ip.unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        nodes[role as usize].push(build_node(&client, &settings, kind, &state, role, index, ip, &name, false));
+        nodes[role as usize].push(build_node(
+            &client, &settings, kind, &state, role, index, ip, &name, false,
+        ));
     }
-    let backend = DockerCluster { client, id: id.to_string(), workspace, reaper: Mutex::new(None) };
-    Ok(Made { state, nodes, default_ssh_user: DEFAULT_USER.into(), backend: Box::new(backend) })
+    let backend = DockerCluster {
+        client,
+        id: id.to_string(),
+        workspace,
+        reaper: Mutex::new(None),
+    };
+    Ok(Made {
+        state,
+        nodes,
+        default_ssh_user: DEFAULT_USER.into(),
+        backend: Box::new(backend),
+    })
 }

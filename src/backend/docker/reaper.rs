@@ -73,19 +73,36 @@ fn daemon_socket() -> Option<String> {
 
 /// Start the watchdog for a cluster. `None` (with a warning) where it cannot work: a
 /// remote daemon, or a node image without `curl`.
-pub(crate) async fn start(client: &DockerClient, cluster_id: &str, image: &str, workspace: &Path) -> Result<Option<Reaper>> {
+pub(crate) async fn start(
+    client: &DockerClient,
+    cluster_id: &str,
+    image: &str,
+    workspace: &Path,
+) -> Result<Option<Reaper>> {
     let Some(socket) = daemon_socket() else {
-        tracing::warn!("the Docker daemon is not on a local socket: no cleanup watchdog; use `minidcos docker clean` after a killed run");
+        tracing::warn!(
+            "the Docker daemon is not on a local socket: no cleanup watchdog; use `minidcos docker clean` after a killed run"
+        );
         return Ok(None);
     };
     let (parent, name) = match (workspace.parent(), workspace.file_name()) {
-        (Some(p), Some(n)) => (p.to_string_lossy().to_string(), n.to_string_lossy().to_string()),
+        (Some(p), Some(n)) => (
+            p.to_string_lossy().to_string(),
+            n.to_string_lossy().to_string(),
+        ),
         _ => (String::from("/nonexistent"), String::new()),
     };
     let labels = super::provision::object_labels(cluster_id, "reaper", workspace);
     let body = ContainerCreateBody {
         image: Some(image.to_string()),
-        entrypoint: Some(vec!["/bin/sh".into(), "-c".into(), SCRIPT.into(), "reaper".into(), cluster_id.into(), name]),
+        entrypoint: Some(vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            SCRIPT.into(),
+            "reaper".into(),
+            cluster_id.into(),
+            name,
+        ]),
         cmd: Some(vec![]),
         labels: Some(labels),
         open_stdin: Some(true),
@@ -95,19 +112,39 @@ pub(crate) async fn start(client: &DockerClient, cluster_id: &str, image: &str, 
         host_config: Some(HostConfig {
             auto_remove: Some(true),
             network_mode: Some("none".into()),
-            binds: Some(vec![format!("{socket}:/var/run/docker.sock"), format!("{parent}:/workspaces")]),
+            binds: Some(vec![
+                format!("{socket}:/var/run/docker.sock"),
+                format!("{parent}:/workspaces"),
+            ]),
             ..Default::default()
         }),
         ..Default::default()
     };
-    let options = CreateContainerOptionsBuilder::default().name(&container_name(cluster_id)).build();
-    let created = client.api.create_container(Some(options), body).await.map_err(op("creating the cleanup watchdog"))?;
+    let options = CreateContainerOptionsBuilder::default()
+        .name(&container_name(cluster_id))
+        .build();
+    let created = client
+        .api
+        .create_container(Some(options), body)
+        .await
+        .map_err(op("creating the cleanup watchdog"))?;
     // Attach before start, so the owner holds stdin from the watchdog's first instant.
-    let attach = AttachContainerOptionsBuilder::default().stdin(true).stdout(true).stream(true).build();
-    let attached =
-        client.api.attach_container(&created.id, Some(attach)).await.map_err(op("attaching to the cleanup watchdog"))?;
+    let attach = AttachContainerOptionsBuilder::default()
+        .stdin(true)
+        .stdout(true)
+        .stream(true)
+        .build();
+    let attached = client
+        .api
+        .attach_container(&created.id, Some(attach))
+        .await
+        .map_err(op("attaching to the cleanup watchdog"))?;
     let (mut output, stdin) = (attached.output, attached.input);
-    client.api.start_container(&created.id, None).await.map_err(op("starting the cleanup watchdog"))?;
+    client
+        .api
+        .start_container(&created.id, None)
+        .await
+        .map_err(op("starting the cleanup watchdog"))?;
     let mut said = String::new();
     while let Some(Ok(out)) = output.next().await {
         said.push_str(&String::from_utf8_lossy(&out.into_bytes()));
@@ -120,7 +157,10 @@ pub(crate) async fn start(client: &DockerClient, cluster_id: &str, image: &str, 
             break;
         }
     }
-    tracing::warn!(image, "the node image has no curl: no cleanup watchdog; use `minidcos docker clean` after a killed run");
+    tracing::warn!(
+        image,
+        "the node image has no curl: no cleanup watchdog; use `minidcos docker clean` after a killed run"
+    );
     client.remove_container(&created.id).await?;
     Ok(None)
 }

@@ -53,7 +53,11 @@ impl FromStr for TransportKind {
         match s {
             "ssh" => Ok(TransportKind::Ssh),
             "docker-exec" | "docker_exec" => Ok(TransportKind::DockerExec),
-            other => Err(Error::invalid("transport", other, "expected `ssh` or `docker-exec`")),
+            other => Err(Error::invalid(
+                "transport",
+                other,
+                "expected `ssh` or `docker-exec`",
+            )),
         }
     }
 }
@@ -77,15 +81,30 @@ pub(crate) trait Transport: Send + Sync {
     fn node_name(&self) -> &str;
 
     /// Run `script` with the login shell of `user`.
-    fn spawn<'a>(&'a self, user: &'a str, script: String, stdin: bool) -> BoxFuture<'a, Result<RawProcess>>;
+    fn spawn<'a>(
+        &'a self,
+        user: &'a str,
+        script: String,
+        stdin: bool,
+    ) -> BoxFuture<'a, Result<RawProcess>>;
 
     /// Copy a local file to the node, creating parent directories and keeping its mode.
-    fn send_file<'a>(&'a self, user: &'a str, local: &'a Path, remote: &'a str) -> BoxFuture<'a, Result<()>> {
+    fn send_file<'a>(
+        &'a self,
+        user: &'a str,
+        local: &'a Path,
+        remote: &'a str,
+    ) -> BoxFuture<'a, Result<()>> {
         Box::pin(send_file_via_shell(self, user, local, remote))
     }
 
     /// Copy a file from the node, keeping its mode.
-    fn download_file<'a>(&'a self, user: &'a str, remote: &'a str, local: &'a Path) -> BoxFuture<'a, Result<()>> {
+    fn download_file<'a>(
+        &'a self,
+        user: &'a str,
+        remote: &'a str,
+        local: &'a Path,
+    ) -> BoxFuture<'a, Result<()>> {
         Box::pin(download_file_via_shell(self, user, remote, local))
     }
 }
@@ -94,22 +113,35 @@ pub(crate) trait Transport: Send + Sync {
 pub(crate) fn local_source(local: &Path) -> Result<(std::fs::File, u32)> {
     use std::os::unix::fs::PermissionsExt;
     let file = std::fs::File::open(local).map_err(Error::io("open", local))?;
-    let meta = file.metadata().map_err(Error::io("read metadata of", local))?;
+    let meta = file
+        .metadata()
+        .map_err(Error::io("read metadata of", local))?;
     if !meta.is_file() {
-        return Err(Error::invalid("local path", local.display(), "not a regular file"));
+        return Err(Error::invalid(
+            "local path",
+            local.display(),
+            "not a regular file",
+        ));
     }
     Ok((file, meta.permissions().mode() & 0o7777))
 }
 
 /// Collect everything a process wrote, failing on a non-zero exit.
-pub(crate) async fn finish(transport: &(impl Transport + ?Sized), what: &str, mut p: RawProcess) -> Result<Vec<u8>> {
+pub(crate) async fn finish(
+    transport: &(impl Transport + ?Sized),
+    what: &str,
+    mut p: RawProcess,
+) -> Result<Vec<u8>> {
     let (stdout, stderr) = tokio::join!(drain(&mut p.stdout), drain(&mut p.stderr));
     let status = p.exit.await.unwrap_or_else(|_| Err(lost(transport)))?;
     if status != 0 {
         return Err(Error::Transport {
             node: transport.node_name().to_string(),
             transport: transport.kind().as_str(),
-            detail: format!("{what} failed (status {status}): {}", String::from_utf8_lossy(&stderr).trim()),
+            detail: format!(
+                "{what} failed (status {status}): {}",
+                String::from_utf8_lossy(&stderr).trim()
+            ),
             source: None,
         });
     }
@@ -135,7 +167,12 @@ pub(crate) fn lost(transport: &(impl Transport + ?Sized)) -> Error {
 
 /// Write to a temporary name beside the target and rename it, so a reader never sees a
 /// half-written file; `cat` streams stdin, so the file is never held in memory.
-async fn send_file_via_shell(t: &(impl Transport + ?Sized), user: &str, local: &Path, remote: &str) -> Result<()> {
+async fn send_file_via_shell(
+    t: &(impl Transport + ?Sized),
+    user: &str,
+    local: &Path,
+    remote: &str,
+) -> Result<()> {
     let (file, mode) = local_source(local)?;
     let (dir, _) = split_remote(remote)?;
     let tmp = format!("{remote}.dcos-e2e-partial");
@@ -158,17 +195,30 @@ async fn send_file_via_shell(t: &(impl Transport + ?Sized), user: &str, local: &
     Ok(())
 }
 
-async fn download_file_via_shell(t: &(impl Transport + ?Sized), user: &str, remote: &str, local: &Path) -> Result<()> {
+async fn download_file_via_shell(
+    t: &(impl Transport + ?Sized),
+    user: &str,
+    remote: &str,
+    local: &Path,
+) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let script = format!("stat -c %a -- {r} && exec cat -- {r}", r = quote(remote));
     let mut p = t.spawn(user, script, false).await?;
     let partial = partial_path(local);
-    let mut out = tokio::fs::File::create(&partial).await.map_err(Error::io("create", &partial))?;
+    let mut out = tokio::fs::File::create(&partial)
+        .await
+        .map_err(Error::io("create", &partial))?;
     // The first line is the mode; the rest is the file.
     let mut reader = ChunkReader::new(std::mem::replace(&mut p.stdout, mpsc::channel(1).1));
     let mut mode_line = Vec::new();
     let mut byte = [0u8; 1];
-    while reader.read(&mut byte).await.map_err(Error::io("read from node for", local))? == 1 && byte[0] != b'\n' {
+    while reader
+        .read(&mut byte)
+        .await
+        .map_err(Error::io("read from node for", local))?
+        == 1
+        && byte[0] != b'\n'
+    {
         mode_line.push(byte[0]);
     }
     let copied = copy_big(&mut reader, &mut out).await;
@@ -176,11 +226,21 @@ async fn download_file_via_shell(t: &(impl Transport + ?Sized), user: &str, remo
     let status = p.exit.await.unwrap_or_else(|_| Err(lost(t)));
     let fail = |detail: String| {
         let _ = std::fs::remove_file(&partial);
-        Error::Transport { node: t.node_name().to_string(), transport: t.kind().as_str(), detail, source: None }
+        Error::Transport {
+            node: t.node_name().to_string(),
+            transport: t.kind().as_str(),
+            detail,
+            source: None,
+        }
     };
     match status {
         Ok(0) => {}
-        Ok(s) => return Err(fail(format!("reading {remote} failed (status {s}): {}", String::from_utf8_lossy(&stderr).trim()))),
+        Ok(s) => {
+            return Err(fail(format!(
+                "reading {remote} failed (status {s}): {}",
+                String::from_utf8_lossy(&stderr).trim()
+            )));
+        }
         Err(e) => {
             let _ = std::fs::remove_file(&partial);
             return Err(e);
@@ -189,16 +249,25 @@ async fn download_file_via_shell(t: &(impl Transport + ?Sized), user: &str, remo
     copied.map_err(Error::io("write", &partial))?;
     out.flush().await.map_err(Error::io("write", &partial))?;
     drop(out);
-    let mode = u32::from_str_radix(String::from_utf8_lossy(&mode_line).trim(), 8)
-        .map_err(|_| fail(format!("unexpected mode line {:?} for {remote}", String::from_utf8_lossy(&mode_line))))?;
-    std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(mode)).map_err(Error::io("set mode of", &partial))?;
+    let mode =
+        u32::from_str_radix(String::from_utf8_lossy(&mode_line).trim(), 8).map_err(|_| {
+            fail(format!(
+                "unexpected mode line {:?} for {remote}",
+                String::from_utf8_lossy(&mode_line)
+            ))
+        })?;
+    std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(mode))
+        .map_err(Error::io("set mode of", &partial))?;
     std::fs::rename(&partial, local).map_err(Error::io("rename into", local))?;
     Ok(())
 }
 
 /// `local` with a suffix, beside it: written first, renamed when complete.
 pub(crate) fn partial_path(local: &Path) -> std::path::PathBuf {
-    let mut name = local.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = local
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".dcos-e2e-partial");
     local.with_file_name(name)
 }
@@ -206,7 +275,11 @@ pub(crate) fn partial_path(local: &Path) -> std::path::PathBuf {
 /// The remote file's directory and name; the path must be absolute.
 pub(crate) fn split_remote(remote: &str) -> Result<(&str, &str)> {
     if !remote.starts_with('/') || remote.ends_with('/') {
-        return Err(Error::invalid("remote path", remote, "give an absolute path to a file"));
+        return Err(Error::invalid(
+            "remote path",
+            remote,
+            "give an absolute path to a file",
+        ));
     }
     let (dir, name) = remote.rsplit_once('/').unwrap_or(("/", remote));
     Ok((if dir.is_empty() { "/" } else { dir }, name))
@@ -230,17 +303,27 @@ pub(crate) struct ChunkReader {
 
 impl ChunkReader {
     pub(crate) fn new(rx: mpsc::Receiver<Bytes>) -> Self {
-        Self { rx, current: Bytes::new() }
+        Self {
+            rx,
+            current: Bytes::new(),
+        }
     }
 
     /// Put bytes back in front (already read while looking for something).
     pub(crate) fn with_prefix(rx: mpsc::Receiver<Bytes>, prefix: Bytes) -> Self {
-        Self { rx, current: prefix }
+        Self {
+            rx,
+            current: prefix,
+        }
     }
 }
 
 impl AsyncRead for ChunkReader {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         while self.current.is_empty() {
             match self.rx.poll_recv(cx) {
                 Poll::Ready(Some(chunk)) => self.current = chunk,
@@ -270,7 +353,10 @@ mod tests {
     #[test]
     fn transport_names_parse() {
         assert_eq!("ssh".parse::<TransportKind>().unwrap(), TransportKind::Ssh);
-        assert_eq!("docker-exec".parse::<TransportKind>().unwrap(), TransportKind::DockerExec);
+        assert_eq!(
+            "docker-exec".parse::<TransportKind>().unwrap(),
+            TransportKind::DockerExec
+        );
         let err = "telnet".parse::<TransportKind>().unwrap_err().to_string();
         assert!(err.contains("telnet") && err.contains("transport"), "{err}");
     }
@@ -282,7 +368,10 @@ mod tests {
         tx.send(Bytes::from_static(b"cd")).await.unwrap();
         drop(tx);
         let mut out = String::new();
-        ChunkReader::with_prefix(rx, Bytes::from_static(b">")).read_to_string(&mut out).await.unwrap();
+        ChunkReader::with_prefix(rx, Bytes::from_static(b">"))
+            .read_to_string(&mut out)
+            .await
+            .unwrap();
         assert_eq!(out, ">abcd");
     }
 }

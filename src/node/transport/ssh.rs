@@ -32,7 +32,12 @@ pub(crate) struct SshSettings {
 }
 
 impl SshSettings {
-    pub(crate) fn new(key_path: &Path, connect_timeout: Duration, max_sessions: usize, host_keys: HostKeys) -> Result<Self> {
+    pub(crate) fn new(
+        key_path: &Path,
+        connect_timeout: Duration,
+        max_sessions: usize,
+        host_keys: HostKeys,
+    ) -> Result<Self> {
         let key = load_private_key(key_path)?;
         let config = client::Config {
             // A killed node sends nothing; keepalives notice within ~10 s.
@@ -63,11 +68,19 @@ pub(crate) fn load_private_key(path: &Path) -> Result<PrivateKey> {
         return Err(Error::invalid(
             "ssh_key_path",
             path.display(),
-            format!("the private key is readable by others (mode {:o}); run `chmod 600` on it", meta.permissions().mode() & 0o777),
+            format!(
+                "the private key is readable by others (mode {:o}); run `chmod 600` on it",
+                meta.permissions().mode() & 0o777
+            ),
         ));
     }
-    russh::keys::load_secret_key(path, None)
-        .map_err(|e| Error::invalid("ssh_key_path", path.display(), format!("not a usable private key: {e}")))
+    russh::keys::load_secret_key(path, None).map_err(|e| {
+        Error::invalid(
+            "ssh_key_path",
+            path.display(),
+            format!("not a usable private key: {e}"),
+        )
+    })
 }
 
 /// Host keys pinned for one cluster, by node address.
@@ -80,7 +93,9 @@ impl HostKeys {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, PublicKey>> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Accept a key seen for the first time; afterwards only that key.
@@ -98,8 +113,10 @@ impl HostKeys {
     /// `known_hosts` lines for every pinned key.
     pub(crate) fn known_hosts(&self) -> String {
         let keys = self.lock();
-        let mut lines: Vec<String> =
-            keys.iter().filter_map(|(ip, key)| key.to_openssh().ok().map(|k| format!("{ip} {k}\n"))).collect();
+        let mut lines: Vec<String> = keys
+            .iter()
+            .filter_map(|(ip, key)| key.to_openssh().ok().map(|k| format!("{ip} {k}\n")))
+            .collect();
         lines.sort();
         lines.concat()
     }
@@ -113,9 +130,14 @@ struct Checker {
 impl client::Handler for Checker {
     type Error = russh::Error;
 
-    async fn check_server_key(&mut self, key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+    async fn check_server_key(
+        &mut self,
+        key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
         // Nodes present plain host keys; a certificate is not something we pinned.
-        let PublicKeyOrCertificate::PublicKey { key, .. } = key else { return Ok(false) };
+        let PublicKeyOrCertificate::PublicKey { key, .. } = key else {
+            return Ok(false);
+        };
         let ok = self.host_keys.check(self.ip, key);
         if !ok {
             tracing::warn!(node = %self.ip, "host key does not match the one pinned for this cluster");
@@ -139,7 +161,12 @@ pub(crate) struct SshTransport {
 
 impl SshTransport {
     pub(crate) fn new(ip: IpAddr, name: String, settings: SshSettings) -> Self {
-        Self { ip, name, settings, connections: Default::default() }
+        Self {
+            ip,
+            name,
+            settings,
+            connections: Default::default(),
+        }
     }
 
     fn error(&self, detail: impl Into<String>, source: Option<russh::Error>) -> Error {
@@ -154,10 +181,10 @@ impl SshTransport {
     /// The open connection for `user`, connecting (or reconnecting) when needed.
     async fn connection(&self, user: &str) -> Result<Arc<Connection>> {
         let mut connections = self.connections.lock().await;
-        if let Some(c) = connections.get(user) {
-            if !c.handle.is_closed() {
-                return Ok(c.clone());
-            }
+        if let Some(c) = connections.get(user)
+            && !c.handle.is_closed()
+        {
+            return Ok(c.clone());
         }
         let conn = Arc::new(self.connect(user).await?);
         connections.insert(user.to_string(), conn.clone());
@@ -167,37 +194,67 @@ impl SshTransport {
     async fn connect(&self, user: &str) -> Result<Connection> {
         let timeout = self.settings.connect_timeout;
         let attempt = async {
-            let checker = Checker { ip: self.ip, host_keys: self.settings.host_keys.clone() };
+            let checker = Checker {
+                ip: self.ip,
+                host_keys: self.settings.host_keys.clone(),
+            };
             let addr = SocketAddr::new(self.ip, self.settings.port);
             let mut handle = client::connect(self.settings.config.clone(), addr, checker)
                 .await
                 .map_err(|e| self.error("cannot connect", Some(e)))?;
             let hash: Option<HashAlg> = if self.settings.key.algorithm().is_rsa() {
-                handle.best_supported_rsa_hash().await.ok().flatten().flatten()
+                handle
+                    .best_supported_rsa_hash()
+                    .await
+                    .ok()
+                    .flatten()
+                    .flatten()
             } else {
                 None
             };
             let key = PrivateKeyWithHashAlg::new(self.settings.key.clone(), hash);
-            let auth = handle.authenticate_publickey(user, key).await.map_err(|e| self.error("authentication failed", Some(e)))?;
+            let auth = handle
+                .authenticate_publickey(user, key)
+                .await
+                .map_err(|e| self.error("authentication failed", Some(e)))?;
             if !auth.success() {
                 return Err(self.error(
-                    format!("the key {} is not accepted for user {user}", self.settings.key_path.display()),
+                    format!(
+                        "the key {} is not accepted for user {user}",
+                        self.settings.key_path.display()
+                    ),
                     None,
                 ));
             }
             Ok(handle)
         };
-        let handle = tokio::time::timeout(timeout, attempt)
-            .await
-            .map_err(|_| Error::Timeout { node: self.name.clone(), transport: "ssh", timeout })??;
-        Ok(Connection { handle, sessions: Arc::new(Semaphore::new(self.settings.max_sessions)) })
+        let handle =
+            tokio::time::timeout(timeout, attempt)
+                .await
+                .map_err(|_| Error::Timeout {
+                    node: self.name.clone(),
+                    transport: "ssh",
+                    timeout,
+                })??;
+        Ok(Connection {
+            handle,
+            sessions: Arc::new(Semaphore::new(self.settings.max_sessions)),
+        })
     }
 
     /// Open a session channel; a connection found dead is replaced once.
-    async fn open_channel(&self, user: &str) -> Result<(russh::Channel<client::Msg>, OwnedSemaphorePermit)> {
+    async fn open_channel(
+        &self,
+        user: &str,
+    ) -> Result<(russh::Channel<client::Msg>, OwnedSemaphorePermit)> {
         for attempt in 0..2 {
             let conn = self.connection(user).await?;
-            let permit = conn.sessions.clone().acquire_owned().await.map_err(|_| self.error("connection closed", None))?;
+            let permit = conn
+                .sessions
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| self.error("connection closed", None))?;
             match conn.handle.channel_open_session().await {
                 Ok(channel) => return Ok((channel, permit)),
                 Err(e) if attempt == 0 && conn.handle.is_closed() => {
@@ -239,16 +296,28 @@ impl Transport for SshTransport {
         &self.name
     }
 
-    fn spawn<'a>(&'a self, user: &'a str, script: String, stdin: bool) -> BoxFuture<'a, Result<RawProcess>> {
+    fn spawn<'a>(
+        &'a self,
+        user: &'a str,
+        script: String,
+        stdin: bool,
+    ) -> BoxFuture<'a, Result<RawProcess>> {
         Box::pin(async move {
             let (channel, permit) = self.open_channel(user).await?;
             let (mut read, write) = channel.split();
-            write.exec(true, script.into_bytes()).await.map_err(|e| self.error("cannot start the command", Some(e)))?;
+            write
+                .exec(true, script.into_bytes())
+                .await
+                .map_err(|e| self.error("cannot start the command", Some(e)))?;
             let (out_tx, stdout) = mpsc::channel(STREAM_BUFFER);
             let (err_tx, stderr) = mpsc::channel(STREAM_BUFFER);
             let (exit_tx, exit) = oneshot::channel();
             let lost = self.error("the connection ended before the command finished", None);
-            let input = if stdin { Some(Box::pin(write.make_writer()) as _) } else { None };
+            let input = if stdin {
+                Some(Box::pin(write.make_writer()) as _)
+            } else {
+                None
+            };
             tokio::spawn(async move {
                 let _permit = permit;
                 let _write = write;
@@ -264,7 +333,9 @@ impl Transport for SshTransport {
                             let _ = err_tx.send(Bytes::copy_from_slice(&data)).await;
                         }
                         ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status as i32),
-                        ChannelMsg::ExitSignal { signal_name, .. } => status = Some(signal_status(&signal_name)),
+                        ChannelMsg::ExitSignal { signal_name, .. } => {
+                            status = Some(signal_status(&signal_name))
+                        }
                         ChannelMsg::Failure => refused = true,
                         ChannelMsg::Close => break,
                         _ => {}
@@ -286,7 +357,12 @@ impl Transport for SshTransport {
                 };
                 let _ = exit_tx.send(result);
             });
-            Ok(RawProcess { stdout, stderr, stdin: input, exit })
+            Ok(RawProcess {
+                stdout,
+                stderr,
+                stdin: input,
+                exit,
+            })
         })
     }
 }
