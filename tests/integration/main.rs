@@ -1,1 +1,12 @@
+//! Integration tests on real Docker: one test binary, one module per area.
+//! Run with `cargo nextest run` (each test in its own process; clusters in parallel).
 
+mod common;
+
+mod cli;
+mod docker;
+mod existing;
+mod image;
+mod install;
+mod reliability;
+mod transports;

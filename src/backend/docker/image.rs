@@ -161,7 +161,8 @@ pub(crate) async fn ensure_node_image(
     if client.image_exists(&tag).await? {
         return Ok(tag);
     }
-    let lock_path = std::env::temp_dir().join("dcos-e2e-node-image.lock");
+    // One lock per recipe: building one image never waits for another.
+    let lock_path = std::env::temp_dir().join(format!("dcos-e2e-image-{}.lock", tag.replace(['/', ':'], "-")));
     let lock = {
         let path = lock_path.clone();
         tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
@@ -237,7 +238,13 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// `DCOS_E2E_DEBOOTSTRAP` names the program; else it is looked up in PATH and the sbin
+/// directories (often missing from a non-login root PATH).
 fn find_debootstrap() -> Option<PathBuf> {
+    if let Some(explicit) = std::env::var_os("DCOS_E2E_DEBOOTSTRAP") {
+        let explicit = PathBuf::from(explicit);
+        return explicit.is_file().then_some(explicit);
+    }
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(["/usr/sbin".into(), "/sbin".into()])
@@ -273,10 +280,13 @@ fn usable(uri: &str, suite: &str) -> bool {
 fn mirror_from_one_line(text: &str) -> Option<String> {
     text.lines().find_map(|line| {
         let line = line.split('#').next()?.trim();
-        let mut words = line.split_whitespace().filter(|w| !w.starts_with('['));
-        if words.next()? != "deb" {
-            return None;
-        }
+        let rest = line.strip_prefix("deb ")?.trim_start();
+        // Skip an options block: `[arch=amd64 signed-by=...]`.
+        let rest = match rest.strip_prefix('[') {
+            Some(opts) => opts.split_once(']')?.1,
+            None => rest,
+        };
+        let mut words = rest.split_whitespace();
         let uri = words.next()?;
         let suite = words.next()?;
         usable(uri, suite).then(|| uri.trim_end_matches('/').to_string())
