@@ -13,7 +13,9 @@ use dcos_e2e::{Docker, ImageOptions, labels};
 /// The default node image, built if missing (the build is shared across processes).
 pub fn node_image() -> &'static str {
     static IMAGE: OnceLock<String> = OnceLock::new();
-    IMAGE.get_or_init(|| blocking::ensure_node_image(&ImageOptions::default()).expect("node image builds"))
+    IMAGE.get_or_init(|| {
+        blocking::ensure_node_image(&ImageOptions::default()).expect("node image builds")
+    })
 }
 
 /// A Docker backend on the shared image.
@@ -24,7 +26,8 @@ pub fn docker() -> Docker {
 
 /// The sample installer shipped as a test fixture.
 pub fn sample_installer() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sample-installer/dcos_generate_config.sh")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/sample-installer/dcos_generate_config.sh")
 }
 
 /// Path of the built `minidcos` binary.
@@ -36,8 +39,15 @@ pub fn minidcos() -> PathBuf {
 pub fn leftovers(cluster_id: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
     let filter = format!("label={}={}", labels::CLUSTER_ID, cluster_id);
     let list = |args: &[&str]| -> Vec<String> {
-        let out = Proc::new("docker").args(args).output().expect("docker CLI runs");
-        String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.is_empty()).map(str::to_string).collect()
+        let out = Proc::new("docker")
+            .args(args)
+            .output()
+            .expect("docker CLI runs");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
     };
     (
         list(&["ps", "-a", "-q", "--filter", &filter]),
@@ -49,7 +59,10 @@ pub fn leftovers(cluster_id: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
 /// Assert nothing of the cluster is left: containers, networks, volumes, workspace.
 pub fn assert_gone(cluster_id: &str, workspace: Option<&Path>) {
     let (c, n, v) = leftovers(cluster_id);
-    assert!(c.is_empty() && n.is_empty() && v.is_empty(), "left behind by {cluster_id}: containers {c:?}, networks {n:?}, volumes {v:?}");
+    assert!(
+        c.is_empty() && n.is_empty() && v.is_empty(),
+        "left behind by {cluster_id}: containers {c:?}, networks {n:?}, volumes {v:?}"
+    );
     if let Some(ws) = workspace {
         assert!(!ws.exists(), "workspace {} left behind", ws.display());
     }
@@ -57,11 +70,16 @@ pub fn assert_gone(cluster_id: &str, workspace: Option<&Path>) {
 
 /// Remove a cluster the test kept on purpose.
 pub fn force_remove(cluster_id: &str) {
-    blocking::runtime().block_on(dcos_e2e::destroy_cluster(cluster_id)).expect("destroy by id");
+    blocking::runtime()
+        .block_on(dcos_e2e::destroy_cluster(cluster_id))
+        .expect("destroy by id");
 }
 
 /// `docker inspect -f FORMAT NAME`.
 pub fn docker_inspect(format: &str, name: &str) -> String {
-    let out = Proc::new("docker").args(["inspect", "-f", format, name]).output().expect("docker CLI runs");
+    let out = Proc::new("docker")
+        .args(["inspect", "-f", format, name])
+        .output()
+        .expect("docker CLI runs");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }

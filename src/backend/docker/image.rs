@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 pub const IMAGE_REPOSITORY: &str = "dcos-e2e/node";
 
 /// Bump when the customisation below changes in a way the hashed text does not show.
-const RECIPE_VERSION: &str = "1";
+const RECIPE_VERSION: &str = "2";
 const VARIANT: &str = "minbase";
 const PACKAGES: &[&str] = &[
     "systemd",
@@ -162,7 +162,10 @@ pub(crate) async fn ensure_node_image(
         return Ok(tag);
     }
     // One lock per recipe: building one image never waits for another.
-    let lock_path = std::env::temp_dir().join(format!("dcos-e2e-image-{}.lock", tag.replace(['/', ':'], "-")));
+    let lock_path = std::env::temp_dir().join(format!(
+        "dcos-e2e-image-{}.lock",
+        tag.replace(['/', ':'], "-")
+    ));
     let lock = {
         let path = lock_path.clone();
         tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {

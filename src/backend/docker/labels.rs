@@ -22,7 +22,8 @@ pub const BOOT_ID: &str = "dcos-e2e.boot-id";
 pub const SSH_USER: &str = "dcos-e2e.ssh-user";
 /// The node transport chosen at creation (`ssh` or `docker-exec`).
 pub const TRANSPORT: &str = "dcos-e2e.transport";
-/// The hash of the node image recipe, on images we build.
+/// The hash of the node image recipe, on images we build (their only label: containers
+/// inherit image labels).
 pub const IMAGE_RECIPE: &str = "dcos-e2e.image-recipe";
 
 /// `label=value` filter string for list calls.

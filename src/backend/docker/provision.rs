@@ -262,6 +262,12 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ma
         .tempdir_in(&base)
         .map_err(Error::io("create a workspace in", &base))?
         .keep();
+    // Keys and configuration live here: only the owner may look.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&workspace, std::fs::Permissions::from_mode(0o700))
+            .map_err(Error::io("set mode of", &workspace))?;
+    }
     let started = Instant::now();
     match make(&client, cfg, params, &id, &workspace).await {
         Ok(made) => {

@@ -132,6 +132,9 @@ pub enum DockerCmd {
         /// Debian suite.
         #[arg(long, default_value = "bookworm")]
         suite: String,
+        /// Also install this Debian package in the image (repeatable; makes a new tag).
+        #[arg(long = "extra-package", value_name = "PACKAGE")]
+        extra_packages: Vec<String>,
     },
 }
 

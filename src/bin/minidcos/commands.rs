@@ -127,14 +127,18 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
             }
             Ok(if ok { 0 } else { 1 })
         }
-        DockerCmd::BuildImage { mirror, suite } => {
+        DockerCmd::BuildImage {
+            mirror,
+            suite,
+            extra_packages,
+        } => {
             let p = Arc::new(Progress::start("building the node image"));
             let reporter = p.clone();
             let options = ImageOptions {
                 mirror,
                 suite: Some(suite),
+                extra_packages,
                 progress: Some(Arc::new(move |line: &str| reporter.detail(line))),
-                ..Default::default()
             };
             let tag = dcos_e2e::ensure_node_image(&options).await?;
             drop(options);
