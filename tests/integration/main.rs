@@ -5,6 +5,7 @@ mod common;
 
 mod cli;
 mod docker;
+mod docs;
 mod existing;
 mod image;
 mod install;

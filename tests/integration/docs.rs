@@ -1,0 +1,1 @@
+//! Tests: the documentation stays true.
