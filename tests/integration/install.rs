@@ -20,14 +20,27 @@ fn full_cycle_create_wait_and_integration_tests() {
         .extra_config(extra("sample_startup_delay: 1"))
         .create()
         .unwrap();
-    let (id, workspace) = (cluster.id().to_string(), cluster.workspace().unwrap().to_path_buf());
+    let (id, workspace) = (
+        cluster.id().to_string(),
+        cluster.workspace().unwrap().to_path_buf(),
+    );
     cluster.wait_for_dcos(Duration::from_secs(120)).unwrap();
-    let out = cluster.run_integration_tests(["pytest", "-x"], BTreeMap::new()).unwrap();
-    assert!(out.stdout_text().contains("4 passed"), "{}", out.stdout_text());
+    let out = cluster
+        .run_integration_tests(["pytest", "-x"], BTreeMap::new())
+        .unwrap();
+    assert!(
+        out.stdout_text().contains("4 passed"),
+        "{}",
+        out.stdout_text()
+    );
     // The installer's output is visible where a person would look for it.
-    let served = cluster.masters()[0].run(["readlink", "/opt/dcos_install_tmp"]).unwrap();
+    let served = cluster.masters()[0]
+        .run(["readlink", "/opt/dcos_install_tmp"])
+        .unwrap();
     assert_eq!(served.stdout_text(), "/var/lib/dcos-e2e/genconf/serve");
-    let ro = cluster.masters()[0].output(["touch", "/opt/dcos_install_tmp/x"]).unwrap();
+    let ro = cluster.masters()[0]
+        .output(["touch", "/opt/dcos_install_tmp/x"])
+        .unwrap();
     assert_ne!(ro.status, 0, "the served genconf is read-only on nodes");
     drop(cluster);
     assert_gone(&id, Some(&workspace));
@@ -43,11 +56,21 @@ fn unknown_pytest_option_fails_with_pytest_status() {
         .create()
         .unwrap();
     cluster.wait_for_dcos(Duration::from_secs(120)).unwrap();
-    let err = cluster.run_integration_tests(["pytest", "--no-such-option"], BTreeMap::new()).unwrap_err();
+    let err = cluster
+        .run_integration_tests(["pytest", "--no-such-option"], BTreeMap::new())
+        .unwrap_err();
     assert_eq!(err.exit_status(), Some(4), "{err}");
-    let Error::CommandFailed(failed) = err else { unreachable!() };
+    let Error::CommandFailed(failed) = err else {
+        unreachable!()
+    };
     assert!(String::from_utf8_lossy(&failed.stderr).contains("--no-such-option"));
-    assert!(failed.command.contains("source /opt/mesosphere/environment.export"), "{}", failed.command);
+    assert!(
+        failed
+            .command
+            .contains("source /opt/mesosphere/environment.export"),
+        "{}",
+        failed.command
+    );
 }
 
 #[test]
@@ -57,7 +80,9 @@ fn extra_config_and_genconf_files_reach_the_installer() {
     std::fs::write(&file, "licensed to test").unwrap();
     let cluster = Cluster::builder(common::docker())
         .build_artifact(common::sample_installer())
-        .extra_config(extra("sample_startup_delay: 0\ncluster_name: extra-wins\ncustom_key: [a, b]"))
+        .extra_config(extra(
+            "sample_startup_delay: 0\ncluster_name: extra-wins\ncustom_key: [a, b]",
+        ))
         .file_to_copy_to_installer(&file, "/genconf/files/license.txt")
         .masters(1)
         .agents(1)
@@ -65,10 +90,15 @@ fn extra_config_and_genconf_files_reach_the_installer() {
         .create()
         .unwrap();
     for node in cluster.nodes() {
-        let config = node.run(["cat", "/opt/mesosphere/etc/config.yaml"]).unwrap().stdout_text();
+        let config = node
+            .run(["cat", "/opt/mesosphere/etc/config.yaml"])
+            .unwrap()
+            .stdout_text();
         assert!(config.contains("cluster_name: extra-wins"), "{config}");
         assert!(config.contains("custom_key"), "{config}");
-        let seen = node.run(["cat", "/opt/mesosphere/etc/genconf/files/license.txt"]).unwrap();
+        let seen = node
+            .run(["cat", "/opt/mesosphere/etc/genconf/files/license.txt"])
+            .unwrap();
         assert_eq!(seen.stdout_text(), "licensed to test");
     }
 }
@@ -88,10 +118,18 @@ fn other_sizes_install_with_the_right_role_lists() {
         v.sort();
         v
     };
-    let config = cluster.masters()[0].run(["cat", "/opt/mesosphere/etc/config.json"]).unwrap().stdout_text();
+    let config = cluster.masters()[0]
+        .run(["cat", "/opt/mesosphere/etc/config.json"])
+        .unwrap()
+        .stdout_text();
     let config: serde_json::Value = serde_json::from_str(&config).unwrap();
     let list = |key: &str| {
-        let mut v: Vec<String> = config[key].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect();
+        let mut v: Vec<String> = config[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap().to_string())
+            .collect();
         v.sort();
         v
     };
@@ -99,17 +137,27 @@ fn other_sizes_install_with_the_right_role_lists() {
     assert_eq!(list("agent_list"), ips(cluster.agents()));
     assert!(list("public_agent_list").is_empty());
     for node in cluster.agents() {
-        let role = node.run(["ls", "/etc/mesosphere/roles"]).unwrap().stdout_text();
+        let role = node
+            .run(["ls", "/etc/mesosphere/roles"])
+            .unwrap()
+            .stdout_text();
         assert_eq!(role, "slave");
     }
     cluster.wait_for_dcos(Duration::from_secs(120)).unwrap();
-    cluster.run_integration_tests(["pytest", "-q"], BTreeMap::new()).unwrap();
+    cluster
+        .run_integration_tests(["pytest", "-q"], BTreeMap::new())
+        .unwrap();
 }
 
 #[test]
 fn wait_gives_up_naming_node_and_check() {
     // Provision first, install later; units take longer than we wait.
-    let cluster = Cluster::builder(common::docker()).masters(1).agents(0).public_agents(0).provision().unwrap();
+    let cluster = Cluster::builder(common::docker())
+        .masters(1)
+        .agents(0)
+        .public_agents(0)
+        .provision()
+        .unwrap();
     let options = InstallOptions {
         extra_config: Some(extra("sample_startup_delay: 600")),
         ..InstallOptions::new(common::sample_installer())
@@ -120,7 +168,10 @@ fn wait_gives_up_naming_node_and_check() {
     match &err {
         Error::WaitTimeout { failing, .. } => {
             assert_eq!(failing.len(), 1, "{failing:?}");
-            assert!(failing[0].starts_with(&master) && failing[0].contains("dcos-diagnostics"), "{failing:?}");
+            assert!(
+                failing[0].starts_with(&master) && failing[0].contains("dcos-diagnostics"),
+                "{failing:?}"
+            );
         }
         other => panic!("expected WaitTimeout, got {other}"),
     }
@@ -137,8 +188,14 @@ fn failing_installer_reports_its_output_and_destroys() {
         .create()
         .unwrap_err();
     let text = dcos_e2e::chain(&err);
-    assert!(matches!(&err, Error::CreateFailed { kept: false, .. }), "{text}");
-    assert!(text.contains("genconf") && text.contains("superuser_password_hash"), "{text}");
+    assert!(
+        matches!(&err, Error::CreateFailed { kept: false, .. }),
+        "{text}"
+    );
+    assert!(
+        text.contains("genconf") && text.contains("superuser_password_hash"),
+        "{text}"
+    );
     assert_gone(&id, None);
 }
 
@@ -155,7 +212,10 @@ fn failing_installer_keeps_cluster_when_not_destroy_on_error() {
         .unwrap_err();
     let (containers, _, _) = leftovers(&id);
     force_remove(&id);
-    assert!(matches!(err, Error::CreateFailed { kept: true, .. }), "{err}");
+    assert!(
+        matches!(err, Error::CreateFailed { kept: true, .. }),
+        "{err}"
+    );
     assert_eq!(containers.len(), 1, "kept for inspection");
     assert_gone(&id, None);
 }
@@ -166,17 +226,37 @@ fn bad_genconf_files_are_refused_before_anything_is_made() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("f");
     std::fs::write(&file, "x").unwrap();
-    let builder = || Cluster::builder(common::docker().cluster_id(&id)).build_artifact(common::sample_installer());
+    let builder = || {
+        Cluster::builder(common::docker().cluster_id(&id))
+            .build_artifact(common::sample_installer())
+    };
     let param = |err: Error| match err {
-        Error::InvalidParameter { parameter, value, .. } => (parameter, value),
+        Error::InvalidParameter {
+            parameter, value, ..
+        } => (parameter, value),
         other => panic!("expected InvalidParameter, got {other}"),
     };
-    let err = builder().file_to_copy_to_installer(&file, "/etc/f").create().unwrap_err();
-    assert_eq!(param(err), ("files_to_copy_to_installer", "/etc/f".to_string()));
+    let err = builder()
+        .file_to_copy_to_installer(&file, "/etc/f")
+        .create()
+        .unwrap_err();
+    assert_eq!(
+        param(err),
+        ("files_to_copy_to_installer", "/etc/f".to_string())
+    );
     let missing = dir.path().join("missing");
-    let err = builder().file_to_copy_to_installer(&missing, "/genconf/f").create().unwrap_err();
-    assert_eq!(param(err), ("files_to_copy_to_installer", missing.display().to_string()));
-    let err = builder().extra_config(extra("[1, 2]")).create().unwrap_err();
+    let err = builder()
+        .file_to_copy_to_installer(&missing, "/genconf/f")
+        .create()
+        .unwrap_err();
+    assert_eq!(
+        param(err),
+        ("files_to_copy_to_installer", missing.display().to_string())
+    );
+    let err = builder()
+        .extra_config(extra("[1, 2]"))
+        .create()
+        .unwrap_err();
     assert_eq!(param(err).0, "extra_config");
     assert_gone(&id, None);
 }

@@ -21,16 +21,33 @@ struct Case {
 
 impl Case {
     fn new(name: &'static str) -> Self {
-        Self { name, started: Instant::now() }
+        Self {
+            name,
+            started: Instant::now(),
+        }
     }
 }
 
 impl Drop for Case {
     fn drop(&mut self) {
-        let result = if std::thread::panicking() { "FAIL" } else { "pass" };
+        let result = if std::thread::panicking() {
+            "FAIL"
+        } else {
+            "pass"
+        };
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/reliability-summary.tsv");
-        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
-            let _ = writeln!(f, "{}\t{}\t{:.1}", self.name, result, self.started.elapsed().as_secs_f64());
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(
+                f,
+                "{}\t{}\t{:.1}",
+                self.name,
+                result,
+                self.started.elapsed().as_secs_f64()
+            );
         }
     }
 }
@@ -40,18 +57,39 @@ struct Witness(Cluster);
 
 impl Witness {
     fn new() -> Self {
-        Self(Cluster::builder(common::docker()).masters(1).agents(0).public_agents(0).provision().unwrap())
+        Self(
+            Cluster::builder(common::docker())
+                .masters(1)
+                .agents(0)
+                .public_agents(0)
+                .provision()
+                .unwrap(),
+        )
     }
 
     fn assert_untouched(&self) {
         let (containers, networks, _) = leftovers(self.0.id());
-        assert_eq!((containers.len(), networks.len()), (2, 1), "witness {} lost objects", self.0.id());
-        assert_eq!(self.0.masters()[0].run(["echo", "alive"]).unwrap().stdout_text(), "alive");
+        assert_eq!(
+            (containers.len(), networks.len()),
+            (2, 1),
+            "witness {} lost objects",
+            self.0.id()
+        );
+        assert_eq!(
+            self.0.masters()[0]
+                .run(["echo", "alive"])
+                .unwrap()
+                .stdout_text(),
+            "alive"
+        );
     }
 }
 
 fn small(id: &str) -> dcos_e2e::blocking::ClusterBuilder {
-    Cluster::builder(common::docker().cluster_id(id)).masters(1).agents(1).public_agents(0)
+    Cluster::builder(common::docker().cluster_id(id))
+        .masters(1)
+        .agents(1)
+        .public_agents(0)
 }
 
 #[test]
@@ -93,7 +131,10 @@ fn kept_on_error_then_destroyed_explicitly() {
     let workspace = cluster.workspace().unwrap().to_path_buf();
     cluster.destroy().unwrap();
     let err = cluster.masters()[0].run(["true"]).unwrap_err();
-    assert!(matches!(err, Error::Destroyed { .. }), "a command on a destroyed cluster: {err}");
+    assert!(
+        matches!(err, Error::Destroyed { .. }),
+        "a command on a destroyed cluster: {err}"
+    );
     drop(cluster);
     assert_gone(&id, Some(&workspace));
     witness.assert_untouched();
@@ -104,7 +145,16 @@ fn interrupt_create(extra: &[&str], ready: impl Fn(&str) -> bool) {
     let witness = Witness::new();
     let id = Docker::new_cluster_id();
     let mut child = Proc::new(common::minidcos())
-        .args(["docker", "create", "--cluster-id", &id, "--agents", "1", "--public-agents", "0"])
+        .args([
+            "docker",
+            "create",
+            "--cluster-id",
+            &id,
+            "--agents",
+            "1",
+            "--public-agents",
+            "0",
+        ])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -112,8 +162,14 @@ fn interrupt_create(extra: &[&str], ready: impl Fn(&str) -> bool) {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
     while !ready(&id) {
-        assert!(Instant::now() < deadline, "never reached the interrupt point");
-        assert!(child.try_wait().unwrap().is_none(), "create ended before the interrupt point");
+        assert!(
+            Instant::now() < deadline,
+            "never reached the interrupt point"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "create ended before the interrupt point"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     signal(&child, libc::SIGINT);
@@ -123,7 +179,11 @@ fn interrupt_create(extra: &[&str], ready: impl Fn(&str) -> bool) {
     let workspaces: Vec<_> = std::fs::read_dir(std::env::temp_dir())
         .unwrap()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with(&format!("{id}-")))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("{id}-"))
+        })
         .collect();
     assert!(workspaces.is_empty(), "workspace left: {workspaces:?}");
     witness.assert_untouched();
@@ -156,10 +216,23 @@ fn sigint_create_during_install_wait() {
     let extra = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(extra.path(), "sample_startup_delay: 60\n").unwrap();
     let installer = common::sample_installer();
-    let args = [installer.to_str().unwrap(), "--extra-config", extra.path().to_str().unwrap(), "--wait"];
+    let args = [
+        installer.to_str().unwrap(),
+        "--extra-config",
+        extra.path().to_str().unwrap(),
+        "--wait",
+    ];
     // Installed (units present on the master) but not yet healthy.
     interrupt_create(&args, |id| {
-        let out = Proc::new("docker").args(["exec", &format!("{id}-master-1"), "test", "-e", "/etc/mesosphere/roles/master"]).output();
+        let out = Proc::new("docker")
+            .args([
+                "exec",
+                &format!("{id}-master-1"),
+                "test",
+                "-e",
+                "/etc/mesosphere/roles/master",
+            ])
+            .output();
         out.map(|o| o.status.success()).unwrap_or(false)
     });
 }
@@ -170,8 +243,17 @@ fn sigint_create_during_install_wait() {
 #[ignore = "run as a child process by the reliability tests"]
 fn cluster_holder() {
     let mode = std::env::var("DCOS_E2E_HOLDER").unwrap_or_default();
-    let cluster = Cluster::builder(common::docker()).masters(1).agents(1).public_agents(0).provision().unwrap();
-    println!("cluster-id {} {}", cluster.id(), cluster.workspace().unwrap().display());
+    let cluster = Cluster::builder(common::docker())
+        .masters(1)
+        .agents(1)
+        .public_agents(0)
+        .provision()
+        .unwrap();
+    println!(
+        "cluster-id {} {}",
+        cluster.id(),
+        cluster.workspace().unwrap().display()
+    );
     std::io::stdout().flush().unwrap();
     cluster.masters()[0].run(["true"]).unwrap();
     if mode == "hold" {
@@ -184,16 +266,26 @@ fn cluster_holder() {
 fn spawn_holder(mode: &str) -> (Child, String, PathBuf) {
     // This very test binary (through /proc: it may have been rebuilt on disk meanwhile).
     let mut child = Proc::new("/proc/self/exe")
-        .args(["reliability::cluster_holder", "--exact", "--ignored", "--nocapture"])
+        .args([
+            "reliability::cluster_holder",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
         .env("DCOS_E2E_HOLDER", mode)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = lines.find_map(|l| l.ok().filter(|l| l.starts_with("cluster-id "))).expect("the holder reports its cluster");
+    let line = lines
+        .find_map(|l| l.ok().filter(|l| l.starts_with("cluster-id ")))
+        .expect("the holder reports its cluster");
     let mut words = line.split_whitespace().skip(1);
-    let (id, ws) = (words.next().unwrap().to_string(), PathBuf::from(words.next().unwrap()));
+    let (id, ws) = (
+        words.next().unwrap().to_string(),
+        PathBuf::from(words.next().unwrap()),
+    );
     // Keep draining so the child never blocks on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
     (child, id, ws)
@@ -206,7 +298,10 @@ fn wait_gone(id: &str, limit: Duration) -> Duration {
         if c.is_empty() && n.is_empty() && v.is_empty() {
             return started.elapsed();
         }
-        assert!(started.elapsed() < limit, "{id} still there after {limit:?}: {c:?} {n:?} {v:?}");
+        assert!(
+            started.elapsed() < limit,
+            "{id} still there after {limit:?}: {c:?} {n:?} {v:?}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -251,18 +346,56 @@ fn four_clusters_from_separate_processes() {
 fn hostile_arguments_and_env_arrive_literally() {
     let _case = Case::new("hostile arguments and env");
     for transport in [TransportKind::Ssh, TransportKind::DockerExec] {
-        let cluster = Cluster::builder(common::docker().transport(transport)).masters(1).agents(0).public_agents(0).provision().unwrap();
+        let cluster = Cluster::builder(common::docker().transport(transport))
+            .masters(1)
+            .agents(0)
+            .public_agents(0)
+            .provision()
+            .unwrap();
         let node = &cluster.masters()[0];
-        let hostile = ["; rm -rf /tmp/canary", "$(touch /tmp/pwned)", "`touch /tmp/pwned2`", "a\nb", "'\"", "&& touch /tmp/pwned3", "*"];
+        let hostile = [
+            "; rm -rf /tmp/canary",
+            "$(touch /tmp/pwned)",
+            "`touch /tmp/pwned2`",
+            "a\nb",
+            "'\"",
+            "&& touch /tmp/pwned3",
+            "*",
+        ];
         node.run(["touch", "/tmp/canary"]).unwrap();
         let mut args = vec!["printf", "%s|"];
         args.extend(hostile);
-        let out = node.run(Command::new(args).env("HOSTILE", "$(touch /tmp/pwned4); `id` \n'x'")).unwrap();
-        assert_eq!(out.stdout_text(), format!("{}|", hostile.join("|")), "{transport}");
-        let env = node.run(Command::new(["printenv", "HOSTILE"]).env("HOSTILE", "$(touch /tmp/pwned4); `id` \n'x'")).unwrap();
-        assert_eq!(env.stdout_text(), "$(touch /tmp/pwned4); `id` \n'x'", "{transport}");
-        let check = node.run(["sh", "-c", "ls /tmp/pwned* 2>/dev/null | wc -l; test -e /tmp/canary && echo canary"]).unwrap();
-        assert_eq!(check.stdout_text(), "0\ncanary", "{transport}: nothing was interpreted");
+        let out = node
+            .run(Command::new(args).env("HOSTILE", "$(touch /tmp/pwned4); `id` \n'x'"))
+            .unwrap();
+        assert_eq!(
+            out.stdout_text(),
+            format!("{}|", hostile.join("|")),
+            "{transport}"
+        );
+        let env = node
+            .run(
+                Command::new(["printenv", "HOSTILE"])
+                    .env("HOSTILE", "$(touch /tmp/pwned4); `id` \n'x'"),
+            )
+            .unwrap();
+        assert_eq!(
+            env.stdout_text(),
+            "$(touch /tmp/pwned4); `id` \n'x'",
+            "{transport}"
+        );
+        let check = node
+            .run([
+                "sh",
+                "-c",
+                "ls /tmp/pwned* 2>/dev/null | wc -l; test -e /tmp/canary && echo canary",
+            ])
+            .unwrap();
+        assert_eq!(
+            check.stdout_text(),
+            "0\ncanary",
+            "{transport}: nothing was interpreted"
+        );
     }
 }
 
@@ -270,19 +403,40 @@ fn hostile_arguments_and_env_arrive_literally() {
 fn node_killed_mid_command_is_an_error_not_a_hang() {
     let _case = Case::new("node killed mid-command");
     for transport in [TransportKind::Ssh, TransportKind::DockerExec] {
-        let cluster = Cluster::builder(common::docker().transport(transport)).masters(1).agents(0).public_agents(0).provision().unwrap();
+        let cluster = Cluster::builder(common::docker().transport(transport))
+            .masters(1)
+            .agents(0)
+            .public_agents(0)
+            .provision()
+            .unwrap();
         let node = &cluster.masters()[0];
         let mut process = node.popen(["sleep", "300"]).unwrap();
         let started = Instant::now();
-        let kill = Proc::new("docker").args(["kill", node.container_name().unwrap()]).output().unwrap();
+        let kill = Proc::new("docker")
+            .args(["kill", node.container_name().unwrap()])
+            .output()
+            .unwrap();
         assert!(kill.status.success());
         let result = process.wait();
-        eprintln!("{transport}: wait returned after {:?}: {result:?}", started.elapsed());
+        eprintln!(
+            "{transport}: wait returned after {:?}: {result:?}",
+            started.elapsed()
+        );
         match result {
-            Err(e) => assert!(e.to_string().contains(&node.to_string()) || matches!(e, Error::Transport { .. }), "{e}"),
-            Ok(out) => assert_ne!(out.status, 0, "{transport}: a killed node cannot report success"),
+            Err(e) => assert!(
+                e.to_string().contains(&node.to_string()) || matches!(e, Error::Transport { .. }),
+                "{e}"
+            ),
+            Ok(out) => assert_ne!(
+                out.status, 0,
+                "{transport}: a killed node cannot report success"
+            ),
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "{transport}: took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{transport}: took {:?}",
+            started.elapsed()
+        );
         let err = node.run(["true"]).unwrap_err();
         eprintln!("{transport}: next command: {err}");
     }
