@@ -17,7 +17,8 @@ use crate::node::{Command, Node, Output, Role};
 /// cleanup watchdog. `minidcos docker destroy ID` or `minidcos docker clean` removes them.
 pub const KEEP_ENV: &str = "DCOS_E2E_KEEP";
 
-pub(crate) fn keep_requested() -> bool {
+/// Whether [`KEEP_ENV`] asks to keep clusters.
+pub fn keep_requested() -> bool {
     std::env::var(KEEP_ENV).is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
 }
 

@@ -163,11 +163,23 @@ fn owner_alive(l: &std::collections::HashMap<String, String>) -> bool {
 }
 
 /// Destroy one Docker cluster by id, whatever state it is in (also a partial create):
-/// its containers with their volumes, network and workspace.
+/// its containers with their volumes, network and workspace. Sweeps until nothing
+/// reappears, since requests a dropped create had in flight can land after a sweep.
 pub async fn destroy_cluster(cluster_id: &str) -> Result<()> {
     let client = DockerClient::connect().await?;
-    let _ = reaper::disarm(&client, cluster_id).await;
-    destroy_by_label(&client, cluster_id, None).await
+    sweep(&client, cluster_id, None).await
+}
+
+async fn sweep(client: &DockerClient, cluster_id: &str, workspace: Option<&Path>) -> Result<()> {
+    let _ = reaper::disarm(client, cluster_id).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let found = destroy_by_label(client, cluster_id, workspace).await?;
+        if found == 0 || std::time::Instant::now() >= deadline {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
 }
 
 /// Remove clusters nobody owns any more: their owning process is gone, no watchdog
@@ -181,8 +193,7 @@ pub async fn clean(all: bool) -> Result<Vec<String>> {
         .filter(|c| all || !(c.owner_alive || c.persisted))
         .collect();
     let results = join_all(doomed.iter().map(|c| async {
-        let _ = reaper::disarm(&client, &c.id).await;
-        destroy_by_label(&client, &c.id, c.workspace.as_deref())
+        sweep(&client, &c.id, c.workspace.as_deref())
             .await
             .map(|()| c.id.clone())
     }))

@@ -256,26 +256,30 @@ pub(crate) fn validate_cluster_id(id: &str) -> Result<()> {
 }
 
 /// Remove every object carrying the cluster's label, and its workspace. Idempotent;
-/// collects every failure rather than stopping at the first.
+/// collects every failure rather than stopping at the first. Returns how many Docker
+/// objects it found.
 pub(crate) async fn destroy_by_label(
     client: &DockerClient,
     cluster_id: &str,
     workspace: Option<&Path>,
-) -> Result<()> {
+) -> Result<usize> {
     let filter = [labels::filter(labels::CLUSTER_ID, cluster_id)];
     let containers = client.containers(&filter).await?;
-    let workspace = workspace.map(Path::to_path_buf).or_else(|| {
-        containers
-            .iter()
-            .find_map(|c| c.labels.as_ref()?.get(labels::WORKSPACE).map(PathBuf::from))
-    });
+    let label_of = |l: Option<&std::collections::HashMap<String, String>>| {
+        l.and_then(|l| l.get(labels::WORKSPACE)).map(PathBuf::from)
+    };
+    let mut workspace = workspace
+        .map(Path::to_path_buf)
+        .or_else(|| containers.iter().find_map(|c| label_of(c.labels.as_ref())));
     let ids: Vec<String> = containers.into_iter().filter_map(|c| c.id).collect();
+    let mut found = ids.len();
     let mut errors: Vec<Error> = join_all(ids.iter().map(|id| client.remove_container(id)))
         .await
         .into_iter()
         .filter_map(Result::err)
         .collect();
     let volumes = client.volumes(&filter).await?;
+    found += volumes.len();
     errors.extend(
         join_all(volumes.iter().map(|v| client.remove_volume(&v.name)))
             .await
@@ -283,6 +287,8 @@ pub(crate) async fn destroy_by_label(
             .filter_map(Result::err),
     );
     let networks = client.networks(&filter).await?;
+    found += networks.len();
+    workspace = workspace.or_else(|| networks.iter().find_map(|n| label_of(n.labels.as_ref())));
     errors.extend(
         join_all(
             networks
@@ -304,7 +310,7 @@ pub(crate) async fn destroy_by_label(
     }
     match errors.into_iter().next() {
         Some(first) => Err(first),
-        None => Ok(()),
+        None => Ok(found),
     }
 }
 

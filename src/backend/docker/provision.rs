@@ -66,7 +66,9 @@ impl Provisioned for DockerCluster {
 
     fn destroy(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
-            let result = destroy_by_label(&self.client, &self.id, Some(&self.workspace)).await;
+            let result = destroy_by_label(&self.client, &self.id, Some(&self.workspace))
+                .await
+                .map(drop);
             self.reaper.lock().unwrap_or_else(|p| p.into_inner()).take();
             result
         })
@@ -75,7 +77,11 @@ impl Provisioned for DockerCluster {
     fn destroy_from_drop(&self) {
         let (id, workspace) = (self.id.clone(), self.workspace.clone());
         off_runtime(move |client| {
-            Box::pin(async move { destroy_by_label(&client, &id, Some(&workspace)).await })
+            Box::pin(async move {
+                destroy_by_label(&client, &id, Some(&workspace))
+                    .await
+                    .map(drop)
+            })
         });
         self.reaper.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
@@ -250,6 +256,8 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ma
         ));
     }
     let client = DockerClient::connect().await?;
+    // Before anything of the cluster exists: a build can take a minute.
+    let image = node_image(&client, cfg).await?;
     let id = match &cfg.cluster_id {
         Some(id) => {
             ensure_unused(&client, id).await?;
@@ -257,37 +265,80 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ma
         }
         None => Docker::new_cluster_id(),
     };
-    let workspace = tempfile::Builder::new()
-        .prefix(&format!("{id}-"))
-        .tempdir_in(&base)
-        .map_err(Error::io("create a workspace in", &base))?
-        .keep();
-    // Keys and configuration live here: only the owner may look.
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&workspace, std::fs::Permissions::from_mode(0o700))
-            .map_err(Error::io("set mode of", &workspace))?;
-    }
+    let workspace = Workspace::create(&base, &id)?;
+    let keep_on_error = !params.destroy_on_error || crate::cluster::keep_requested();
     let started = Instant::now();
-    match make(&client, cfg, params, &id, &workspace).await {
+    match make(&client, cfg, params, &id, &workspace.path, &image, keep_on_error).await {
         Ok(made) => {
+            workspace.keep();
             tracing::info!(cluster = %id, "cluster ready in {:.1?}", started.elapsed());
             Ok(made)
         }
         Err(e) => {
-            let kept = !params.destroy_on_error || crate::cluster::keep_requested();
-            if kept {
-                let _ = reaper::disarm(&client, &id).await;
+            if keep_on_error {
+                workspace.keep();
                 tracing::warn!(cluster = %id, "creation failed; kept for inspection: `minidcos docker destroy {id}`");
-            } else if let Err(cleanup) = destroy_by_label(&client, &id, Some(&workspace)).await {
+            } else if let Err(cleanup) = destroy_by_label(&client, &id, Some(&workspace.path)).await {
                 tracing::error!(cluster = %id, "cleanup after failed creation failed: {cleanup}");
             }
             Err(Error::CreateFailed {
                 cluster_id: id,
-                kept,
+                kept: keep_on_error,
                 source: Box::new(e),
             })
         }
+    }
+}
+
+/// The cluster's workspace while it is being made: removed if provisioning does not
+/// finish (an error, or the provisioning future dropped by an interrupt), since it holds
+/// keys and nothing labelled may point at it yet.
+struct Workspace {
+    path: PathBuf,
+    armed: bool,
+}
+
+impl Workspace {
+    fn create(base: &Path, id: &str) -> Result<Self> {
+        use std::os::unix::fs::PermissionsExt;
+        let path = tempfile::Builder::new()
+            .prefix(&format!("{id}-"))
+            // Keys and configuration live here: only the owner may look.
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir_in(base)
+            .map_err(Error::io("create a workspace in", base))?
+            .keep();
+        Ok(Self { path, armed: true })
+    }
+
+    fn keep(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// The node image to use: the user's (it must exist; no registry is used) or ours,
+/// built when missing.
+async fn node_image(client: &DockerClient, cfg: &Docker) -> Result<String> {
+    match &cfg.node_image {
+        Some(image) => {
+            if !client.image_exists(image).await? {
+                return Err(Error::invalid(
+                    "node_image",
+                    image,
+                    "no such image here (no registry is used: build or load it first)",
+                ));
+            }
+            Ok(image.clone())
+        }
+        None => super::image::ensure_node_image(client, &cfg.image_options).await,
     }
 }
 
@@ -330,25 +381,11 @@ async fn make(
     params: &ClusterParams,
     id: &str,
     workspace: &Path,
+    image: &str,
+    keep_on_error: bool,
 ) -> Result<Made> {
-    let key = new_ed25519();
-    let key_path = write_keypair(workspace, &key)?;
     let serve = workspace.join("genconf/serve");
     std::fs::create_dir_all(&serve).map_err(Error::io("create", &serve))?;
-
-    let image = match &cfg.node_image {
-        Some(image) => {
-            if !client.image_exists(image).await? {
-                return Err(Error::invalid(
-                    "node_image",
-                    image,
-                    "no such image here (no registry is used: build or load it first)",
-                ));
-            }
-            image.clone()
-        }
-        None => super::image::ensure_node_image(client, &cfg.image_options).await?,
-    };
 
     let network = async {
         match &cfg.network {
@@ -383,10 +420,50 @@ async fn make(
         if crate::cluster::keep_requested() {
             return Ok(None);
         }
-        reaper::start(client, id, &image, workspace).await
+        reaper::start(client, id, image, workspace).await
     };
     let (network, facts, watchdog) =
-        tokio::try_join!(network, daemon_facts(client, &image), watchdog)?;
+        tokio::try_join!(network, daemon_facts(client, image), watchdog)?;
+    let nodes = start_nodes(client, cfg, params, id, workspace, image, &network, facts).await;
+    let (state, nodes) = match nodes {
+        Ok(made) => made,
+        Err(e) => {
+            // Dropping the watchdog sets it off; a cluster kept on error must outlive it.
+            if keep_on_error {
+                let _ = reaper::disarm(client, id).await;
+            }
+            drop(watchdog);
+            return Err(e);
+        }
+    };
+    let backend = DockerCluster {
+        client: client.clone(),
+        id: id.to_string(),
+        workspace: workspace.to_path_buf(),
+        reaper: Mutex::new(watchdog),
+    };
+    Ok(Made {
+        state,
+        nodes,
+        default_ssh_user: DEFAULT_USER.into(),
+        backend: Box::new(backend),
+    })
+}
+
+/// Every node at once: create, inject keys, start; then wait until each answers.
+#[allow(clippy::too_many_arguments)]
+async fn start_nodes(
+    client: &DockerClient,
+    cfg: &Docker,
+    params: &ClusterParams,
+    id: &str,
+    workspace: &Path,
+    image: &str,
+    network: &str,
+    facts: DaemonFacts,
+) -> Result<(Arc<ClusterState>, [Vec<Node>; 3])> {
+    let key = new_ed25519();
+    let key_path = write_keypair(workspace, &key)?;
     let privileged = match cfg.privileged {
         Privileged::Auto => facts.privileged_allowed,
         Privileged::Yes => true,
@@ -414,8 +491,8 @@ async fn make(
         cfg,
         id,
         workspace,
-        image: &image,
-        network: &network,
+        image,
+        network,
         privileged,
         cgroup_v2: facts.cgroup_v2,
         authorized: &authorized,
@@ -447,21 +524,8 @@ async fn make(
         nodes[p.role as usize].push(node);
     }
     wait_ready(nodes.iter().flatten(), cfg.ready_timeout, cfg.transport).await?;
-
-    let backend = DockerCluster {
-        client: client.clone(),
-        id: id.to_string(),
-        workspace: workspace.to_path_buf(),
-        reaper: Mutex::new(watchdog),
-    };
-    Ok(Made {
-        state,
-        nodes,
-        default_ssh_user: DEFAULT_USER.into(),
-        backend: Box::new(backend),
-    })
+    Ok((state, nodes))
 }
-
 #[allow(clippy::too_many_arguments)]
 fn build_node(
     client: &DockerClient,

@@ -50,6 +50,15 @@ echo done
 /// The owner's end of a watchdog: dropping it (or dying) sets the watchdog off.
 pub(crate) struct Reaper {
     _stdin: Pin<Box<dyn AsyncWrite + Send>>,
+    /// Reads the watchdog's output; it holds the other half of the connection.
+    drain: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        // Both halves must go for the connection to close.
+        self.drain.abort();
+    }
 }
 
 /// The watchdog container's name.
@@ -150,8 +159,8 @@ pub(crate) async fn start(
         said.push_str(&String::from_utf8_lossy(&out.into_bytes()));
         if said.contains("armed") {
             // Keep draining so the daemon never blocks on the watchdog's output.
-            tokio::spawn(async move { while output.next().await.is_some() {} });
-            return Ok(Some(Reaper { _stdin: stdin }));
+            let drain = tokio::spawn(async move { while output.next().await.is_some() {} });
+            return Ok(Some(Reaper { _stdin: stdin, drain }));
         }
         if said.contains("no-curl") {
             break;

@@ -1,26 +1,41 @@
-//! The command line, as clap types. No logic here.
+//! The command line, as clap types, and the parsers of flag values: anything wrong in
+//! the syntax of an argument is a usage error (exit status 2) that names the flag.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use dcos_e2e::{Mount, Role};
 
 const EXAMPLES: &str = "\
 Examples:
   minidcos docker build-image
   minidcos docker create tests/fixtures/sample-installer/dcos_generate_config.sh --wait
   minidcos docker list
+  minidcos docker inspect dcos-e2e-1a2b3c4d
   minidcos docker run dcos-e2e-1a2b3c4d -- systemctl is-system-running
   minidcos docker run dcos-e2e-1a2b3c4d --test-env -- pytest -x
   minidcos docker destroy dcos-e2e-1a2b3c4d
-  minidcos existing --cluster-file cluster.yaml run -- hostname";
+  minidcos existing --cluster-file cluster.yaml run -- hostname
+
+Exit status: 0 ok; `run`: the node command's; 2 usage error; 1 any other error.";
+
+const DOCKER_EXAMPLES: &str = "\
+Examples:
+  id=$(minidcos docker create installer.sh --wait)
+  minidcos docker inspect \"$id\"
+  minidcos docker run \"$id\" --node all -- hostname
+  minidcos docker send-file \"$id\" ./app.conf /etc/app.conf --node all-agents
+  minidcos docker destroy \"$id\"
+  minidcos docker clean";
 
 /// Clusters of machine-like Docker containers (or existing SSH hosts) for end-to-end
 /// tests of DC/OS and systems like it.
 #[derive(Debug, Parser)]
 #[command(name = "minidcos", version, after_help = EXAMPLES, propagate_version = true)]
 pub struct Cli {
-    /// More detail on stderr (-v info, -vv debug).
+    /// More detail on stderr (-v steps, -vv debug, -vvv everything).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
@@ -35,11 +50,17 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Top {
     /// Clusters of Docker containers.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = DOCKER_EXAMPLES)]
     Docker(DockerCmd),
     /// Node operations on an existing cluster described in a cluster file.
+    #[command(
+        after_help = "Example:\n  minidcos existing --cluster-file cluster.yaml run --node all -- hostname\n\nThe cluster file (YAML):\n  ssh_user: centos\n  ssh_key_path: ~/.ssh/id_ed25519   # relative paths are from the file's directory\n  masters: [10.0.0.1]\n  agents: [10.0.0.2, 10.0.0.3]\n  public_agents: [10.0.0.4]"
+    )]
     Existing(ExistingArgs),
     /// Print a shell completion script.
+    #[command(
+        after_help = "Example:\n  minidcos completions bash > /etc/bash_completion.d/minidcos"
+    )]
     Completions {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
@@ -49,30 +70,43 @@ pub enum Top {
 #[derive(Debug, Subcommand)]
 pub enum DockerCmd {
     /// Create a cluster; with an artifact, install DC/OS on it. Prints the cluster id.
-    #[command(
-        after_help = "Example:\n  minidcos docker create installer.sh --masters 3 --agents 2 --public-agents 0 --wait"
-    )]
+    ///
+    /// The cluster stays until `minidcos docker destroy`. Ctrl-C (or SIGTERM) while it
+    /// is being made removes what was made; a killed create is removed by its watchdog.
+    #[command(after_help = "\
+Examples:
+  minidcos docker create installer.sh --wait
+  minidcos docker create installer.sh --masters 3 --agents 2 --public-agents 0 --extra-config extra.yaml
+  minidcos docker create --agents 0 --public-agents 0      # nodes only, install later")]
     Create(CreateArgs),
     /// Install DC/OS from an artifact on a cluster created without one.
+    #[command(after_help = "Example:\n  minidcos docker install dcos-e2e-1a2b3c4d installer.sh")]
     Install {
         /// The cluster id.
         id: String,
         #[command(flatten)]
         install: InstallArgs,
     },
-    /// List clusters.
+    /// List clusters, with who owns each.
+    #[command(after_help = "Example:\n  minidcos docker list --json")]
     List,
     /// Show a cluster's nodes, addresses, ssh commands, workspace and key.
+    #[command(after_help = "Example:\n  minidcos docker inspect dcos-e2e-1a2b3c4d --json")]
     Inspect {
         /// The cluster id.
         id: String,
     },
     /// Run a command on nodes; exits with the command's status.
-    #[command(
-        after_help = "Example:\n  minidcos docker run dcos-e2e-1a2b3c4d --node agent:1 --env A=b -- sh -c 'echo $A'"
-    )]
+    #[command(after_help = "\
+Examples:
+  minidcos docker run dcos-e2e-1a2b3c4d -- systemctl is-system-running
+  minidcos docker run dcos-e2e-1a2b3c4d --node agent:1 --env A=b -- sh -c 'echo $A'
+  minidcos docker run dcos-e2e-1a2b3c4d --test-env -- pytest -x")]
     Run(RunArgs),
-    /// Copy a local file to nodes.
+    /// Copy a local file to nodes (mode kept).
+    #[command(
+        after_help = "Example:\n  minidcos docker send-file dcos-e2e-1a2b3c4d ./app.conf /etc/app.conf --node all"
+    )]
     SendFile {
         /// The cluster id.
         id: String,
@@ -83,7 +117,10 @@ pub enum DockerCmd {
         #[command(flatten)]
         nodes: NodeArgs,
     },
-    /// Copy a file from a node.
+    /// Copy a file from one node.
+    #[command(
+        after_help = "Example:\n  minidcos docker download-file dcos-e2e-1a2b3c4d /var/log/app.log ./app.log --node agent:1"
+    )]
     DownloadFile {
         /// The cluster id.
         id: String,
@@ -95,6 +132,7 @@ pub enum DockerCmd {
         nodes: NodeArgs,
     },
     /// Wait until DC/OS is healthy on every master.
+    #[command(after_help = "Example:\n  minidcos docker wait dcos-e2e-1a2b3c4d --timeout 20m")]
     Wait {
         /// The cluster id.
         id: String,
@@ -102,32 +140,42 @@ pub enum DockerCmd {
         #[arg(long, default_value = "10m", value_parser = parse_duration)]
         timeout: Duration,
     },
-    /// Destroy clusters.
+    /// Destroy clusters: containers, volumes, network and workspace.
+    #[command(
+        group(ArgGroup::new("which").args(["ids", "all"]).required(true)),
+        after_help = "Examples:\n  minidcos docker destroy dcos-e2e-1a2b3c4d\n  minidcos docker destroy --all"
+    )]
     Destroy {
-        /// Cluster ids.
-        #[arg(required_unless_present = "all")]
+        /// Cluster ids (or --all).
         ids: Vec<String>,
-        /// Destroy every cluster of ours.
+        /// Destroy every cluster of ours on this Docker daemon.
         #[arg(long, conflicts_with = "ids")]
         all: bool,
     },
     /// Remove what is left of clusters whose owner is gone (never a cluster `create`
     /// completed, nor one whose process is alive).
+    #[command(
+        after_help = "Examples:\n  minidcos docker clean\n  minidcos docker clean --all   # everything of ours, live or not"
+    )]
     Clean {
-        /// Remove every cluster of ours.
+        /// Remove every cluster of ours, including live and created ones.
         #[arg(long)]
         all: bool,
     },
     /// Check this machine can run clusters.
+    #[command(after_help = "Example:\n  minidcos docker doctor --json")]
     Doctor {
         /// The workspace directory to check for free disk.
-        #[arg(long)]
+        #[arg(long, value_name = "DIR")]
         workspace_dir: Option<PathBuf>,
     },
     /// Build the node image (debootstrap; needs root; about a minute).
+    #[command(
+        after_help = "Examples:\n  minidcos docker build-image\n  minidcos docker build-image --mirror http://mirror.example/debian --extra-package jq"
+    )]
     BuildImage {
         /// Debian mirror URL (default: from the host's apt sources).
-        #[arg(long)]
+        #[arg(long, value_name = "URL")]
         mirror: Option<String>,
         /// Debian suite.
         #[arg(long, default_value = "bookworm")]
@@ -145,9 +193,9 @@ pub struct InstallArgs {
     /// YAML file merged over the base install config.
     #[arg(long, value_name = "FILE")]
     pub extra_config: Option<PathBuf>,
-    /// Copy a file into the installer's genconf: SRC:/genconf/DST.
-    #[arg(long, value_name = "SRC:/genconf/DST")]
-    pub copy_to_genconf: Vec<String>,
+    /// Copy a file into the installer's genconf (repeatable).
+    #[arg(long, value_name = "SRC:/genconf/DST", value_parser = parse_copy)]
+    pub copy_to_genconf: Vec<(PathBuf, PathBuf)>,
 }
 
 #[derive(Debug, Args)]
@@ -155,61 +203,105 @@ pub struct CreateArgs {
     /// The installer (build artifact); without it, nodes only.
     pub artifact: Option<PathBuf>,
     /// Number of masters.
-    #[arg(long, default_value_t = 1)]
-    pub masters: usize,
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub masters: u16,
     /// Number of private agents.
     #[arg(long, default_value_t = 1)]
-    pub agents: usize,
+    pub agents: u16,
     /// Number of public agents.
     #[arg(long, default_value_t = 1)]
-    pub public_agents: usize,
-    /// YAML file merged over the base install config.
-    #[arg(long, value_name = "FILE")]
+    pub public_agents: u16,
+    /// YAML file merged over the base install config (needs ARTIFACT).
+    #[arg(long, value_name = "FILE", requires = "artifact")]
     pub extra_config: Option<PathBuf>,
-    /// Copy a file into the installer's genconf: SRC:/genconf/DST.
-    #[arg(long, value_name = "SRC:/genconf/DST")]
-    pub copy_to_genconf: Vec<String>,
-    /// Cluster id (default: random dcos-e2e-…).
-    #[arg(long)]
+    /// Copy a file into the installer's genconf (needs ARTIFACT; repeatable).
+    #[arg(long, value_name = "SRC:/genconf/DST", value_parser = parse_copy, requires = "artifact")]
+    pub copy_to_genconf: Vec<(PathBuf, PathBuf)>,
+    /// Cluster id (default: random dcos-e2e-…); must not be in use.
+    #[arg(long, value_name = "ID")]
     pub cluster_id: Option<String>,
-    /// Where the cluster's temporary directory is made.
-    #[arg(long)]
+    /// Where the cluster's temporary directory is made (default: the system temp dir).
+    #[arg(long, value_name = "DIR")]
     pub workspace_dir: Option<PathBuf>,
-    /// Bind mount on masters: SRC:DST[:ro].
-    #[arg(long, value_name = "SRC:DST[:ro]")]
-    pub custom_master_volume: Vec<String>,
-    /// Bind mount on agents: SRC:DST[:ro].
-    #[arg(long, value_name = "SRC:DST[:ro]")]
-    pub custom_agent_volume: Vec<String>,
-    /// Bind mount on public agents: SRC:DST[:ro].
-    #[arg(long, value_name = "SRC:DST[:ro]")]
-    pub custom_public_agent_volume: Vec<String>,
+    /// Bind mount on masters (repeatable).
+    #[arg(long, value_name = "SRC:DST[:ro]", value_parser = parse_mount)]
+    pub custom_master_volume: Vec<Mount>,
+    /// Bind mount on agents (repeatable).
+    #[arg(long, value_name = "SRC:DST[:ro]", value_parser = parse_mount)]
+    pub custom_agent_volume: Vec<Mount>,
+    /// Bind mount on public agents (repeatable).
+    #[arg(long, value_name = "SRC:DST[:ro]", value_parser = parse_mount)]
+    pub custom_public_agent_volume: Vec<Mount>,
     /// Node image (default: ours, built when missing).
-    #[arg(long)]
+    #[arg(long, value_name = "IMAGE")]
     pub node_image: Option<String>,
-    /// Run nodes privileged: auto, yes or no.
-    #[arg(long, default_value = "auto")]
-    pub privileged: String,
-    /// How node commands travel: ssh or docker-exec.
-    #[arg(long, default_value = "ssh")]
-    pub transport: String,
-    /// Wait for DC/OS to be healthy before returning.
-    #[arg(long)]
+    /// Run nodes privileged.
+    #[arg(long, value_enum, default_value_t = PrivilegedArg::Auto)]
+    pub privileged: PrivilegedArg,
+    /// How node commands travel.
+    #[arg(long, value_enum, default_value_t = TransportArg::Ssh)]
+    pub transport: TransportArg,
+    /// Wait for DC/OS to be healthy before returning (needs ARTIFACT).
+    #[arg(long, requires = "artifact")]
     pub wait: bool,
-    /// With --wait: give up after this long.
+    /// With --wait: give up after this long (e.g. 600, 90s, 10m).
     #[arg(long, default_value = "10m", value_parser = parse_duration, requires = "wait")]
     pub timeout: Duration,
-    /// Stream installer output to stderr.
+    /// Stream installer and node output to stderr.
     #[arg(long)]
     pub log_output_live: bool,
+}
+
+/// `--privileged`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PrivilegedArg {
+    /// Privileged where the daemon allows it.
+    Auto,
+    /// Always privileged.
+    Yes,
+    /// Never privileged.
+    No,
+}
+
+/// `--transport`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TransportArg {
+    /// SSH with the cluster's key.
+    Ssh,
+    /// `docker exec` through the Docker API.
+    DockerExec,
 }
 
 #[derive(Debug, Args)]
 pub struct NodeArgs {
     /// Which nodes: an IP, ROLE:N (master:1, agent:2, public-agent:1), all-masters,
     /// all-agents, all-public-agents or all. Repeatable. Default: the first master.
-    #[arg(long = "node", value_name = "NODE")]
-    pub node: Vec<String>,
+    #[arg(long = "node", value_name = "NODE", value_parser = parse_node)]
+    pub node: Vec<NodeSpec>,
+}
+
+/// One `--node` value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodeSpec {
+    /// Every node.
+    All,
+    /// Every node of a role.
+    AllOf(Role),
+    /// The node with this address.
+    Ip(IpAddr),
+    /// The Nth node (from 1) of a role.
+    Nth(Role, usize),
+}
+
+impl std::fmt::Display for NodeSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NodeSpec::All => f.write_str("all"),
+            NodeSpec::AllOf(role) => write!(f, "all-{role}s"),
+            NodeSpec::Ip(ip) => write!(f, "{ip}"),
+            NodeSpec::Nth(role, n) => write!(f, "{role}:{n}"),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -221,15 +313,15 @@ pub struct RunArgs {
     #[command(flatten)]
     pub command: CommandArgs,
     /// How node commands travel (default: as the cluster was created).
-    #[arg(long)]
-    pub transport: Option<String>,
+    #[arg(long, value_enum)]
+    pub transport: Option<TransportArg>,
 }
 
 #[derive(Debug, Args)]
 pub struct CommandArgs {
-    /// Environment variable for the command: K=V (repeatable).
-    #[arg(long = "env", value_name = "K=V")]
-    pub env: Vec<String>,
+    /// Environment variable for the command (repeatable); the value is passed literally.
+    #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
     /// Run as this user.
     #[arg(long)]
     pub user: Option<String>,
@@ -237,12 +329,13 @@ pub struct CommandArgs {
     #[arg(long)]
     pub sudo: bool,
     /// Run the words as one shell script instead of one command.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "test_env")]
     pub shell: bool,
-    /// Run in the integration-test environment (as run_integration_tests does).
+    /// Run in the integration-test environment on the first master, as
+    /// run_integration_tests does (DC/OS environment, test directory, MASTER_HOSTS…).
     #[arg(long)]
     pub test_env: bool,
-    /// The command and its arguments.
+    /// The command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub args: Vec<String>,
 }
@@ -250,7 +343,7 @@ pub struct CommandArgs {
 #[derive(Debug, Args)]
 pub struct ExistingArgs {
     /// The cluster file (YAML: ssh_user, ssh_key_path, masters, agents, public_agents).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     pub cluster_file: PathBuf,
     #[command(subcommand)]
     pub command: ExistingCmd,
@@ -259,6 +352,9 @@ pub struct ExistingArgs {
 #[derive(Debug, Subcommand)]
 pub enum ExistingCmd {
     /// Run a command on nodes; exits with the command's status.
+    #[command(
+        after_help = "Example:\n  minidcos existing --cluster-file cluster.yaml run --node all-agents -- uptime"
+    )]
     Run {
         #[command(flatten)]
         nodes: NodeArgs,
@@ -266,6 +362,9 @@ pub enum ExistingCmd {
         command: CommandArgs,
     },
     /// Copy a local file to nodes.
+    #[command(
+        after_help = "Example:\n  minidcos existing --cluster-file cluster.yaml send-file ./a.conf /etc/a.conf --node all"
+    )]
     SendFile {
         /// Local file.
         source: PathBuf,
@@ -274,7 +373,10 @@ pub enum ExistingCmd {
         #[command(flatten)]
         nodes: NodeArgs,
     },
-    /// Copy a file from a node.
+    /// Copy a file from one node.
+    #[command(
+        after_help = "Example:\n  minidcos existing --cluster-file cluster.yaml download-file /var/log/a.log ./a.log"
+    )]
     DownloadFile {
         /// Absolute path on the node.
         source: String,
@@ -284,32 +386,92 @@ pub enum ExistingCmd {
         nodes: NodeArgs,
     },
     /// Wait until DC/OS is healthy on every master.
+    #[command(
+        after_help = "Example:\n  minidcos existing --cluster-file cluster.yaml wait --timeout 30m"
+    )]
     Wait {
         /// Give up after this long (e.g. 600, 90s, 10m).
         #[arg(long, default_value = "10m", value_parser = parse_duration)]
         timeout: Duration,
     },
-    /// Show the nodes.
+    /// Show the nodes and their ssh commands.
+    #[command(
+        after_help = "Example:\n  minidcos existing --cluster-file cluster.yaml inspect --json"
+    )]
     Inspect,
 }
 
 /// `600`, `90s`, `10m`, `1h`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (number, unit) = s.trim().split_at(
-        s.trim()
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(s.trim().len()),
-    );
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration like 600, 90s, 10m or 1h"))?;
+    let bad = || format!("`{s}` is not a duration like 600, 90s, 10m or 1h");
+    let t = s.trim();
+    let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = number.parse().map_err(|_| bad())?;
     let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(format!("`{s}` is not a duration like 600, 90s, 10m or 1h")),
+        "" | "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
+        _ => None,
     };
-    Ok(Duration::from_secs(secs))
+    secs.map(Duration::from_secs).ok_or_else(bad)
+}
+
+/// `K=V`; the value may hold anything, `=` included.
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v))
+            if !k.is_empty()
+                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !k.starts_with(|c: char| c.is_ascii_digit()) =>
+        {
+            Ok((k.to_string(), v.to_string()))
+        }
+        _ => Err(format!(
+            "`{s}` is not K=V with K a variable name (letters, digits, _)"
+        )),
+    }
+}
+
+/// `SRC:/genconf/DST` (the source may itself hold `:`).
+fn parse_copy(s: &str) -> Result<(PathBuf, PathBuf), String> {
+    match s.rsplit_once(':') {
+        Some((src, dst)) if !src.is_empty() && !dst.is_empty() => {
+            Ok((PathBuf::from(src), PathBuf::from(dst)))
+        }
+        _ => Err(format!("`{s}` is not SRC:/genconf/DST")),
+    }
+}
+
+/// `SRC:DST`, `SRC:DST:ro` or `SRC:DST:rw`.
+fn parse_mount(s: &str) -> Result<Mount, String> {
+    s.parse::<Mount>()
+        .map_err(|_| format!("`{s}` is not SRC:DST, SRC:DST:ro or SRC:DST:rw"))
+}
+
+/// An IP, `ROLE:N`, `all-masters`, `all-agents`, `all-public-agents` or `all`.
+fn parse_node(s: &str) -> Result<NodeSpec, String> {
+    let bad = || {
+        format!(
+            "`{s}` is not an IP, ROLE:N (master:1, agent:2, public-agent:1), all-masters, all-agents, all-public-agents or all"
+        )
+    };
+    Ok(match s {
+        "all" => NodeSpec::All,
+        "all-masters" => NodeSpec::AllOf(Role::Master),
+        "all-agents" => NodeSpec::AllOf(Role::Agent),
+        "all-public-agents" => NodeSpec::AllOf(Role::PublicAgent),
+        s => {
+            if let Ok(ip) = s.parse::<IpAddr>() {
+                return Ok(NodeSpec::Ip(ip));
+            }
+            let (role, n) = s.split_once(':').ok_or_else(bad)?;
+            let role = role.parse::<Role>().map_err(|_| bad())?;
+            match n.parse::<usize>() {
+                Ok(n) if n >= 1 => NodeSpec::Nth(role, n),
+                _ => return Err(format!("`{s}`: N counts from 1")),
+            }
+        }
+    })
 }
 
 #[cfg(test)]
@@ -319,10 +481,64 @@ mod tests {
     #[test]
     fn durations() {
         assert_eq!(parse_duration("600").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
         assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
-        assert!(parse_duration("ten").is_err());
-        assert!(parse_duration("5d").is_err());
+        for bad in ["ten", "5d", "5x", "", "m", "99999999999999999999h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn env_values_are_literal() {
+        assert_eq!(
+            parse_env("A=x y=z").unwrap(),
+            ("A".to_string(), "x y=z".to_string())
+        );
+        assert_eq!(parse_env("A=").unwrap(), ("A".into(), String::new()));
+        for bad in ["A", "=x", "1A=x", "A B=x"] {
+            assert!(parse_env(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn nodes() {
+        assert_eq!(parse_node("all").unwrap(), NodeSpec::All);
+        assert_eq!(
+            parse_node("all-public-agents").unwrap(),
+            NodeSpec::AllOf(Role::PublicAgent)
+        );
+        assert_eq!(
+            parse_node("agent:2").unwrap(),
+            NodeSpec::Nth(Role::Agent, 2)
+        );
+        assert_eq!(
+            parse_node("10.0.0.1").unwrap(),
+            NodeSpec::Ip("10.0.0.1".parse().unwrap())
+        );
+        for bad in ["agent", "agent:0", "agent:x", "boss:1", "10.0.0"] {
+            assert!(parse_node(bad).is_err(), "{bad}");
+        }
+        for spec in [
+            "all",
+            "all-masters",
+            "agent:2",
+            "public-agent:1",
+            "10.0.0.1",
+        ] {
+            assert_eq!(parse_node(spec).unwrap().to_string(), spec);
+        }
+    }
+
+    #[test]
+    fn copies_and_mounts() {
+        assert_eq!(
+            parse_copy("a:b:/genconf/x").unwrap(),
+            (PathBuf::from("a:b"), PathBuf::from("/genconf/x"))
+        );
+        assert!(parse_copy("nocolon").is_err());
+        assert!(parse_mount("/a:/b:ro").unwrap().read_only);
+        assert!(parse_mount("/a").is_err());
     }
 
     #[test]

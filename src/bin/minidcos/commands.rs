@@ -1,31 +1,31 @@
 //! Each command: parse arguments into library calls, print the result.
 
-use std::collections::BTreeMap;
+mod create;
+mod nodes;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context, Result, anyhow, bail};
-use dcos_e2e::{
-    Cluster, Command, Docker, ExistingCluster, ImageOptions, InstallOptions, Mount, Node,
-    Privileged, Role, TransportKind,
-};
+use anyhow::{Context, Result};
+use dcos_e2e::{Cluster, ImageOptions, InstallOptions, Privileged, TransportKind};
 use serde::Serialize;
-use tokio::io::AsyncWriteExt;
 
-use crate::cli::{
-    CommandArgs, CreateArgs, DockerCmd, ExistingArgs, ExistingCmd, InstallArgs, NodeArgs, RunArgs,
-};
+use crate::cli::{DockerCmd, InstallArgs, PrivilegedArg, RunArgs, TransportArg};
+use crate::errors::{failure, in_flag_terms};
 use crate::output::{self, Progress};
+
+pub use nodes::existing;
 
 /// Exit status of a command that ran.
 pub type Status = i32;
 
 pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
     match cmd {
-        DockerCmd::Create(args) => create(args, json).await,
+        DockerCmd::Create(args) => create::create(args, json).await,
         DockerCmd::Install { id, install } => {
-            let cluster = Cluster::attach_docker(&id, None).await?;
             let options = install_options(&install)?;
+            options.validate().map_err(in_flag_terms)?;
+            let cluster = attach(&id, None).await?;
             let p = Progress::start(format!("installing DC/OS on {id}"));
             cluster.install(&options).await?;
             p.done();
@@ -33,8 +33,8 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
         }
         DockerCmd::List => list(json).await,
         DockerCmd::Inspect { id } => {
-            let cluster = Cluster::attach_docker(&id, None).await?;
-            inspect(&cluster, json);
+            let cluster = attach(&id, None).await?;
+            nodes::inspect(&cluster, json);
             Ok(0)
         }
         DockerCmd::Run(RunArgs {
@@ -43,9 +43,8 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
             command,
             transport,
         }) => {
-            let transport = transport.map(|t| t.parse::<TransportKind>()).transpose()?;
-            let cluster = Cluster::attach_docker(&id, transport).await?;
-            run(&cluster, &nodes, &command).await
+            let cluster = attach(&id, transport.map(TransportKind::from)).await?;
+            nodes::run(&cluster, &nodes, &command).await
         }
         DockerCmd::SendFile {
             id,
@@ -53,8 +52,8 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
             destination,
             nodes,
         } => {
-            let cluster = Cluster::attach_docker(&id, None).await?;
-            send_file(&cluster, &nodes, &source, &destination).await
+            let cluster = attach(&id, None).await?;
+            nodes::send_file(&cluster, &nodes, &source, &destination).await
         }
         DockerCmd::DownloadFile {
             id,
@@ -62,37 +61,14 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
             destination,
             nodes,
         } => {
-            let cluster = Cluster::attach_docker(&id, None).await?;
-            download_file(&cluster, &nodes, &source, &destination).await
+            let cluster = attach(&id, None).await?;
+            nodes::download_file(&cluster, &nodes, &source, &destination).await
         }
         DockerCmd::Wait { id, timeout } => {
-            let cluster = Cluster::attach_docker(&id, None).await?;
-            wait(&cluster, timeout).await
+            let cluster = attach(&id, None).await?;
+            nodes::wait(&cluster, timeout).await
         }
-        DockerCmd::Destroy { ids, all } => {
-            let ids = if all {
-                dcos_e2e::list_clusters()
-                    .await?
-                    .into_iter()
-                    .map(|c| c.id)
-                    .collect()
-            } else {
-                ids
-            };
-            for id in &ids {
-                let known = dcos_e2e::list_clusters().await?.iter().any(|c| &c.id == id);
-                if !known {
-                    bail!("no cluster named {id} (see `minidcos docker list`)");
-                }
-                dcos_e2e::destroy_cluster(id).await?;
-                if json {
-                    output::json(&serde_json::json!({ "destroyed": id }));
-                } else {
-                    println!("{id}");
-                }
-            }
-            Ok(0)
-        }
+        DockerCmd::Destroy { ids, all } => destroy(ids, all, json).await,
         DockerCmd::Clean { all } => {
             let removed = dcos_e2e::clean(all).await?;
             if json {
@@ -106,27 +82,7 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
             }
             Ok(0)
         }
-        DockerCmd::Doctor { workspace_dir } => {
-            let checks = dcos_e2e::doctor(workspace_dir.as_deref()).await;
-            let ok = checks.iter().all(|c| c.ok);
-            if json {
-                output::json(&checks);
-            } else {
-                let rows = checks
-                    .iter()
-                    .map(|c| {
-                        vec![
-                            c.check.to_string(),
-                            if c.ok { "ok" } else { "PROBLEM" }.into(),
-                            c.detail.clone(),
-                            c.hint.clone().unwrap_or_default(),
-                        ]
-                    })
-                    .collect();
-                output::table(&["check", "result", "detail", "hint"], rows);
-            }
-            Ok(if ok { 0 } else { 1 })
-        }
+        DockerCmd::Doctor { workspace_dir } => doctor(workspace_dir.as_deref(), json).await,
         DockerCmd::BuildImage {
             mirror,
             suite,
@@ -141,10 +97,7 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
                 progress: Some(Arc::new(move |line: &str| reporter.detail(line))),
             };
             let tag = dcos_e2e::ensure_node_image(&options).await?;
-            drop(options);
-            if let Ok(p) = Arc::try_unwrap(p) {
-                p.done();
-            }
+            p.done();
             if json {
                 output::json(&serde_json::json!({ "image": tag }));
             } else {
@@ -155,185 +108,123 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
     }
 }
 
+impl From<TransportArg> for TransportKind {
+    fn from(t: TransportArg) -> Self {
+        match t {
+            TransportArg::Ssh => TransportKind::Ssh,
+            TransportArg::DockerExec => TransportKind::DockerExec,
+        }
+    }
+}
+
+impl From<PrivilegedArg> for Privileged {
+    fn from(p: PrivilegedArg) -> Self {
+        match p {
+            PrivilegedArg::Auto => Privileged::Auto,
+            PrivilegedArg::Yes => Privileged::Yes,
+            PrivilegedArg::No => Privileged::No,
+        }
+    }
+}
+
+/// A handle on a cluster by id; the error names the id and says where to look.
+async fn attach(id: &str, transport: Option<TransportKind>) -> Result<Cluster> {
+    Cluster::attach_docker(id, transport)
+        .await
+        .map_err(|e| match e {
+            dcos_e2e::Error::InvalidParameter {
+                parameter: "cluster_id",
+                ..
+            } => failure(
+                format!("no cluster named `{id}`"),
+                "`minidcos docker list` shows the clusters",
+            ),
+            other => other.into(),
+        })
+}
+
 fn install_options(args: &InstallArgs) -> Result<InstallOptions> {
     Ok(InstallOptions {
         build_artifact: args.artifact.clone(),
         extra_config: read_extra_config(args.extra_config.as_deref())?,
-        files_to_copy_to_installer: parse_copies(&args.copy_to_genconf)?,
+        files_to_copy_to_installer: args.copy_to_genconf.clone(),
     })
 }
 
 fn read_extra_config(path: Option<&Path>) -> Result<Option<yaml_serde::Value>> {
     let Some(path) = path else { return Ok(None) };
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read --extra-config {}", path.display()))?;
-    let value = yaml_serde::from_str(&text)
-        .with_context(|| format!("--extra-config {} is not YAML", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        failure(
+            format!("cannot read --extra-config {}: {e}", path.display()),
+            "give a readable YAML file",
+        )
+    })?;
+    let value = yaml_serde::from_str(&text).map_err(|e| {
+        failure(
+            format!("--extra-config {} is not YAML: {e}", path.display()),
+            "give a YAML mapping, e.g. `cluster_name: test`",
+        )
+    })?;
     Ok(Some(value))
 }
 
-fn parse_copies(specs: &[String]) -> Result<Vec<(PathBuf, PathBuf)>> {
-    specs
-        .iter()
-        .map(|s| {
-            let (src, dst) = s
-                .rsplit_once(':')
-                .ok_or_else(|| anyhow!("--copy-to-genconf `{s}`: expected SRC:/genconf/DST"))?;
-            Ok((PathBuf::from(src), PathBuf::from(dst)))
-        })
-        .collect()
-}
-
-async fn create(args: CreateArgs, json: bool) -> Result<Status> {
-    let id = args
-        .cluster_id
-        .clone()
-        .unwrap_or_else(Docker::new_cluster_id);
-    let mut backend = Docker::new()
-        .cluster_id(&id)
-        .privileged(args.privileged.parse::<Privileged>()?)
-        .transport(args.transport.parse::<TransportKind>()?);
-    if let Some(dir) = &args.workspace_dir {
-        backend = backend.workspace_dir(dir);
-    }
-    if let Some(image) = &args.node_image {
-        backend = backend.node_image(image);
-    }
-    for spec in &args.custom_master_volume {
-        backend = backend.master_mount(
-            spec.parse::<Mount>()
-                .map_err(|e| anyhow!("--custom-master-volume: {e}"))?,
-        );
-    }
-    for spec in &args.custom_agent_volume {
-        backend = backend.agent_mount(
-            spec.parse::<Mount>()
-                .map_err(|e| anyhow!("--custom-agent-volume: {e}"))?,
-        );
-    }
-    for spec in &args.custom_public_agent_volume {
-        backend = backend.public_agent_mount(
-            spec.parse::<Mount>()
-                .map_err(|e| anyhow!("--custom-public-agent-volume: {e}"))?,
-        );
-    }
-    let install = match &args.artifact {
-        Some(artifact) => Some(InstallOptions {
-            build_artifact: artifact.clone(),
-            extra_config: read_extra_config(args.extra_config.as_deref())?,
-            files_to_copy_to_installer: parse_copies(&args.copy_to_genconf)?,
-        }),
-        None => None,
-    };
-    if let Some(options) = &install {
-        options.validate()?;
-    }
-    if args.node_image.is_none() {
-        let p = Arc::new(Progress::start("node image"));
-        let reporter = p.clone();
-        let options = ImageOptions {
-            progress: Some(Arc::new(move |line: &str| reporter.detail(line))),
-            ..Default::default()
-        };
-        dcos_e2e::ensure_node_image(&options).await?;
-        drop(options);
-        if let Ok(p) = Arc::try_unwrap(p) {
-            p.done();
-        }
-    }
-
-    let work = async {
-        let p = Progress::start(format!(
-            "creating {id}: {} master(s), {} agent(s), {} public agent(s)",
-            args.masters, args.agents, args.public_agents
-        ));
-        let cluster = Cluster::builder(backend)
-            .masters(args.masters)
-            .agents(args.agents)
-            .public_agents(args.public_agents)
-            .log_output_live(args.log_output_live)
-            .provision()
-            .await?;
-        p.done();
-        if let Some(options) = &install {
-            let p = Progress::start("installing DC/OS");
-            cluster.install(options).await?;
-            p.done();
-        }
-        if args.wait {
-            let p = Progress::start("waiting for DC/OS");
-            cluster.wait_for_dcos(args.timeout).await?;
-            p.done();
-        }
-        cluster.persist().await?;
-        anyhow::Ok(cluster)
-    };
-    // An interrupt drops the work (its Cluster destroys itself), then anything made
-    // before the Cluster existed is removed by label.
-    let outcome = tokio::select! {
-        r = work => Some(r),
-        () = interrupted() => None,
-    };
-    match outcome {
-        Some(Ok(cluster)) => {
-            if json {
-                output::json(&serde_json::json!({ "cluster_id": cluster.id() }));
-            } else {
-                println!("{}", cluster.id());
-            }
-            Ok(0)
-        }
-        Some(Err(e)) => {
-            let _ = dcos_e2e::destroy_cluster(&id).await;
-            Err(e)
-        }
-        None => {
-            eprintln!("interrupted: removing {id}");
-            dcos_e2e::destroy_cluster(&id).await?;
-            Ok(130)
-        }
-    }
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn interrupted() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
-    }
+/// One row of `list --json`.
+#[derive(Serialize)]
+struct ClusterRow {
+    cluster_id: String,
+    masters: usize,
+    agents: usize,
+    public_agents: usize,
+    running: usize,
+    /// `user` (made by `create`, stays until destroyed), `process` (its owner is
+    /// alive) or `none` (`clean` removes it).
+    owner: &'static str,
+    workspace: Option<PathBuf>,
 }
 
 async fn list(json: bool) -> Result<Status> {
-    let clusters = dcos_e2e::list_clusters().await?;
-    if json {
-        output::json(&clusters);
-        return Ok(0);
-    }
-    let rows = clusters
+    let rows: Vec<ClusterRow> = dcos_e2e::list_clusters()
+        .await?
         .into_iter()
-        .map(|c| {
-            let owner = if c.persisted {
+        .map(|c| ClusterRow {
+            owner: if c.persisted {
                 "user"
             } else if c.owner_alive {
-                "process (alive)"
+                "process"
             } else {
-                "none (clean removes it)"
-            };
+                "none"
+            },
+            cluster_id: c.id,
+            masters: c.masters,
+            agents: c.agents,
+            public_agents: c.public_agents,
+            running: c.running,
+            workspace: c.workspace,
+        })
+        .collect();
+    if json {
+        output::json(&rows);
+        return Ok(0);
+    }
+    if rows.is_empty() {
+        eprintln!("no clusters");
+        return Ok(0);
+    }
+    let rows = rows
+        .into_iter()
+        .map(|c| {
             vec![
-                c.id,
+                c.cluster_id,
                 c.masters.to_string(),
                 c.agents.to_string(),
                 c.public_agents.to_string(),
                 c.running.to_string(),
-                owner.to_string(),
+                match c.owner {
+                    "user" => "user",
+                    "process" => "process (alive)",
+                    _ => "none (clean removes it)",
+                }
+                .to_string(),
                 c.workspace
                     .map(|w| w.display().to_string())
                     .unwrap_or_default(),
@@ -355,248 +246,72 @@ async fn list(json: bool) -> Result<Status> {
     Ok(0)
 }
 
-#[derive(Serialize)]
-struct NodeView {
-    role: Role,
-    index: usize,
-    container: Option<String>,
-    ip_address: String,
-    transport: String,
-    ssh_command: String,
-}
-
-#[derive(Serialize)]
-struct ClusterView {
-    cluster_id: String,
-    backend: &'static str,
-    default_ssh_user: String,
-    workspace: Option<PathBuf>,
-    ssh_key_path: Option<PathBuf>,
-    nodes: Vec<NodeView>,
-}
-
-fn inspect(cluster: &Cluster, json: bool) {
-    let known_hosts = cluster.workspace().map(|w| w.join("ssh/known_hosts"));
-    let nodes: Vec<NodeView> = cluster
-        .nodes()
-        .map(|n| {
-            let mut ssh = format!("ssh -i {}", n.ssh_key_path().display());
-            match &known_hosts {
-                Some(kh) => ssh.push_str(&format!(" -o UserKnownHostsFile={}", kh.display())),
-                None => ssh.push_str(" -o StrictHostKeyChecking=accept-new"),
-            }
-            ssh.push_str(&format!(" {}@{}", n.default_user(), n.ip_address()));
-            NodeView {
-                role: n.role(),
-                index: n.index(),
-                container: n.container_name().map(str::to_string),
-                ip_address: n.ip_address().to_string(),
-                transport: n.transport().to_string(),
-                ssh_command: ssh,
-            }
-        })
+/// Every id is checked before anything is destroyed.
+async fn destroy(ids: Vec<String>, all: bool, json: bool) -> Result<Status> {
+    let known: Vec<String> = dcos_e2e::list_clusters()
+        .await?
+        .into_iter()
+        .map(|c| c.id)
         .collect();
-    let view = ClusterView {
-        cluster_id: cluster.id().to_string(),
-        backend: cluster.backend_name(),
-        default_ssh_user: cluster.default_ssh_user().to_string(),
-        workspace: cluster.workspace().map(Path::to_path_buf),
-        ssh_key_path: cluster
-            .nodes()
-            .next()
-            .map(|n| n.ssh_key_path().to_path_buf()),
-        nodes,
-    };
-    if json {
-        output::json(&view);
-        return;
-    }
-    println!("cluster:   {}", view.cluster_id);
-    println!("backend:   {}", view.backend);
-    if let Some(w) = &view.workspace {
-        println!("workspace: {}", w.display());
-    }
-    if let Some(k) = &view.ssh_key_path {
-        println!("ssh key:   {}", k.display());
-    }
-    let rows = view
-        .nodes
-        .iter()
-        .map(|n| {
-            vec![
-                format!("{}:{}", n.role, n.index),
-                n.container.clone().unwrap_or_default(),
-                n.ip_address.clone(),
-                n.ssh_command.clone(),
-            ]
-        })
-        .collect();
-    output::table(&["node", "container", "ip", "ssh"], rows);
-}
-
-/// The nodes a `--node` list names (default: the first master).
-fn select<'a>(cluster: &'a Cluster, args: &NodeArgs) -> Result<Vec<&'a Node>> {
-    if args.node.is_empty() {
-        return cluster
-            .masters()
-            .first()
-            .map(|m| vec![m])
-            .ok_or_else(|| anyhow!("the cluster has no master"));
-    }
-    let mut chosen: Vec<&Node> = Vec::new();
-    for spec in &args.node {
-        let found: Vec<&Node> = match spec.as_str() {
-            "all" => cluster.nodes().collect(),
-            "all-masters" => cluster.masters().iter().collect(),
-            "all-agents" => cluster.agents().iter().collect(),
-            "all-public-agents" => cluster.public_agents().iter().collect(),
-            s if s.parse::<std::net::IpAddr>().is_ok() => cluster
-                .nodes()
-                .filter(|n| n.ip_address().to_string() == s)
-                .collect(),
-            s => {
-                let (role, index) = s.split_once(':').ok_or_else(|| anyhow!("--node `{s}`: expected an IP, ROLE:N, all-masters, all-agents, all-public-agents or all"))?;
-                let role: Role = role.parse().map_err(|e| anyhow!("--node `{s}`: {e}"))?;
-                let index: usize = index
-                    .parse()
-                    .map_err(|_| anyhow!("--node `{s}`: N must be a number from 1"))?;
-                cluster
-                    .nodes()
-                    .filter(|n| n.role() == role && n.index() == index)
-                    .collect()
-            }
-        };
-        if found.is_empty() {
-            bail!(
-                "--node `{spec}` matches no node of {} (see `inspect`)",
-                cluster.id()
-            );
-        }
-        for n in found {
-            if !chosen.iter().any(|c| {
-                c.ip_address() == n.ip_address() && c.role() == n.role() && c.index() == n.index()
-            }) {
-                chosen.push(n);
-            }
-        }
-    }
-    Ok(chosen)
-}
-
-fn build_command(cluster: &Cluster, args: &CommandArgs) -> Result<Command> {
-    let mut env = BTreeMap::new();
-    for kv in &args.env {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| anyhow!("--env `{kv}`: expected K=V"))?;
-        env.insert(k.to_string(), v.to_string());
-    }
-    let mut cmd = if args.test_env {
-        cluster.test_command(args.args.clone(), env)?
-    } else if args.shell {
-        Command::shell(args.args.join(" ")).envs(env)
+    let ids = if all {
+        known
     } else {
-        Command::new(args.args.clone()).envs(env)
-    };
-    if let Some(user) = &args.user {
-        cmd = cmd.user(user);
-    }
-    Ok(cmd.sudo(args.sudo))
-}
-
-/// Run on each chosen node in turn, streaming its output; the status is the first
-/// non-zero one (or 0).
-async fn run(cluster: &Cluster, nodes: &NodeArgs, args: &CommandArgs) -> Result<Status> {
-    let cmd = build_command(cluster, args)?;
-    let mut status = 0;
-    for node in select(cluster, nodes)? {
-        let mut process = node.popen(cmd.clone()).await?;
-        let mut out = process.stdout().ok_or_else(|| anyhow!("no stdout"))?;
-        let mut err = process.stderr().ok_or_else(|| anyhow!("no stderr"))?;
-        let copy_out = async {
-            let mut stdout = tokio::io::stdout();
-            let _ = tokio::io::copy(&mut out, &mut stdout).await;
-            let _ = stdout.flush().await;
-        };
-        let copy_err = async {
-            let mut stderr = tokio::io::stderr();
-            let _ = tokio::io::copy(&mut err, &mut stderr).await;
-            let _ = stderr.flush().await;
-        };
-        tokio::join!(copy_out, copy_err);
-        let result = tokio::select! {
-            r = process.wait() => r?,
-            () = interrupted() => {
-                process.kill().await?;
-                return Ok(130);
+        let mut wanted: Vec<String> = Vec::new();
+        for id in ids {
+            if !known.contains(&id) {
+                return Err(failure(
+                    format!("no cluster named `{id}`; nothing was destroyed"),
+                    "`minidcos docker list` shows the clusters",
+                ));
             }
-        };
-        if status == 0 {
-            status = result.status;
+            if !wanted.contains(&id) {
+                wanted.push(id);
+            }
         }
-    }
-    Ok(status)
-}
-
-async fn send_file(
-    cluster: &Cluster,
-    nodes: &NodeArgs,
-    source: &Path,
-    destination: &str,
-) -> Result<Status> {
-    let chosen = select(cluster, nodes)?;
-    futures_util::future::try_join_all(chosen.iter().map(|n| n.send_file(source, destination)))
-        .await?;
-    Ok(0)
-}
-
-async fn download_file(
-    cluster: &Cluster,
-    nodes: &NodeArgs,
-    source: &str,
-    destination: &Path,
-) -> Result<Status> {
-    let chosen = select(cluster, nodes)?;
-    let [node] = chosen.as_slice() else {
-        bail!("download-file takes exactly one --node")
+        wanted
     };
-    node.download_file(source, destination).await?;
-    Ok(0)
-}
-
-async fn wait(cluster: &Cluster, timeout: std::time::Duration) -> Result<Status> {
-    let p = Progress::start("waiting for DC/OS");
-    cluster.wait_for_dcos(timeout).await?;
-    p.done();
-    Ok(0)
-}
-
-pub async fn existing(args: ExistingArgs, json: bool) -> Result<Status> {
-    let backend = ExistingCluster::from_file(&args.cluster_file)?;
-    let cluster = Cluster::builder(backend.clone())
-        .masters(backend.hosts(Role::Master).len())
-        .agents(backend.hosts(Role::Agent).len())
-        .public_agents(backend.hosts(Role::PublicAgent).len())
-        .destroy_on_error(false)
-        .destroy_on_success(false)
-        .provision()
-        .await?;
-    match args.command {
-        ExistingCmd::Run { nodes, command } => run(&cluster, &nodes, &command).await,
-        ExistingCmd::SendFile {
-            source,
-            destination,
-            nodes,
-        } => send_file(&cluster, &nodes, &source, &destination).await,
-        ExistingCmd::DownloadFile {
-            source,
-            destination,
-            nodes,
-        } => download_file(&cluster, &nodes, &source, &destination).await,
-        ExistingCmd::Wait { timeout } => wait(&cluster, timeout).await,
-        ExistingCmd::Inspect => {
-            inspect(&cluster, json);
-            Ok(0)
+    let results = futures_util::future::join_all(ids.iter().map(|id| async move {
+        dcos_e2e::destroy_cluster(id)
+            .await
+            .with_context(|| format!("destroying {id}"))
+    }))
+    .await;
+    for (id, result) in ids.iter().zip(&results) {
+        if result.is_ok() && !json {
+            println!("{id}");
         }
     }
+    if json {
+        let destroyed: Vec<&String> = ids
+            .iter()
+            .zip(&results)
+            .filter(|(_, r)| r.is_ok())
+            .map(|(id, _)| id)
+            .collect();
+        output::json(&serde_json::json!({ "destroyed": destroyed }));
+    }
+    results.into_iter().collect::<Result<Vec<()>>>()?;
+    Ok(0)
+}
+
+async fn doctor(workspace_dir: Option<&Path>, json: bool) -> Result<Status> {
+    let checks = dcos_e2e::doctor(workspace_dir).await;
+    let ok = checks.iter().all(|c| c.ok);
+    if json {
+        output::json(&checks);
+    } else {
+        let rows = checks
+            .iter()
+            .map(|c| {
+                vec![
+                    c.check.to_string(),
+                    if c.ok { "ok" } else { "PROBLEM" }.into(),
+                    c.detail.clone(),
+                    c.hint.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        output::table(&["check", "result", "detail", "hint"], rows);
+    }
+    Ok(if ok { 0 } else { 1 })
 }

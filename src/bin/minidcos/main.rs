@@ -2,39 +2,52 @@
 
 mod cli;
 mod commands;
+mod errors;
 mod output;
+
+use std::io::IsTerminal;
 
 use clap::{CommandFactory, Parser};
 use tracing_subscriber::EnvFilter;
 
-use cli::{Cli, Top};
+use cli::{Cli, DockerCmd, Top};
 
 fn main() {
     let cli = Cli::parse();
-    let level = match cli.verbose {
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
-    };
-    let filter = EnvFilter::try_from_env("MINIDCOS_LOG")
-        .unwrap_or_else(|_| EnvFilter::new(format!("{level},hyper=warn,russh=warn")));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
-
+    logging(&cli);
     let code = match run(cli) {
         Ok(status) => status,
         Err(e) => {
-            eprintln!("error: {}", chain(&e));
-            if let Some(hint) = hint(&e) {
+            eprintln!("error: {}", errors::chain(&e));
+            if let Some(hint) = errors::hint(&e) {
                 eprintln!("hint: {hint}");
             }
             1
         }
     };
     std::process::exit(code);
+}
+
+/// Log lines on stderr: warnings by default, more with -v; `MINIDCOS_LOG` overrides.
+fn logging(cli: &Cli) {
+    let mut directives = match cli.verbose {
+        0 => "warn".to_string(),
+        1 => "warn,dcos_e2e=info,minidcos=info".to_string(),
+        2 => "info,dcos_e2e=debug,minidcos=debug,hyper=warn,russh=warn,bollard=info".to_string(),
+        _ => "debug".to_string(),
+    };
+    let live = matches!(&cli.command, Top::Docker(DockerCmd::Create(a)) if a.log_output_live);
+    if live && cli.verbose == 0 {
+        directives.push_str(",dcos_e2e::installer=info,dcos_e2e::node=info");
+    }
+    let filter =
+        EnvFilter::try_from_env("MINIDCOS_LOG").unwrap_or_else(|_| EnvFilter::new(directives));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| output::LogWriter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
@@ -57,39 +70,5 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             Top::Existing(args) => commands::existing(args, cli.json).await,
             Top::Completions { .. } => Ok(0),
         }
-    })
-}
-
-/// One line: the error and its causes.
-fn chain(e: &anyhow::Error) -> String {
-    dcos_e2e::chain(e.as_ref())
-}
-
-/// What to do next, for errors with an obvious remedy.
-fn hint(e: &anyhow::Error) -> Option<&'static str> {
-    let lib = e
-        .chain()
-        .find_map(|c| c.downcast_ref::<dcos_e2e::Error>())?;
-    Some(match lib {
-        dcos_e2e::Error::DockerUnreachable { .. } => {
-            "start dockerd, or set DOCKER_HOST; `minidcos docker doctor` checks the setup"
-        }
-        dcos_e2e::Error::DebootstrapMissing => "apt-get install debootstrap",
-        dcos_e2e::Error::ImageBuild { .. } => {
-            "check the mirror (--mirror) and that you are root; `minidcos docker doctor`"
-        }
-        dcos_e2e::Error::CreateFailed { kept: false, .. } => {
-            "nothing was left behind; `-v` shows each step"
-        }
-        dcos_e2e::Error::CreateFailed { kept: true, .. } => {
-            "inspect it with `minidcos docker inspect`, remove it with `minidcos docker destroy`"
-        }
-        dcos_e2e::Error::Timeout { .. } | dcos_e2e::Error::Transport { .. } => {
-            "is the node running and reachable? `--transport docker-exec` avoids the network path"
-        }
-        dcos_e2e::Error::WaitTimeout { .. } => {
-            "look at the node with `minidcos docker run ID -- journalctl -b`"
-        }
-        _ => return None,
     })
 }

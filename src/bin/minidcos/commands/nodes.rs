@@ -1,0 +1,266 @@
+//! Node operations, the same on a Docker cluster and an existing one: inspect, run,
+//! send-file, download-file, wait.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Result, anyhow};
+use dcos_e2e::{Cluster, Command, ExistingCluster, Node, Role, quote};
+use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+
+use super::Status;
+use super::create::Interrupt;
+use crate::cli::{CommandArgs, ExistingArgs, ExistingCmd, NodeArgs, NodeSpec};
+use crate::errors::failure;
+use crate::output::{self, Progress};
+
+/// One node in `inspect --json`.
+#[derive(Serialize)]
+struct NodeView {
+    role: Role,
+    index: usize,
+    container: Option<String>,
+    ip_address: String,
+    transport: String,
+    ssh_command: String,
+}
+
+/// `inspect --json`.
+#[derive(Serialize)]
+struct ClusterView {
+    cluster_id: String,
+    backend: &'static str,
+    default_ssh_user: String,
+    workspace: Option<PathBuf>,
+    ssh_key_path: Option<PathBuf>,
+    nodes: Vec<NodeView>,
+}
+
+fn path_word(p: &Path) -> String {
+    quote(&p.display().to_string())
+}
+
+pub fn inspect(cluster: &Cluster, json: bool) {
+    let known_hosts = cluster.workspace().map(|w| w.join("ssh/known_hosts"));
+    let nodes: Vec<NodeView> = cluster
+        .nodes()
+        .map(|n| {
+            let mut ssh = format!("ssh -i {}", path_word(n.ssh_key_path()));
+            match &known_hosts {
+                Some(kh) => ssh.push_str(&format!(" -o UserKnownHostsFile={}", path_word(kh))),
+                None => ssh.push_str(" -o StrictHostKeyChecking=accept-new"),
+            }
+            ssh.push_str(&format!(" {}@{}", n.default_user(), n.ip_address()));
+            NodeView {
+                role: n.role(),
+                index: n.index(),
+                container: n.container_name().map(str::to_string),
+                ip_address: n.ip_address().to_string(),
+                transport: n.transport().to_string(),
+                ssh_command: ssh,
+            }
+        })
+        .collect();
+    let view = ClusterView {
+        cluster_id: cluster.id().to_string(),
+        backend: cluster.backend_name(),
+        default_ssh_user: cluster.default_ssh_user().to_string(),
+        workspace: cluster.workspace().map(Path::to_path_buf),
+        ssh_key_path: cluster
+            .nodes()
+            .next()
+            .map(|n| n.ssh_key_path().to_path_buf()),
+        nodes,
+    };
+    if json {
+        output::json(&view);
+        return;
+    }
+    println!("cluster:   {}", view.cluster_id);
+    println!("backend:   {}", view.backend);
+    if let Some(w) = &view.workspace {
+        println!("workspace: {}", w.display());
+    }
+    if let Some(k) = &view.ssh_key_path {
+        println!("ssh key:   {}", k.display());
+    }
+    let rows = view
+        .nodes
+        .iter()
+        .map(|n| {
+            vec![
+                format!("{}:{}", n.role, n.index),
+                n.container.clone().unwrap_or_default(),
+                n.ip_address.clone(),
+                n.ssh_command.clone(),
+            ]
+        })
+        .collect();
+    output::table(&["node", "container", "ip", "ssh"], rows);
+}
+
+/// The nodes a `--node` list names, without repeats (default: the first master).
+fn select<'a>(cluster: &'a Cluster, args: &NodeArgs) -> Result<Vec<&'a Node>> {
+    if args.node.is_empty() {
+        return cluster
+            .masters()
+            .first()
+            .map(|m| vec![m])
+            .ok_or_else(|| anyhow!("the cluster has no master"));
+    }
+    let mut chosen: Vec<&Node> = Vec::new();
+    for spec in &args.node {
+        let found: Vec<&Node> = cluster
+            .nodes()
+            .filter(|n| match spec {
+                NodeSpec::All => true,
+                NodeSpec::AllOf(role) => n.role() == *role,
+                NodeSpec::Ip(ip) => n.ip_address() == *ip,
+                NodeSpec::Nth(role, index) => n.role() == *role && n.index() == *index,
+            })
+            .collect();
+        if found.is_empty() {
+            return Err(failure(
+                format!("--node `{spec}` matches no node of {}", cluster.id()),
+                "`inspect` lists the nodes",
+            ));
+        }
+        for n in found {
+            if !chosen
+                .iter()
+                .any(|c| c.role() == n.role() && c.index() == n.index())
+            {
+                chosen.push(n);
+            }
+        }
+    }
+    Ok(chosen)
+}
+
+fn build_command(cluster: &Cluster, args: &CommandArgs) -> Result<Command> {
+    let env = args.env.iter().cloned().collect();
+    let mut cmd = if args.test_env {
+        cluster.test_command(args.args.clone(), env)?
+    } else if args.shell {
+        Command::shell(args.args.join(" ")).envs(env)
+    } else {
+        Command::new(args.args.clone()).envs(env)
+    };
+    if let Some(user) = &args.user {
+        cmd = cmd.user(user);
+    }
+    Ok(cmd.sudo(args.sudo))
+}
+
+/// Run on each chosen node in turn, streaming its output; the status is the first
+/// non-zero one (or 0). An interrupt stops the command on the node.
+pub async fn run(cluster: &Cluster, nodes: &NodeArgs, args: &CommandArgs) -> Result<Status> {
+    let mut interrupt = Interrupt::register()?;
+    let cmd = build_command(cluster, args)?;
+    let mut status = 0;
+    for node in select(cluster, nodes)? {
+        let mut process = node.popen(cmd.clone()).await?;
+        let mut out = process.stdout().ok_or_else(|| anyhow!("no stdout"))?;
+        let mut err = process.stderr().ok_or_else(|| anyhow!("no stderr"))?;
+        let streamed = async {
+            let copy_out = async {
+                let mut stdout = tokio::io::stdout();
+                let _ = tokio::io::copy(&mut out, &mut stdout).await;
+                let _ = stdout.flush().await;
+            };
+            let copy_err = async {
+                let mut stderr = tokio::io::stderr();
+                let _ = tokio::io::copy(&mut err, &mut stderr).await;
+                let _ = stderr.flush().await;
+            };
+            tokio::join!(copy_out, copy_err);
+            process.wait().await
+        };
+        let outcome = tokio::select! {
+            r = streamed => Ok(r),
+            signal = interrupt.recv() => Err(signal),
+        };
+        match outcome {
+            Ok(result) => {
+                if status == 0 {
+                    status = result?.status;
+                }
+            }
+            Err(signal) => {
+                let _ = process.kill().await;
+                return Ok(128 + signal);
+            }
+        }
+    }
+    Ok(status)
+}
+
+pub async fn send_file(
+    cluster: &Cluster,
+    nodes: &NodeArgs,
+    source: &Path,
+    destination: &str,
+) -> Result<Status> {
+    let chosen = select(cluster, nodes)?;
+    futures_util::future::try_join_all(chosen.iter().map(|n| n.send_file(source, destination)))
+        .await?;
+    Ok(0)
+}
+
+pub async fn download_file(
+    cluster: &Cluster,
+    nodes: &NodeArgs,
+    source: &str,
+    destination: &Path,
+) -> Result<Status> {
+    let chosen = select(cluster, nodes)?;
+    let [node] = chosen.as_slice() else {
+        return Err(failure(
+            format!(
+                "--node names {} nodes; download-file copies from one",
+                chosen.len()
+            ),
+            "name one node, e.g. --node agent:1",
+        ));
+    };
+    node.download_file(source, destination).await?;
+    Ok(0)
+}
+
+pub async fn wait(cluster: &Cluster, timeout: Duration) -> Result<Status> {
+    let p = Progress::start("waiting for DC/OS");
+    cluster.wait_for_dcos(timeout).await?;
+    p.done();
+    Ok(0)
+}
+
+pub async fn existing(args: ExistingArgs, json: bool) -> Result<Status> {
+    let backend = ExistingCluster::from_file(&args.cluster_file)?;
+    let cluster = Cluster::builder(backend.clone())
+        .masters(backend.hosts(Role::Master).len())
+        .agents(backend.hosts(Role::Agent).len())
+        .public_agents(backend.hosts(Role::PublicAgent).len())
+        .destroy_on_error(false)
+        .destroy_on_success(false)
+        .provision()
+        .await?;
+    match args.command {
+        ExistingCmd::Run { nodes, command } => run(&cluster, &nodes, &command).await,
+        ExistingCmd::SendFile {
+            source,
+            destination,
+            nodes,
+        } => send_file(&cluster, &nodes, &source, &destination).await,
+        ExistingCmd::DownloadFile {
+            source,
+            destination,
+            nodes,
+        } => download_file(&cluster, &nodes, &source, &destination).await,
+        ExistingCmd::Wait { timeout } => wait(&cluster, timeout).await,
+        ExistingCmd::Inspect => {
+            inspect(&cluster, json);
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! How errors reach the user: one line with the cause chain, then a hint where there is
+//! an obvious next step.
+
+use dcos_e2e::Error as Lib;
+
+/// An error the CLI itself finds, with what to do about it.
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// An error with a hint.
+pub fn failure(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Error {
+    Failure {
+        message: message.into(),
+        hint: Some(hint.into()),
+    }
+    .into()
+}
+
+/// The library's parameter names, as the flags that set them.
+pub fn flag_of(parameter: &str) -> Option<&'static str> {
+    Some(match parameter {
+        "cluster_id" => "--cluster-id",
+        "masters" => "--masters",
+        "agents" => "--agents",
+        "public_agents" => "--public-agents",
+        "master_mounts" => "--custom-master-volume",
+        "agent_mounts" => "--custom-agent-volume",
+        "public_agent_mounts" => "--custom-public-agent-volume",
+        "workspace_dir" => "--workspace-dir",
+        "node_image" => "--node-image",
+        "build_artifact" => "ARTIFACT",
+        "extra_config" => "--extra-config",
+        "files_to_copy_to_installer" => "--copy-to-genconf",
+        "privileged" => "--privileged",
+        "transport" => "--transport",
+        _ => return None,
+    })
+}
+
+/// A library error about a parameter, restated in terms of the flag the user gave.
+pub fn in_flag_terms(e: Lib) -> anyhow::Error {
+    if let Lib::InvalidParameter {
+        parameter,
+        value,
+        reason,
+    } = &e
+        && let Some(flag) = flag_of(parameter)
+    {
+        return Failure {
+            message: format!("invalid {flag} `{value}`: {reason}"),
+            hint: hint_for_parameter(parameter, reason),
+        }
+        .into();
+    }
+    e.into()
+}
+
+fn hint_for_parameter(parameter: &str, reason: &str) -> Option<String> {
+    Some(
+        match parameter {
+            "cluster_id" if reason.contains("already exists") => {
+                "pick another id, or leave --cluster-id out for a random one; `minidcos docker list` shows the ids in use"
+            }
+            "cluster_id" => "leave --cluster-id out for a random one",
+            "master_mounts" | "agent_mounts" | "public_agent_mounts" => {
+                "the source must be an existing path on this host, the target an absolute path"
+            }
+            "workspace_dir" => "give an existing directory",
+            "node_image" => {
+                "leave --node-image out to use (and build) ours, or `docker load` the image first"
+            }
+            "build_artifact" => "give the path of the installer, e.g. dcos_generate_config.sh",
+            _ => return None,
+        }
+        .to_string(),
+    )
+}
+
+/// The error and its causes, on one line.
+pub fn chain(e: &anyhow::Error) -> String {
+    dcos_e2e::chain(e.as_ref())
+}
+
+/// What to do next, for errors with an obvious remedy.
+pub fn hint(e: &anyhow::Error) -> Option<String> {
+    if let Some(f) = e.chain().find_map(|c| c.downcast_ref::<Failure>()) {
+        return f.hint.clone();
+    }
+    let lib = e.chain().find_map(|c| c.downcast_ref::<Lib>())?;
+    Some(
+        match lib {
+            Lib::DockerUnreachable { .. } => {
+                "start dockerd, or set DOCKER_HOST; `minidcos docker doctor` checks the setup"
+            }
+            Lib::DebootstrapMissing => "apt-get install debootstrap",
+            Lib::ImageBuild { .. } => {
+                "check the mirror (--mirror) and that you are root; `minidcos docker doctor`"
+            }
+            Lib::CreateFailed { kept: false, .. } => {
+                "nothing was left behind; `-v` shows each step"
+            }
+            Lib::CreateFailed { kept: true, .. } => {
+                "inspect it with `minidcos docker inspect`, remove it with `minidcos docker destroy`"
+            }
+            Lib::Timeout { .. } | Lib::Transport { .. } => {
+                "is the node running and reachable? `--transport docker-exec` avoids the network path"
+            }
+            Lib::WaitTimeout { .. } => {
+                "look at the node with `minidcos docker run ID -- journalctl -b`"
+            }
+            Lib::Install { .. } => "`--log-output-live -v` shows the installer's output as it runs",
+            Lib::InvalidParameter {
+                parameter, reason, ..
+            } if *parameter == "cluster_id" && reason.contains("no such cluster") => {
+                "`minidcos docker list` shows the clusters"
+            }
+            Lib::InvalidParameter { parameter, .. } if *parameter == "cluster file" => {
+                "see `minidcos existing --help` for the format"
+            }
+            Lib::Io { .. } => "check the path exists and is readable",
+            _ => return None,
+        }
+        .to_string(),
+    )
+}
