@@ -17,6 +17,8 @@
 mod backend;
 pub mod blocking;
 mod cluster;
+#[doc(hidden)]
+pub mod docs;
 mod error;
 mod install;
 mod node;
