@@ -40,6 +40,14 @@ impl From<Node> for Host {
     }
 }
 
+/// So that `ExistingCluster::new(cluster.masters(), …)` reads the same with the
+/// blocking API.
+impl From<&crate::blocking::Node> for Host {
+    fn from(node: &crate::blocking::Node) -> Self {
+        Host::from(node.as_async())
+    }
+}
+
 /// A backend that wraps hosts that already exist:
 /// `ExistingCluster(masters, agents, public_agents, default_ssh_user)`.
 ///

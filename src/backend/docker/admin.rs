@@ -8,7 +8,7 @@ use futures_util::future::join_all;
 use serde::Serialize;
 
 use super::client::DockerClient;
-use super::provision::{PERSISTED_MARKER, daemon_facts};
+use super::provision::{PERSISTED_ROLE, PROBE_ROLE, daemon_facts};
 use super::{destroy_by_label, image, labels, reaper};
 use crate::error::Result;
 use crate::node::Role;
@@ -111,13 +111,11 @@ async fn list(client: &DockerClient) -> Result<Vec<ClusterSummary>> {
     for v in client.volumes(&project).await? {
         if let Some(id) = v.labels.get(labels::CLUSTER_ID) {
             entry(&mut clusters, id);
+            if let Some(s) = clusters.get_mut(id) {
+                s.persisted |=
+                    v.labels.get(labels::ROLE).map(String::as_str) == Some(PERSISTED_ROLE);
+            }
         }
-    }
-    for s in clusters.values_mut() {
-        s.persisted = s
-            .workspace
-            .as_ref()
-            .is_some_and(|w| w.join(PERSISTED_MARKER).exists());
     }
     Ok(clusters.into_values().collect())
 }
@@ -198,6 +196,17 @@ pub async fn clean(all: bool) -> Result<Vec<String>> {
             .map(|()| c.id.clone())
     }))
     .await;
+    // Privilege probes belong to no cluster; one whose process died is left over.
+    let probes = [
+        labels::PROJECT.to_string(),
+        labels::filter(labels::ROLE, PROBE_ROLE),
+    ];
+    for probe in client.containers(&probes).await? {
+        let orphan = all || !owner_alive(&probe.labels.unwrap_or_default());
+        if let (true, Some(id)) = (orphan, probe.id) {
+            client.remove_container(&id).await?;
+        }
+    }
     results.into_iter().collect()
 }
 

@@ -215,14 +215,15 @@ async fn build(client: &DockerClient, options: &ImageOptions, tag: &str) -> Resu
             )
         })?,
     };
-    let work = tempfile::Builder::new()
-        .prefix("dcos-e2e-image-")
-        .tempdir()
-        .map_err(Error::io(
-            "create a build directory in",
-            std::env::temp_dir(),
-        ))?;
-    let root = work.path().join("rootfs");
+    // One directory per recipe, emptied first: a build killed earlier (no destructor
+    // ran) leaves a whole root filesystem, which the next build removes. We hold the lock.
+    let work = BuildDir(std::env::temp_dir().join(format!(
+        "dcos-e2e-image-build-{}",
+        tag.replace(['/', ':'], "-")
+    )));
+    let _ = std::fs::remove_dir_all(&work.0);
+    std::fs::create_dir_all(&work.0).map_err(Error::io("create", &work.0))?;
+    let root = work.0.join("rootfs");
     let suite = options.suite();
     options.report(&format!(
         "debootstrap {suite} from {mirror} (takes about a minute)"
@@ -234,6 +235,15 @@ async fn build(client: &DockerClient, options: &ImageOptions, tag: &str) -> Resu
     import(client, &root, tag).await?;
     options.report(&format!("node image {tag} ready"));
     Ok(())
+}
+
+/// Removed when the build ends, however it ends (short of the process being killed).
+struct BuildDir(PathBuf);
+
+impl Drop for BuildDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn is_root() -> bool {

@@ -149,8 +149,9 @@ impl Docker {
         Self::default()
     }
 
-    /// Directory in which the cluster's temporary directory (keys, genconf, logs) is
-    /// made; it is removed when the cluster is destroyed. Default: the system temp dir.
+    /// Directory in which the cluster's temporary directory (SSH keys, known hosts, the
+    /// installer's genconf) is made; it is removed when the cluster is destroyed.
+    /// Default: the system temp dir.
     pub fn workspace_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.workspace_dir = Some(dir.into());
         self

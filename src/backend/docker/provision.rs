@@ -30,8 +30,10 @@ use crate::node::{Command, Node, NodeSpec, Role, TransportKind};
 
 /// Where the workspace's `genconf` appears on nodes (read-only).
 pub(crate) const NODE_GENCONF_DIR: &str = "/var/lib/dcos-e2e/genconf";
-/// Marker file: the cluster was handed to the user and outlives its creator.
-pub(crate) const PERSISTED_MARKER: &str = "persisted";
+/// Role label of the throwaway container that checks whether privileged is allowed.
+pub(crate) const PROBE_ROLE: &str = "probe";
+/// Role label of the marker volume of a cluster handed to the user.
+pub(crate) const PERSISTED_ROLE: &str = "persisted";
 /// The private key in the workspace.
 pub(crate) const KEY_FILE: &str = "ssh/id_ed25519";
 /// Pinned host keys of the nodes, in OpenSSH `known_hosts` form.
@@ -97,8 +99,19 @@ impl Provisioned for DockerCluster {
         Box::pin(async move {
             reaper::disarm(&self.client, &self.id).await?;
             self.reaper.lock().unwrap_or_else(|p| p.into_inner()).take();
-            let marker = self.workspace.join(PERSISTED_MARKER);
-            std::fs::write(&marker, b"").map_err(Error::io("write", marker))
+            // A labelled marker volume: it survives what a file in the workspace might
+            // not (a temp dir cleared at boot), and goes with the cluster's volumes.
+            let request = bollard::models::VolumeCreateRequest {
+                name: Some(format!("{}-persisted", self.id)),
+                labels: Some(object_labels(&self.id, PERSISTED_ROLE, &self.workspace)),
+                ..Default::default()
+            };
+            self.client
+                .api
+                .create_volume(request)
+                .await
+                .map(drop)
+                .map_err(op(format!("marking {} as the user's", self.id)))
         })
     }
 }
@@ -158,10 +171,16 @@ async fn probe_privileged(client: &DockerClient, image: &str) -> Result<bool> {
         image: Some(image.to_string()),
         entrypoint: Some(vec!["/bin/true".into()]),
         cmd: Some(vec![]),
-        labels: Some(HashMap::from([
-            (labels::PROJECT.into(), "1".into()),
-            (labels::ROLE.into(), "probe".into()),
-        ])),
+        // Owner labels: `clean` removes a probe whose process died before removing it.
+        labels: Some(
+            [
+                (labels::PROJECT.to_string(), "1".to_string()),
+                (labels::ROLE.into(), PROBE_ROLE.into()),
+            ]
+            .into_iter()
+            .chain(super::admin::owner_labels())
+            .collect(),
+        ),
         network_disabled: Some(true),
         host_config: Some(HostConfig {
             privileged: Some(true),
@@ -268,7 +287,17 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ma
     let workspace = Workspace::create(&base, &id)?;
     let keep_on_error = !params.destroy_on_error || crate::cluster::keep_requested();
     let started = Instant::now();
-    match make(&client, cfg, params, &id, &workspace.path, &image, keep_on_error).await {
+    match make(
+        &client,
+        cfg,
+        params,
+        &id,
+        &workspace.path,
+        &image,
+        keep_on_error,
+    )
+    .await
+    {
         Ok(made) => {
             workspace.keep();
             tracing::info!(cluster = %id, "cluster ready in {:.1?}", started.elapsed());
@@ -278,7 +307,8 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ma
             if keep_on_error {
                 workspace.keep();
                 tracing::warn!(cluster = %id, "creation failed; kept for inspection: `minidcos docker destroy {id}`");
-            } else if let Err(cleanup) = destroy_by_label(&client, &id, Some(&workspace.path)).await {
+            } else if let Err(cleanup) = destroy_by_label(&client, &id, Some(&workspace.path)).await
+            {
                 tracing::error!(cluster = %id, "cleanup after failed creation failed: {cleanup}");
             }
             Err(Error::CreateFailed {
@@ -788,7 +818,10 @@ async fn wait_ready<'a>(
             let attempt = match transport {
                 TransportKind::Ssh => node.ping().await,
                 TransportKind::DockerExec => node
-                    .run(Command::new(["systemctl", "is-active", "--quiet", "ssh"]))
+                    // Debian names the unit `ssh`, most others `sshd`.
+                    .run(Command::shell(
+                        "systemctl is-active --quiet ssh || systemctl is-active --quiet sshd",
+                    ))
                     .await
                     .map(drop),
             };

@@ -160,7 +160,10 @@ pub(crate) async fn start(
         if said.contains("armed") {
             // Keep draining so the daemon never blocks on the watchdog's output.
             let drain = tokio::spawn(async move { while output.next().await.is_some() {} });
-            return Ok(Some(Reaper { _stdin: stdin, drain }));
+            return Ok(Some(Reaper {
+                _stdin: stdin,
+                drain,
+            }));
         }
         if said.contains("no-curl") {
             break;

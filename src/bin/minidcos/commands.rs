@@ -77,7 +77,7 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
                 eprintln!("nothing to clean");
             } else {
                 for id in removed {
-                    println!("{id}");
+                    crate::say!("{id}");
                 }
             }
             Ok(0)
@@ -101,7 +101,7 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
             if json {
                 output::json(&serde_json::json!({ "image": tag }));
             } else {
-                println!("{tag}");
+                crate::say!("{tag}");
             }
             Ok(0)
         }
@@ -278,7 +278,7 @@ async fn destroy(ids: Vec<String>, all: bool, json: bool) -> Result<Status> {
     .await;
     for (id, result) in ids.iter().zip(&results) {
         if result.is_ok() && !json {
-            println!("{id}");
+            crate::say!("{id}");
         }
     }
     if json {

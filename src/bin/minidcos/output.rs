@@ -11,10 +11,23 @@ use comfy_table::Table;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+/// Print a line on stdout. A closed stdout (`minidcos … | head`) ends the program
+/// quietly, as it does for other command-line tools.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        if writeln!(out, $($arg)*).and_then(|()| out.flush()).is_err() {
+            std::process::exit(141);
+        }
+    }};
+}
+
 /// Print a value as JSON.
 pub fn json<T: Serialize>(value: &T) {
     match serde_json::to_string_pretty(value) {
-        Ok(text) => println!("{text}"),
+        Ok(text) => crate::say!("{text}"),
         Err(e) => eprintln!("error: cannot print JSON: {e}"),
     }
 }
@@ -29,7 +42,7 @@ pub fn table(header: &[&str], rows: Vec<Vec<String>>) {
     for row in rows {
         t.add_row(row);
     }
-    println!("{t}");
+    crate::say!("{t}");
 }
 
 /// The spinner on screen, if any: log lines are written around it.

@@ -40,15 +40,17 @@ impl DockerExecTransport {
 
     fn error(&self, detail: impl Into<String>, source: Option<bollard::errors::Error>) -> Error {
         let detail = match &source {
+            // The daemon's message (kept as the source) names the container by id only.
             Some(bollard::errors::Error::DockerResponseServerError {
                 status_code: 409,
                 message,
             }) => {
-                format!(
-                    "{}: container {} is not running ({message})",
-                    detail.into(),
-                    self.container
-                )
+                let state = if message.contains("paused") {
+                    "paused"
+                } else {
+                    "not running"
+                };
+                format!("{}: container {} is {state}", detail.into(), self.container)
             }
             _ => detail.into(),
         };

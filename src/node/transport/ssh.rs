@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use russh::client::{self, Handle};
 use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
-use russh::{ChannelMsg, Sig};
+use russh::{ChannelMsg, ChannelOpenFailure, Sig};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use super::{BoxFuture, RawProcess, STREAM_BUFFER, Transport, TransportKind};
@@ -194,14 +194,32 @@ impl SshTransport {
     async fn connect(&self, user: &str) -> Result<Connection> {
         let timeout = self.settings.connect_timeout;
         let attempt = async {
-            let checker = Checker {
-                ip: self.ip,
-                host_keys: self.settings.host_keys.clone(),
-            };
             let addr = SocketAddr::new(self.ip, self.settings.port);
-            let mut handle = client::connect(self.settings.config.clone(), addr, checker)
-                .await
-                .map_err(|e| self.error("cannot connect", Some(e)))?;
+            let mut handle = loop {
+                let checker = Checker {
+                    ip: self.ip,
+                    host_keys: self.settings.host_keys.clone(),
+                };
+                match client::connect(self.settings.config.clone(), addr, checker).await {
+                    Ok(handle) => break handle,
+                    // "No route to host" is the kernel's way of saying nothing answered
+                    // ARP: a node that does not answer (stopped, rebooting). Whether that
+                    // or the timeout came first was a race, so keep trying until the
+                    // connect timeout: the outcome is always `Error::Timeout`.
+                    Err(russh::Error::IO(e)) if unreachable(&e) => {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    // Said plainly: russh's own text is just "Unknown server key".
+                    Err(e @ russh::Error::UnknownKey) => {
+                        return Err(self.error(
+                            "its host key is not the one pinned for this cluster (a \
+                             different machine at this address?); refusing to connect",
+                            Some(e),
+                        ));
+                    }
+                    Err(e) => return Err(self.error("cannot connect", Some(e))),
+                }
+            };
             let hash: Option<HashAlg> = if self.settings.key.algorithm().is_rsa() {
                 handle
                     .best_supported_rsa_hash()
@@ -228,43 +246,118 @@ impl SshTransport {
             }
             Ok(handle)
         };
-        let handle =
-            tokio::time::timeout(timeout, attempt)
-                .await
-                .map_err(|_| Error::Timeout {
-                    node: self.name.clone(),
-                    transport: "ssh",
-                    timeout,
-                })??;
+        let handle = tokio::time::timeout(timeout, attempt)
+            .await
+            .map_err(|_| self.timeout())??;
         Ok(Connection {
             handle,
             sessions: Arc::new(Semaphore::new(self.settings.max_sessions)),
         })
     }
 
+    /// Stop handing out `conn` after a channel open on it timed out; the next command
+    /// connects afresh. Commands already running on it keep it open until they end.
+    ///
+    /// Kept instead, it broke for good after a freeze: the server confirmed the
+    /// abandoned opens once it answered again, russh keeps such channels open with no
+    /// one to close them, and with OpenSSH's default `MaxSessions 10` every later open
+    /// was refused. Dropping the connection closes them.
+    fn retire(&self, user: &str, conn: &Arc<Connection>) {
+        // Never wait here: the map is locked for the length of a connect.
+        if let Ok(mut connections) = self.connections.try_lock()
+            && connections
+                .get(user)
+                .is_some_and(|current| Arc::ptr_eq(current, conn))
+        {
+            connections.remove(user);
+        }
+    }
+
+    fn timeout(&self) -> Error {
+        Error::Timeout {
+            node: self.name.clone(),
+            transport: "ssh",
+            timeout: self.settings.connect_timeout,
+        }
+    }
+
     /// Open a session channel; a connection found dead is replaced once.
+    ///
+    /// Everything that waits on the node is bounded by the connect timeout: waiting for
+    /// another command's connect (they share one connection), connecting, and opening
+    /// the channel. Only waiting for a free session slot is not, as that is queueing
+    /// behind our own running commands. Without the bounds, a node that stopped
+    /// answering (frozen, partitioned) with a connection already open made the next
+    /// command wait for keepalive to give up (~12 s, then a reconnect), and N concurrent
+    /// commands on an unreachable node waited N connect timeouts one after another.
     async fn open_channel(
         &self,
         user: &str,
     ) -> Result<(russh::Channel<client::Msg>, OwnedSemaphorePermit)> {
+        let limit = self.settings.connect_timeout;
         for attempt in 0..2 {
-            let conn = self.connection(user).await?;
+            let conn = tokio::time::timeout(limit, self.connection(user))
+                .await
+                .map_err(|_| self.timeout())??;
             let permit = conn
                 .sessions
                 .clone()
                 .acquire_owned()
                 .await
                 .map_err(|_| self.error("connection closed", None))?;
-            match conn.handle.channel_open_session().await {
+            let deadline = tokio::time::Instant::now() + limit;
+            let mut pause = Duration::from_millis(10);
+            let opened = loop {
+                let Ok(opened) =
+                    tokio::time::timeout_at(deadline, conn.handle.channel_open_session()).await
+                else {
+                    self.retire(user, &conn);
+                    return Err(self.timeout());
+                };
+                match opened {
+                    // sshd frees a session a moment after its channel is closed on both
+                    // sides, so an open right after another command ended can be
+                    // refused at `MaxSessions` (OpenSSH's default, 10, is our limit per
+                    // connection to existing hosts): 8 of 40 concurrent runs failed so.
+                    // Try again shortly, within the deadline.
+                    Err(russh::Error::ChannelOpenFailure(
+                        ChannelOpenFailure::ConnectFailed
+                        | ChannelOpenFailure::AdministrativelyProhibited
+                        | ChannelOpenFailure::ResourceShortage,
+                    )) if tokio::time::Instant::now() + pause < deadline => {
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(Duration::from_millis(200));
+                    }
+                    other => break other,
+                }
+            };
+            match opened {
                 Ok(channel) => return Ok((channel, permit)),
                 Err(e) if attempt == 0 && conn.handle.is_closed() => {
                     tracing::debug!(node = %self.name, "SSH connection dropped ({e}); reconnecting");
+                }
+                Err(e @ russh::Error::ChannelOpenFailure(_)) => {
+                    return Err(self.error(
+                        format!(
+                            "the server kept refusing new session channels for {limit:?} \
+                             (is its sshd MaxSessions below {}, the commands this runs at \
+                             once on one connection?)",
+                            self.settings.max_sessions
+                        ),
+                        Some(e),
+                    ));
                 }
                 Err(e) => return Err(self.error("cannot open a session channel", Some(e))),
             }
         }
         Err(self.error("cannot open a session channel", None))
     }
+}
+
+/// Nothing answers at the address (as opposed to a refused connection, or no route to
+/// its network at all, which is a configuration error worth reporting at once).
+fn unreachable(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::HostUnreachable
 }
 
 /// Exit status for a signal, as a shell reports it.

@@ -101,7 +101,7 @@ pub async fn create(args: CreateArgs, json: bool) -> Result<Status> {
             if json {
                 output::json(&serde_json::json!({ "cluster_id": cluster.id() }));
             } else {
-                println!("{}", cluster.id());
+                crate::say!("{}", cluster.id());
             }
             Ok(0)
         }

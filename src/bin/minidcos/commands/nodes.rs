@@ -77,13 +77,13 @@ pub fn inspect(cluster: &Cluster, json: bool) {
         output::json(&view);
         return;
     }
-    println!("cluster:   {}", view.cluster_id);
-    println!("backend:   {}", view.backend);
+    crate::say!("cluster:   {}", view.cluster_id);
+    crate::say!("backend:   {}", view.backend);
     if let Some(w) = &view.workspace {
-        println!("workspace: {}", w.display());
+        crate::say!("workspace: {}", w.display());
     }
     if let Some(k) = &view.ssh_key_path {
-        println!("ssh key:   {}", k.display());
+        crate::say!("ssh key:   {}", k.display());
     }
     let rows = view
         .nodes
