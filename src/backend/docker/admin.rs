@@ -223,6 +223,9 @@ pub struct DoctorCheck {
     pub hint: Option<String>,
 }
 
+/// Enough inotify instances for a few hundred nodes.
+const INOTIFY_INSTANCES: u64 = 1024;
+
 fn check(check: &'static str, ok: bool, detail: impl Into<String>, hint: &str) -> DoctorCheck {
     DoctorCheck {
         check,
@@ -351,6 +354,19 @@ pub async fn doctor(workspace_dir: Option<&Path>) -> Vec<DoctorCheck> {
         mirror.is_some() || has_image,
         mirror.unwrap_or_else(|| "none in /etc/apt".into()),
         "pass --mirror URL to build-image",
+    ));
+    let instances = std::fs::read_to_string("/proc/sys/fs/inotify/max_user_instances")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    checks.push(check(
+        "inotify instances",
+        instances.is_none_or(|n| n >= INOTIFY_INSTANCES),
+        match instances {
+            // Each node's systemd takes a few; they are counted per user across all containers.
+            Some(n) => format!("fs.inotify.max_user_instances = {n} (about {} nodes)", n / 4),
+            None => "not readable here".into(),
+        },
+        &format!("sysctl -w fs.inotify.max_user_instances={INOTIFY_INSTANCES} (nodes stall at boot past the limit)"),
     ));
     let dir = workspace_dir
         .map(Path::to_path_buf)

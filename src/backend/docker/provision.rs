@@ -553,7 +553,13 @@ async fn start_nodes(
         );
         nodes[p.role as usize].push(node);
     }
-    wait_ready(nodes.iter().flatten(), cfg.ready_timeout, cfg.transport).await?;
+    wait_ready(
+        client,
+        nodes.iter().flatten(),
+        cfg.ready_timeout,
+        cfg.transport,
+    )
+    .await?;
     Ok((state, nodes))
 }
 #[allow(clippy::too_many_arguments)]
@@ -807,6 +813,7 @@ impl NodeContext<'_> {
 
 /// Wait until every node accepts commands: an SSH login, or (docker exec) sshd active.
 async fn wait_ready<'a>(
+    client: &DockerClient,
     nodes: impl Iterator<Item = &'a Node>,
     timeout: Duration,
     transport: TransportKind,
@@ -828,10 +835,11 @@ async fn wait_ready<'a>(
             match attempt {
                 Ok(()) => return Ok(()),
                 Err(e) if Instant::now() >= deadline => {
+                    let why = stuck_boot(client, node).await;
                     return Err(Error::Transport {
                         node: node.to_string(),
                         transport: transport.as_str(),
-                        detail: format!("not ready after {timeout:?}"),
+                        detail: format!("not ready after {timeout:?}{why}"),
                         source: Some(Box::new(e)),
                     });
                 }
@@ -843,6 +851,26 @@ async fn wait_ready<'a>(
         }
     });
     join_all(checks).await.into_iter().collect()
+}
+
+/// Why a node's boot stalled, when it is the usual cause: systemd out of inotify
+/// instances, a per-user limit of the host shared by every container (the same limit
+/// kind documents).
+async fn stuck_boot(client: &DockerClient, node: &Node) -> String {
+    let Some(container) = node.container_name() else {
+        return String::new();
+    };
+    let exec = DockerExecTransport::new(client.clone(), container.to_string(), node.to_string());
+    let probe = "journalctl -b --no-pager 2>/dev/null | grep -m1 -o 'Failed to create inotify object: Too many open files'";
+    let Ok(process) = exec.spawn("root", probe.to_string(), false).await else {
+        return String::new();
+    };
+    match crate::node::transport::finish(&exec, "reading the journal", process).await {
+        Ok(out) if !out.is_empty() => ": systemd on the node ran out of inotify instances; raise the \
+             host's limit, e.g. `sysctl -w fs.inotify.max_user_instances=1024` (see `minidcos docker doctor`)"
+            .to_string(),
+        _ => String::new(),
+    }
 }
 
 /// Open a handle on an existing Docker cluster by id (for the CLI): nodes from labels,
