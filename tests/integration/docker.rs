@@ -431,3 +431,50 @@ fn failure_part_way_leaves_nothing() {
         "workspace removed"
     );
 }
+
+#[test]
+fn nodes_join_a_given_network_which_stays() {
+    let name = format!("dcos-e2e-test-net-{}", std::process::id());
+    let made = Proc::new("docker")
+        .args(["network", "create", &name])
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let result = catch_unwind(|| {
+        let cluster = Cluster::builder(common::docker().network(&name))
+            .masters(1)
+            .agents(1)
+            .public_agents(0)
+            .provision()
+            .unwrap();
+        let master = cluster.masters()[0].container_name().unwrap().to_string();
+        let on = docker_inspect(
+            "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}",
+            &master,
+        );
+        assert_eq!(on, name);
+        let agent = cluster.agents()[0].ip_address().to_string();
+        cluster.masters()[0]
+            .run([
+                "bash",
+                "-c",
+                &format!("timeout 5 bash -c '</dev/tcp/{agent}/22'"),
+            ])
+            .unwrap();
+        let id = cluster.id().to_string();
+        drop(cluster);
+        assert_gone(&id, None);
+        let inspect = Proc::new("docker")
+            .args(["network", "inspect", &name])
+            .output()
+            .unwrap();
+        assert!(
+            inspect.status.success(),
+            "the user's network is not removed"
+        );
+    });
+    let _ = Proc::new("docker").args(["network", "rm", &name]).output();
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}

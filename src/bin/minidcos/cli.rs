@@ -241,6 +241,15 @@ pub struct CreateArgs {
     /// How node commands travel.
     #[arg(long, value_enum, default_value_t = TransportArg::Ssh)]
     pub transport: TransportArg,
+    /// Attach nodes to this existing Docker network instead of a private one.
+    #[arg(long, value_name = "NETWORK")]
+    pub network: Option<String>,
+    /// How long one SSH connection attempt may take (e.g. 10s).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+    /// How long new nodes may take to accept commands (e.g. 2m).
+    #[arg(long, default_value = "2m", value_parser = parse_duration)]
+    pub ready_timeout: Duration,
     /// Wait for DC/OS to be healthy before returning (needs ARTIFACT).
     #[arg(long, requires = "artifact")]
     pub wait: bool,

@@ -56,6 +56,12 @@ pub async fn create(args: CreateArgs, json: bool) -> Result<Status> {
     if let Some(image) = &args.node_image {
         backend = backend.node_image(image);
     }
+    if let Some(network) = &args.network {
+        backend = backend.network(network);
+    }
+    backend = backend
+        .connect_timeout(args.connect_timeout)
+        .ready_timeout(args.ready_timeout);
     for m in &args.custom_master_volume {
         backend = backend.master_mount(m.clone());
     }
