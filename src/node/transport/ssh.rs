@@ -46,6 +46,18 @@ impl SshSettings {
             window_size: 16 * 1024 * 1024,
             channel_buffer_size: 256,
             nodelay: true,
+            preferred: russh::Preferred {
+                // AES-GCM runs on the CPU's AES instructions: about twice the file
+                // throughput of the default ChaCha20-Poly1305 here.
+                cipher: std::borrow::Cow::Borrowed(&[
+                    russh::cipher::AES_256_GCM,
+                    russh::cipher::AES_128_GCM,
+                    russh::cipher::CHACHA20_POLY1305,
+                    russh::cipher::AES_256_CTR,
+                    russh::cipher::AES_128_CTR,
+                ]),
+                ..Default::default()
+            },
             ..Default::default()
         };
         Ok(Self {
