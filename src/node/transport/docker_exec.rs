@@ -15,13 +15,12 @@ use super::{BoxFuture, RawProcess, STREAM_BUFFER, Transport, TransportKind};
 use crate::backend::docker::client::DockerClient;
 use crate::error::{Error, Result};
 
-/// Run `$1` with the user's login shell from the home directory, as sshd would. sshd
-/// also sets `USER`, `LOGNAME`, `HOME` and `SHELL` from the passwd entry; docker exec
-/// sets only `HOME`, so scripts using `$USER` broke over this transport alone.
-const LOGIN_SHELL: &str = r#"u=$(id -un 2>/dev/null); IFS=: read -r _ _ _ _ _ h s <<EOF
-$(getent passwd "$u")
-EOF
-export USER="$u" LOGNAME="$u" HOME="${h:-$HOME}" SHELL="${s:-/bin/sh}"; cd ~ 2>/dev/null; exec "$SHELL" -c "$1""#;
+/// Run `$1` with the login shell of user `$2` from the home directory, as sshd would.
+/// sshd also sets `USER`, `LOGNAME`, `HOME` and `SHELL` from the passwd entry; docker
+/// exec sets only `HOME`, so scripts using `$USER` broke over this transport alone. The
+/// entry is read with shell builtins: no extra process per command.
+const LOGIN_SHELL: &str = r#"while IFS=: read -r n _ _ _ _ h s; do [ "$n" = "$2" ] && break; h=; s=; done </etc/passwd
+export USER="$2" LOGNAME="$2" HOME="${h:-$HOME}" SHELL="${s:-/bin/sh}"; cd ~ 2>/dev/null; exec "$SHELL" -c "$1""#;
 
 pub(crate) struct DockerExecTransport {
     client: DockerClient,
@@ -86,6 +85,7 @@ impl Transport for DockerExecTransport {
                     LOGIN_SHELL.into(),
                     "sh".into(),
                     script,
+                    user.to_string(),
                 ]),
                 user: Some(user.to_string()),
                 attach_stdin: Some(stdin),
