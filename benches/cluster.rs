@@ -568,11 +568,10 @@ fn ensure_openssh() -> Result<()> {
     Ok(())
 }
 
-/// The baseline script starts containers of an image with a plain `docker run`, so the
-/// image's sshd must start on its own. Our node image relies on the harness injecting a
-/// host key before start (its key-generating drop-in runs after `sshd -t`, which then
-/// fails); so the baseline runs a derived image with a host key baked in, which is also
-/// what our nodes have at boot (an injected key, no key generation).
+/// The baseline script starts containers of an image with a plain `docker run`, where
+/// our image would generate a host key at first boot; our nodes get theirs from the
+/// harness and generate none. So the baseline runs a derived image with a host key baked
+/// in: both boot the same way.
 fn baseline_image(image: &str) -> Result<String> {
     let recipe = image.rsplit(':').next().unwrap_or("latest");
     let tag = format!("{BASELINE_IMAGE_REPO}:{recipe}");

@@ -24,7 +24,8 @@ mod install;
 mod node;
 
 pub use backend::docker::admin::{
-    ClusterSummary, DoctorCheck, clean, destroy_cluster, doctor, list_clusters,
+    ClusterSummary, DoctorCheck, clean, destroy_cluster, destroy_interrupted_cluster, doctor,
+    list_clusters,
 };
 pub use backend::docker::image::{
     IMAGE_REPOSITORY, ImageOptions, default_image, host_debian_mirror,

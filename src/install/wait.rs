@@ -72,7 +72,9 @@ pub(crate) async fn wait_for_dcos(masters: &[Node], timeout: Duration) -> Result
                 Some(_) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     tokio::time::sleep(pause.min(left)).await;
-                    pause = (pause * 3 / 2).min(Duration::from_secs(2));
+                    // A check is a few milliseconds on the open connection: poll often
+                    // so the wait ends soon after the cluster is healthy.
+                    pause = (pause * 3 / 2).min(Duration::from_millis(250));
                 }
             }
         }

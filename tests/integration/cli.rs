@@ -980,6 +980,7 @@ fn help_has_examples_and_completions_and_doctor_work() {
         "node image",
         "debootstrap",
         "Debian mirror",
+        "inotify instances",
         "free disk in workspace",
     ];
     assert_eq!(checks.len(), names.len(), "{json:?}");

@@ -161,9 +161,16 @@ fn owner_alive(l: &std::collections::HashMap<String, String>) -> bool {
 }
 
 /// Destroy one Docker cluster by id, whatever state it is in (also a partial create):
-/// its containers with their volumes, network and workspace. Sweeps until nothing
-/// reappears, since requests a dropped create had in flight can land after a sweep.
+/// its containers with their volumes, network and workspace.
 pub async fn destroy_cluster(cluster_id: &str) -> Result<()> {
+    let client = DockerClient::connect().await?;
+    let _ = reaper::disarm(&client, cluster_id).await;
+    destroy_by_label(&client, cluster_id, None).await.map(drop)
+}
+
+/// Destroy a cluster whose creator was cut off, sweeping until nothing reappears:
+/// Docker requests it had in flight can land after a sweep.
+pub async fn destroy_interrupted_cluster(cluster_id: &str) -> Result<()> {
     let client = DockerClient::connect().await?;
     sweep(&client, cluster_id, None).await
 }

@@ -265,42 +265,39 @@ pub(crate) async fn destroy_by_label(
     workspace: Option<&Path>,
 ) -> Result<usize> {
     let filter = [labels::filter(labels::CLUSTER_ID, cluster_id)];
-    let containers = client.containers(&filter).await?;
+    let (containers, volumes, networks) = tokio::try_join!(
+        client.containers(&filter),
+        client.volumes(&filter),
+        client.networks(&filter)
+    )?;
     let label_of = |l: Option<&std::collections::HashMap<String, String>>| {
         l.and_then(|l| l.get(labels::WORKSPACE)).map(PathBuf::from)
     };
-    let mut workspace = workspace
+    let workspace = workspace
         .map(Path::to_path_buf)
-        .or_else(|| containers.iter().find_map(|c| label_of(c.labels.as_ref())));
-    let ids: Vec<String> = containers.into_iter().filter_map(|c| c.id).collect();
-    let mut found = ids.len();
-    let mut errors: Vec<Error> = join_all(ids.iter().map(|id| client.remove_container(id)))
-        .await
-        .into_iter()
-        .filter_map(Result::err)
-        .collect();
-    let volumes = client.volumes(&filter).await?;
-    found += volumes.len();
-    errors.extend(
-        join_all(volumes.iter().map(|v| client.remove_volume(&v.name)))
-            .await
-            .into_iter()
-            .filter_map(Result::err),
+        .or_else(|| containers.iter().find_map(|c| label_of(c.labels.as_ref())))
+        .or_else(|| networks.iter().find_map(|n| label_of(n.labels.as_ref())));
+    let found = containers.len() + volumes.len() + networks.len();
+    // Volumes and the network are freed once the containers are gone.
+    let mut errors: Vec<Error> = join_all(
+        containers
+            .iter()
+            .filter_map(|c| c.id.as_deref())
+            .map(|id| client.remove_container(id)),
+    )
+    .await
+    .into_iter()
+    .filter_map(Result::err)
+    .collect();
+    let volumes = join_all(volumes.iter().map(|v| client.remove_volume(&v.name)));
+    let networks = join_all(
+        networks
+            .iter()
+            .filter_map(|n| n.id.as_deref())
+            .map(|id| client.remove_network(id)),
     );
-    let networks = client.networks(&filter).await?;
-    found += networks.len();
-    workspace = workspace.or_else(|| networks.iter().find_map(|n| label_of(n.labels.as_ref())));
-    errors.extend(
-        join_all(
-            networks
-                .iter()
-                .filter_map(|n| n.id.as_deref())
-                .map(|id| client.remove_network(id)),
-        )
-        .await
-        .into_iter()
-        .filter_map(Result::err),
-    );
+    let (volumes, networks) = tokio::join!(volumes, networks);
+    errors.extend(volumes.into_iter().chain(networks).filter_map(Result::err));
     if let Some(ws) = workspace {
         match std::fs::remove_dir_all(&ws) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {

@@ -155,7 +155,24 @@ pub(crate) async fn daemon_facts(client: &DockerClient, image: &str) -> Result<D
         .get_or_try_init(|| async {
             let info = client.api.info().await.map_err(op("reading daemon info"))?;
             let cgroup_v2 = matches!(info.cgroup_version, Some(SystemInfoCgroupVersionEnum::_2));
-            let privileged_allowed = probe_privileged(client, image).await?;
+            // The answer depends on the daemon, not on us: remember it per daemon (id,
+            // version, security options), so each new process does not pay for a probe.
+            let daemon = format!(
+                "{:?}|{:?}|{:?}",
+                info.id, info.server_version, info.security_options
+            );
+            let digest =
+                hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(daemon.as_bytes())[..8]);
+            let cache = std::env::temp_dir().join(format!("dcos-e2e-daemon-{digest}.privileged"));
+            let privileged_allowed = match std::fs::read_to_string(&cache).as_deref() {
+                Ok("yes") => true,
+                Ok("no") => false,
+                _ => {
+                    let allowed = probe_privileged(client, image).await?;
+                    let _ = std::fs::write(&cache, if allowed { "yes" } else { "no" });
+                    allowed
+                }
+            };
             tracing::debug!(cgroup_v2, privileged_allowed, "daemon facts");
             Ok(DaemonFacts {
                 cgroup_v2,
@@ -209,8 +226,6 @@ fn new_ed25519() -> PrivateKey {
 
 /// Write the cluster's key pair; the private key is created with mode 0600.
 fn write_keypair(workspace: &Path, key: &PrivateKey) -> Result<PathBuf> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let ssh_dir = workspace.join("ssh");
     std::fs::create_dir_all(&ssh_dir).map_err(Error::io("create", &ssh_dir))?;
     let path = workspace.join(KEY_FILE);
@@ -220,14 +235,7 @@ fn write_keypair(workspace: &Path, key: &PrivateKey) -> Result<PathBuf> {
             step: "encoding the SSH key",
             detail: e.to_string(),
         })?;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(Error::io("create", &path))?;
-    file.write_all(pem.as_bytes())
-        .map_err(Error::io("write", &path))?;
+    write_private(&path, pem.as_bytes())?;
     let public = key.public_key().to_openssh().unwrap_or_default();
     let pub_path = path.with_extension("pub");
     std::fs::write(&pub_path, format!("{public} dcos-e2e\n"))
@@ -446,15 +454,17 @@ async fn make(
             }
         }
     };
+    let (network, facts) = tokio::try_join!(network, daemon_facts(client, image))?;
+    // The watchdog arms while the nodes start (it sweeps by label, so arming late is
+    // safe); the owner labels cover the moment before, for `clean`.
     let watchdog = async {
         if crate::cluster::keep_requested() {
             return Ok(None);
         }
         reaper::start(client, id, image, workspace).await
     };
-    let (network, facts, watchdog) =
-        tokio::try_join!(network, daemon_facts(client, image), watchdog)?;
-    let nodes = start_nodes(client, cfg, params, id, workspace, image, &network, facts).await;
+    let nodes = start_nodes(client, cfg, params, id, workspace, image, &network, facts);
+    let (watchdog, nodes) = tokio::join!(watchdog, nodes);
     let (state, nodes) = match nodes {
         Ok(made) => made,
         Err(e) => {
@@ -466,6 +476,7 @@ async fn make(
             return Err(e);
         }
     };
+    let watchdog = watchdog?;
     let backend = DockerCluster {
         client: client.clone(),
         id: id.to_string(),
@@ -624,22 +635,16 @@ struct NodeContext<'a> {
 }
 
 impl NodeContext<'_> {
-    /// Create the container, put the keys in, start it; returns its address.
+    /// Create and start the container; returns its address.
     async fn start_node(&self, p: &Planned) -> Result<IpAddr> {
         let api = &self.client.api;
         let options = CreateContainerOptionsBuilder::default()
             .name(&p.name)
             .build();
-        api.create_container(Some(options), self.container_body(p))
+        let body = self.container_body(p)?;
+        api.create_container(Some(options), body)
             .await
             .map_err(op(format!("creating container {}", p.name)))?;
-        let files = self.injected_files(p)?;
-        let upload = bollard::query_parameters::UploadToContainerOptionsBuilder::default()
-            .path("/")
-            .build();
-        api.upload_to_container(&p.name, Some(upload), bollard::body_full(files.into()))
-            .await
-            .map_err(op(format!("copying keys into {}", p.name)))?;
         api.start_container(&p.name, None)
             .await
             .map_err(op(format!("starting container {}", p.name)))?;
@@ -663,7 +668,7 @@ impl NodeContext<'_> {
             })
     }
 
-    fn container_body(&self, p: &Planned) -> ContainerCreateBody {
+    fn container_body(&self, p: &Planned) -> Result<ContainerCreateBody> {
         let role = p.role.as_str();
         let mut labels = object_labels(self.id, role, self.workspace);
         labels.insert(labels::NODE_INDEX.into(), p.index.to_string());
@@ -702,6 +707,16 @@ impl NodeContext<'_> {
             }),
             ..Default::default()
         };
+        // Keys are bound from the workspace rather than copied in: copying into a
+        // created container mounts its root filesystem once more (slow on some storage
+        // drivers). sshd accepts them: root-owned, 0600.
+        let (host_key, authorized) = self.key_files(p)?;
+        for (source, target, read_only) in [
+            (&authorized, "/root/.ssh/authorized_keys", false),
+            (&host_key, "/etc/ssh/ssh_host_ed25519_key", true),
+        ] {
+            mounts.push(bind(source.to_string_lossy().into(), target, read_only));
+        }
         mounts.push(bind(
             self.workspace.join("genconf").to_string_lossy().into(),
             NODE_GENCONF_DIR,
@@ -739,7 +754,7 @@ impl NodeContext<'_> {
             binds: (!private_cgroups).then(|| vec!["/sys/fs/cgroup:/sys/fs/cgroup:rw".into()]),
             ..Default::default()
         };
-        ContainerCreateBody {
+        Ok(ContainerCreateBody {
             hostname: Some(p.name.clone()),
             image: Some(self.image.to_string()),
             cmd: Some(vec!["/sbin/init".into()]),
@@ -748,67 +763,40 @@ impl NodeContext<'_> {
             stop_signal: Some("SIGRTMIN+3".into()),
             host_config: Some(host_config),
             ..Default::default()
-        }
+        })
     }
 
-    /// A tar of the files each node gets before it boots: root's authorized key and the
-    /// node's own host key (so the harness knows it in advance and pins it).
-    fn injected_files(&self, p: &Planned) -> Result<Vec<u8>> {
-        let host_private =
-            p.host_key
-                .to_openssh(LineEnding::LF)
-                .map_err(|e| Error::ImageBuild {
-                    step: "encoding a host key",
-                    detail: e.to_string(),
-                })?;
-        let host_public = format!(
-            "{}\n",
-            p.host_key.public_key().to_openssh().unwrap_or_default()
-        );
-        let authorized = format!("{}\n", self.authorized);
-        let mut tar = tar::Builder::new(Vec::new());
-        let mut add = |path: &str, mode: u32, data: &[u8], dir: bool| {
-            let mut h = tar::Header::new_gnu();
-            h.set_entry_type(if dir {
-                tar::EntryType::Directory
-            } else {
-                tar::EntryType::Regular
-            });
-            h.set_mode(mode);
-            h.set_uid(0);
-            h.set_gid(0);
-            h.set_size(data.len() as u64);
-            h.set_mtime(0);
-            tar.append_data(&mut h, path, data)
-        };
-        let built = add("root/.ssh/", 0o700, b"", true)
-            .and_then(|()| {
-                add(
-                    "root/.ssh/authorized_keys",
-                    0o600,
-                    authorized.as_bytes(),
-                    false,
-                )
-            })
-            .and_then(|()| {
-                add(
-                    "etc/ssh/ssh_host_ed25519_key",
-                    0o600,
-                    host_private.as_bytes(),
-                    false,
-                )
-            })
-            .and_then(|()| {
-                add(
-                    "etc/ssh/ssh_host_ed25519_key.pub",
-                    0o644,
-                    host_public.as_bytes(),
-                    false,
-                )
-            })
-            .and_then(|()| tar.into_inner());
-        built.map_err(Error::io("build the key archive for", p.name.clone()))
+    /// The node's own host key (known to the harness in advance, so it is pinned) and
+    /// root's authorized keys, as root-owned 0600 files in the workspace.
+    fn key_files(&self, p: &Planned) -> Result<(PathBuf, PathBuf)> {
+        let dir = self.workspace.join("nodes").join(&p.name);
+        std::fs::create_dir_all(&dir).map_err(Error::io("create", &dir))?;
+        let host_key = dir.join("ssh_host_ed25519_key");
+        let pem = p
+            .host_key
+            .to_openssh(LineEnding::LF)
+            .map_err(|e| Error::ImageBuild {
+                step: "encoding a host key",
+                detail: e.to_string(),
+            })?;
+        write_private(&host_key, pem.as_bytes())?;
+        let authorized = dir.join("authorized_keys");
+        write_private(&authorized, format!("{}\n", self.authorized).as_bytes())?;
+        Ok((host_key, authorized))
     }
+}
+
+/// Write a file only its owner can read (created so: never briefly readable).
+fn write_private(path: &Path, data: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(Error::io("create", path))?;
+    file.write_all(data).map_err(Error::io("write", path))
 }
 
 /// Wait until every node accepts commands: an SSH login, or (docker exec) sshd active.
@@ -844,8 +832,10 @@ async fn wait_ready<'a>(
                     });
                 }
                 Err(_) => {
+                    // A refused connection costs nothing: poll often, so the cluster is
+                    // returned within moments of its last sshd starting.
                     tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_millis(200));
+                    pause = (pause * 2).min(Duration::from_millis(40));
                 }
             }
         }

@@ -178,7 +178,7 @@ fn about_the_cluster(e: &anyhow::Error) -> bool {
 /// Remove everything of the cluster (the library sweeps until nothing reappears and
 /// also removes the workspace).
 async fn remove(id: &str) {
-    if let Err(e) = dcos_e2e::destroy_cluster(id).await {
+    if let Err(e) = dcos_e2e::destroy_interrupted_cluster(id).await {
         eprintln!(
             "warning: removing {id}: {}; `minidcos docker clean` retries",
             dcos_e2e::chain(&e)
