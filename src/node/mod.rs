@@ -94,19 +94,7 @@ impl std::str::FromStr for Role {
 /// Cheap to clone; clones share the node's connections.
 #[derive(Clone)]
 pub struct Node {
-    inner: Arc<NodeInner>,
-}
-
-struct NodeInner {
-    role: Role,
-    index: usize,
-    ip: IpAddr,
-    ssh_key_path: PathBuf,
-    default_user: String,
-    container: Option<String>,
-    log_output_live: bool,
-    transport: Arc<dyn Transport>,
-    cluster: Arc<ClusterState>,
+    inner: Arc<NodeSpec>,
 }
 
 impl fmt::Debug for Node {
@@ -146,29 +134,8 @@ pub(crate) struct NodeSpec {
 
 impl Node {
     pub(crate) fn new(spec: NodeSpec) -> Self {
-        let NodeSpec {
-            role,
-            index,
-            ip,
-            ssh_key_path,
-            default_user,
-            container,
-            log_output_live,
-            transport,
-            cluster,
-        } = spec;
         Self {
-            inner: Arc::new(NodeInner {
-                role,
-                index,
-                ip,
-                ssh_key_path,
-                default_user,
-                container,
-                log_output_live,
-                transport,
-                cluster,
-            }),
+            inner: Arc::new(spec),
         }
     }
 

@@ -229,13 +229,7 @@ fn write_keypair(workspace: &Path, key: &PrivateKey) -> Result<PathBuf> {
     let ssh_dir = workspace.join("ssh");
     std::fs::create_dir_all(&ssh_dir).map_err(Error::io("create", &ssh_dir))?;
     let path = workspace.join(KEY_FILE);
-    let pem = key
-        .to_openssh(LineEnding::LF)
-        .map_err(|e| Error::ImageBuild {
-            step: "encoding the SSH key",
-            detail: e.to_string(),
-        })?;
-    write_private(&path, pem.as_bytes())?;
+    write_private_key(&path, key)?;
     let public = key.public_key().to_openssh().unwrap_or_default();
     let pub_path = path.with_extension("pub");
     std::fs::write(&pub_path, format!("{public} dcos-e2e\n"))
@@ -772,18 +766,19 @@ impl NodeContext<'_> {
         let dir = self.workspace.join("nodes").join(&p.name);
         std::fs::create_dir_all(&dir).map_err(Error::io("create", &dir))?;
         let host_key = dir.join("ssh_host_ed25519_key");
-        let pem = p
-            .host_key
-            .to_openssh(LineEnding::LF)
-            .map_err(|e| Error::ImageBuild {
-                step: "encoding a host key",
-                detail: e.to_string(),
-            })?;
-        write_private(&host_key, pem.as_bytes())?;
+        write_private_key(&host_key, &p.host_key)?;
         let authorized = dir.join("authorized_keys");
         write_private(&authorized, format!("{}\n", self.authorized).as_bytes())?;
         Ok((host_key, authorized))
     }
+}
+
+/// Write a private key in OpenSSH format, readable by its owner only.
+fn write_private_key(path: &Path, key: &PrivateKey) -> Result<()> {
+    let pem = key
+        .to_openssh(LineEnding::LF)
+        .map_err(|e| Error::io("encode a key for", path)(std::io::Error::other(e.to_string())))?;
+    write_private(path, pem.as_bytes())
 }
 
 /// Write a file only its owner can read (created so: never briefly readable).
