@@ -35,6 +35,8 @@ pub fn json<T: Serialize>(value: &T) {
 /// Print rows as a table with a header.
 pub fn table(header: &[&str], rows: Vec<Vec<String>>) {
     let mut t = Table::new();
+    // Plain aligned columns, as kubectl and kind print: easy to read and to grep.
+    t.load_style(comfy_table::TableStyle::new());
     if !std::io::stdout().is_terminal() {
         t.force_no_tty();
     }
