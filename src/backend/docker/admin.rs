@@ -175,15 +175,22 @@ pub async fn destroy_interrupted_cluster(cluster_id: &str) -> Result<()> {
     sweep(&client, cluster_id, None).await
 }
 
-async fn sweep(client: &DockerClient, cluster_id: &str, workspace: Option<&Path>) -> Result<()> {
+pub(crate) async fn sweep(
+    client: &DockerClient,
+    cluster_id: &str,
+    workspace: Option<&Path>,
+) -> Result<()> {
     let _ = reaper::disarm(client, cluster_id).await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
-        let found = destroy_by_label(client, cluster_id, workspace).await?;
-        if found == 0 || std::time::Instant::now() >= deadline {
-            return Ok(());
+        // A failure (a removal already under way elsewhere, a network still in use while
+        // its containers go) is retried like a leftover until the deadline.
+        match destroy_by_label(client, cluster_id, workspace).await {
+            Ok(0) => return Ok(()),
+            Err(e) if std::time::Instant::now() >= deadline => return Err(e),
+            Ok(_) if std::time::Instant::now() >= deadline => return Ok(()),
+            _ => tokio::time::sleep(std::time::Duration::from_millis(300)).await,
         }
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     }
 }
 

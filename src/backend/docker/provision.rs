@@ -309,7 +309,9 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ma
             if keep_on_error {
                 workspace.keep();
                 tracing::warn!(cluster = %id, "creation failed; kept for inspection: `minidcos docker destroy {id}`");
-            } else if let Err(cleanup) = destroy_by_label(&client, &id, Some(&workspace.path)).await
+            } else if let Err(cleanup) =
+                // Sweep: the dropped watchdog is removing things at the same time.
+                super::admin::sweep(&client, &id, Some(&workspace.path)).await
             {
                 tracing::error!(cluster = %id, "cleanup after failed creation failed: {cleanup}");
             }
