@@ -1671,9 +1671,23 @@ async fn bench_install(b: &mut Bench) -> Result<()> {
 // ---------------------------------------------------------------------------------------
 
 /// Run to the end; (wall seconds, peak RSS in MB, exit code, stdout, stderr).
+///
+/// The peak comes from GNU time when it is installed: a child's `ru_maxrss` also counts
+/// the memory of the process that forked it (Linux keeps the pre-exec high-water mark),
+/// so measured straight from this bench (about 30 MB itself) every command would read as
+/// at least that. Without GNU time it falls back to `wait4`, an upper bound.
 fn run_measured(program: &str, args: &[&str]) -> Result<(f64, f64, i32, String, String)> {
+    const GNU_TIME: &str = "/usr/bin/time";
+    let via_time = Path::new(GNU_TIME).exists();
     let t = Instant::now();
-    let mut child = Proc::new(program)
+    let mut command = if via_time {
+        let mut c = Proc::new(GNU_TIME);
+        c.args(["-f", "dcos-e2e-bench-maxrss-kib=%M", program]);
+        c
+    } else {
+        Proc::new(program)
+    };
+    let mut child = command
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -1707,8 +1721,20 @@ fn run_measured(program: &str, args: &[&str]) -> Result<(f64, f64, i32, String, 
     } else {
         128 + libc::WTERMSIG(status)
     };
-    // ru_maxrss is in KiB on Linux.
-    Ok((wall, usage.ru_maxrss as f64 / 1024.0, code, out, stderr))
+    // ru_maxrss and GNU time's %M are in KiB on Linux.
+    let mut kib = usage.ru_maxrss as f64;
+    if via_time {
+        let marker = "dcos-e2e-bench-maxrss-kib=";
+        if let Some(line) = stderr.lines().rev().find(|l| l.starts_with(marker)) {
+            kib = line[marker.len()..].trim().parse().unwrap_or(kib);
+        }
+        stderr = stderr
+            .lines()
+            .filter(|l| !l.starts_with(marker))
+            .map(|l| format!("{l}\n"))
+            .collect();
+    }
+    Ok((wall, kib / 1024.0, code, out, stderr))
 }
 
 fn spawn_times(program: &str, args: &[&str], runs: usize) -> Result<Vec<f64>> {
