@@ -268,6 +268,8 @@ pub struct Cluster {
     backend: Box<dyn Provisioned>,
     /// Set once the drop policy no longer applies (destroyed, persisted or kept).
     settled: AtomicBool,
+    /// Set when the scope ended with an error (see [`Cluster::scope`]).
+    failed: AtomicBool,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -306,6 +308,7 @@ impl Cluster {
             params,
             backend,
             settled: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
         }
     }
 
@@ -445,6 +448,34 @@ impl Cluster {
         Ok(())
     }
 
+    /// Use the cluster in `f`, then end its scope with the policy for how `f` ended: an
+    /// `Err` counts as an error (`destroy_on_error`), as a panic does; `Ok` as a normal
+    /// end (`destroy_on_success`). This is the seed's context manager for code that
+    /// returns errors rather than panicking.
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+    /// use dcos_e2e::{Cluster, Docker};
+    /// let cluster = Cluster::builder(Docker::new()).destroy_on_success(false).provision().await?;
+    /// cluster
+    ///     .scope(async |c: &Cluster| c.masters()[0].run(["false"]).await)
+    ///     .await?; // the command fails: the cluster is destroyed (destroy_on_error)
+    /// # Ok(()) }
+    /// ```
+    pub async fn scope<T, E>(
+        self,
+        f: impl AsyncFnOnce(&Cluster) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let result = f(&self).await;
+        self.failed.store(result.is_err(), Ordering::SeqCst);
+        drop(self);
+        result
+    }
+
+    pub(crate) fn mark_failed(&self, failed: bool) {
+        self.failed.store(failed, Ordering::SeqCst);
+    }
+
     /// Keep the cluster past this handle (policy or `DCOS_E2E_KEEP`).
     fn keep(&self) {
         if !self.settled.swap(true, Ordering::SeqCst) {
@@ -458,8 +489,8 @@ impl Drop for Cluster {
         if self.settled.load(Ordering::SeqCst) {
             return;
         }
-        let panicking = std::thread::panicking();
-        let destroy = if panicking {
+        let error = std::thread::panicking() || self.failed.load(Ordering::SeqCst);
+        let destroy = if error {
             self.params.destroy_on_error
         } else {
             self.params.destroy_on_success

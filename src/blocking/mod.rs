@@ -200,6 +200,18 @@ impl Cluster {
         wait(self.inner.destroy())
     }
 
+    /// Blocking [`crate::Cluster::scope`]: use the cluster in `f`, then end its scope with
+    /// the policy for how `f` ended (`Err` counts as an error, like a panic).
+    pub fn scope<T, E>(
+        self,
+        f: impl FnOnce(&Cluster) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let result = f(&self);
+        self.inner.mark_failed(result.is_err());
+        drop(self);
+        result
+    }
+
     /// Blocking [`crate::Cluster::persist`].
     pub fn persist(&self) -> Result<()> {
         wait(self.inner.persist())

@@ -478,3 +478,50 @@ fn nodes_join_a_given_network_which_stays() {
         std::panic::resume_unwind(panic);
     }
 }
+
+/// `scope`: an `Err` ends the scope as an error (destroy_on_error), `Ok` as a normal end.
+#[test]
+fn scope_applies_the_policy_for_how_it_ended() {
+    let make = |id: &str| {
+        Cluster::builder(common::docker().cluster_id(id))
+            .masters(1)
+            .agents(0)
+            .public_agents(0)
+            .destroy_on_success(false)
+            .destroy_on_error(true)
+            .provision()
+            .unwrap()
+    };
+    let failed_id = Docker::new_cluster_id();
+    let result = make(&failed_id).scope(|c| c.masters()[0].run(["false"]));
+    assert_eq!(result.unwrap_err().exit_status(), Some(1));
+    assert_gone(&failed_id, None);
+
+    let ok_id = Docker::new_cluster_id();
+    let result = make(&ok_id).scope(|c| c.masters()[0].run(["true"]));
+    assert!(result.is_ok());
+    let (containers, _, _) = leftovers(&ok_id);
+    force_remove(&ok_id);
+    assert_eq!(containers.len(), 1, "kept: destroy_on_success is false");
+    assert_gone(&ok_id, None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn async_scope_destroys_on_error() {
+    let id = Docker::new_cluster_id();
+    // The shared image helper blocks: keep it off the runtime's threads.
+    let backend = tokio::task::spawn_blocking(common::docker).await.unwrap();
+    let cluster = dcos_e2e::Cluster::builder(backend.cluster_id(&id))
+        .masters(1)
+        .agents(0)
+        .public_agents(0)
+        .destroy_on_success(false)
+        .provision()
+        .await
+        .unwrap();
+    let result = cluster
+        .scope(async |c: &dcos_e2e::Cluster| c.masters()[0].run(["sh", "-c", "exit 3"]).await)
+        .await;
+    assert_eq!(result.unwrap_err().exit_status(), Some(3));
+    assert_gone(&id, None);
+}
