@@ -267,37 +267,43 @@ impl Node {
         // stops (sshd and docker exec both start it as a session leader).
         let wrapped = format!("echo {PID_MARK}$$ >&2; {script}");
         let mut raw = self.transport_live()?.spawn(&user, wrapped, false).await?;
+        // Startup files of the login shell may print to stderr before the mark: keep
+        // those lines as the process's stderr.
         let mut seen = Vec::new();
-        let pid = loop {
-            match raw.stderr.recv().await {
-                Some(chunk) => {
-                    seen.extend_from_slice(&chunk);
-                    if let Some(end) = seen.iter().position(|&b| b == b'\n') {
-                        let line = String::from_utf8_lossy(&seen[..end]).to_string();
-                        let pid = line
-                            .strip_prefix(PID_MARK)
-                            .and_then(|p| p.trim().parse::<u32>().ok());
-                        seen.drain(..=end);
-                        break pid;
-                    }
+        let mut scanned = 0;
+        let pid = 'mark: loop {
+            let Some(chunk) = raw.stderr.recv().await else {
+                break None;
+            };
+            seen.extend_from_slice(&chunk);
+            while let Some(len) = seen[scanned..].iter().position(|&b| b == b'\n') {
+                let end = scanned + len;
+                let pid = std::str::from_utf8(&seen[scanned..end])
+                    .ok()
+                    .and_then(|line| line.strip_prefix(PID_MARK))
+                    .and_then(|p| p.trim().parse::<u32>().ok());
+                if pid.is_some() {
+                    seen.drain(scanned..=end);
+                    break 'mark pid;
                 }
-                None => break None,
+                scanned = end + 1;
             }
         };
-        let pid = match pid {
-            Some(pid) => pid,
-            None => {
-                let status = raw
-                    .exit
-                    .await
-                    .unwrap_or_else(|_| Err(lost(&*self.inner.transport)))?;
-                return Err(Error::Transport {
-                    node: self.to_string(),
-                    transport: self.inner.transport.kind().as_str(),
-                    detail: format!("the process did not start (status {status})"),
-                    source: None,
-                });
-            }
+        let Some(pid) = pid else {
+            let status = raw
+                .exit
+                .await
+                .unwrap_or_else(|_| Err(lost(&*self.inner.transport)))?;
+            let stderr = String::from_utf8_lossy(&seen);
+            return Err(Error::Transport {
+                node: self.to_string(),
+                transport: self.inner.transport.kind().as_str(),
+                detail: format!(
+                    "the process did not start (status {status}): {}",
+                    stderr.trim()
+                ),
+                source: None,
+            });
         };
         let RawProcess {
             stdout,

@@ -394,8 +394,44 @@ fn create_list_inspect_run_files_wait_destroy() {
         0o751
     );
 
+    // A reader that stops early (`| head`) ends the command on the node and the CLI.
+    let mut endless = Proc::new(common::minidcos())
+        .args(["docker", "run", &id, "--", "yes", "endless"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(endless.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert_eq!(first, "endless\n");
+    let status = wait_exit(&mut endless, Duration::from_secs(60));
+    assert!(!status.success(), "{status:?}");
+    let left = minidcos(&["docker", "run", &id, "--", "pgrep", "-x", "yes"]);
+    assert_eq!(left.code, Some(1), "`yes` still runs on the node: {left:?}");
+
     // wait, destroy, and nothing left.
     minidcos(&["docker", "wait", &id, "--timeout", "60s"]).ok();
+
+    // Startup files that write to stderr (sshd's bash reads ~/.bashrc) do not stop
+    // commands from running, nor mix into their stdout.
+    minidcos(&[
+        "docker",
+        "run",
+        &id,
+        "--node",
+        "all",
+        "--",
+        "sh",
+        "-c",
+        "sed -i '1i echo rc-noise >&2' /root/.bashrc",
+    ])
+    .ok();
+    let noisy = minidcos(&["docker", "run", &id, "--", "echo", "quiet"]).ok();
+    assert_eq!(noisy.stdout, "quiet\n");
+    assert!(noisy.stderr.contains("rc-noise"), "{noisy:?}");
     let destroyed = minidcos(&["docker", "destroy", &id, "--json"]).ok().json();
     assert_eq!(destroyed["destroyed"], serde_json::json!([id]));
     assert!(listed(&id).is_none(), "{id} still listed");
@@ -1250,4 +1286,77 @@ fn install_then_existing_cluster_file_operations() {
     let destroyed = minidcos(&["docker", "destroy", &id]).ok();
     assert_eq!(destroyed.stdout.trim(), id);
     assert_gone(&id, Some(&workspace));
+}
+
+// ---------------------------------------------------------------------------------
+// 7. A harness that does not run as root (a member of the daemon's socket group).
+
+#[test]
+fn a_user_other_than_root_creates_and_reaches_nodes() {
+    use std::os::unix::fs::{MetadataExt, chown};
+    common::node_image();
+    const NOBODY: u32 = 65534;
+    let socket_gid = std::fs::metadata("/var/run/docker.sock")
+        .expect("the daemon's local socket")
+        .gid();
+    // The binary and the workspace where that user can reach them.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = dir.path().join("minidcos");
+    std::fs::copy(common::minidcos(), &bin).unwrap();
+    let workspace = dir.path().join("workspace");
+    std::fs::create_dir(&workspace).unwrap();
+    chown(&workspace, Some(NOBODY), Some(socket_gid)).unwrap();
+    let id = unique_id("user");
+    let _guard = Destroy(id.clone());
+    let as_nobody = |args: &[&str]| -> Ran {
+        Proc::new("setpriv")
+            .args(["--reuid", &NOBODY.to_string()])
+            .args(["--regid", &socket_gid.to_string(), "--clear-groups"])
+            .arg(&bin)
+            .args(args)
+            .env("HOME", &workspace)
+            .stdin(Stdio::null())
+            .output()
+            .expect("setpriv runs")
+            .into()
+    };
+    as_nobody(&[
+        "docker",
+        "create",
+        "--public-agents",
+        "0",
+        "--cluster-id",
+        &id,
+        "--workspace-dir",
+        workspace.to_str().unwrap(),
+    ])
+    .ok();
+    let key = minidcos(&["docker", "inspect", &id, "--json"]).ok().json()["ssh_key_path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(std::fs::metadata(&key).unwrap().uid(), NOBODY);
+    // Over SSH (the default transport), so sshd took root's key from this user.
+    let ran = as_nobody(&[
+        "docker",
+        "run",
+        &id,
+        "--node",
+        "all",
+        "--",
+        "stat",
+        "-c",
+        "%U %a",
+        "/root/.ssh/authorized_keys",
+    ])
+    .ok();
+    assert_eq!(ran.stdout, "root 600\n".repeat(2));
+    as_nobody(&["docker", "destroy", &id]).ok();
+    assert_gone(&id, None);
+    assert_eq!(
+        std::fs::read_dir(&workspace).unwrap().count(),
+        0,
+        "workspace left"
+    );
 }

@@ -43,6 +43,12 @@ pub fn leftovers(cluster_id: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
             .args(args)
             .output()
             .expect("docker CLI runs");
+        // A failed listing would otherwise look like "nothing left".
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter(|l| !l.is_empty())

@@ -139,7 +139,7 @@ fn off_runtime(work: impl FnOnce(DockerClient) -> BoxFuture<'static, Result<()>>
     }
 }
 
-/// What this daemon allows, found once per process.
+/// What this daemon allows, found once per process (the privilege verdict once per daemon).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct DaemonFacts {
     pub cgroup_v2: bool,
@@ -167,11 +167,15 @@ pub(crate) async fn daemon_facts(client: &DockerClient, image: &str) -> Result<D
             let privileged_allowed = match std::fs::read_to_string(&cache).as_deref() {
                 Ok("yes") => true,
                 Ok("no") => false,
-                _ => {
-                    let allowed = probe_privileged(client, image).await?;
-                    let _ = std::fs::write(&cache, if allowed { "yes" } else { "no" });
-                    allowed
-                }
+                _ => match probe_privileged(client, image).await? {
+                    Some(allowed) => {
+                        let _ = std::fs::write(&cache, if allowed { "yes" } else { "no" });
+                        allowed
+                    }
+                    // Not a verdict on privileges (say, an image without /bin/true): the
+                    // minimal set works everywhere; ask again next time.
+                    None => false,
+                },
             };
             tracing::debug!(cgroup_v2, privileged_allowed, "daemon facts");
             Ok(DaemonFacts {
@@ -183,7 +187,8 @@ pub(crate) async fn daemon_facts(client: &DockerClient, image: &str) -> Result<D
         .copied()
 }
 
-async fn probe_privileged(client: &DockerClient, image: &str) -> Result<bool> {
+/// `Some(allowed)` when the daemon gave a verdict, `None` when the probe failed otherwise.
+async fn probe_privileged(client: &DockerClient, image: &str) -> Result<Option<bool>> {
     let body = ContainerCreateBody {
         image: Some(image.to_string()),
         entrypoint: Some(vec!["/bin/true".into()]),
@@ -212,12 +217,32 @@ async fn probe_privileged(client: &DockerClient, image: &str) -> Result<bool> {
         .map_err(op("creating the privilege probe"))?;
     let started = client.api.start_container(&created.id, None).await;
     client.remove_container(&created.id).await?;
-    if let Err(e) = &started {
-        tracing::info!(
-            "privileged containers are refused here ({e}); nodes use the minimal capability set"
-        );
+    let Err(e) = started else {
+        return Ok(Some(true));
+    };
+    let message = e.to_string();
+    if !refuses_privileges(&message) {
+        tracing::debug!("the privilege probe failed for another reason: {message}");
+        return Ok(None);
     }
-    Ok(started.is_ok())
+    tracing::info!(
+        "privileged containers are refused here ({message}); nodes use the minimal capability set"
+    );
+    Ok(Some(false))
+}
+
+/// Whether a start error is the daemon or runtime refusing privileged mode.
+fn refuses_privileges(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    [
+        "caps",
+        "capabilit",
+        "privilege",
+        "not permitted",
+        "permission denied",
+    ]
+    .iter()
+    .any(|needle| message.contains(needle))
 }
 
 fn new_ed25519() -> PrivateKey {
@@ -641,6 +666,9 @@ impl NodeContext<'_> {
         api.create_container(Some(options), body)
             .await
             .map_err(op(format!("creating container {}", p.name)))?;
+        if !binds_keys() {
+            self.copy_authorized_keys(p).await?;
+        }
         api.start_container(&p.name, None)
             .await
             .map_err(op(format!("starting container {}", p.name)))?;
@@ -705,13 +733,20 @@ impl NodeContext<'_> {
         };
         // Keys are bound from the workspace rather than copied in: copying into a
         // created container mounts its root filesystem once more (slow on some storage
-        // drivers). sshd accepts them: root-owned, 0600.
+        // drivers). sshd takes a host key of any owner, but root's authorized_keys only
+        // when root owns it: a harness not running as root copies that one in.
         let (host_key, authorized) = self.key_files(p)?;
-        for (source, target, read_only) in [
-            (&authorized, "/root/.ssh/authorized_keys", false),
-            (&host_key, "/etc/ssh/ssh_host_ed25519_key", true),
-        ] {
-            mounts.push(bind(source.to_string_lossy().into(), target, read_only));
+        mounts.push(bind(
+            host_key.to_string_lossy().into(),
+            "/etc/ssh/ssh_host_ed25519_key",
+            true,
+        ));
+        if binds_keys() {
+            mounts.push(bind(
+                authorized.to_string_lossy().into(),
+                AUTHORIZED_KEYS,
+                false,
+            ));
         }
         mounts.push(bind(
             self.workspace.join("genconf").to_string_lossy().into(),
@@ -762,6 +797,43 @@ impl NodeContext<'_> {
         })
     }
 
+    /// Put root's authorized_keys into a created container, owned by root, 0600.
+    async fn copy_authorized_keys(&self, p: &Planned) -> Result<()> {
+        let content = format!("{}\n", self.authorized);
+        let mut archive = tar::Builder::new(Vec::new());
+        let mut entry = |path: &str, kind: tar::EntryType, mode: u32, data: &[u8]| {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(kind);
+            header.set_mode(mode);
+            header.set_uid(0);
+            header.set_gid(0);
+            header.set_size(data.len() as u64);
+            header.set_cksum();
+            archive.append_data(&mut header, path, data)
+        };
+        entry("root/.ssh", tar::EntryType::Directory, 0o700, &[])
+            .and_then(|()| {
+                entry(
+                    AUTHORIZED_KEYS.trim_start_matches('/'),
+                    tar::EntryType::Regular,
+                    0o600,
+                    content.as_bytes(),
+                )
+            })
+            .map_err(Error::io("archive", AUTHORIZED_KEYS))?;
+        let bytes = archive
+            .into_inner()
+            .map_err(Error::io("archive", AUTHORIZED_KEYS))?;
+        let options = bollard::query_parameters::UploadToContainerOptionsBuilder::default()
+            .path("/")
+            .build();
+        self.client
+            .api
+            .upload_to_container(&p.name, Some(options), bollard::body_full(bytes.into()))
+            .await
+            .map_err(op(format!("copying authorized_keys into {}", p.name)))
+    }
+
     /// The node's own host key (known to the harness in advance, so it is pinned) and
     /// root's authorized keys, as root-owned 0600 files in the workspace.
     fn key_files(&self, p: &Planned) -> Result<(PathBuf, PathBuf)> {
@@ -773,6 +845,14 @@ impl NodeContext<'_> {
         write_private(&authorized, format!("{}\n", self.authorized).as_bytes())?;
         Ok((host_key, authorized))
     }
+}
+
+const AUTHORIZED_KEYS: &str = "/root/.ssh/authorized_keys";
+
+/// Whether root's authorized_keys can be bound from the workspace: only when we are
+/// root, so the file is root's (sshd's StrictModes).
+fn binds_keys() -> bool {
+    super::image::is_root()
 }
 
 /// Write a private key in OpenSSH format, readable by its owner only.
@@ -943,4 +1023,19 @@ pub(crate) async fn attach(id: &str, transport: Option<TransportKind>) -> Result
         default_ssh_user: DEFAULT_USER.into(),
         backend: Box::new(backend),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refuses_privileges;
+
+    #[test]
+    fn only_a_privilege_refusal_is_a_verdict() {
+        assert!(refuses_privileges(
+            "Docker responded with status code 500: OCI runtime create failed: unable to apply caps: operation not permitted"
+        ));
+        assert!(!refuses_privileges(
+            "Docker responded with status code 400: exec: \"/bin/true\": stat /bin/true: no such file or directory"
+        ));
+    }
 }

@@ -164,10 +164,16 @@ pub async fn run(cluster: &Cluster, nodes: &NodeArgs, args: &CommandArgs) -> Res
         let mut out = process.stdout().ok_or_else(|| anyhow!("no stdout"))?;
         let mut err = process.stderr().ok_or_else(|| anyhow!("no stderr"))?;
         let streamed = async {
-            let copy_out = async {
+            let killer = &process;
+            let copy_out = async move {
                 let mut stdout = tokio::io::stdout();
-                let _ = tokio::io::copy(&mut out, &mut stdout).await;
-                let _ = stdout.flush().await;
+                let copied = tokio::io::copy(&mut out, &mut stdout).await;
+                if copied.is_err() || stdout.flush().await.is_err() {
+                    // Nobody reads our output any more (`| head`): stop the command, as
+                    // ssh would, and stop holding its stream so its other ends finish.
+                    drop(out);
+                    let _ = killer.kill().await;
+                }
             };
             let copy_err = async {
                 let mut stderr = tokio::io::stderr();
