@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::backend::{ClusterBackend, Provisioned};
-use crate::error::{Error, Result};
+use crate::error::{Aftermath, Error, Result};
 use crate::install::{self, InstallOptions};
 use crate::node::{Command, Node, Output, Role};
 
@@ -215,16 +215,16 @@ impl ClusterBuilder {
             && let Some(options) = cluster.params.install_options()
             && let Err(e) = cluster.install(&options).await
         {
-            let kept = !cluster.params.destroy_on_error || keep_requested();
             let id = cluster.id().to_string();
-            if kept {
+            let aftermath = if !cluster.params.destroy_on_error || keep_requested() {
                 cluster.keep();
-            } else if let Err(cleanup) = cluster.destroy().await {
-                tracing::error!(cluster = %id, "cleanup after failed install failed: {cleanup}");
-            }
+                Aftermath::kept()
+            } else {
+                Aftermath::of_cleanup(cluster.destroy().await)
+            };
             return Err(Error::CreateFailed {
                 cluster_id: id,
-                kept,
+                aftermath,
                 source: Box::new(e),
             });
         }

@@ -137,18 +137,58 @@ pub enum Error {
         cluster_id: String,
     },
 
-    /// Creating a cluster failed after objects were made; what was made is gone (or kept
-    /// on purpose when `destroy_on_error` is false, then the id says what to look at).
-    #[error("creating cluster {cluster_id} failed ({})", if *kept { "kept for inspection because destroy_on_error is false" } else { "everything created was removed" })]
+    /// Creating a cluster failed after objects were made; says what became of them.
+    #[error("creating cluster {cluster_id} failed ({aftermath})")]
     CreateFailed {
         /// The cluster id.
         cluster_id: String,
-        /// Whether its objects were left for inspection.
-        kept: bool,
+        /// Whether what was made is gone, kept, or partly left.
+        aftermath: Aftermath,
         /// The first failure.
         #[source]
         source: Box<Error>,
     },
+}
+
+/// What became of a cluster whose creation failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Aftermath {
+    /// Everything created was removed.
+    Removed,
+    /// Kept for inspection, and why (`destroy_on_error` false, or `DCOS_E2E_KEEP` set).
+    Kept(&'static str),
+    /// Removing it failed too (the failure); `minidcos docker clean` removes the rest.
+    CleanupFailed(String),
+}
+
+impl Aftermath {
+    /// Kept for inspection, with the reason the policy gives.
+    pub(crate) fn kept() -> Self {
+        Aftermath::Kept(if crate::cluster::keep_requested() {
+            "DCOS_E2E_KEEP is set"
+        } else {
+            "destroy_on_error is false"
+        })
+    }
+
+    /// The outcome of removing what was made.
+    pub(crate) fn of_cleanup(result: Result<()>) -> Self {
+        match result {
+            Ok(()) => Aftermath::Removed,
+            Err(e) => Aftermath::CleanupFailed(chain(&e)),
+        }
+    }
+}
+
+impl std::fmt::Display for Aftermath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Aftermath::Removed => f.write_str("everything created was removed"),
+            Aftermath::Kept(why) => write!(f, "kept for inspection because {why}"),
+            Aftermath::CleanupFailed(e) => write!(f, "and removing what was made failed: {e}"),
+        }
+    }
 }
 
 /// A command on a node that exited with a non-zero status.

@@ -34,7 +34,7 @@ pub use backend::docker::labels;
 pub use backend::existing::Host;
 pub use backend::{ClusterBackend, ClusterFile, Docker, ExistingCluster, Mount, Privileged};
 pub use cluster::{Cluster, ClusterBuilder, KEEP_ENV, keep_requested};
-pub use error::{BoxError, CommandFailed, Error, Result, chain};
+pub use error::{Aftermath, BoxError, CommandFailed, Error, Result, chain};
 pub use install::{InstallOptions, base_config, superuser_password_hash};
 pub use node::{Command, Node, Output, OutputStream, Process, Role, TransportKind, quote};
 

@@ -6,7 +6,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::process::Command as Proc;
 
 use dcos_e2e::blocking::Cluster;
-use dcos_e2e::{Docker, Error, Mount, Role, labels};
+use dcos_e2e::{Aftermath, Docker, Error, Mount, Role, labels};
 
 use crate::common::{self, assert_gone, docker_inspect, force_remove, leftovers};
 
@@ -419,7 +419,7 @@ fn failure_part_way_leaves_nothing() {
     match &err {
         Error::CreateFailed {
             cluster_id,
-            kept: false,
+            aftermath: Aftermath::Removed,
             ..
         } => assert_eq!(cluster_id, &id),
         other => panic!("expected CreateFailed, got {other}"),

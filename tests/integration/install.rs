@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use dcos_e2e::blocking::Cluster;
-use dcos_e2e::{Docker, Error, InstallOptions};
+use dcos_e2e::{Aftermath, Docker, Error, InstallOptions};
 
 use crate::common::{self, assert_gone, force_remove, leftovers};
 
@@ -189,7 +189,13 @@ fn failing_installer_reports_its_output_and_destroys() {
         .unwrap_err();
     let text = dcos_e2e::chain(&err);
     assert!(
-        matches!(&err, Error::CreateFailed { kept: false, .. }),
+        matches!(
+            &err,
+            Error::CreateFailed {
+                aftermath: Aftermath::Removed,
+                ..
+            }
+        ),
         "{text}"
     );
     assert!(
@@ -213,7 +219,18 @@ fn failing_installer_keeps_cluster_when_not_destroy_on_error() {
     let (containers, _, _) = leftovers(&id);
     force_remove(&id);
     assert!(
-        matches!(err, Error::CreateFailed { kept: true, .. }),
+        matches!(
+            err,
+            Error::CreateFailed {
+                aftermath: Aftermath::Kept("destroy_on_error is false"),
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("kept for inspection because destroy_on_error is false"),
         "{err}"
     );
     assert_eq!(containers.len(), 1, "kept for inspection");

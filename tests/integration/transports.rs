@@ -924,6 +924,18 @@ async fn stopped_node(kind: TransportKind) {
         );
     }
 
+    // A handle attached afterwards knows the node has no address and says so at once
+    // (with SSH, never by reaching some other machine).
+    let attached = Cluster::attach_docker(&fx.id, Some(kind)).await.unwrap();
+    let err = attached.masters()[0].run(["true"]).await.unwrap_err();
+    let message = dcos_e2e::chain(&err);
+    let expected = match kind {
+        TransportKind::Ssh => "no address",
+        TransportKind::DockerExec => "not running",
+    };
+    assert!(message.contains(expected), "{message}");
+    drop(attached);
+
     // A stopped cluster is still destroyed completely.
     fx.finish().await;
 }

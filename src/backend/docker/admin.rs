@@ -188,6 +188,7 @@ pub(crate) async fn sweep(
         match destroy_by_label(client, cluster_id, workspace).await {
             Ok(0) => return Ok(()),
             Err(e) if std::time::Instant::now() >= deadline => return Err(e),
+            // This pass removed all it found; only a request landing later could add more.
             Ok(_) if std::time::Instant::now() >= deadline => return Ok(()),
             _ => tokio::time::sleep(std::time::Duration::from_millis(300)).await,
         }

@@ -22,7 +22,7 @@ use super::reaper::{self, Reaper};
 use super::{Docker, Privileged, destroy_by_label, labels, validate_cluster_id};
 use crate::backend::{GenconfMount, Provisioned};
 use crate::cluster::{ClusterParams, ClusterState, Made};
-use crate::error::{Error, Result};
+use crate::error::{Aftermath, Error, Result};
 use crate::node::transport::docker_exec::DockerExecTransport;
 use crate::node::transport::ssh::{HostKeys, SshSettings, SshTransport};
 use crate::node::transport::{BoxFuture, Transport};
@@ -331,18 +331,19 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ma
             Ok(made)
         }
         Err(e) => {
-            if keep_on_error {
+            let aftermath = if keep_on_error {
                 workspace.keep();
                 tracing::warn!(cluster = %id, "creation failed; kept for inspection: `minidcos docker destroy {id}`");
-            } else if let Err(cleanup) =
+                Aftermath::kept()
+            } else {
                 // Sweep: the dropped watchdog is removing things at the same time.
-                super::admin::sweep(&client, &id, Some(&workspace.path)).await
-            {
-                tracing::error!(cluster = %id, "cleanup after failed creation failed: {cleanup}");
-            }
+                Aftermath::of_cleanup(
+                    super::admin::sweep(&client, &id, Some(&workspace.path)).await,
+                )
+            };
             Err(Error::CreateFailed {
                 cluster_id: id,
-                kept: keep_on_error,
+                aftermath,
                 source: Box::new(e),
             })
         }
@@ -1005,7 +1006,8 @@ pub(crate) async fn attach(id: &str, transport: Option<TransportKind>) -> Result
     let mut nodes: [Vec<Node>; 3] = Default::default();
     found.sort_by_key(|a| (a.0, a.1));
     for (role, index, name, ip, kind) in found {
-        // A stopped node has no address; it still belongs to the cluster.
+        // A stopped node has no address; it still belongs to the cluster. SSH refuses
+        // the unspecified address, docker exec says the container is not running.
         let ip = ip.unwrap_or(IpAddr::from([0, 0, 0, 0]));
         nodes[role as usize].push(build_node(
             &client, &settings, kind, &state, role, index, ip, &name, false,

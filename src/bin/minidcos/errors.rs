@@ -1,7 +1,7 @@
 //! How errors reach the user: one line with the cause chain, then a hint where there is
 //! an obvious next step.
 
-use dcos_e2e::Error as Lib;
+use dcos_e2e::{Aftermath, Error as Lib};
 
 /// An error the CLI itself finds, with what to do about it.
 #[derive(Debug)]
@@ -107,12 +107,13 @@ pub fn hint(e: &anyhow::Error) -> Option<String> {
             Lib::ImageBuild { .. } => {
                 "check the mirror (--mirror) and that you are root; `minidcos docker doctor`"
             }
-            Lib::CreateFailed { kept: false, .. } => {
-                "nothing was left behind; `-v` shows each step"
-            }
-            Lib::CreateFailed { kept: true, .. } => {
-                "inspect it with `minidcos docker inspect`, remove it with `minidcos docker destroy`"
-            }
+            Lib::CreateFailed { aftermath, .. } => match aftermath {
+                Aftermath::Kept(_) => {
+                    "inspect it with `minidcos docker inspect`, remove it with `minidcos docker destroy`"
+                }
+                Aftermath::CleanupFailed(_) => "`minidcos docker clean` removes what is left",
+                _ => "nothing was left behind; `-v` shows each step",
+            },
             Lib::Timeout { .. } | Lib::Transport { .. } => {
                 "is the node running and reachable? `--transport docker-exec` avoids the network path"
             }
