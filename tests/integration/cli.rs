@@ -901,6 +901,25 @@ fn other_errors_exit_1_with_one_line_and_a_hint() {
         ],
         &["--extra-config", "/nonexistent.yaml"],
     );
+    let workspaces = tempfile::tempdir().unwrap();
+    one_line_error(
+        &[
+            "docker",
+            "create",
+            "--cluster-id",
+            &id,
+            "--network",
+            "no-such-network-of-dcos-e2e",
+            "--workspace-dir",
+            workspaces.path().to_str().unwrap(),
+        ],
+        &["--network", "no-such-network-of-dcos-e2e"],
+    );
+    assert_eq!(
+        std::fs::read_dir(workspaces.path()).unwrap().count(),
+        0,
+        "no workspace for a refused create"
+    );
     assert_gone(&id, None);
 
     // A create that fails part way removes what it made, and says so.

@@ -302,6 +302,16 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ma
         ));
     }
     let client = DockerClient::connect().await?;
+    if let Some(name) = &cfg.network {
+        client
+            .api
+            .inspect_network(
+                name,
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )
+            .await
+            .map_err(|_| Error::invalid("network", name, "no such Docker network"))?;
+    }
     // Before anything of the cluster exists: a build can take a minute.
     let image = node_image(&client, cfg).await?;
     let id = match &cfg.cluster_id {
@@ -449,17 +459,8 @@ async fn make(
 
     let network = async {
         match &cfg.network {
-            Some(name) => {
-                client
-                    .api
-                    .inspect_network(
-                        name,
-                        None::<bollard::query_parameters::InspectNetworkOptions>,
-                    )
-                    .await
-                    .map_err(|_| Error::invalid("network", name, "no such Docker network"))?;
-                Ok::<_, Error>(name.clone())
-            }
+            // Checked to exist before anything was made.
+            Some(name) => Ok::<_, Error>(name.clone()),
             None => {
                 let request = NetworkCreateRequest {
                     name: id.to_string(),

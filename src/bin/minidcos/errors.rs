@@ -44,6 +44,7 @@ pub fn flag_of(parameter: &str) -> Option<&'static str> {
         "files_to_copy_to_installer" => "--copy-to-genconf",
         "privileged" => "--privileged",
         "transport" => "--transport",
+        "network" => "--network",
         _ => return None,
     })
 }
@@ -81,6 +82,9 @@ fn hint_for_parameter(parameter: &str, reason: &str) -> Option<String> {
                 "leave --node-image out to use (and build) ours, or `docker load` the image first"
             }
             "build_artifact" => "give the path of the installer, e.g. dcos_generate_config.sh",
+            "network" => {
+                "`docker network ls` shows the networks; leave --network out for a private one"
+            }
             _ => return None,
         }
         .to_string(),
@@ -120,7 +124,9 @@ pub fn hint(e: &anyhow::Error) -> Option<String> {
             Lib::WaitTimeout { .. } => {
                 "look at the node with `minidcos docker run ID -- journalctl -b`"
             }
-            Lib::Install { .. } => "`--log-output-live -v` shows the installer's output as it runs",
+            Lib::Install { .. } => {
+                "the message ends with the step's output; `minidcos docker create --log-output-live` streams it as it runs"
+            }
             Lib::InvalidParameter {
                 parameter, reason, ..
             } if *parameter == "cluster_id" && reason.contains("no such cluster") => {

@@ -206,10 +206,7 @@ impl SshTransport {
     async fn connect(&self, user: &str) -> Result<Connection> {
         // 0.0.0.0 would reach this host's own sshd.
         if self.ip.is_unspecified() {
-            return Err(self.error(
-                "the node has no address (is its container running?)",
-                None,
-            ));
+            return Err(self.error("the node has no address (is its container running?)", None));
         }
         let timeout = self.settings.connect_timeout;
         let attempt = async {
