@@ -258,7 +258,8 @@ impl ExistingCluster {
 pub struct ClusterFile {
     /// The user to log in as.
     pub ssh_user: String,
-    /// The private key for every host (relative paths are from the file's directory).
+    /// The private key for every host (`~/` is the home directory; relative paths are
+    /// from the file's directory).
     pub ssh_key_path: PathBuf,
     /// Master addresses.
     pub masters: Vec<IpAddr>,
@@ -272,7 +273,8 @@ pub struct ClusterFile {
 
 impl ClusterFile {
     fn into_backend(self, base: &Path) -> ExistingCluster {
-        let key = base.join(&self.ssh_key_path);
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let key = key_path(&self.ssh_key_path, base, home.as_deref());
         let hosts = |ips: Vec<IpAddr>| {
             ips.into_iter()
                 .map(|ip| Host {
@@ -287,6 +289,15 @@ impl ClusterFile {
             hosts(self.public_agents),
             self.ssh_user,
         )
+    }
+}
+
+/// A cluster file's key path: `~/` is the user's home, a relative path is from the
+/// file's directory.
+fn key_path(given: &Path, base: &Path, home: Option<&Path>) -> PathBuf {
+    match (given.strip_prefix("~"), home) {
+        (Ok(rest), Some(home)) => home.join(rest),
+        _ => base.join(given),
     }
 }
 
@@ -351,6 +362,20 @@ mod tests {
             } => (parameter.to_string(), value),
             other => panic!("unexpected {other}"),
         }
+    }
+
+    #[test]
+    fn key_paths_expand_home_and_resolve_relative_paths() {
+        let (base, home) = (Path::new("/files"), Some(Path::new("/home/me")));
+        let key = |given: &str| key_path(Path::new(given), base, home);
+        assert_eq!(key("~/.ssh/id"), Path::new("/home/me/.ssh/id"));
+        assert_eq!(key("keys/id"), Path::new("/files/keys/id"));
+        assert_eq!(key("/abs/id"), Path::new("/abs/id"));
+        assert_eq!(key("~user/id"), Path::new("/files/~user/id"));
+        assert_eq!(
+            key_path(Path::new("~/id"), base, None),
+            Path::new("/files/~/id")
+        );
     }
 
     #[test]
