@@ -61,6 +61,10 @@ fn last_line(text: &str) -> &str {
 }
 
 pub(crate) async fn wait_for_dcos(masters: &[Node], timeout: Duration) -> Result<()> {
+    // Nothing to check is not healthy.
+    if masters.is_empty() {
+        return Err(Error::invalid("masters", 0, "no master to wait for"));
+    }
     let deadline = Instant::now() + timeout;
     let waits = masters.iter().map(|master| async move {
         let mut pause = Duration::from_millis(100);
@@ -84,5 +88,18 @@ pub(crate) async fn wait_for_dcos(masters: &[Node], timeout: Duration) -> Result
         Ok(())
     } else {
         Err(Error::WaitTimeout { timeout, failing })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn no_masters_is_an_error_not_health() {
+        let err = wait_for_dcos(&[], Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("no master"), "{err}");
     }
 }

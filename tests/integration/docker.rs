@@ -359,6 +359,49 @@ fn a_used_cluster_id_is_refused() {
 }
 
 #[test]
+fn two_creates_racing_for_one_id_leave_the_winner_intact() {
+    let id = Docker::new_cluster_id();
+    let create = || {
+        let id = id.clone();
+        std::thread::spawn(move || {
+            Cluster::builder(common::docker().cluster_id(&id))
+                .masters(2)
+                .agents(0)
+                .public_agents(0)
+                .provision()
+        })
+    };
+    let (a, b) = (create(), create());
+    let results = [a.join().unwrap(), b.join().unwrap()];
+    let (won, lost): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
+    assert_eq!(won.len(), 1, "one create wins: {lost:?}");
+    let lost = lost.into_iter().next().unwrap().unwrap_err();
+    eprintln!("the losing create: {}", dcos_e2e::chain(&lost));
+    assert!(
+        matches!(
+            lost,
+            Error::InvalidParameter { .. } | Error::CreateFailed { .. }
+        ),
+        "{lost}"
+    );
+    let winner = won.into_iter().next().unwrap().unwrap();
+    for master in winner.masters() {
+        assert_eq!(
+            master.run(["true"]).unwrap().status,
+            0,
+            "the winner's nodes are untouched"
+        );
+    }
+    let workspace = winner.workspace().unwrap().to_path_buf();
+    assert!(workspace.is_dir());
+    let (containers, networks, _) = leftovers(&id);
+    assert_eq!(networks.len(), 1, "{networks:?}");
+    assert!(containers.len() >= 2, "{containers:?}");
+    drop(winner);
+    assert_gone(&id, Some(&workspace));
+}
+
+#[test]
 fn unreachable_daemon_is_a_typed_error() {
     // A child process: DOCKER_HOST must not leak into other tests.
     let out = Proc::new(common::minidcos())

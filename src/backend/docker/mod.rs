@@ -259,12 +259,19 @@ pub(crate) fn validate_cluster_id(id: &str) -> Result<()> {
 /// Remove every object carrying the cluster's label, and its workspace. Idempotent;
 /// collects every failure rather than stopping at the first. Returns how many Docker
 /// objects it found.
+///
+/// With the workspace given, only objects labelled with it too: each create has its own
+/// workspace, so a create that lost a race for a cluster id removes what it made and
+/// not the winner's cluster.
 pub(crate) async fn destroy_by_label(
     client: &DockerClient,
     cluster_id: &str,
     workspace: Option<&Path>,
 ) -> Result<usize> {
-    let filter = [labels::filter(labels::CLUSTER_ID, cluster_id)];
+    let mut filter = vec![labels::filter(labels::CLUSTER_ID, cluster_id)];
+    if let Some(ws) = workspace {
+        filter.push(labels::filter(labels::WORKSPACE, &ws.to_string_lossy()));
+    }
     let (containers, volumes, networks) = tokio::try_join!(
         client.containers(&filter),
         client.volumes(&filter),

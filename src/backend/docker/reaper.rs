@@ -19,6 +19,9 @@ use tokio::io::AsyncWrite;
 use super::client::{DockerClient, op};
 use crate::error::Result;
 
+/// How long the watchdog may take to say it is armed (it starts in well under a second).
+const ARM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Runs with `sh` and `curl` from the node image: `$1` cluster id, `$2` workspace name.
 const SCRIPT: &str = r#"
 command -v curl >/dev/null 2>&1 || { echo no-curl; exit 3; }
@@ -155,24 +158,40 @@ pub(crate) async fn start(
         .await
         .map_err(op("starting the cleanup watchdog"))?;
     let mut said = String::new();
-    while let Some(Ok(out)) = output.next().await {
-        said.push_str(&String::from_utf8_lossy(&out.into_bytes()));
-        if said.contains("armed") {
-            // Keep draining so the daemon never blocks on the watchdog's output.
-            let drain = tokio::spawn(async move { while output.next().await.is_some() {} });
-            return Ok(Some(Reaper {
-                _stdin: stdin,
-                drain,
-            }));
+    let armed = tokio::time::timeout(ARM_TIMEOUT, async {
+        while let Some(Ok(out)) = output.next().await {
+            said.push_str(&String::from_utf8_lossy(&out.into_bytes()));
+            if said.contains("armed") {
+                return true;
+            }
+            if said.contains("no-curl") {
+                return false;
+            }
         }
-        if said.contains("no-curl") {
-            break;
-        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    if armed {
+        // Keep draining so the daemon never blocks on the watchdog's output.
+        let drain = tokio::spawn(async move { while output.next().await.is_some() {} });
+        return Ok(Some(Reaper {
+            _stdin: stdin,
+            drain,
+        }));
     }
-    tracing::warn!(
-        image,
-        "the node image has no curl: no cleanup watchdog; use `minidcos docker clean` after a killed run"
-    );
+    if said.contains("no-curl") {
+        tracing::warn!(
+            image,
+            "the node image has no curl: no cleanup watchdog; use `minidcos docker clean` after a killed run"
+        );
+    } else {
+        tracing::warn!(
+            image,
+            said = said.trim(),
+            "the cleanup watchdog did not start; use `minidcos docker clean` after a killed run"
+        );
+    }
     client.remove_container(&created.id).await?;
     Ok(None)
 }

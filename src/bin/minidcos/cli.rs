@@ -340,8 +340,9 @@ pub struct CommandArgs {
     /// Run the words as one shell script instead of one command.
     #[arg(long, conflicts_with = "test_env")]
     pub shell: bool,
-    /// Run in the integration-test environment on the first master, as
-    /// run_integration_tests does (DC/OS environment, test directory, MASTER_HOSTS…).
+    /// Run in the integration-test environment, as run_integration_tests does (DC/OS
+    /// environment, test directory, MASTER_HOSTS…), on the chosen nodes (default: the
+    /// first master).
     #[arg(long)]
     pub test_env: bool,
     /// The command and its arguments, after `--`.

@@ -214,6 +214,8 @@ async fn download_file_via_shell(
     let out = tokio::fs::File::create(&partial)
         .await
         .map_err(Error::io("create", &partial))?;
+    // Removed on every way out but the last, which renames it.
+    let partial = Partial(partial);
     // Output arrives in SSH-packet-sized chunks (32 KiB); written one by one, each was a
     // trip to tokio's blocking pool, and that made downloads about half as fast as
     // uploads on a busy machine. Batch them.
@@ -234,30 +236,21 @@ async fn download_file_via_shell(
     let copied = copy_big(&mut reader, &mut out).await;
     let stderr = drain(&mut p.stderr).await;
     let status = p.exit.await.unwrap_or_else(|_| Err(lost(t)));
-    let fail = |detail: String| {
-        let _ = std::fs::remove_file(&partial);
-        Error::Transport {
-            node: t.node_name().to_string(),
-            transport: t.kind().as_str(),
-            detail,
-            source: None,
-        }
+    let fail = |detail: String| Error::Transport {
+        node: t.node_name().to_string(),
+        transport: t.kind().as_str(),
+        detail,
+        source: None,
     };
-    match status {
-        Ok(0) => {}
-        Ok(s) => {
-            return Err(fail(format!(
-                "reading {remote} failed (status {s}): {}",
-                String::from_utf8_lossy(&stderr).trim()
-            )));
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            return Err(e);
-        }
+    let status = status?;
+    if status != 0 {
+        return Err(fail(format!(
+            "reading {remote} failed (status {status}): {}",
+            String::from_utf8_lossy(&stderr).trim()
+        )));
     }
-    copied.map_err(Error::io("write", &partial))?;
-    out.flush().await.map_err(Error::io("write", &partial))?;
+    copied.map_err(Error::io("write", &partial.0))?;
+    out.flush().await.map_err(Error::io("write", &partial.0))?;
     drop(out);
     let mode =
         u32::from_str_radix(String::from_utf8_lossy(&mode_line).trim(), 8).map_err(|_| {
@@ -266,10 +259,19 @@ async fn download_file_via_shell(
                 String::from_utf8_lossy(&mode_line)
             ))
         })?;
-    std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(mode))
-        .map_err(Error::io("set mode of", &partial))?;
-    std::fs::rename(&partial, local).map_err(Error::io("rename into", local))?;
+    std::fs::set_permissions(&partial.0, std::fs::Permissions::from_mode(mode))
+        .map_err(Error::io("set mode of", &partial.0))?;
+    std::fs::rename(&partial.0, local).map_err(Error::io("rename into", local))?;
     Ok(())
+}
+
+/// A download's file until it is complete: removed when dropped, unless renamed.
+struct Partial(std::path::PathBuf);
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// `local` with a suffix, beside it: written first, renamed when complete.

@@ -189,8 +189,9 @@ pub async fn run(cluster: &Cluster, nodes: &NodeArgs, args: &CommandArgs) -> Res
         };
         match outcome {
             Ok(result) => {
+                let ran = result?;
                 if status == 0 {
-                    status = result?.status;
+                    status = ran.status;
                 }
             }
             Err(signal) => {
