@@ -402,6 +402,39 @@ fn two_creates_racing_for_one_id_leave_the_winner_intact() {
 }
 
 #[test]
+fn destroy_by_id_finds_the_workspace_when_only_volumes_are_left() {
+    let cluster = Cluster::builder(common::docker())
+        .masters(1)
+        .agents(0)
+        .public_agents(0)
+        .provision()
+        .unwrap();
+    let id = cluster.id().to_string();
+    let workspace = cluster.workspace().unwrap().to_path_buf();
+    let (containers, networks, volumes) = leftovers(&id);
+    assert!(!volumes.is_empty());
+    // Someone removed the containers and the network by hand.
+    for args in [
+        [
+            &["rm", "-f"][..],
+            &containers.iter().map(String::as_str).collect::<Vec<_>>(),
+        ]
+        .concat(),
+        [
+            &["network", "rm"][..],
+            &networks.iter().map(String::as_str).collect::<Vec<_>>(),
+        ]
+        .concat(),
+    ] {
+        let out = Proc::new("docker").args(&args).output().unwrap();
+        assert!(out.status.success(), "docker {args:?}");
+    }
+    force_remove(&id);
+    assert_gone(&id, Some(&workspace));
+    drop(cluster);
+}
+
+#[test]
 fn unreachable_daemon_is_a_typed_error() {
     // A child process: DOCKER_HOST must not leak into other tests.
     let out = Proc::new(common::minidcos())

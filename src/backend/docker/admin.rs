@@ -180,7 +180,12 @@ pub(crate) async fn sweep(
     cluster_id: &str,
     workspace: Option<&Path>,
 ) -> Result<()> {
-    let _ = reaper::disarm(client, cluster_id).await;
+    // With a workspace, the sweep is one create's own: its watchdog carries that
+    // workspace's label and goes with the rest, and a watchdog of another create of the
+    // same id (which won the id) is not ours to stop.
+    if workspace.is_none() {
+        let _ = reaper::disarm(client, cluster_id).await;
+    }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         // A failure (a removal already under way elsewhere, a network still in use while

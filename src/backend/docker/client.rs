@@ -135,11 +135,22 @@ impl DockerClient {
         }
     }
 
+    /// Remove a network; gone already is fine. A container that someone else is still
+    /// removing (our remove said "already in progress") keeps it busy for a moment.
     pub(crate) async fn remove_network(&self, id: &str) -> Result<()> {
-        match self.api.remove_network(id).await {
-            Ok(()) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(op(format!("removing network {id}"))(e)),
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            match self.api.remove_network(id).await {
+                Ok(()) => return Ok(()),
+                Err(e) if is_not_found(&e) => return Ok(()),
+                Err(e)
+                    if e.to_string().contains("active endpoints")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(op(format!("removing network {id}"))(e)),
+            }
         }
     }
 

@@ -283,7 +283,8 @@ pub(crate) async fn destroy_by_label(
     let workspace = workspace
         .map(Path::to_path_buf)
         .or_else(|| containers.iter().find_map(|c| label_of(c.labels.as_ref())))
-        .or_else(|| networks.iter().find_map(|n| label_of(n.labels.as_ref())));
+        .or_else(|| networks.iter().find_map(|n| label_of(n.labels.as_ref())))
+        .or_else(|| volumes.iter().find_map(|v| label_of(Some(&v.labels))));
     let found = containers.len() + volumes.len() + networks.len();
     // Volumes and the network are freed once the containers are gone.
     let mut errors: Vec<Error> = join_all(

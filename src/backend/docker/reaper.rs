@@ -22,14 +22,15 @@ use crate::error::Result;
 /// How long the watchdog may take to say it is armed (it starts in well under a second).
 const ARM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Runs with `sh` and `curl` from the node image: `$1` cluster id, `$2` workspace name.
+/// Runs with `sh` and `curl` from the node image: `$1` cluster id, `$2` workspace name,
+/// `$3` the label filter (JSON) for the cluster's objects.
 const SCRIPT: &str = r#"
 command -v curl >/dev/null 2>&1 || { echo no-curl; exit 3; }
 echo armed
 cat >/dev/null
 echo "owner of cluster $1 is gone: removing it"
 api() { curl -sS --unix-socket /var/run/docker.sock "$@"; }
-f="{\"label\":[\"dcos-e2e.cluster-id=$1\"]}"
+f="$3"
 self=$(cat /etc/hostname)
 sweep() {
   for c in $(api -G --data-urlencode "filters=$f" "http://d/containers/json?all=1" | grep -o '"Id":"[0-9a-f]*"' | cut -d'"' -f4); do
@@ -105,6 +106,15 @@ pub(crate) async fn start(
         _ => (String::from("/nonexistent"), String::new()),
     };
     let labels = super::provision::object_labels(cluster_id, "reaper", workspace);
+    // This create's objects only: its id and its workspace (another create racing for
+    // the same id has another workspace).
+    let filter = serde_json::json!({
+        "label": [
+            super::labels::filter(super::labels::CLUSTER_ID, cluster_id),
+            super::labels::filter(super::labels::WORKSPACE, &workspace.to_string_lossy()),
+        ]
+    })
+    .to_string();
     let body = ContainerCreateBody {
         image: Some(image.to_string()),
         entrypoint: Some(vec![
@@ -114,6 +124,7 @@ pub(crate) async fn start(
             "reaper".into(),
             cluster_id.into(),
             name,
+            filter,
         ]),
         cmd: Some(vec![]),
         labels: Some(labels),
