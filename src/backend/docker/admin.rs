@@ -186,17 +186,25 @@ pub(crate) async fn sweep(
     if workspace.is_none() {
         let _ = reaper::disarm(client, cluster_id).await;
     }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    use std::time::{Duration, Instant};
+    // Requests the creator had in flight when it was cut off (a network or container
+    // being made) land up to a moment later: done once passes over QUIET found nothing.
+    const QUIET: Duration = Duration::from_secs(3);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(20);
+    let mut last_found = started;
     loop {
         // A failure (a removal already under way elsewhere, a network still in use while
         // its containers go) is retried like a leftover until the deadline.
         match destroy_by_label(client, cluster_id, workspace).await {
-            Ok(0) => return Ok(()),
-            Err(e) if std::time::Instant::now() >= deadline => return Err(e),
+            Ok(0) if last_found.elapsed() >= QUIET => return Ok(()),
+            Ok(0) => {}
+            Err(e) if Instant::now() >= deadline => return Err(e),
             // This pass removed all it found; only a request landing later could add more.
-            Ok(_) if std::time::Instant::now() >= deadline => return Ok(()),
-            _ => tokio::time::sleep(std::time::Duration::from_millis(300)).await,
+            Ok(_) if Instant::now() >= deadline => return Ok(()),
+            _ => last_found = Instant::now(),
         }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
