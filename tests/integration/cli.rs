@@ -1379,3 +1379,38 @@ fn a_user_other_than_root_creates_and_reaches_nodes() {
         "workspace left"
     );
 }
+
+#[test]
+fn two_creates_racing_for_one_id_leave_one_working_cluster() {
+    common::node_image();
+    let id = unique_id("race");
+    let _guard = Destroy(id.clone());
+    let spawn = || {
+        Proc::new(common::minidcos())
+            .args(["docker", "create", "--cluster-id", &id])
+            .args(["--agents", "0", "--public-agents", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let runs: Vec<Ran> = [a, b]
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap().into())
+        .collect();
+    let won = runs.iter().filter(|r| r.code == Some(0)).count();
+    assert_eq!(won, 1, "exactly one create wins: {runs:?}");
+    let lost = runs.iter().find(|r| r.code != Some(0)).unwrap();
+    assert!(
+        lost.stderr.contains("already exists")
+            && !lost.stderr.contains(&format!("({id} was removed)")),
+        "{lost:?}"
+    );
+    // The winner's cluster is whole and works.
+    let ran = minidcos(&["docker", "run", &id, "--", "hostname"]).ok();
+    assert_eq!(ran.stdout.trim(), format!("{id}-master-1"));
+    minidcos(&["docker", "destroy", &id]).ok();
+    assert_gone(&id, None);
+}

@@ -153,8 +153,16 @@ fn image_progress(step: Arc<Progress>) -> ImageOptions {
 /// Whether the error refused the cluster id (malformed or taken): then nothing was made,
 /// and objects carrying that id are someone else's.
 fn id_refused(e: &anyhow::Error) -> bool {
-    e.chain()
-        .any(|c| c.to_string().starts_with("invalid --cluster-id"))
+    e.chain().any(|c| {
+        c.to_string().starts_with("invalid --cluster-id")
+            // Also when another create won the id part way (inside CreateFailed, whose
+            // cause is boxed).
+            || matches!(
+                c.downcast_ref::<dcos_e2e::Error>()
+                    .or_else(|| c.downcast_ref::<Box<dcos_e2e::Error>>().map(|b| &**b)),
+                Some(dcos_e2e::Error::InvalidParameter { parameter, .. }) if *parameter == "cluster_id"
+            )
+    })
 }
 
 /// Whether the error is about the cluster's nodes (then looking at them would help),
