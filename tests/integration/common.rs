@@ -89,3 +89,33 @@ pub fn docker_inspect(format: &str, name: &str) -> String {
         .expect("docker CLI runs");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+/// `docker ARGS`, which must succeed.
+pub fn docker_cli(args: &[&str]) {
+    let status = Proc::new("docker")
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("docker CLI runs");
+    assert!(status.success(), "docker {args:?}");
+}
+
+/// `docker pause`, tried again a few times: the cgroup freezer gives up ("unable to
+/// freeze") while a process in the container waits on busy storage.
+pub fn pause(container: &str) {
+    for _ in 0..5 {
+        let out = Proc::new("docker")
+            .args(["pause", container])
+            .output()
+            .expect("docker CLI runs");
+        if out.status.success() {
+            return;
+        }
+        eprintln!(
+            "docker pause {container}: {}; again",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+    panic!("docker pause {container} kept failing");
+}

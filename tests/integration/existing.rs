@@ -12,18 +12,9 @@ use std::time::{Duration, Instant};
 use dcos_e2e::blocking::{Cluster, ClusterBuilder};
 use dcos_e2e::{ClusterFile, Command, Error, ExistingCluster, Host, Role, TransportKind};
 
-use crate::common;
+use crate::common::{self, docker_cli};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-
-fn docker_cli(args: &[&str]) {
-    let status = Proc::new("docker")
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("docker CLI runs");
-    assert!(status.success(), "docker {args:?}");
-}
 
 fn docker_cluster(masters: usize, agents: usize, public_agents: usize) -> Cluster {
     Cluster::builder(common::docker())
@@ -509,7 +500,7 @@ fn stock_sshd_many_commands_and_a_freeze() {
         r.unwrap_or_else(|e| panic!("concurrent run {i}: {}", dcos_e2e::chain(&e)));
     }
 
-    docker_cli(&["pause", container]);
+    common::pause(container);
     let started = Instant::now();
     let results = many(10, &["true"]);
     let elapsed = started.elapsed();

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::time::timeout;
 
-use crate::common;
+use crate::common::{self, docker_cli};
 
 macro_rules! both_transports {
     ($($case:ident),* $(,)?) => {
@@ -940,15 +940,6 @@ async fn stopped_node(kind: TransportKind) {
     fx.finish().await;
 }
 
-fn docker_cli(args: &[&str]) {
-    let status = Proc::new("docker")
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("docker CLI runs");
-    assert!(status.success(), "docker {args:?}");
-}
-
 /// A node that stops answering without closing anything (`docker pause`: a frozen host
 /// or a network partition) with a connection already open: every command, even many at
 /// once, fails within the connect timeout; once it answers again, commands work.
@@ -960,7 +951,7 @@ async fn frozen_node(kind: TransportKind) {
     let container = node.container_name().unwrap().to_string();
     node.run(["true"]).await.unwrap(); // the connection is open
 
-    docker_cli(&["pause", &container]);
+    common::pause(&container);
     let started = Instant::now();
     let attempts = (0..10).map(|_| timeout(PATIENCE, node.run(["true"])));
     let results = futures_util::future::join_all(attempts).await;
