@@ -24,6 +24,16 @@ pub fn docker() -> Docker {
     Docker::new()
 }
 
+/// A provisioned cluster of one master on the shared image.
+pub fn one_master() -> blocking::Cluster {
+    blocking::Cluster::builder(docker())
+        .masters(1)
+        .agents(0)
+        .public_agents(0)
+        .provision()
+        .expect("a one-master cluster provisions")
+}
+
 /// The sample installer shipped as a test fixture.
 pub fn sample_installer() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -335,12 +335,7 @@ fn bad_input_is_refused_before_anything_is_made() {
 
 #[test]
 fn a_used_cluster_id_is_refused() {
-    let first = Cluster::builder(common::docker())
-        .masters(1)
-        .agents(0)
-        .public_agents(0)
-        .provision()
-        .unwrap();
+    let first = common::one_master();
     let err = Cluster::builder(common::docker().cluster_id(first.id()))
         .masters(1)
         .agents(0)
@@ -403,12 +398,7 @@ fn two_creates_racing_for_one_id_leave_the_winner_intact() {
 
 #[test]
 fn destroy_by_id_finds_the_workspace_when_only_volumes_are_left() {
-    let cluster = Cluster::builder(common::docker())
-        .masters(1)
-        .agents(0)
-        .public_agents(0)
-        .provision()
-        .unwrap();
+    let cluster = common::one_master();
     let id = cluster.id().to_string();
     let workspace = cluster.workspace().unwrap().to_path_buf();
     let (containers, networks, volumes) = leftovers(&id);

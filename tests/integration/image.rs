@@ -5,7 +5,7 @@ use std::process::Command as Proc;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use dcos_e2e::blocking::{self, Cluster};
+use dcos_e2e::blocking;
 use dcos_e2e::{Command, ImageOptions, labels};
 
 use crate::common;
@@ -23,12 +23,7 @@ fn built_image_boots_systemd_and_accepts_ssh() {
         "image labelled with its recipe hash"
     );
 
-    let cluster = Cluster::builder(common::docker())
-        .masters(1)
-        .agents(0)
-        .public_agents(0)
-        .provision()
-        .unwrap();
+    let cluster = common::one_master();
     let master = &cluster.masters()[0];
     let state = master
         .output(["systemctl", "is-system-running", "--wait"])

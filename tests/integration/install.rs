@@ -152,12 +152,7 @@ fn other_sizes_install_with_the_right_role_lists() {
 #[test]
 fn wait_gives_up_naming_node_and_check() {
     // Provision first, install later; units take longer than we wait.
-    let cluster = Cluster::builder(common::docker())
-        .masters(1)
-        .agents(0)
-        .public_agents(0)
-        .provision()
-        .unwrap();
+    let cluster = common::one_master();
     let options = InstallOptions {
         extra_config: Some(extra("sample_startup_delay: 600")),
         ..InstallOptions::new(common::sample_installer())

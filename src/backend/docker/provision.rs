@@ -445,61 +445,6 @@ async fn ensure_unused(client: &DockerClient, id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Docker before API 1.44 lets two networks share a name. Of creates racing for one
-/// cluster id, the one whose network came first keeps the id: a later one removes its
-/// network and is refused before it makes anything else. Meanwhile the first's
-/// containers cannot start (the name is ambiguous): `start_node` retries.
-async fn claim_network(client: &DockerClient, name: &str, ours: &str) -> Result<()> {
-    let options = bollard::query_parameters::ListNetworksOptionsBuilder::default()
-        .filters(&HashMap::from([(
-            "name".to_string(),
-            vec![name.to_string()],
-        )]))
-        .build();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let networks = client
-            .api
-            .list_networks(Some(options.clone()))
-            .await
-            .map_err(op(format!("listing networks named {name}")))?;
-        let mut named: Vec<_> = networks
-            .iter()
-            // The name filter matches parts of names.
-            .filter(|n| n.name.as_deref() == Some(name))
-            .filter_map(|n| Some((created_key(n.created.as_deref()?), n.id.as_deref()?)))
-            .collect();
-        named.sort();
-        match named.first() {
-            Some((_, first)) if *first != ours => {
-                client.remove_network(ours).await?;
-                return Err(Error::invalid(
-                    "cluster_id",
-                    name,
-                    "a cluster (or network) with this id already exists",
-                ));
-            }
-            _ if named.len() <= 1 || Instant::now() >= deadline => return Ok(()),
-            _ => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
-}
-
-/// A Docker timestamp (RFC 3339 with up to 9 fraction digits, trailing zeros dropped),
-/// made to sort by time as text.
-fn created_key(created: &str) -> String {
-    // `YYYY-MM-DDTHH:MM:SS`, then `.fraction` if any, then the zone (the daemon's own).
-    let seconds = created.get(..19).unwrap_or(created);
-    let digits: String = created
-        .get(19..)
-        .and_then(|rest| rest.strip_prefix('.'))
-        .unwrap_or("")
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    format!("{seconds}.{digits:0<9}")
-}
-
 async fn make(
     client: &DockerClient,
     cfg: &Docker,
@@ -528,21 +473,21 @@ async fn make(
                     .create_network(request)
                     .await
                     .map_err(op(format!("creating network {id}")))?;
-                claim_network(client, id, &created.id).await?;
-                // By id: while a racing create's network exists the name is ambiguous.
+                // By id: a create racing for this id may have made one of the same name.
                 Ok(created.id)
             }
         }
     };
-    let (network, facts) = tokio::try_join!(network, daemon_facts(client, image))?;
+    // The watchdog's container is the claim on the id: of creates racing for one id,
+    // the loser stops here and its sweep removes only what it made (its workspace).
+    let (claim, network, facts) = tokio::try_join!(
+        reaper::claim(client, id, image, workspace),
+        network,
+        daemon_facts(client, image)
+    )?;
     // The watchdog arms while the nodes start (it sweeps by label, so arming late is
     // safe); the owner labels cover the moment before, for `clean`.
-    let watchdog = async {
-        if crate::cluster::keep_requested() {
-            return Ok(None);
-        }
-        reaper::start(client, id, image, workspace).await
-    };
+    let watchdog = reaper::arm(client, claim, image, crate::cluster::keep_requested());
     let nodes = start_nodes(client, cfg, params, id, workspace, image, &network, facts);
     let (watchdog, nodes) = tokio::join!(watchdog, nodes);
     let (state, nodes) = match nodes {
@@ -728,8 +673,8 @@ impl NodeContext<'_> {
         if !binds_keys() {
             self.copy_authorized_keys(p).await?;
         }
-        // A create racing for this id may hold a network of the same name for a moment
-        // (see `claim_network`); it removes it once it sees ours came first.
+        // A create that lost this id to us may hold a network of the same name for a
+        // moment (Docker before API 1.44 allows that); it removes it at once.
         let deadline = Instant::now() + Duration::from_secs(10);
         while let Err(e) = api.start_container(&p.name, None).await {
             if !e.to_string().contains("is ambiguous") || Instant::now() >= deadline {
@@ -1095,29 +1040,7 @@ pub(crate) async fn attach(id: &str, transport: Option<TransportKind>) -> Result
 
 #[cfg(test)]
 mod tests {
-    use super::{created_key, refuses_privileges};
-
-    #[test]
-    fn docker_timestamps_sort_by_time() {
-        let mut stamps = [
-            "2026-11-29T14:30:00.12Z",
-            "2026-11-29T14:30:00.1Z",
-            "2026-11-29T14:30:01Z",
-            "2026-11-29T14:30:00.099999999Z",
-            "2026-11-29T14:30:00Z",
-        ];
-        stamps.sort_by_key(|s| created_key(s));
-        assert_eq!(
-            stamps,
-            [
-                "2026-11-29T14:30:00Z",
-                "2026-11-29T14:30:00.099999999Z",
-                "2026-11-29T14:30:00.1Z",
-                "2026-11-29T14:30:00.12Z",
-                "2026-11-29T14:30:01Z",
-            ]
-        );
-    }
+    use super::refuses_privileges;
 
     #[test]
     fn only_a_privilege_refusal_is_a_verdict() {

@@ -84,20 +84,22 @@ fn daemon_socket() -> Option<String> {
     }
 }
 
-/// Start the watchdog for a cluster. `None` (with a warning) where it cannot work: a
-/// remote daemon, or a node image without `curl`.
-pub(crate) async fn start(
+/// The watchdog's container, created but not started. Its name is the cluster id's
+/// claim: container names are unique, so of creates racing for one id only one gets it.
+pub(crate) struct Claim {
+    container: String,
+    /// The daemon is on a local socket the watchdog can use.
+    armable: bool,
+}
+
+/// Claim the cluster id by creating its watchdog container (not started yet).
+pub(crate) async fn claim(
     client: &DockerClient,
     cluster_id: &str,
     image: &str,
     workspace: &Path,
-) -> Result<Option<Reaper>> {
-    let Some(socket) = daemon_socket() else {
-        tracing::warn!(
-            "the Docker daemon is not on a local socket: no cleanup watchdog; use `minidcos docker clean` after a killed run"
-        );
-        return Ok(None);
-    };
+) -> Result<Claim> {
+    let socket = daemon_socket();
     let (parent, name) = match (workspace.parent(), workspace.file_name()) {
         (Some(p), Some(n)) => (
             p.to_string_lossy().to_string(),
@@ -135,10 +137,12 @@ pub(crate) async fn start(
         host_config: Some(HostConfig {
             auto_remove: Some(true),
             network_mode: Some("none".into()),
-            binds: Some(vec![
-                format!("{socket}:/var/run/docker.sock"),
-                format!("{parent}:/workspaces"),
-            ]),
+            binds: socket.as_ref().map(|socket| {
+                vec![
+                    format!("{socket}:/var/run/docker.sock"),
+                    format!("{parent}:/workspaces"),
+                ]
+            }),
             ..Default::default()
         }),
         ..Default::default()
@@ -146,11 +150,40 @@ pub(crate) async fn start(
     let options = CreateContainerOptionsBuilder::default()
         .name(&container_name(cluster_id))
         .build();
-    let created = client
-        .api
-        .create_container(Some(options), body)
-        .await
-        .map_err(op("creating the cleanup watchdog"))?;
+    match client.api.create_container(Some(options), body).await {
+        Ok(created) => Ok(Claim {
+            container: created.id,
+            armable: socket.is_some(),
+        }),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 409, ..
+        }) => Err(crate::error::Error::invalid(
+            "cluster_id",
+            cluster_id,
+            "a cluster (or network) with this id already exists",
+        )),
+        Err(e) => Err(op("creating the cleanup watchdog")(e)),
+    }
+}
+
+/// Start the claimed watchdog. `None` (with a warning, and the container removed) where
+/// it cannot work: a remote daemon, or a node image without `curl`; and when `keep`.
+pub(crate) async fn arm(
+    client: &DockerClient,
+    claim: Claim,
+    image: &str,
+    keep: bool,
+) -> Result<Option<Reaper>> {
+    if keep || !claim.armable {
+        if !keep {
+            tracing::warn!(
+                "the Docker daemon is not on a local socket: no cleanup watchdog; use `minidcos docker clean` after a killed run"
+            );
+        }
+        client.remove_container(&claim.container).await?;
+        return Ok(None);
+    }
+    let created = claim.container;
     // Attach before start, so the owner holds stdin from the watchdog's first instant.
     let attach = AttachContainerOptionsBuilder::default()
         .stdin(true)
@@ -159,13 +192,13 @@ pub(crate) async fn start(
         .build();
     let attached = client
         .api
-        .attach_container(&created.id, Some(attach))
+        .attach_container(&created, Some(attach))
         .await
         .map_err(op("attaching to the cleanup watchdog"))?;
     let (mut output, stdin) = (attached.output, attached.input);
     client
         .api
-        .start_container(&created.id, None)
+        .start_container(&created, None)
         .await
         .map_err(op("starting the cleanup watchdog"))?;
     let mut said = String::new();
@@ -203,6 +236,6 @@ pub(crate) async fn start(
             "the cleanup watchdog did not start; use `minidcos docker clean` after a killed run"
         );
     }
-    client.remove_container(&created.id).await?;
+    client.remove_container(&created).await?;
     Ok(None)
 }
