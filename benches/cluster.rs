@@ -1391,6 +1391,9 @@ impl InstallTimes {
     }
 }
 
+/// One step's time out of an install's.
+type StepTime = fn(&InstallTimes) -> f64;
+
 fn installer() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(SAMPLE_INSTALLER)
 }
@@ -1612,40 +1615,36 @@ async fn bench_install(b: &mut Bench) -> Result<()> {
             median(&v.iter().map(f).collect::<Vec<_>>())
         };
         let d = format!("delay {delay}s, median of {reps}");
-        b.report.row(
-            format!("install ({d}): genconf"),
-            med(&ours, |t| t.genconf),
-            med(&hand, |t| t.genconf),
-            "bash installer --genconf by hand",
-            "s",
-            Target::None,
-        );
-        b.report.row(
-            format!("install ({d}): node installs (3 at once)"),
-            med(&ours, |t| t.nodes),
-            med(&hand, |t| t.nodes),
-            "docker exec dcos_install.sh x3 by hand",
-            "s",
-            Target::None,
-        );
-        b.report.row(
-            format!("install ({d}): wait_for_dcos"),
-            med(&ours, |t| t.wait),
-            med(&hand, |t| t.wait),
-            "docker exec checks every 50 ms",
-            "s",
-            Target::None,
-        );
+        let steps: [(&str, StepTime, &str); 4] = [
+            ("genconf", |t| t.genconf, "bash installer --genconf by hand"),
+            (
+                "node installs (3 at once)",
+                |t| t.nodes,
+                "docker exec dcos_install.sh x3 by hand",
+            ),
+            (
+                "wait_for_dcos",
+                |t| t.wait,
+                "docker exec checks every 50 ms",
+            ),
+            (
+                "genconf+install+wait",
+                InstallTimes::total,
+                "the same by hand",
+            ),
+        ];
+        for (step, time, baseline) in steps {
+            b.report.row(
+                format!("install ({d}): {step}"),
+                med(&ours, time),
+                med(&hand, time),
+                baseline,
+                "s",
+                Target::None,
+            );
+        }
         let ours_total = med(&ours, InstallTimes::total);
         let hand_total = med(&hand, InstallTimes::total);
-        b.report.row(
-            format!("install ({d}): genconf+install+wait"),
-            ours_total,
-            hand_total,
-            "the same by hand",
-            "s",
-            Target::None,
-        );
         b.report.row(
             format!("install ({d}): our overhead (ours - by hand)"),
             ours_total.zip(hand_total).map(|(o, h)| o - h),

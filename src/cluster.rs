@@ -467,7 +467,7 @@ impl Cluster {
         f: impl AsyncFnOnce(&Cluster) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
         let result = f(&self).await;
-        self.failed.store(result.is_err(), Ordering::SeqCst);
+        self.mark_failed(result.is_err());
         drop(self);
         result
     }

@@ -49,6 +49,27 @@ pub(crate) fn is_not_found(err: &ApiError) -> bool {
     )
 }
 
+/// Make a Docker call, again while its error says the object is busy for a moment
+/// (`busy` in the message), for up to `patience`.
+pub(crate) async fn while_busy<T, Fut>(
+    busy: &str,
+    patience: Duration,
+    mut call: impl FnMut() -> Fut,
+) -> std::result::Result<T, ApiError>
+where
+    Fut: std::future::Future<Output = std::result::Result<T, ApiError>>,
+{
+    let deadline = std::time::Instant::now() + patience;
+    loop {
+        match call().await {
+            Err(e) if e.to_string().contains(busy) && std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            done => return done,
+        }
+    }
+}
+
 /// Label filter for list calls: every `key=value` (or bare `key`) must match.
 pub(crate) fn label_filter(labels: &[String]) -> HashMap<String, Vec<String>> {
     HashMap::from([("label".to_string(), labels.to_vec())])
@@ -138,19 +159,13 @@ impl DockerClient {
     /// Remove a network; gone already is fine. A container that someone else is still
     /// removing (our remove said "already in progress") keeps it busy for a moment.
     pub(crate) async fn remove_network(&self, id: &str) -> Result<()> {
-        let deadline = std::time::Instant::now() + Duration::from_secs(15);
-        loop {
-            match self.api.remove_network(id).await {
-                Ok(()) => return Ok(()),
-                Err(e) if is_not_found(&e) => return Ok(()),
-                Err(e)
-                    if e.to_string().contains("active endpoints")
-                        && std::time::Instant::now() < deadline =>
-                {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(e) => return Err(op(format!("removing network {id}"))(e)),
-            }
+        let removed = while_busy("active endpoints", Duration::from_secs(15), || {
+            self.api.remove_network(id)
+        });
+        match removed.await {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(op(format!("removing network {id}"))(e)),
         }
     }
 

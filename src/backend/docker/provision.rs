@@ -17,7 +17,7 @@ use bollard::query_parameters::CreateContainerOptionsBuilder;
 use futures_util::future::{join_all, try_join_all};
 use russh::keys::ssh_key::{LineEnding, PrivateKey, private::Ed25519Keypair};
 
-use super::client::{DockerClient, op};
+use super::client::{DockerClient, op, while_busy};
 use super::reaper::{self, Reaper};
 use super::{Docker, Privileged, destroy_by_label, labels, validate_cluster_id};
 use crate::backend::{GenconfMount, Provisioned};
@@ -436,13 +436,18 @@ async fn ensure_unused(client: &DockerClient, id: &str) -> Result<()> {
             .await
             .is_ok();
     if ours || name_taken {
-        return Err(Error::invalid(
-            "cluster_id",
-            id,
-            "a cluster (or network) with this id already exists",
-        ));
+        return Err(id_taken(id));
     }
     Ok(())
+}
+
+/// The refusal of a cluster id that something already has.
+pub(crate) fn id_taken(id: &str) -> Error {
+    Error::invalid(
+        "cluster_id",
+        id,
+        "a cluster (or network) with this id already exists",
+    )
 }
 
 async fn make(
@@ -675,13 +680,11 @@ impl NodeContext<'_> {
         }
         // A create that lost this id to us may hold a network of the same name for a
         // moment (Docker before API 1.44 allows that); it removes it at once.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while let Err(e) = api.start_container(&p.name, None).await {
-            if !e.to_string().contains("is ambiguous") || Instant::now() >= deadline {
-                return Err(op(format!("starting container {}", p.name))(e));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        while_busy("is ambiguous", Duration::from_secs(10), || {
+            api.start_container(&p.name, None)
+        })
+        .await
+        .map_err(op(format!("starting container {}", p.name)))?;
         let info = api
             .inspect_container(&p.name, None)
             .await
@@ -753,7 +756,7 @@ impl NodeContext<'_> {
             "/etc/ssh/ssh_host_ed25519_key",
             true,
         ));
-        if binds_keys() {
+        if let Some(authorized) = authorized {
             mounts.push(bind(
                 authorized.to_string_lossy().into(),
                 AUTHORIZED_KEYS,
@@ -811,7 +814,7 @@ impl NodeContext<'_> {
 
     /// Put root's authorized_keys into a created container, owned by root, 0600.
     async fn copy_authorized_keys(&self, p: &Planned) -> Result<()> {
-        let content = format!("{}\n", self.authorized);
+        let content = self.authorized_line();
         let mut archive = tar::Builder::new(Vec::new());
         let mut entry = |path: &str, kind: tar::EntryType, mode: u32, data: &[u8]| {
             let mut header = tar::Header::new_gnu();
@@ -846,16 +849,24 @@ impl NodeContext<'_> {
             .map_err(op(format!("copying authorized_keys into {}", p.name)))
     }
 
-    /// The node's own host key (known to the harness in advance, so it is pinned) and
-    /// root's authorized keys, as root-owned 0600 files in the workspace.
-    fn key_files(&self, p: &Planned) -> Result<(PathBuf, PathBuf)> {
+    /// The node's own host key (known to the harness in advance, so it is pinned) and,
+    /// when it can be bound (see `binds_keys`), root's authorized keys: 0600 files in the
+    /// workspace.
+    fn key_files(&self, p: &Planned) -> Result<(PathBuf, Option<PathBuf>)> {
         let dir = self.workspace.join("nodes").join(&p.name);
         std::fs::create_dir_all(&dir).map_err(Error::io("create", &dir))?;
         let host_key = dir.join("ssh_host_ed25519_key");
         write_private_key(&host_key, &p.host_key)?;
+        if !binds_keys() {
+            return Ok((host_key, None));
+        }
         let authorized = dir.join("authorized_keys");
-        write_private(&authorized, format!("{}\n", self.authorized).as_bytes())?;
-        Ok((host_key, authorized))
+        write_private(&authorized, self.authorized_line().as_bytes())?;
+        Ok((host_key, Some(authorized)))
+    }
+
+    fn authorized_line(&self) -> String {
+        format!("{}\n", self.authorized)
     }
 }
 

@@ -157,11 +157,7 @@ pub(crate) async fn claim(
         }),
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 409, ..
-        }) => Err(crate::error::Error::invalid(
-            "cluster_id",
-            cluster_id,
-            "a cluster (or network) with this id already exists",
-        )),
+        }) => Err(super::provision::id_taken(cluster_id)),
         Err(e) => Err(op("creating the cleanup watchdog")(e)),
     }
 }
