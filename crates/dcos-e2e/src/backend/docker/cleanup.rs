@@ -1,0 +1,120 @@
+//! Removing a cluster's Docker objects and its workspace: one pass over what carries
+//! its labels, or a sweep that repeats until nothing reappears.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+
+use super::client::DockerClient;
+use super::{labels, watchdog};
+use crate::error::{Error, Result};
+
+/// Remove every object carrying the cluster's label, and its workspace, in one pass.
+/// Idempotent; collects every failure rather than stopping at the first. Returns how
+/// many Docker objects it found.
+///
+/// With the workspace given, only objects labelled with it too: each create has its own
+/// workspace, so a create that lost a race for a cluster id removes what it made and
+/// not the winner's cluster.
+pub(crate) async fn remove_once(
+    client: &DockerClient,
+    cluster_id: &str,
+    workspace: Option<&Path>,
+) -> Result<usize> {
+    let filter = labels::cluster_filter(cluster_id, workspace);
+    let (containers, volumes, networks) = tokio::try_join!(
+        client.containers(&filter),
+        client.volumes(&filter),
+        client.networks(&filter)
+    )?;
+    let workspace = workspace
+        .map(Path::to_path_buf)
+        .or_else(|| {
+            containers
+                .iter()
+                .find_map(|c| c.labels.as_ref().and_then(labels::workspace_of))
+        })
+        .or_else(|| {
+            networks
+                .iter()
+                .find_map(|n| n.labels.as_ref().and_then(labels::workspace_of))
+        })
+        .or_else(|| volumes.iter().find_map(|v| labels::workspace_of(&v.labels)));
+    let found = containers.len() + volumes.len() + networks.len();
+    // Volumes and the network are freed once the containers are gone.
+    let mut errors: Vec<Error> = join_all(
+        containers
+            .iter()
+            .filter_map(|c| c.id.as_deref())
+            .map(|id| client.remove_container(id)),
+    )
+    .await
+    .into_iter()
+    .filter_map(Result::err)
+    .collect();
+    let volumes = join_all(volumes.iter().map(|v| client.remove_volume(&v.name)));
+    let networks = join_all(
+        networks
+            .iter()
+            .filter_map(|n| n.id.as_deref())
+            .map(|id| client.remove_network(id)),
+    );
+    let (volumes, networks) = tokio::join!(volumes, networks);
+    errors.extend(volumes.into_iter().chain(networks).filter_map(Result::err));
+    if let Some(ws) = workspace
+        && let Err(e) = remove_workspace(ws).await
+    {
+        errors.push(e);
+    }
+    match errors.into_iter().next() {
+        Some(first) => Err(first),
+        None => Ok(found),
+    }
+}
+
+/// Remove a workspace directory, off the runtime's threads (with a real installer it
+/// holds gigabytes). Gone already is fine.
+pub(crate) async fn remove_workspace(ws: PathBuf) -> Result<()> {
+    let path = ws.clone();
+    let removed = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&path)).await;
+    match removed {
+        Ok(Err(e)) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io("remove", ws)(e)),
+        Err(e) => Err(Error::io("remove", ws)(std::io::Error::other(e.to_string()))),
+        _ => Ok(()),
+    }
+}
+
+/// Remove a cluster whose creator was cut off, passing over it until nothing reappears:
+/// Docker requests it had in flight can land after a pass.
+pub(crate) async fn sweep(
+    client: &DockerClient,
+    cluster_id: &str,
+    workspace: Option<&Path>,
+) -> Result<()> {
+    // With a workspace, the sweep is one create's own: its watchdog carries that
+    // workspace's label and goes with the rest, and a watchdog of another create of the
+    // same id (which won the id) is not ours to stop.
+    if workspace.is_none() {
+        let _ = watchdog::disarm(client, cluster_id).await;
+    }
+    // Requests the creator had in flight when it was cut off (a network or container
+    // being made) land up to a moment later: done once passes over QUIET found nothing.
+    const QUIET: Duration = Duration::from_secs(3);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(20);
+    let mut last_found = started;
+    loop {
+        // A failure (a removal already under way elsewhere, a network still in use while
+        // its containers go) is retried like a leftover until the deadline.
+        match remove_once(client, cluster_id, workspace).await {
+            Ok(0) if last_found.elapsed() >= QUIET => return Ok(()),
+            Ok(0) => {}
+            Err(e) if Instant::now() >= deadline => return Err(e),
+            // This pass removed all it found; only a request landing later could add more.
+            Ok(_) if Instant::now() >= deadline => return Ok(()),
+            _ => last_found = Instant::now(),
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}

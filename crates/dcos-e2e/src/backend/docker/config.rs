@@ -1,0 +1,323 @@
+//! Configuration of the Docker backend: what the user can choose, checked before
+//! anything is made.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::image::ImageOptions;
+use crate::error::{Error, Result};
+use crate::node::TransportKind;
+use crate::node::role::{PerRole, Role};
+
+/// Whether node containers run `--privileged`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Privileged {
+    /// Privileged where the daemon allows it, else the minimal capability set systemd
+    /// needs (`SYS_ADMIN`, seccomp and apparmor unconfined).
+    #[default]
+    Auto,
+    /// Always privileged; fails where the daemon refuses it.
+    Yes,
+    /// Never privileged.
+    No,
+}
+
+impl std::str::FromStr for Privileged {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "auto" => Ok(Privileged::Auto),
+            "yes" | "true" => Ok(Privileged::Yes),
+            "no" | "false" => Ok(Privileged::No),
+            other => Err(Error::invalid(
+                "privileged",
+                other,
+                "expected auto, yes or no",
+            )),
+        }
+    }
+}
+
+/// A bind mount from the host into node containers. Changes on the host are seen live.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Mount {
+    /// Host path (must exist).
+    pub source: PathBuf,
+    /// Absolute path in the container.
+    pub target: String,
+    /// Mounted read-only.
+    pub read_only: bool,
+}
+
+impl Mount {
+    /// A read-write bind mount.
+    pub fn new(source: impl Into<PathBuf>, target: impl Into<String>) -> Self {
+        Self {
+            source: source.into(),
+            target: target.into(),
+            read_only: false,
+        }
+    }
+
+    /// Make it read-only.
+    pub fn read_only(mut self) -> Self {
+        self.read_only = true;
+        self
+    }
+}
+
+impl std::str::FromStr for Mount {
+    type Err = Error;
+    /// `SRC:DST`, `SRC:DST:ro` or `SRC:DST:rw`.
+    fn from_str(s: &str) -> Result<Self> {
+        let parts: Vec<&str> = s.split(':').collect();
+        let (src, dst, ro) = match parts.as_slice() {
+            [src, dst] => (src, dst, false),
+            [src, dst, "ro"] => (src, dst, true),
+            [src, dst, "rw"] => (src, dst, false),
+            _ => return Err(Error::invalid("mount", s, "expected SRC:DST[:ro|rw]")),
+        };
+        if src.is_empty() || dst.is_empty() {
+            return Err(Error::invalid("mount", s, "expected SRC:DST[:ro|rw]"));
+        }
+        Ok(Mount {
+            source: PathBuf::from(src),
+            target: dst.to_string(),
+            read_only: ro,
+        })
+    }
+}
+
+/// Configuration of the Docker backend: `Docker(workspace_dir=None, master_mounts=None)`
+/// in the original, plus what users of this backend expect.
+///
+/// ```
+/// use dcos_e2e::{Docker, Mount, Privileged, TransportKind};
+///
+/// let backend = Docker::new()
+///     .workspace_dir("/var/tmp")
+///     .master_mount(Mount::new("/srv/data", "/data").read_only())
+///     .privileged(Privileged::Auto)
+///     .transport(TransportKind::DockerExec);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Docker {
+    pub(crate) workspace_dir: Option<PathBuf>,
+    pub(crate) mounts: PerRole<Vec<Mount>>,
+    pub(crate) node_image: Option<String>,
+    pub(crate) image_options: ImageOptions,
+    pub(crate) network: Option<String>,
+    pub(crate) privileged: Privileged,
+    pub(crate) cluster_id: Option<String>,
+    pub(crate) transport: TransportKind,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) ready_timeout: Duration,
+}
+
+impl Default for Docker {
+    fn default() -> Self {
+        Self {
+            workspace_dir: None,
+            mounts: Default::default(),
+            node_image: None,
+            image_options: ImageOptions::default(),
+            network: None,
+            privileged: Privileged::Auto,
+            cluster_id: None,
+            transport: TransportKind::Ssh,
+            connect_timeout: Duration::from_secs(10),
+            ready_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+impl Docker {
+    /// The defaults: our node image, a private network, SSH transport.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Directory in which the cluster's temporary directory (SSH keys, known hosts, the
+    /// installer's genconf) is made; it is removed when the cluster is destroyed.
+    /// Default: the system temp dir.
+    pub fn workspace_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.workspace_dir = Some(dir.into());
+        self
+    }
+
+    /// Add a bind mount on master nodes.
+    pub fn master_mount(mut self, mount: Mount) -> Self {
+        self.mounts.get_mut(Role::Master).push(mount);
+        self
+    }
+
+    /// Add a bind mount on agent nodes.
+    pub fn agent_mount(mut self, mount: Mount) -> Self {
+        self.mounts.get_mut(Role::Agent).push(mount);
+        self
+    }
+
+    /// Add a bind mount on public agent nodes.
+    pub fn public_agent_mount(mut self, mount: Mount) -> Self {
+        self.mounts.get_mut(Role::PublicAgent).push(mount);
+        self
+    }
+
+    /// Use this image for nodes instead of building ours; it must run systemd as
+    /// `/sbin/init` and have sshd (and `curl`, for the cleanup watchdog).
+    pub fn node_image(mut self, image: impl Into<String>) -> Self {
+        self.node_image = Some(image.into());
+        self
+    }
+
+    /// How to build our node image when it is missing (mirror, suite, progress).
+    pub fn image_options(mut self, options: ImageOptions) -> Self {
+        self.image_options = options;
+        self
+    }
+
+    /// Attach nodes to this existing Docker network instead of a private one.
+    pub fn network(mut self, network: impl Into<String>) -> Self {
+        self.network = Some(network.into());
+        self
+    }
+
+    /// Whether nodes run privileged (default: where allowed).
+    pub fn privileged(mut self, privileged: Privileged) -> Self {
+        self.privileged = privileged;
+        self
+    }
+
+    /// Use this cluster id instead of a random `dcos-e2e-…` one. Letters, digits, `-`,
+    /// `_` and `.`, starting with a letter or digit, at most 40 characters, not in use.
+    pub fn cluster_id(mut self, id: impl Into<String>) -> Self {
+        self.cluster_id = Some(id.into());
+        self
+    }
+
+    /// How commands reach nodes (default SSH).
+    pub fn transport(mut self, transport: TransportKind) -> Self {
+        self.transport = transport;
+        self
+    }
+
+    /// How long one SSH connection attempt may take before it is an error.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long new nodes may take to accept commands.
+    pub fn ready_timeout(mut self, timeout: Duration) -> Self {
+        self.ready_timeout = timeout;
+        self
+    }
+
+    /// A fresh random cluster id, `dcos-e2e-` and 8 hex digits.
+    pub fn new_cluster_id() -> String {
+        format!("dcos-e2e-{}", hex::encode(rand::random::<[u8; 4]>()))
+    }
+
+    pub(crate) fn mounts_for(&self, role: Role) -> &[Mount] {
+        self.mounts.get(role)
+    }
+
+    /// Everything that can be checked without the daemon; returns the directory the
+    /// workspace is made in, made absolute (labels and bind mounts need absolute paths).
+    pub(crate) fn validate(&self) -> Result<PathBuf> {
+        for role in Role::ALL {
+            for m in self.mounts_for(role) {
+                if !m.source.exists() {
+                    return Err(Error::invalid(
+                        mount_param(role),
+                        m.source.display(),
+                        "the mount source does not exist",
+                    ));
+                }
+                if !m.target.starts_with('/') {
+                    return Err(Error::invalid(
+                        mount_param(role),
+                        &m.target,
+                        "the mount target must be an absolute path",
+                    ));
+                }
+            }
+        }
+        if let Some(id) = &self.cluster_id {
+            validate_cluster_id(id)?;
+        }
+        let base = self.workspace_dir.clone().unwrap_or_else(std::env::temp_dir);
+        if !base.is_dir() {
+            return Err(Error::invalid(
+                "workspace_dir",
+                base.display(),
+                "not an existing directory",
+            ));
+        }
+        std::path::absolute(&base).map_err(Error::io("find the absolute path of", base))
+    }
+}
+
+fn mount_param(role: Role) -> &'static str {
+    match role {
+        Role::Master => "master_mounts",
+        Role::Agent => "agent_mounts",
+        Role::PublicAgent => "public_agent_mounts",
+    }
+}
+
+/// Check a user-given cluster id (format only; whether it is taken needs the daemon).
+pub(crate) fn validate_cluster_id(id: &str) -> Result<()> {
+    let ok_chars = id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    let ok_start = id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if id.is_empty() || id.len() > 40 || !ok_chars || !ok_start {
+        return Err(Error::invalid(
+            "cluster_id",
+            id,
+            "use 1-40 letters, digits, '-', '_' or '.', starting with a letter or digit",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mounts_parse() {
+        let m: Mount = "/src:/dst:ro".parse().unwrap();
+        assert_eq!(m, Mount::new("/src", "/dst").read_only());
+        let m: Mount = "/src:/dst".parse().unwrap();
+        assert!(!m.read_only);
+        assert!("/src".parse::<Mount>().is_err());
+        assert!("/src:/dst:xx".parse::<Mount>().is_err());
+    }
+
+    #[test]
+    fn cluster_ids_are_checked() {
+        assert!(validate_cluster_id("dcos-e2e-abc123").is_ok());
+        assert!(validate_cluster_id("my.cluster_1").is_ok());
+        for bad in [
+            "",
+            "-x",
+            "has space",
+            "a/b",
+            "x".repeat(41).as_str(),
+            "ümlaut",
+        ] {
+            let err = validate_cluster_id(bad).unwrap_err().to_string();
+            assert!(err.contains("cluster_id"), "{err}");
+        }
+    }
+
+    #[test]
+    fn privileged_parses() {
+        assert_eq!("auto".parse::<Privileged>().unwrap(), Privileged::Auto);
+        assert_eq!("no".parse::<Privileged>().unwrap(), Privileged::No);
+        assert!("maybe".parse::<Privileged>().is_err());
+    }
+}

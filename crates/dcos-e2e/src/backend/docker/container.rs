@@ -1,0 +1,256 @@
+//! A node's container: its spec (volumes, mounts, keys, what systemd needs without
+//! privileges), creating and starting it, and its address.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bollard::models::{
+    ContainerCreateBody, HostConfig, HostConfigCgroupnsModeEnum, Mount as ApiMount,
+    MountBindOptions, MountType, MountVolumeOptions,
+};
+use bollard::query_parameters::CreateContainerOptionsBuilder;
+use russh::keys::ssh_key::PrivateKey;
+
+use super::client::{DockerClient, first_address, op, while_busy};
+use super::config::Docker;
+use super::labels;
+use super::workspace::{GENCONF_DIR, write_private, write_private_key};
+use crate::error::{Error, Result};
+use crate::node::Role;
+
+/// Where the workspace's `genconf` appears on nodes (read-only).
+pub(crate) const NODE_GENCONF_DIR: &str = "/var/lib/dcos-e2e/genconf";
+/// The default SSH user of Docker nodes.
+pub(crate) const DEFAULT_USER: &str = "root";
+
+/// A node to make.
+pub(crate) struct Planned {
+    pub role: Role,
+    pub index: usize,
+    pub name: String,
+    pub host_key: PrivateKey,
+}
+
+pub(crate) struct NodeContext<'a> {
+    pub client: &'a DockerClient,
+    pub cfg: &'a Docker,
+    pub id: &'a str,
+    pub workspace: &'a Path,
+    pub image: &'a str,
+    pub network: &'a str,
+    pub privileged: bool,
+    pub cgroup_v2: bool,
+    pub authorized: &'a str,
+}
+
+impl NodeContext<'_> {
+    /// Create and start the container; returns its address.
+    pub(crate) async fn start_node(&self, p: &Planned) -> Result<IpAddr> {
+        let api = &self.client.api;
+        let options = CreateContainerOptionsBuilder::default()
+            .name(&p.name)
+            .build();
+        let body = self.container_body(p)?;
+        api.create_container(Some(options), body)
+            .await
+            .map_err(op(format!("creating container {}", p.name)))?;
+        if !binds_keys() {
+            self.copy_authorized_keys(p).await?;
+        }
+        // A create that lost this id to us may hold a network of the same name for a
+        // moment (Docker before API 1.44 allows that); it removes it at once.
+        while_busy("is ambiguous", Duration::from_secs(10), || {
+            api.start_container(&p.name, None)
+        })
+        .await
+        .map_err(op(format!("starting container {}", p.name)))?;
+        let info = api
+            .inspect_container(&p.name, None)
+            .await
+            .map_err(op(format!("inspecting container {}", p.name)))?;
+        first_address(info.network_settings.and_then(|n| n.networks).as_ref())
+            .ok_or_else(|| Error::Docker {
+                operation: format!(
+                    "finding the address of {} on network {}",
+                    p.name, self.network
+                ),
+                source: "the container has no address on the network".into(),
+            })
+    }
+
+    fn container_body(&self, p: &Planned) -> Result<ContainerCreateBody> {
+        let role = p.role.as_str();
+        let mut tags = labels::object_labels(self.id, role, self.workspace);
+        tags.insert(labels::NODE_INDEX.into(), p.index.to_string());
+        tags.insert(labels::SSH_USER.into(), DEFAULT_USER.into());
+        tags.insert(labels::TRANSPORT.into(), self.cfg.transport.as_str().into());
+        tags.insert(
+            labels::CONNECT_TIMEOUT_MS.into(),
+            self.cfg.connect_timeout.as_millis().to_string(),
+        );
+
+        let mut volumes = vec!["/opt", "/var/lib/docker"];
+        if p.role != Role::Master {
+            volumes.push("/var/lib/mesos/slave");
+        }
+        let mut mounts: Vec<ApiMount> = volumes
+            .into_iter()
+            .map(|target| ApiMount {
+                target: Some(target.into()),
+                source: Some(format!(
+                    "{}-{}",
+                    p.name,
+                    target.trim_start_matches('/').replace('/', "-")
+                )),
+                typ: Some(MountType::VOLUME),
+                volume_options: Some(MountVolumeOptions {
+                    labels: Some(labels::object_labels(self.id, role, self.workspace)),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .collect();
+        let bind = |source: String, target: &str, read_only: bool| ApiMount {
+            target: Some(target.into()),
+            source: Some(source),
+            typ: Some(MountType::BIND),
+            read_only: Some(read_only),
+            bind_options: Some(MountBindOptions {
+                propagation: None,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        // Keys are bound from the workspace rather than copied in: copying into a
+        // created container mounts its root filesystem once more (slow on some storage
+        // drivers). sshd takes a host key of any owner, but root's authorized_keys only
+        // when root owns it: a harness not running as root copies that one in.
+        let (host_key, authorized) = self.key_files(p)?;
+        mounts.push(bind(
+            host_key.to_string_lossy().into(),
+            "/etc/ssh/ssh_host_ed25519_key",
+            true,
+        ));
+        if let Some(authorized) = authorized {
+            mounts.push(bind(
+                authorized.to_string_lossy().into(),
+                AUTHORIZED_KEYS,
+                false,
+            ));
+        }
+        mounts.push(bind(
+            self.workspace.join(GENCONF_DIR).to_string_lossy().into(),
+            NODE_GENCONF_DIR,
+            true,
+        ));
+        for m in self.cfg.mounts_for(p.role) {
+            let source = std::fs::canonicalize(&m.source).unwrap_or_else(|_| m.source.clone());
+            mounts.push(bind(
+                source.to_string_lossy().into(),
+                &m.target,
+                m.read_only,
+            ));
+        }
+        // systemd wants a writable cgroup tree. With the host's cgroup namespace and the
+        // tree bound read-write it creates its own subtree inside the container's cgroup
+        // (works for v1 and v2 without privileges); privileged on v2 gets a private one.
+        let private_cgroups = self.privileged && self.cgroup_v2;
+        let host_config = HostConfig {
+            network_mode: Some(self.network.to_string()),
+            mounts: Some(mounts),
+            tmpfs: Some(HashMap::from([
+                ("/run".into(), "rw,nosuid,nodev,mode=755".into()),
+                ("/run/lock".into(), "rw,nosuid,nodev,noexec".into()),
+                ("/tmp".into(), "rw,nosuid,nodev,exec,mode=1777".into()),
+            ])),
+            privileged: Some(self.privileged),
+            cap_add: (!self.privileged).then(|| vec!["SYS_ADMIN".into()]),
+            security_opt: (!self.privileged)
+                .then(|| vec!["seccomp=unconfined".into(), "apparmor=unconfined".into()]),
+            cgroupns_mode: Some(if private_cgroups {
+                HostConfigCgroupnsModeEnum::PRIVATE
+            } else {
+                HostConfigCgroupnsModeEnum::HOST
+            }),
+            binds: (!private_cgroups).then(|| vec!["/sys/fs/cgroup:/sys/fs/cgroup:rw".into()]),
+            ..Default::default()
+        };
+        Ok(ContainerCreateBody {
+            hostname: Some(p.name.clone()),
+            image: Some(self.image.to_string()),
+            cmd: Some(vec!["/sbin/init".into()]),
+            env: Some(vec!["container=docker".into()]),
+            labels: Some(tags),
+            stop_signal: Some("SIGRTMIN+3".into()),
+            host_config: Some(host_config),
+            ..Default::default()
+        })
+    }
+
+    /// Put root's authorized_keys into a created container, owned by root, 0600.
+    async fn copy_authorized_keys(&self, p: &Planned) -> Result<()> {
+        let content = self.authorized_line();
+        let mut archive = tar::Builder::new(Vec::new());
+        let mut entry = |path: &str, kind: tar::EntryType, mode: u32, data: &[u8]| {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(kind);
+            header.set_mode(mode);
+            header.set_uid(0);
+            header.set_gid(0);
+            header.set_size(data.len() as u64);
+            header.set_cksum();
+            archive.append_data(&mut header, path, data)
+        };
+        entry("root/.ssh", tar::EntryType::Directory, 0o700, &[])
+            .and_then(|()| {
+                entry(
+                    AUTHORIZED_KEYS.trim_start_matches('/'),
+                    tar::EntryType::Regular,
+                    0o600,
+                    content.as_bytes(),
+                )
+            })
+            .map_err(Error::io("archive", AUTHORIZED_KEYS))?;
+        let bytes = archive
+            .into_inner()
+            .map_err(Error::io("archive", AUTHORIZED_KEYS))?;
+        let options = bollard::query_parameters::UploadToContainerOptionsBuilder::default()
+            .path("/")
+            .build();
+        self.client
+            .api
+            .upload_to_container(&p.name, Some(options), bollard::body_full(bytes.into()))
+            .await
+            .map_err(op(format!("copying authorized_keys into {}", p.name)))
+    }
+
+    /// The node's own host key (known to the harness in advance, so it is pinned) and,
+    /// when it can be bound (see `binds_keys`), root's authorized keys: 0600 files in the
+    /// workspace.
+    fn key_files(&self, p: &Planned) -> Result<(PathBuf, Option<PathBuf>)> {
+        let dir = self.workspace.join("nodes").join(&p.name);
+        std::fs::create_dir_all(&dir).map_err(Error::io("create", &dir))?;
+        let host_key = dir.join("ssh_host_ed25519_key");
+        write_private_key(&host_key, &p.host_key)?;
+        if !binds_keys() {
+            return Ok((host_key, None));
+        }
+        let authorized = dir.join("authorized_keys");
+        write_private(&authorized, self.authorized_line().as_bytes())?;
+        Ok((host_key, Some(authorized)))
+    }
+
+    fn authorized_line(&self) -> String {
+        format!("{}\n", self.authorized)
+    }
+}
+
+const AUTHORIZED_KEYS: &str = "/root/.ssh/authorized_keys";
+
+/// Whether root's authorized_keys can be bound from the workspace: only when we are
+/// root, so the file is root's (sshd's StrictModes).
+fn binds_keys() -> bool {
+    super::image::is_root()
+}

@@ -1,0 +1,129 @@
+//! Facts about the Docker daemon that decide how nodes run: its cgroup version, and
+//! whether it lets containers run privileged (some refuse: "unable to apply caps").
+
+use bollard::models::{ContainerCreateBody, HostConfig, SystemInfoCgroupVersionEnum};
+
+use super::client::{DockerClient, op};
+use super::labels;
+use crate::error::Result;
+
+/// What this daemon allows, found once per process (the privilege verdict once per daemon).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DaemonFacts {
+    pub cgroup_v2: bool,
+    pub privileged_allowed: bool,
+}
+
+static FACTS: tokio::sync::OnceCell<DaemonFacts> = tokio::sync::OnceCell::const_new();
+
+/// cgroup version from the daemon, and whether it lets containers run privileged (some
+/// refuse: "unable to apply caps"), probed with a throwaway container of `image`.
+pub(crate) async fn daemon_facts(client: &DockerClient, image: &str) -> Result<DaemonFacts> {
+    FACTS
+        .get_or_try_init(|| async {
+            let info = client.api.info().await.map_err(op("reading daemon info"))?;
+            let cgroup_v2 = matches!(info.cgroup_version, Some(SystemInfoCgroupVersionEnum::_2));
+            // The answer depends on the daemon, not on us: remember it per daemon (id,
+            // version, security options), so each new process does not pay for a probe.
+            let daemon = format!(
+                "{:?}|{:?}|{:?}",
+                info.id, info.server_version, info.security_options
+            );
+            let digest =
+                hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(daemon.as_bytes())[..8]);
+            let cache = std::env::temp_dir().join(format!("dcos-e2e-daemon-{digest}.privileged"));
+            let privileged_allowed = match std::fs::read_to_string(&cache).as_deref() {
+                Ok("yes") => true,
+                Ok("no") => false,
+                _ => match probe_privileged(client, image).await? {
+                    Some(allowed) => {
+                        let _ = std::fs::write(&cache, if allowed { "yes" } else { "no" });
+                        allowed
+                    }
+                    // Not a verdict on privileges (say, an image without /bin/true): the
+                    // minimal set works everywhere; ask again next time.
+                    None => false,
+                },
+            };
+            tracing::debug!(cgroup_v2, privileged_allowed, "daemon facts");
+            Ok(DaemonFacts {
+                cgroup_v2,
+                privileged_allowed,
+            })
+        })
+        .await
+        .copied()
+}
+
+/// `Some(allowed)` when the daemon gave a verdict, `None` when the probe failed otherwise.
+async fn probe_privileged(client: &DockerClient, image: &str) -> Result<Option<bool>> {
+    let body = ContainerCreateBody {
+        image: Some(image.to_string()),
+        entrypoint: Some(vec!["/bin/true".into()]),
+        cmd: Some(vec![]),
+        // Owner labels: `clean` removes a probe whose process died before removing it.
+        labels: Some(
+            [
+                (labels::PROJECT.to_string(), "1".to_string()),
+                (labels::ROLE.into(), labels::PROBE_ROLE.into()),
+            ]
+            .into_iter()
+            .chain(labels::owner_labels())
+            .collect(),
+        ),
+        network_disabled: Some(true),
+        host_config: Some(HostConfig {
+            privileged: Some(true),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let created = client
+        .api
+        .create_container(None, body)
+        .await
+        .map_err(op("creating the privilege probe"))?;
+    let started = client.api.start_container(&created.id, None).await;
+    client.remove_container(&created.id).await?;
+    let Err(e) = started else {
+        return Ok(Some(true));
+    };
+    let message = e.to_string();
+    if !refuses_privileges(&message) {
+        tracing::debug!("the privilege probe failed for another reason: {message}");
+        return Ok(None);
+    }
+    tracing::info!(
+        "privileged containers are refused here ({message}); nodes use the minimal capability set"
+    );
+    Ok(Some(false))
+}
+
+/// Whether a start error is the daemon or runtime refusing privileged mode.
+fn refuses_privileges(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    [
+        "caps",
+        "capabilit",
+        "privilege",
+        "not permitted",
+        "permission denied",
+    ]
+    .iter()
+    .any(|needle| message.contains(needle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refuses_privileges;
+
+    #[test]
+    fn only_a_privilege_refusal_is_a_verdict() {
+        assert!(refuses_privileges(
+            "Docker responded with status code 500: OCI runtime create failed: unable to apply caps: operation not permitted"
+        ));
+        assert!(!refuses_privileges(
+            "Docker responded with status code 400: exec: \"/bin/true\": stat /bin/true: no such file or directory"
+        ));
+    }
+}

@@ -1,0 +1,161 @@
+//! `docker exec` through the Docker API: no network path to the node needed. Scripts run
+//! in the user's login shell as over SSH. Files are streamed through an exec's stdin and
+//! stdout (the shared `cat` implementation), not the container archive API: that API
+//! (`docker cp`) does not see mounts made inside the container, such as the nodes'
+//! tmpfs `/tmp` and `/run`. Uploads there "succeeded" into the hidden directory under
+//! the mount and downloads failed with 404. The exec stream is also faster (measured
+//! 295 vs 238 MiB/s up, 199 vs 137 MiB/s down for 500 MiB).
+
+use bollard::container::LogOutput;
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use futures_util::StreamExt;
+use tokio::sync::{mpsc, oneshot};
+
+use super::client::DockerClient;
+use crate::error::{Error, Result};
+use crate::node::transport::{BoxFuture, RawProcess, STREAM_BUFFER, Transport, TransportKind};
+
+/// Run `$1` with the login shell of user `$2` from the home directory, as sshd would.
+/// sshd also sets `USER`, `LOGNAME`, `HOME` and `SHELL` from the passwd entry; docker
+/// exec sets only `HOME`, so scripts using `$USER` broke over this transport alone. The
+/// entry is read with shell builtins: no extra process per command.
+const LOGIN_SHELL: &str = r#"while IFS=: read -r n _ _ _ _ h s; do [ "$n" = "$2" ] && break; h=; s=; done </etc/passwd
+export USER="$2" LOGNAME="$2" HOME="${h:-$HOME}" SHELL="${s:-/bin/sh}"; cd ~ 2>/dev/null; exec "$SHELL" -c "$1""#;
+
+pub(crate) struct DockerExecTransport {
+    client: DockerClient,
+    container: String,
+    name: String,
+}
+
+impl DockerExecTransport {
+    pub(crate) fn new(client: DockerClient, container: String, name: String) -> Self {
+        Self {
+            client,
+            container,
+            name,
+        }
+    }
+
+    fn error(&self, detail: impl Into<String>, source: Option<bollard::errors::Error>) -> Error {
+        let state = match &source {
+            // The daemon's message (kept as the source) names the container by id only.
+            Some(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409,
+                message,
+            }) if message.contains("paused") => Some("paused"),
+            Some(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Some("not running"),
+            Some(e) if super::client::is_not_found(e) => Some("gone"),
+            _ => None,
+        };
+        let source = source.map(|e| Box::new(e) as _);
+        match state {
+            Some(state) => Error::Unreachable {
+                node: self.name.clone(),
+                transport: TransportKind::DockerExec.as_str(),
+                detail: format!("{}: container {} is {state}", detail.into(), self.container),
+                source,
+            },
+            None => self.failure(detail.into(), source),
+        }
+    }
+}
+
+impl Transport for DockerExecTransport {
+    fn kind(&self) -> TransportKind {
+        TransportKind::DockerExec
+    }
+
+    fn node_name(&self) -> &str {
+        &self.name
+    }
+
+    fn spawn<'a>(
+        &'a self,
+        user: &'a str,
+        script: String,
+        stdin: bool,
+    ) -> BoxFuture<'a, Result<RawProcess>> {
+        Box::pin(async move {
+            let options = CreateExecOptions {
+                cmd: Some(vec![
+                    "/bin/sh".to_string(),
+                    "-c".into(),
+                    LOGIN_SHELL.into(),
+                    "sh".into(),
+                    script,
+                    user.to_string(),
+                ]),
+                user: Some(user.to_string()),
+                attach_stdin: Some(stdin),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                ..Default::default()
+            };
+            let api = &self.client.api;
+            let exec = api
+                .create_exec(&self.container, options)
+                .await
+                .map_err(|e| self.error("cannot create exec", Some(e)))?;
+            let started = api
+                .start_exec(
+                    &exec.id,
+                    Some(StartExecOptions {
+                        detach: false,
+                        tty: false,
+                        output_capacity: None,
+                    }),
+                )
+                .await
+                .map_err(|e| self.error("cannot start exec", Some(e)))?;
+            let StartExecResults::Attached { mut output, input } = started else {
+                return Err(self.error("exec started detached", None));
+            };
+            let (out_tx, stdout) = mpsc::channel(STREAM_BUFFER);
+            let (err_tx, stderr) = mpsc::channel(STREAM_BUFFER);
+            let (exit_tx, exit) = oneshot::channel();
+            let client = self.client.clone();
+            let name = self.name.clone();
+            tokio::spawn(async move {
+                let mut broken = None;
+                while let Some(item) = output.next().await {
+                    match item {
+                        Ok(LogOutput::StdOut { message }) => {
+                            let _ = out_tx.send(message).await;
+                        }
+                        Ok(LogOutput::StdErr { message }) => {
+                            let _ = err_tx.send(message).await;
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            broken = Some(e);
+                            break;
+                        }
+                    }
+                }
+                drop((out_tx, err_tx));
+                let result = match client.api.inspect_exec(&exec.id).await {
+                    Ok(info) if info.running != Some(true) => info.exit_code.map(|c| c as i32),
+                    _ => None,
+                };
+                let result = result.ok_or_else(|| {
+                    Error::transport(
+                        name,
+                        TransportKind::DockerExec.as_str(),
+                        "the exec stream ended before the command finished (was the node stopped?)",
+                        broken.map(|e| Box::new(e) as _),
+                    )
+                });
+                let _ = exit_tx.send(result);
+            });
+            Ok(RawProcess {
+                stdout,
+                stderr,
+                stdin: stdin.then_some(input),
+                exit,
+            })
+        })
+    }
+}

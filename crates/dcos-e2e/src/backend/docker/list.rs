@@ -1,0 +1,203 @@
+//! Looking after the host: list the clusters on the daemon with who owns each, destroy
+//! one by id, and clean up what dead processes left. Everything is found by label.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use futures_util::future::join_all;
+use serde::Serialize;
+
+use super::client::DockerClient;
+use super::{cleanup, labels, watchdog};
+use crate::error::Result;
+use crate::node::Role;
+
+/// Who a cluster belongs to, which decides what `clean` may remove.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Owner {
+    /// Handed to the user (`minidcos docker create`): stays until destroyed.
+    User,
+    /// A live process holds it (its scope guard, or its watchdog runs).
+    Process,
+    /// Nobody: its owner is gone; `clean` removes it.
+    #[serde(rename = "none")]
+    Nobody,
+}
+
+impl Owner {
+    /// `user`, `process` or `none`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Owner::User => "user",
+            Owner::Process => "process",
+            Owner::Nobody => "none",
+        }
+    }
+}
+
+impl std::fmt::Display for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One cluster found on this Docker daemon.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClusterSummary {
+    /// The cluster id.
+    pub id: String,
+    /// Its workspace directory on the host.
+    pub workspace: Option<PathBuf>,
+    /// Master containers.
+    pub masters: usize,
+    /// Agent containers.
+    pub agents: usize,
+    /// Public agent containers.
+    pub public_agents: usize,
+    /// Node containers that are running.
+    pub running: usize,
+    /// Who it belongs to.
+    pub owner: Owner,
+}
+
+/// What the labels of a cluster's objects say, gathered.
+#[derive(Default)]
+struct Seen {
+    workspace: Option<PathBuf>,
+    counts: [usize; 3],
+    running: usize,
+    owner_alive: bool,
+    persisted: bool,
+}
+
+impl Seen {
+    fn note(&mut self, l: &HashMap<String, String>) {
+        self.workspace = self.workspace.take().or_else(|| labels::workspace_of(l));
+        self.owner_alive |= labels::owner_of(l).is_some_and(|o| o.is_alive());
+    }
+}
+
+/// Every cluster on the daemon, by id.
+pub async fn list_clusters() -> Result<Vec<ClusterSummary>> {
+    let client = DockerClient::connect().await?;
+    list(&client).await
+}
+
+pub(crate) async fn list(client: &DockerClient) -> Result<Vec<ClusterSummary>> {
+    let project = [labels::PROJECT.to_string()];
+    let (containers, networks, volumes) = tokio::try_join!(
+        client.containers(&project),
+        client.networks(&project),
+        client.volumes(&project)
+    )?;
+    let mut clusters: BTreeMap<String, Seen> = BTreeMap::new();
+    for c in containers {
+        let l = c.labels.unwrap_or_default();
+        let Some(id) = l.get(labels::CLUSTER_ID) else {
+            continue;
+        };
+        let s = clusters.entry(id.clone()).or_default();
+        let running = c.state.is_some_and(|st| st.to_string() == "running");
+        let role = l.get(labels::ROLE);
+        match role.and_then(|r| r.parse::<Role>().ok()) {
+            Some(role) => {
+                s.counts[role.slot()] += 1;
+                s.running += usize::from(running);
+                s.note(&l);
+            }
+            // The cleanup watchdog runs while its owner lives.
+            None if labels::is_watchdog(role) && running => {
+                s.owner_alive = true;
+                s.workspace = s.workspace.take().or_else(|| labels::workspace_of(&l));
+            }
+            None => s.workspace = s.workspace.take().or_else(|| labels::workspace_of(&l)),
+        }
+    }
+    // A create killed early may have left only a network or volumes.
+    for n in networks {
+        let l = n.labels.unwrap_or_default();
+        if let Some(id) = l.get(labels::CLUSTER_ID) {
+            clusters.entry(id.clone()).or_default().note(&l);
+        }
+    }
+    for v in volumes {
+        if let Some(id) = v.labels.get(labels::CLUSTER_ID) {
+            let s = clusters.entry(id.clone()).or_default();
+            s.persisted |= v.labels.get(labels::ROLE).map(String::as_str)
+                == Some(labels::PERSISTED_ROLE);
+            s.workspace = s
+                .workspace
+                .take()
+                .or_else(|| labels::workspace_of(&v.labels));
+        }
+    }
+    Ok(clusters
+        .into_iter()
+        .map(|(id, s)| ClusterSummary {
+            id,
+            workspace: s.workspace,
+            masters: s.counts[Role::Master.slot()],
+            agents: s.counts[Role::Agent.slot()],
+            public_agents: s.counts[Role::PublicAgent.slot()],
+            running: s.running,
+            owner: if s.persisted {
+                Owner::User
+            } else if s.owner_alive {
+                Owner::Process
+            } else {
+                Owner::Nobody
+            },
+        })
+        .collect())
+}
+
+/// Destroy one Docker cluster by id, whatever state it is in (also a partial create):
+/// its containers with their volumes, network and workspace.
+pub async fn destroy_cluster(cluster_id: &str) -> Result<()> {
+    let client = DockerClient::connect().await?;
+    let _ = watchdog::disarm(&client, cluster_id).await;
+    cleanup::remove_once(&client, cluster_id, None)
+        .await
+        .map(drop)
+}
+
+/// Destroy a cluster whose creator was cut off, sweeping until nothing reappears:
+/// Docker requests it had in flight can land after a sweep.
+pub async fn destroy_interrupted_cluster(cluster_id: &str) -> Result<()> {
+    let client = DockerClient::connect().await?;
+    cleanup::sweep(&client, cluster_id, None).await
+}
+
+/// Remove clusters nobody owns any more: their owning process is gone, no watchdog
+/// runs for them, and they were not handed to the user. With `all`, remove every
+/// cluster of ours. Returns the ids removed.
+pub async fn clean(all: bool) -> Result<Vec<String>> {
+    let client = DockerClient::connect().await?;
+    let doomed: Vec<ClusterSummary> = list(&client)
+        .await?
+        .into_iter()
+        .filter(|c| all || c.owner == Owner::Nobody)
+        .collect();
+    let results = join_all(doomed.iter().map(|c| async {
+        cleanup::sweep(&client, &c.id, c.workspace.as_deref())
+            .await
+            .map(|()| c.id.clone())
+    }))
+    .await;
+    // Privilege probes belong to no cluster; one whose process died is left over.
+    let probes = [
+        labels::PROJECT.to_string(),
+        labels::filter(labels::ROLE, labels::PROBE_ROLE),
+    ];
+    for probe in client.containers(&probes).await? {
+        let l = probe.labels.unwrap_or_default();
+        let orphan = all || !labels::owner_of(&l).is_some_and(|o| o.is_alive());
+        if let (true, Some(id)) = (orphan, probe.id) {
+            client.remove_container(&id).await?;
+        }
+    }
+    results.into_iter().collect()
+}

@@ -1,0 +1,51 @@
+//! Node handles on a Docker cluster's containers, over SSH or docker exec.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::client::DockerClient;
+use super::container::DEFAULT_USER;
+use super::exec::DockerExecTransport;
+use crate::node::liveness::Liveness;
+use crate::node::node::{Node, NodeSpec};
+use crate::node::role::{Role, display_name};
+use crate::node::transport::ssh::{SshSettings, SshTransport};
+use crate::node::transport::{Transport, TransportKind};
+
+/// Channels at once per SSH connection to our nodes (their sshd allows 256).
+pub(crate) const NODE_MAX_SESSIONS: usize = 128;
+
+/// What every node handle of one cluster shares.
+pub(crate) struct Wiring<'a> {
+    pub client: &'a DockerClient,
+    pub settings: &'a SshSettings,
+    pub transport: TransportKind,
+    pub liveness: &'a Arc<Liveness>,
+    pub log_output_live: bool,
+}
+
+impl Wiring<'_> {
+    /// The handle on the node in `container`.
+    pub(crate) fn node(&self, role: Role, index: usize, ip: IpAddr, container: &str) -> Node {
+        let display = display_name(role, index, ip);
+        let transport: Arc<dyn Transport> = match self.transport {
+            TransportKind::Ssh => Arc::new(SshTransport::new(ip, display, self.settings.clone())),
+            TransportKind::DockerExec => Arc::new(DockerExecTransport::new(
+                self.client.clone(),
+                container.to_string(),
+                display,
+            )),
+        };
+        Node::new(NodeSpec {
+            role,
+            index,
+            ip,
+            ssh_key_path: self.settings.key_path.clone(),
+            default_user: DEFAULT_USER.into(),
+            container: Some(container.to_string()),
+            log_output_live: self.log_output_live,
+            transport,
+            cluster: self.liveness.clone(),
+        })
+    }
+}

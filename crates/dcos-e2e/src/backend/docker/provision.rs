@@ -1,0 +1,271 @@
+//! Making a Docker cluster: workspace and keys, image, network, watchdog, then every
+//! node at once (create, inject keys, start), then wait until each accepts commands.
+//! Any failure part-way removes what was made (unless `destroy_on_error` is false).
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bollard::models::NetworkCreateRequest;
+use futures_util::future::try_join_all;
+
+use super::client::{DockerClient, op};
+use super::config::{Docker, Privileged};
+use super::container::{DEFAULT_USER, NodeContext, Planned};
+use super::daemon::{DaemonFacts, daemon_facts};
+use super::nodes::{NODE_MAX_SESSIONS, Wiring};
+use super::ready::wait_ready;
+use super::running::DockerCluster;
+use super::workspace::{KNOWN_HOSTS_FILE, Workspace, new_ed25519, write_keypair};
+use super::{cleanup, labels, watchdog};
+use crate::backend::running::NewCluster;
+use crate::error::{Aftermath, Error, Result};
+use crate::node::Role;
+use crate::node::liveness::Liveness;
+use crate::node::role::PerRole;
+use crate::node::transport::host_keys::HostKeys;
+use crate::node::transport::ssh::SshSettings;
+use crate::params::ClusterParams;
+use crate::policy::{keep_reason, keep_requested};
+
+/// Make a Docker cluster. The cluster parameters were validated by the caller.
+pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<NewCluster> {
+    let base = cfg.validate()?;
+    let client = DockerClient::connect().await?;
+    if let Some(name) = &cfg.network {
+        client
+            .api
+            .inspect_network(
+                name,
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )
+            .await
+            .map_err(|_| Error::invalid("network", name, "no such Docker network"))?;
+    }
+    // Before anything of the cluster exists: a build can take a minute.
+    let image = node_image(&client, cfg).await?;
+    let id = match &cfg.cluster_id {
+        Some(id) => {
+            ensure_unused(&client, id).await?;
+            id.clone()
+        }
+        None => Docker::new_cluster_id(),
+    };
+    let workspace = Workspace::create(&base, &id)?;
+    let keep_on_error = params.keep_on_error();
+    let started = Instant::now();
+    let plan = Plan {
+        client: &client,
+        cfg,
+        params,
+        id: &id,
+        workspace: &workspace,
+        image: &image,
+    };
+    match plan.make(keep_on_error).await {
+        Ok(made) => {
+            workspace.keep();
+            tracing::info!(cluster = %id, "cluster ready in {:.1?}", started.elapsed());
+            Ok(made)
+        }
+        Err(e) => {
+            let aftermath = if keep_on_error {
+                workspace.keep();
+                tracing::warn!(cluster = %id, "creation failed; kept for inspection: `minidcos docker destroy {id}`");
+                Aftermath::Kept(keep_reason())
+            } else {
+                // Sweep: the dropped watchdog is removing things at the same time.
+                Aftermath::of_cleanup(
+                    cleanup::sweep(&client, &id, Some(workspace.path())).await,
+                )
+            };
+            Err(Error::create_failed(&id, aftermath, e))
+        }
+    }
+}
+
+/// The node image to use: the user's (it must exist; no registry is used) or ours,
+/// built when missing.
+async fn node_image(client: &DockerClient, cfg: &Docker) -> Result<String> {
+    match &cfg.node_image {
+        Some(image) => {
+            if !client.image_exists(image).await? {
+                return Err(Error::invalid(
+                    "node_image",
+                    image,
+                    "no such image here (no registry is used: build or load it first)",
+                ));
+            }
+            Ok(image.clone())
+        }
+        None => super::image::ensure_image(client, &cfg.image_options).await,
+    }
+}
+
+/// A given cluster id must not name anything that exists.
+async fn ensure_unused(client: &DockerClient, id: &str) -> Result<()> {
+    let filter = labels::cluster_filter(id, None);
+    let ours = !client.containers(&filter).await?.is_empty()
+        || !client.networks(&filter).await?.is_empty();
+    let name_taken = client
+        .api
+        .inspect_network(id, None::<bollard::query_parameters::InspectNetworkOptions>)
+        .await
+        .is_ok()
+        || client
+            .api
+            .inspect_container(&labels::node_container(id, Role::Master, 1), None)
+            .await
+            .is_ok();
+    if ours || name_taken {
+        return Err(Error::ClusterIdTaken {
+            cluster_id: id.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// One create: what it makes the cluster from.
+struct Plan<'a> {
+    client: &'a DockerClient,
+    cfg: &'a Docker,
+    params: &'a ClusterParams,
+    id: &'a str,
+    workspace: &'a Workspace,
+    image: &'a str,
+}
+
+impl Plan<'_> {
+    async fn make(&self, keep_on_error: bool) -> Result<NewCluster> {
+        let (client, id, workspace) = (self.client, self.id, self.workspace.path());
+        let network = async {
+            match &self.cfg.network {
+                // Checked to exist before anything was made.
+                Some(name) => Ok::<_, Error>(name.clone()),
+                None => {
+                    let request = NetworkCreateRequest {
+                        name: id.to_string(),
+                        driver: Some("bridge".into()),
+                        labels: Some(labels::object_labels(
+                            id,
+                            labels::NETWORK_ROLE,
+                            workspace,
+                        )),
+                        ..Default::default()
+                    };
+                    let created = client
+                        .api
+                        .create_network(request)
+                        .await
+                        .map_err(op(format!("creating network {id}")))?;
+                    // By id: a create racing for this id may have made one of the same name.
+                    Ok(created.id)
+                }
+            }
+        };
+        // The watchdog's container is the claim on the id: of creates racing for one id,
+        // the loser stops here and its sweep removes only what it made (its workspace).
+        let (claim, network, facts) = tokio::try_join!(
+            watchdog::claim(client, id, self.image, workspace),
+            network,
+            daemon_facts(client, self.image)
+        )?;
+        // The watchdog arms while the nodes start (it sweeps by label, so arming late is
+        // safe); the owner labels cover the moment before, for `clean`.
+        let watchdog = watchdog::arm(client, claim, self.image, keep_requested());
+        let nodes = self.start_nodes(&network, facts);
+        let (watchdog, nodes) = tokio::join!(watchdog, nodes);
+        let (liveness, nodes) = match nodes {
+            Ok(made) => made,
+            Err(e) => {
+                // Dropping the watchdog sets it off; a cluster kept on error must outlive it.
+                if keep_on_error {
+                    let _ = watchdog::disarm(client, id).await;
+                }
+                drop(watchdog);
+                return Err(e);
+            }
+        };
+        let running = DockerCluster {
+            client: client.clone(),
+            id: id.to_string(),
+            workspace: workspace.to_path_buf(),
+            watchdog: Mutex::new(watchdog?),
+        };
+        Ok(NewCluster {
+            liveness,
+            nodes,
+            default_ssh_user: DEFAULT_USER.into(),
+            running: Box::new(running),
+        })
+    }
+
+    /// Every node at once: create, inject keys, start; then wait until each answers.
+    async fn start_nodes(
+        &self,
+        network: &str,
+        facts: DaemonFacts,
+    ) -> Result<(Arc<Liveness>, PerRole<Vec<crate::node::Node>>)> {
+        let (cfg, params, workspace) = (self.cfg, self.params, self.workspace.path());
+        let key = new_ed25519();
+        let key_path = write_keypair(workspace, &key)?;
+        let privileged = match cfg.privileged {
+            Privileged::Auto => facts.privileged_allowed,
+            Privileged::Yes => true,
+            Privileged::No => false,
+        };
+        let mut planned = Vec::new();
+        for (role, count) in [
+            (Role::Master, params.masters),
+            (Role::Agent, params.agents),
+            (Role::PublicAgent, params.public_agents),
+        ] {
+            for index in 1..=count {
+                planned.push(Planned {
+                    role,
+                    index,
+                    name: labels::node_container(self.id, role, index),
+                    host_key: new_ed25519(),
+                });
+            }
+        }
+        let authorized = key.public_key().to_openssh().unwrap_or_default();
+        let ctx = NodeContext {
+            client: self.client,
+            cfg,
+            id: self.id,
+            workspace,
+            image: self.image,
+            network,
+            privileged,
+            cgroup_v2: facts.cgroup_v2,
+            authorized: &authorized,
+        };
+        let ips = try_join_all(planned.iter().map(|p| ctx.start_node(p))).await?;
+
+        let host_keys = HostKeys::default();
+        for (p, ip) in planned.iter().zip(&ips) {
+            host_keys.pin(*ip, p.host_key.public_key().clone());
+        }
+        let known_hosts = workspace.join(KNOWN_HOSTS_FILE);
+        std::fs::write(&known_hosts, host_keys.known_hosts())
+            .map_err(Error::io("write", &known_hosts))?;
+        let settings =
+            SshSettings::new(&key_path, cfg.connect_timeout, NODE_MAX_SESSIONS, host_keys)?;
+        let liveness = Arc::new(Liveness::new(self.id));
+        let wiring = Wiring {
+            client: self.client,
+            settings: &settings,
+            transport: cfg.transport,
+            liveness: &liveness,
+            log_output_live: params.log_output_live,
+        };
+        let mut nodes: PerRole<Vec<_>> = PerRole::default();
+        for (p, ip) in planned.iter().zip(&ips) {
+            nodes
+                .get_mut(p.role)
+                .push(wiring.node(p.role, p.index, *ip, &p.name));
+        }
+        wait_ready(self.client, nodes.iter(), cfg.ready_timeout, cfg.transport).await?;
+        Ok((liveness, nodes))
+    }
+}

@@ -1,0 +1,125 @@
+//! A running Docker cluster as the lifecycle sees it: destroy (also from `Drop`, on any
+//! runtime or none), keep, and hand to the user.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use super::client::{DockerClient, op};
+use super::container::NODE_GENCONF_DIR;
+use super::watchdog::{self, Watchdog};
+use super::workspace::GENCONF_DIR;
+use super::{cleanup, labels};
+use crate::backend::running::{GenconfMount, RunningCluster};
+use crate::error::Result;
+use crate::node::transport::BoxFuture;
+
+/// The backend side of a running Docker cluster.
+pub(crate) struct DockerCluster {
+    pub client: DockerClient,
+    pub id: String,
+    pub workspace: PathBuf,
+    pub watchdog: Mutex<Option<Watchdog>>,
+}
+
+impl DockerCluster {
+    /// Let go of the watchdog connection (after the watchdog was removed, or to set it off).
+    fn release_watchdog(&self) {
+        self.watchdog
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+    }
+}
+
+impl RunningCluster for DockerCluster {
+    fn backend_name(&self) -> &'static str {
+        "Docker"
+    }
+
+    fn workspace(&self) -> Option<&Path> {
+        Some(&self.workspace)
+    }
+
+    fn genconf(&self) -> Option<GenconfMount> {
+        Some(GenconfMount {
+            host_dir: self.workspace.join(GENCONF_DIR),
+            node_dir: NODE_GENCONF_DIR,
+        })
+    }
+
+    fn destroy(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let result = cleanup::remove_once(&self.client, &self.id, Some(&self.workspace))
+                .await
+                .map(drop);
+            self.release_watchdog();
+            result
+        })
+    }
+
+    fn destroy_from_drop(&self) {
+        let (id, workspace) = (self.id.clone(), self.workspace.clone());
+        off_runtime(move |client| {
+            Box::pin(async move {
+                cleanup::remove_once(&client, &id, Some(&workspace))
+                    .await
+                    .map(drop)
+            })
+        });
+        self.release_watchdog();
+    }
+
+    fn keep_from_drop(&self) {
+        let id = self.id.clone();
+        off_runtime(move |client| Box::pin(async move { watchdog::disarm(&client, &id).await }));
+        self.release_watchdog();
+        tracing::warn!(cluster = %self.id, "cluster kept; remove it with `minidcos docker destroy {}`", self.id);
+    }
+
+    fn persist(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            watchdog::disarm(&self.client, &self.id).await?;
+            self.release_watchdog();
+            // A labelled marker volume: it survives what a file in the workspace might
+            // not (a temp dir cleared at boot), and goes with the cluster's volumes.
+            let request = bollard::models::VolumeCreateRequest {
+                name: Some(format!("{}-persisted", self.id)),
+                labels: Some(labels::object_labels(
+                    &self.id,
+                    labels::PERSISTED_ROLE,
+                    &self.workspace,
+                )),
+                ..Default::default()
+            };
+            self.client
+                .api
+                .create_volume(request)
+                .await
+                .map(drop)
+                .map_err(op(format!("marking {} as the user's", self.id)))
+        })
+    }
+}
+
+/// Run Docker work to completion from synchronous code (`Drop`), whatever runtime the
+/// caller is on: a fresh thread with its own runtime and client.
+fn off_runtime(work: impl FnOnce(DockerClient) -> BoxFuture<'static, Result<()>> + Send + 'static) {
+    let joined = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        runtime.block_on(async move {
+            let client = DockerClient::connect().await.map_err(|e| crate::error::chain(&e))?;
+            work(client).await.map_err(|e| crate::error::chain(&e))
+        })
+    })
+    .join();
+    match joined {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::error!("cleaning up a cluster failed: {e}; run `minidcos docker clean`")
+        }
+        Err(_) => tracing::error!("cleaning up a cluster panicked; run `minidcos docker clean`"),
+    }
+}

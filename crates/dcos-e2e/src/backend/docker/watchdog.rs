@@ -1,0 +1,238 @@
+//! The cleanup watchdog: a small container per cluster that removes the cluster when the
+//! process owning it dies without destroying it (SIGKILL, OOM, a crashed test binary).
+//!
+//! The owner keeps the watchdog's stdin open through a Docker attach connection. When
+//! the owner dies, the kernel closes that connection, Docker closes the watchdog's stdin
+//! (`StdinOnce`), and the watchdog removes every object carrying the cluster's label and
+//! the workspace directory, then itself (`AutoRemove`). Nothing polls, so removal starts
+//! at once. A cluster handed to the user (`minidcos docker create`), or kept on purpose,
+//! disarms it by removing the watchdog container, which works from any thread or runtime.
+
+use std::path::Path;
+use std::pin::Pin;
+
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{AttachContainerOptionsBuilder, CreateContainerOptionsBuilder};
+use futures_util::StreamExt;
+use tokio::io::AsyncWrite;
+
+use super::client::{DockerClient, op};
+use super::labels;
+use crate::error::{Error, Result};
+
+/// How long the watchdog may take to say it is armed (it starts in well under a second).
+const ARM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Runs with `sh` and `curl` from the node image: `$1` cluster id, `$2` workspace name,
+/// `$3` the label filter (JSON) for the cluster's objects.
+const SCRIPT: &str = r#"
+command -v curl >/dev/null 2>&1 || { echo no-curl; exit 3; }
+echo armed
+cat >/dev/null
+echo "owner of cluster $1 is gone: removing it"
+api() { curl -sS --unix-socket /var/run/docker.sock "$@"; }
+f="$3"
+self=$(cat /etc/hostname)
+sweep() {
+  for c in $(api -G --data-urlencode "filters=$f" "http://d/containers/json?all=1" | grep -o '"Id":"[0-9a-f]*"' | cut -d'"' -f4); do
+    case "$c" in "$self"*) ;; *) api -X DELETE "http://d/containers/$c?force=1&v=1" >/dev/null ;; esac
+  done
+  for v in $(api -G --data-urlencode "filters=$f" "http://d/volumes" | grep -o '"Name":"[^"]*"' | cut -d'"' -f4); do
+    api -X DELETE "http://d/volumes/$v" >/dev/null
+  done
+  for n in $(api -G --data-urlencode "filters=$f" "http://d/networks" | grep -o '"Id":"[0-9a-f]*"' | cut -d'"' -f4); do
+    api -X DELETE "http://d/networks/$n" >/dev/null
+  done
+}
+sweep
+# A create the owner sent just before dying may land after the first sweep.
+sleep 2
+sweep
+[ -n "$2" ] && rm -rf "/workspaces/$2"
+echo done
+"#;
+
+/// The owner's end of a watchdog: dropping it (or dying) sets the watchdog off.
+pub(crate) struct Watchdog {
+    _stdin: Pin<Box<dyn AsyncWrite + Send>>,
+    /// Reads the watchdog's output; it holds the other half of the connection.
+    drain: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        // Both halves must go for the connection to close.
+        self.drain.abort();
+    }
+}
+
+/// Stand the watchdog down, so the cluster outlives this process: remove it before the
+/// owner's end of the connection closes. (Also under its old name, for clusters made
+/// by earlier versions.)
+pub(crate) async fn disarm(client: &DockerClient, cluster_id: &str) -> Result<()> {
+    let (new, old) = (
+        labels::watchdog_container(cluster_id),
+        labels::old_watchdog_container(cluster_id),
+    );
+    let (new, old) = tokio::join!(client.remove_container(&new), client.remove_container(&old));
+    new.and(old)
+}
+
+/// The daemon's socket path as seen by the daemon's host, when it is a local socket.
+fn daemon_socket() -> Option<String> {
+    match std::env::var("DOCKER_HOST") {
+        Ok(host) => host.strip_prefix("unix://").map(str::to_string),
+        Err(_) => Some("/var/run/docker.sock".to_string()),
+    }
+}
+
+/// The watchdog's container, created but not started. Its name is the cluster id's
+/// claim: container names are unique, so of creates racing for one id only one gets it.
+pub(crate) struct Claim {
+    container: String,
+    /// The daemon is on a local socket the watchdog can use.
+    armable: bool,
+}
+
+/// Claim the cluster id by creating its watchdog container (not started yet).
+pub(crate) async fn claim(
+    client: &DockerClient,
+    cluster_id: &str,
+    image: &str,
+    workspace: &Path,
+) -> Result<Claim> {
+    let socket = daemon_socket();
+    let (parent, name) = match (workspace.parent(), workspace.file_name()) {
+        (Some(p), Some(n)) => (
+            p.to_string_lossy().to_string(),
+            n.to_string_lossy().to_string(),
+        ),
+        _ => (String::from("/nonexistent"), String::new()),
+    };
+    let object_labels = labels::object_labels(cluster_id, labels::WATCHDOG_ROLE, workspace);
+    // This create's objects only: its id and its workspace (another create racing for
+    // the same id has another workspace).
+    let filter = serde_json::json!({
+        "label": labels::cluster_filter(cluster_id, Some(workspace))
+    })
+    .to_string();
+    let body = ContainerCreateBody {
+        image: Some(image.to_string()),
+        entrypoint: Some(vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            SCRIPT.into(),
+            "watchdog".into(),
+            cluster_id.into(),
+            name,
+            filter,
+        ]),
+        cmd: Some(vec![]),
+        labels: Some(object_labels),
+        open_stdin: Some(true),
+        stdin_once: Some(true),
+        attach_stdin: Some(true),
+        attach_stdout: Some(true),
+        host_config: Some(HostConfig {
+            auto_remove: Some(true),
+            network_mode: Some("none".into()),
+            binds: socket.as_ref().map(|socket| {
+                vec![
+                    format!("{socket}:/var/run/docker.sock"),
+                    format!("{parent}:/workspaces"),
+                ]
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let options = CreateContainerOptionsBuilder::default()
+        .name(&labels::watchdog_container(cluster_id))
+        .build();
+    match client.api.create_container(Some(options), body).await {
+        Ok(created) => Ok(Claim {
+            container: created.id,
+            armable: socket.is_some(),
+        }),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 409, ..
+        }) => Err(Error::ClusterIdTaken {
+            cluster_id: cluster_id.to_string(),
+        }),
+        Err(e) => Err(op("creating the cleanup watchdog")(e)),
+    }
+}
+
+/// Start the claimed watchdog. `None` (with a warning, and the container removed) where
+/// it cannot work: a remote daemon, or a node image without `curl`; and when `keep`.
+pub(crate) async fn arm(
+    client: &DockerClient,
+    claim: Claim,
+    image: &str,
+    keep: bool,
+) -> Result<Option<Watchdog>> {
+    if keep || !claim.armable {
+        if !keep {
+            tracing::warn!(
+                "the Docker daemon is not on a local socket: no cleanup watchdog; use `minidcos docker clean` after a killed run"
+            );
+        }
+        client.remove_container(&claim.container).await?;
+        return Ok(None);
+    }
+    let created = claim.container;
+    // Attach before start, so the owner holds stdin from the watchdog's first instant.
+    let attach = AttachContainerOptionsBuilder::default()
+        .stdin(true)
+        .stdout(true)
+        .stream(true)
+        .build();
+    let attached = client
+        .api
+        .attach_container(&created, Some(attach))
+        .await
+        .map_err(op("attaching to the cleanup watchdog"))?;
+    let (mut output, stdin) = (attached.output, attached.input);
+    client
+        .api
+        .start_container(&created, None)
+        .await
+        .map_err(op("starting the cleanup watchdog"))?;
+    let mut said = String::new();
+    let armed = tokio::time::timeout(ARM_TIMEOUT, async {
+        while let Some(Ok(out)) = output.next().await {
+            said.push_str(&String::from_utf8_lossy(&out.into_bytes()));
+            if said.contains("armed") {
+                return true;
+            }
+            if said.contains("no-curl") {
+                return false;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    if armed {
+        // Keep draining so the daemon never blocks on the watchdog's output.
+        let drain = tokio::spawn(async move { while output.next().await.is_some() {} });
+        return Ok(Some(Watchdog {
+            _stdin: stdin,
+            drain,
+        }));
+    }
+    if said.contains("no-curl") {
+        tracing::warn!(
+            image,
+            "the node image has no curl: no cleanup watchdog; use `minidcos docker clean` after a killed run"
+        );
+    } else {
+        tracing::warn!(
+            image,
+            said = said.trim(),
+            "the cleanup watchdog did not start; use `minidcos docker clean` after a killed run"
+        );
+    }
+    client.remove_container(&created).await?;
+    Ok(None)
+}

@@ -1,0 +1,51 @@
+//! What a backend hands the [`Cluster`](crate::Cluster): the nodes, and the backend side
+//! of the running cluster that the lifecycle drives.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::node::Node;
+use crate::node::liveness::Liveness;
+use crate::node::role::PerRole;
+use crate::node::transport::BoxFuture;
+
+/// Where an installer's `genconf` directory is on the host and on the nodes.
+#[derive(Clone, Debug)]
+pub(crate) struct GenconfMount {
+    pub host_dir: PathBuf,
+    pub node_dir: &'static str,
+}
+
+/// The backend side of a running cluster.
+pub(crate) trait RunningCluster: Send + Sync {
+    /// `Docker` or `ExistingCluster`, for messages.
+    fn backend_name(&self) -> &'static str;
+
+    /// Where the per-cluster temporary files live, if the backend made any.
+    fn workspace(&self) -> Option<&Path>;
+
+    /// Where the installer's genconf is shared with nodes; `None` if the backend
+    /// cannot install.
+    fn genconf(&self) -> Option<GenconfMount>;
+
+    /// Remove everything of the cluster.
+    fn destroy(&self) -> BoxFuture<'_, Result<()>>;
+
+    /// Remove everything, from `Drop`: blocks, works whatever runtime (if any) is running.
+    fn destroy_from_drop(&self);
+
+    /// The scope ended and the policy says keep: the cluster must outlive this process.
+    fn keep_from_drop(&self);
+
+    /// Hand the cluster to the user: it outlives this process until destroyed.
+    fn persist(&self) -> BoxFuture<'_, Result<()>>;
+}
+
+/// A cluster a backend made or wrapped.
+pub(crate) struct NewCluster {
+    pub liveness: Arc<Liveness>,
+    pub nodes: PerRole<Vec<Node>>,
+    pub default_ssh_user: String,
+    pub running: Box<dyn RunningCluster>,
+}

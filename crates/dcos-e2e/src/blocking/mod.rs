@@ -1,0 +1,254 @@
+//! The blocking facade: the same API without async, for plain `#[test]` functions. Each
+//! call waits on the async one on a shared runtime started on first use. Do not call it
+//! from inside an async runtime (use the async API there).
+//!
+//! ```no_run
+//! use dcos_e2e::blocking::Cluster;
+//! use dcos_e2e::Docker;
+//!
+//! let cluster = Cluster::builder(Docker::new()).provision().unwrap();
+//! let out = cluster.masters()[0].run(["hostname"]).unwrap();
+//! println!("{}", out.stdout_text());
+//! // Dropped here: destroyed (destroy_on_success is true by default).
+//! ```
+
+pub mod docker;
+mod node;
+
+pub use node::{Node, Process};
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::backend::ClusterBackend;
+use crate::backend::existing::Host;
+use crate::node::{Command, NodeSelector, Output, Role, TransportKind};
+use crate::params::{ExtraConfig, InstallOptions};
+use crate::error::Result;
+
+/// The shared runtime behind the facade.
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("dcos-e2e")
+            .enable_all()
+            .build()
+            .expect("the tokio runtime starts (threads and an I/O driver are available)")
+    })
+}
+
+fn wait<F: Future>(future: F) -> F::Output {
+    runtime().block_on(future)
+}
+
+/// Blocking [`crate::ClusterBuilder`].
+#[derive(Clone, Debug)]
+pub struct ClusterBuilder(crate::cluster::ClusterBuilder);
+
+macro_rules! forward {
+    ($($(#[$doc:meta])* $name:ident($arg:ident: $ty:ty);)*) => {
+        $( $(#[$doc])* pub fn $name(self, $arg: $ty) -> Self { Self(self.0.$name($arg)) } )*
+    };
+}
+
+impl ClusterBuilder {
+    forward! {
+        /// See [`crate::ClusterBuilder::masters`].
+        masters(n: usize);
+        /// See [`crate::ClusterBuilder::agents`].
+        agents(n: usize);
+        /// See [`crate::ClusterBuilder::public_agents`].
+        public_agents(n: usize);
+        /// See [`crate::ClusterBuilder::log_output_live`].
+        log_output_live(live: bool);
+        /// See [`crate::ClusterBuilder::destroy_on_error`].
+        destroy_on_error(destroy: bool);
+        /// See [`crate::ClusterBuilder::destroy_on_success`].
+        destroy_on_success(destroy: bool);
+        /// See [`crate::ClusterBuilder::extra_config`].
+        extra_config(config: ExtraConfig);
+    }
+
+    /// See [`crate::ClusterBuilder::build_artifact`].
+    pub fn build_artifact(self, path: impl Into<PathBuf>) -> Self {
+        Self(self.0.build_artifact(path))
+    }
+
+    /// See [`crate::ClusterBuilder::file_to_copy_to_installer`].
+    pub fn file_to_copy_to_installer(
+        self,
+        source: impl Into<PathBuf>,
+        destination: impl Into<PathBuf>,
+    ) -> Self {
+        Self(self.0.file_to_copy_to_installer(source, destination))
+    }
+
+    /// Blocking [`crate::ClusterBuilder::create`].
+    pub fn create(self) -> Result<Cluster> {
+        wait(self.0.create()).map(Cluster::new)
+    }
+
+    /// Blocking [`crate::ClusterBuilder::provision`].
+    pub fn provision(self) -> Result<Cluster> {
+        wait(self.0.provision()).map(Cluster::new)
+    }
+}
+
+/// Blocking [`crate::Cluster`]; a scope guard like it.
+#[derive(Debug)]
+pub struct Cluster {
+    nodes: [Vec<Node>; 3],
+    inner: crate::cluster::Cluster,
+}
+
+impl Cluster {
+    fn new(inner: crate::cluster::Cluster) -> Self {
+        let wrap = |nodes: &[crate::node::Node]| nodes.iter().cloned().map(Node).collect();
+        Self {
+            nodes: Role::ALL.map(|role| {
+                wrap(match role {
+                    Role::Master => inner.masters(),
+                    Role::Agent => inner.agents(),
+                    Role::PublicAgent => inner.public_agents(),
+                })
+            }),
+            inner,
+        }
+    }
+
+    /// See [`crate::Cluster::builder`].
+    pub fn builder(backend: impl Into<ClusterBackend>) -> ClusterBuilder {
+        ClusterBuilder(crate::cluster::Cluster::builder(backend))
+    }
+
+    /// Blocking [`crate::Cluster::attach_docker`].
+    pub fn attach_docker(cluster_id: &str, transport: Option<TransportKind>) -> Result<Cluster> {
+        wait(crate::cluster::Cluster::attach_docker(cluster_id, transport)).map(Cluster::new)
+    }
+
+    /// The async cluster underneath.
+    pub fn as_async(&self) -> &crate::cluster::Cluster {
+        &self.inner
+    }
+
+    /// See [`crate::Cluster::id`].
+    pub fn id(&self) -> &str {
+        self.inner.id()
+    }
+
+    /// See [`crate::Cluster::masters`].
+    pub fn masters(&self) -> &[Node] {
+        &self.nodes[Role::Master.slot()]
+    }
+
+    /// See [`crate::Cluster::agents`].
+    pub fn agents(&self) -> &[Node] {
+        &self.nodes[Role::Agent.slot()]
+    }
+
+    /// See [`crate::Cluster::public_agents`].
+    pub fn public_agents(&self) -> &[Node] {
+        &self.nodes[Role::PublicAgent.slot()]
+    }
+
+    /// Every node: masters, agents, public agents.
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.iter().flatten()
+    }
+
+    /// See [`crate::Cluster::select`].
+    pub fn select(&self, selectors: &[NodeSelector]) -> Result<Vec<&Node>> {
+        let chosen = self.inner.select(selectors)?;
+        Ok(self
+            .nodes()
+            .filter(|n| chosen.iter().any(|c| c.role() == n.role() && c.index() == n.index()))
+            .collect())
+    }
+
+    /// See [`crate::Cluster::backend_name`].
+    pub fn backend_name(&self) -> &'static str {
+        self.inner.backend_name()
+    }
+
+    /// See [`crate::Cluster::default_ssh_user`].
+    pub fn default_ssh_user(&self) -> &str {
+        self.inner.default_ssh_user()
+    }
+
+    /// See [`crate::Cluster::workspace`].
+    pub fn workspace(&self) -> Option<&Path> {
+        self.inner.workspace()
+    }
+
+    /// Blocking [`crate::Cluster::install`].
+    pub fn install(&self, options: &InstallOptions) -> Result<()> {
+        wait(self.inner.install(options))
+    }
+
+    /// Blocking [`crate::Cluster::wait_for_dcos`].
+    pub fn wait_for_dcos(&self, timeout: Duration) -> Result<()> {
+        wait(self.inner.wait_for_dcos(timeout))
+    }
+
+    /// Blocking [`crate::Cluster::run_integration_tests`].
+    pub fn run_integration_tests<I, S>(
+        &self,
+        pytest_command: I,
+        env: BTreeMap<String, String>,
+    ) -> Result<Output>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        wait(self.inner.run_integration_tests(pytest_command, env))
+    }
+
+    /// See [`crate::Cluster::test_command`].
+    pub fn test_command<I, S>(
+        &self,
+        pytest_command: I,
+        env: BTreeMap<String, String>,
+    ) -> Result<Command>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.inner.test_command(pytest_command, env)
+    }
+
+    /// Blocking [`crate::Cluster::destroy`].
+    pub fn destroy(&self) -> Result<()> {
+        wait(self.inner.destroy())
+    }
+
+    /// Blocking [`crate::Cluster::scope`]: use the cluster in `f`, then end its scope with
+    /// the policy for how `f` ended (`Err` counts as an error, like a panic).
+    pub fn scope<T, E>(
+        self,
+        f: impl FnOnce(&Cluster) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let result = f(&self);
+        self.inner.mark_failed(result.is_err());
+        drop(self);
+        result
+    }
+
+    /// Blocking [`crate::Cluster::persist`].
+    pub fn persist(&self) -> Result<()> {
+        wait(self.inner.persist())
+    }
+}
+
+
+/// So that `ExistingCluster::new(cluster.masters(), …)` reads the same with the
+/// blocking API.
+impl From<&Node> for Host {
+    fn from(node: &Node) -> Self {
+        Host::from(node.as_async())
+    }
+}

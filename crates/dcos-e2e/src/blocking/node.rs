@@ -1,0 +1,123 @@
+//! Blocking [`crate::node::Node`] and [`crate::node::Process`].
+
+use std::io::Read;
+use std::net::IpAddr;
+use std::path::Path;
+
+use tokio_util::io::SyncIoBridge;
+
+use super::{runtime, wait};
+use crate::error::Result;
+use crate::node::{Command, Output, OutputStream, Role, TransportKind};
+
+/// Blocking [`crate::Node`].
+#[derive(Clone, Debug)]
+pub struct Node(pub(super) crate::node::Node);
+
+impl Node {
+    /// The async node underneath.
+    pub fn as_async(&self) -> &crate::node::Node {
+        &self.0
+    }
+
+    /// See [`crate::Node::ip_address`].
+    pub fn ip_address(&self) -> IpAddr {
+        self.0.ip_address()
+    }
+
+    /// See [`crate::Node::ssh_key_path`].
+    pub fn ssh_key_path(&self) -> &Path {
+        self.0.ssh_key_path()
+    }
+
+    /// See [`crate::Node::role`].
+    pub fn role(&self) -> Role {
+        self.0.role()
+    }
+
+    /// See [`crate::Node::index`].
+    pub fn index(&self) -> usize {
+        self.0.index()
+    }
+
+    /// See [`crate::Node::default_user`].
+    pub fn default_user(&self) -> &str {
+        self.0.default_user()
+    }
+
+    /// See [`crate::Node::transport`].
+    pub fn transport(&self) -> TransportKind {
+        self.0.transport()
+    }
+
+    /// See [`crate::Node::container_name`].
+    pub fn container_name(&self) -> Option<&str> {
+        self.0.container_name()
+    }
+
+    /// Blocking [`crate::Node::run`].
+    pub fn run(&self, cmd: impl Into<Command>) -> Result<Output> {
+        wait(self.0.run(cmd))
+    }
+
+    /// Blocking [`crate::Node::output`].
+    pub fn output(&self, cmd: impl Into<Command>) -> Result<Output> {
+        wait(self.0.output(cmd))
+    }
+
+    /// Blocking [`crate::Node::popen`].
+    pub fn popen(&self, cmd: impl Into<Command>) -> Result<Process> {
+        wait(self.0.popen(cmd)).map(Process)
+    }
+
+    /// Blocking [`crate::Node::send_file`].
+    pub fn send_file(&self, local: impl AsRef<Path>, remote: &str) -> Result<()> {
+        wait(self.0.send_file(local, remote))
+    }
+
+    /// Blocking [`crate::Node::download_file`].
+    pub fn download_file(&self, remote: &str, local: impl AsRef<Path>) -> Result<()> {
+        wait(self.0.download_file(remote, local))
+    }
+}
+
+impl std::fmt::Display for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Blocking [`crate::Process`].
+#[derive(Debug)]
+pub struct Process(pub(super) crate::node::Process);
+
+impl Process {
+    /// See [`crate::Process::pid`].
+    pub fn pid(&self) -> u32 {
+        self.0.pid()
+    }
+
+    /// The standard output stream as a blocking reader (once).
+    pub fn stdout(&mut self) -> Option<impl Read + use<>> {
+        self.0.stdout().map(bridge)
+    }
+
+    /// The standard error stream as a blocking reader (once).
+    pub fn stderr(&mut self) -> Option<impl Read + use<>> {
+        self.0.stderr().map(bridge)
+    }
+
+    /// Blocking [`crate::Process::wait`].
+    pub fn wait(&mut self) -> Result<Output> {
+        wait(self.0.wait())
+    }
+
+    /// Blocking [`crate::Process::kill`].
+    pub fn kill(&self) -> Result<()> {
+        wait(self.0.kill())
+    }
+}
+
+fn bridge(stream: OutputStream) -> impl Read {
+    SyncIoBridge::new_with_handle(stream, runtime().handle().clone())
+}

@@ -1,0 +1,116 @@
+//! Building a [`Cluster`]: the seed's parameters with their defaults, checked by the
+//! backend before anything is made.
+
+use std::path::PathBuf;
+
+use super::Cluster;
+use crate::backend::ClusterBackend;
+use crate::error::{Aftermath, Error, Result};
+use crate::params::{ClusterParams, ExtraConfig};
+use crate::policy::keep_reason;
+
+/// Builds a [`Cluster`]: set parameters, then [`create`](ClusterBuilder::create) (the
+/// seed's path: provision and install from `build_artifact`) or
+/// [`provision`](ClusterBuilder::provision) (nodes only; install later).
+#[derive(Clone, Debug)]
+pub struct ClusterBuilder {
+    pub(crate) backend: ClusterBackend,
+    pub(crate) params: ClusterParams,
+}
+
+impl ClusterBuilder {
+    /// The installer to install from (a file run with bash; see the installer contract).
+    pub fn build_artifact(mut self, path: impl Into<PathBuf>) -> Self {
+        self.params.build_artifact = Some(path.into());
+        self
+    }
+
+    /// A YAML mapping merged over the base install config (its keys win).
+    pub fn extra_config(mut self, config: ExtraConfig) -> Self {
+        self.params.extra_config = Some(config);
+        self
+    }
+
+    /// Number of masters (default 1).
+    pub fn masters(mut self, n: usize) -> Self {
+        self.params.masters = n;
+        self
+    }
+
+    /// Number of private agents (default 1).
+    pub fn agents(mut self, n: usize) -> Self {
+        self.params.agents = n;
+        self
+    }
+
+    /// Number of public agents (default 1).
+    pub fn public_agents(mut self, n: usize) -> Self {
+        self.params.public_agents = n;
+        self
+    }
+
+    /// Stream node command output to the log while it runs (default false).
+    pub fn log_output_live(mut self, live: bool) -> Self {
+        self.params.log_output_live = live;
+        self
+    }
+
+    /// Destroy when the scope ends by panic or the creation fails (default true).
+    pub fn destroy_on_error(mut self, destroy: bool) -> Self {
+        self.params.destroy_on_error = destroy;
+        self
+    }
+
+    /// Destroy when the scope ends normally (default true).
+    pub fn destroy_on_success(mut self, destroy: bool) -> Self {
+        self.params.destroy_on_success = destroy;
+        self
+    }
+
+    /// Copy a host file or directory into the installer's `genconf/` (the destination
+    /// must lie under `/genconf`).
+    pub fn file_to_copy_to_installer(
+        mut self,
+        source: impl Into<PathBuf>,
+        destination: impl Into<PathBuf>,
+    ) -> Self {
+        self.params
+            .files_to_copy_to_installer
+            .push((source.into(), destination.into()));
+        self
+    }
+
+    /// Create the cluster: provision nodes and, with a `build_artifact`, install DC/OS.
+    /// The Docker backend requires a `build_artifact` here (use
+    /// [`provision`](Self::provision) for nodes without DC/OS).
+    pub async fn create(self) -> Result<Cluster> {
+        self.build(true).await
+    }
+
+    /// Provision nodes without installing anything (Docker backend), or wrap an
+    /// existing cluster. Install later with [`Cluster::install`].
+    pub async fn provision(self) -> Result<Cluster> {
+        self.build(false).await
+    }
+
+    async fn build(self, install: bool) -> Result<Cluster> {
+        let ClusterBuilder { backend, params } = self;
+        backend.validate(&params, install)?;
+        let made = backend.provision(&params).await?;
+        let cluster = Cluster::from_new(made, params);
+        if install
+            && let Some(options) = cluster.params.install_options()
+            && let Err(e) = cluster.install(&options).await
+        {
+            let id = cluster.id().to_string();
+            let aftermath = if cluster.params.keep_on_error() {
+                cluster.keep();
+                Aftermath::Kept(keep_reason())
+            } else {
+                Aftermath::of_cleanup(cluster.destroy().await)
+            };
+            return Err(Error::create_failed(&id, aftermath, e));
+        }
+        Ok(cluster)
+    }
+}

@@ -1,0 +1,303 @@
+//! `Cluster`: the scope-guard lifecycle (destroy on drop per `destroy_on_success` /
+//! `destroy_on_error`) and what can be done with a whole cluster. The top of the
+//! library: it drives a backend and the installer.
+
+mod builder;
+
+pub use builder::ClusterBuilder;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::backend::ClusterBackend;
+use crate::backend::running::{NewCluster, RunningCluster};
+use crate::error::{Error, Result};
+use crate::install::{self, Target};
+use crate::node::liveness::Liveness;
+use crate::node::role::PerRole;
+use crate::node::select::select;
+use crate::node::{Command, Node, NodeSelector, Output, Role};
+use crate::params::{ClusterParams, InstallOptions};
+use crate::policy::keep_requested;
+
+/// A cluster of nodes with masters, agents and public agents.
+///
+/// A `Cluster` is a scope guard: when it goes out of scope it is destroyed if
+/// `destroy_on_success` (normal end) or `destroy_on_error` (panic) says so. Setting the
+/// environment variable `DCOS_E2E_KEEP=1` keeps clusters for debugging. An error returned
+/// with `?` is a normal end for the guard; call [`Cluster::destroy`] yourself, or keep
+/// `destroy_on_success` true, if that matters.
+///
+/// ```no_run
+/// use dcos_e2e::{Cluster, Docker};
+///
+/// # async fn example() -> dcos_e2e::Result<()> {
+/// let cluster = Cluster::builder(Docker::new())
+///     .build_artifact("/path/to/dcos_generate_config.sh")
+///     .create()
+///     .await?;
+/// cluster.wait_for_dcos(std::time::Duration::from_secs(600)).await?;
+/// let out = cluster.masters()[0].run(["echo", "hello"]).await?;
+/// assert_eq!(out.stdout_text(), "hello");
+/// # Ok(()) }
+/// ```
+pub struct Cluster {
+    liveness: Arc<Liveness>,
+    nodes: PerRole<Vec<Node>>,
+    default_ssh_user: String,
+    params: ClusterParams,
+    backend: Box<dyn RunningCluster>,
+    /// Set once the drop policy no longer applies (destroyed, persisted or kept).
+    settled: AtomicBool,
+    /// Set when the scope ended with an error (see [`Cluster::scope`]).
+    failed: AtomicBool,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("id", &self.liveness.id())
+            .field("backend", &self.backend.backend_name())
+            .field("masters", &self.masters())
+            .field("agents", &self.agents())
+            .field("public_agents", &self.public_agents())
+            .finish()
+    }
+}
+
+impl Cluster {
+    /// Start building a cluster on a backend ([`Docker`](crate::Docker) or
+    /// [`ExistingCluster`](crate::ExistingCluster)).
+    pub fn builder(backend: impl Into<ClusterBackend>) -> ClusterBuilder {
+        ClusterBuilder {
+            backend: backend.into(),
+            params: ClusterParams::default(),
+        }
+    }
+
+    pub(crate) fn from_new(made: NewCluster, params: ClusterParams) -> Self {
+        let NewCluster {
+            liveness,
+            nodes,
+            default_ssh_user,
+            running: backend,
+        } = made;
+        Self {
+            liveness,
+            nodes,
+            default_ssh_user,
+            params,
+            backend,
+            settled: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
+        }
+    }
+
+    /// Open an existing Docker cluster by id (made by `minidcos docker create` or kept by
+    /// a test). The handle never destroys the cluster on drop; [`Cluster::destroy`] does.
+    pub async fn attach_docker(
+        cluster_id: &str,
+        transport: Option<crate::node::TransportKind>,
+    ) -> Result<Cluster> {
+        let made = crate::backend::docker::attach::attach(cluster_id, transport).await?;
+        let cluster = Cluster::from_new(made, ClusterParams::default());
+        cluster.settled.store(true, Ordering::SeqCst);
+        Ok(cluster)
+    }
+
+    /// The cluster id (for Docker: the `dcos-e2e-…` name prefix of its containers).
+    pub fn id(&self) -> &str {
+        self.liveness.id()
+    }
+
+    /// The master nodes.
+    pub fn masters(&self) -> &[Node] {
+        self.nodes.get(Role::Master)
+    }
+
+    /// The private agent nodes.
+    pub fn agents(&self) -> &[Node] {
+        self.nodes.get(Role::Agent)
+    }
+
+    /// The public agent nodes.
+    pub fn public_agents(&self) -> &[Node] {
+        self.nodes.get(Role::PublicAgent)
+    }
+
+    /// Every node: masters, then agents, then public agents.
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> + Clone {
+        self.nodes.iter()
+    }
+
+    /// The nodes the selectors name, in the order first named, each once; the first
+    /// master when none are given. A selector naming no node is
+    /// [`Error::NoSuchNode`].
+    pub fn select(&self, selectors: &[NodeSelector]) -> Result<Vec<&Node>> {
+        select(self.nodes(), selectors, self.id())
+    }
+
+    /// The user node commands run as by default (`root` for Docker clusters).
+    pub fn default_ssh_user(&self) -> &str {
+        &self.default_ssh_user
+    }
+
+    /// The per-cluster temporary directory (keys, genconf), if the backend made one.
+    pub fn workspace(&self) -> Option<&Path> {
+        self.backend.workspace()
+    }
+
+    /// The backend's name: `Docker` or `ExistingCluster`.
+    pub fn backend_name(&self) -> &'static str {
+        self.backend.backend_name()
+    }
+
+    /// Install DC/OS from a build artifact on a cluster made with
+    /// [`ClusterBuilder::provision`].
+    pub async fn install(&self, options: &InstallOptions) -> Result<()> {
+        self.liveness.check()?;
+        let genconf = self.backend.genconf().ok_or(Error::NotSupported {
+            operation: "installing DC/OS",
+            backend: self.backend.backend_name(),
+        })?;
+        let target = Target {
+            masters: self.masters(),
+            agents: self.agents(),
+            public_agents: self.public_agents(),
+            ssh_user: &self.default_ssh_user,
+            live: self.params.log_output_live,
+        };
+        install::install(self.id(), &target, options, &genconf).await
+    }
+
+    /// Wait until DC/OS is healthy on every master (diagnostics pass and the CA
+    /// certificate is served), polling until `timeout`.
+    pub async fn wait_for_dcos(&self, timeout: Duration) -> Result<()> {
+        self.liveness.check()?;
+        install::wait::wait_for_dcos(self.masters(), timeout).await
+    }
+
+    /// Run the DC/OS integration tests on a master, as the default SSH user, with
+    /// `MASTER_HOSTS`, `SLAVE_HOSTS` and `PUBLIC_SLAVE_HOSTS` set, plus `env`. A non-zero
+    /// pytest exit is [`Error::CommandFailed`] with pytest's status and output.
+    pub async fn run_integration_tests<I, S>(
+        &self,
+        pytest_command: I,
+        env: BTreeMap<String, String>,
+    ) -> Result<Output>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.liveness.check()?;
+        let master = self
+            .masters()
+            .first()
+            .ok_or_else(|| Error::invalid("masters", 0, "no master to run tests on"))?;
+        master.run(self.test_command(pytest_command, env)?).await
+    }
+
+    /// The command [`Cluster::run_integration_tests`] runs.
+    pub fn test_command<I, S>(
+        &self,
+        pytest_command: I,
+        env: BTreeMap<String, String>,
+    ) -> Result<Command>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let args: Vec<String> = pytest_command.into_iter().map(Into::into).collect();
+        let quoted = Command::new(args).script()?;
+        let hosts = |nodes: &[Node]| addresses(nodes).join(",");
+        Ok(Command::shell(format!(
+            "source /opt/mesosphere/environment.export && cd /opt/mesosphere/active/dcos-integration-test/ && {quoted}"
+        ))
+        .env("MASTER_HOSTS", hosts(self.masters()))
+        .env("SLAVE_HOSTS", hosts(self.agents()))
+        .env("PUBLIC_SLAVE_HOSTS", hosts(self.public_agents()))
+        .envs(env))
+    }
+
+    /// Destroy the cluster: every container with its volumes, the network and the
+    /// workspace. Idempotent. Not supported by `ExistingCluster`.
+    pub async fn destroy(&self) -> Result<()> {
+        self.backend.destroy().await?;
+        self.liveness.mark_destroyed();
+        self.settled.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Hand the cluster to the user: it is not destroyed on drop and outlives this
+    /// process (as `minidcos docker create` does) until destroyed.
+    pub async fn persist(&self) -> Result<()> {
+        self.liveness.check()?;
+        self.backend.persist().await?;
+        self.settled.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Use the cluster in `f`, then end its scope with the policy for how `f` ended: an
+    /// `Err` counts as an error (`destroy_on_error`), as a panic does; `Ok` as a normal
+    /// end (`destroy_on_success`). This is the seed's context manager for code that
+    /// returns errors rather than panicking.
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+    /// use dcos_e2e::{Cluster, Docker};
+    /// let cluster = Cluster::builder(Docker::new()).destroy_on_success(false).provision().await?;
+    /// cluster
+    ///     .scope(async |c: &Cluster| c.masters()[0].run(["false"]).await)
+    ///     .await?; // the command fails: the cluster is destroyed (destroy_on_error)
+    /// # Ok(()) }
+    /// ```
+    pub async fn scope<T, E>(
+        self,
+        f: impl AsyncFnOnce(&Cluster) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let result = f(&self).await;
+        self.mark_failed(result.is_err());
+        drop(self);
+        result
+    }
+
+    pub(crate) fn mark_failed(&self, failed: bool) {
+        self.failed.store(failed, Ordering::SeqCst);
+    }
+
+    /// Keep the cluster past this handle (policy or `DCOS_E2E_KEEP`).
+    pub(crate) fn keep(&self) {
+        if !self.settled.swap(true, Ordering::SeqCst) {
+            self.backend.keep_from_drop();
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if self.settled.load(Ordering::SeqCst) {
+            return;
+        }
+        let error = std::thread::panicking() || self.failed.load(Ordering::SeqCst);
+        let destroy = if error {
+            self.params.destroy_on_error
+        } else {
+            self.params.destroy_on_success
+        };
+        if destroy && !keep_requested() {
+            self.backend.destroy_from_drop();
+            self.liveness.mark_destroyed();
+            self.settled.store(true, Ordering::SeqCst);
+        } else {
+            self.keep();
+        }
+    }
+}
+
+/// The nodes' addresses, as text.
+fn addresses(nodes: &[Node]) -> Vec<String> {
+    nodes.iter().map(|n| n.ip_address().to_string()).collect()
+}

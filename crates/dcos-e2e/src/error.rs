@@ -1,0 +1,421 @@
+//! Error types: a leaf of the crate. Messages name what went wrong and the value
+//! involved; the cause is kept as `source` (never repeated in the message), so a CLI can
+//! print the whole chain. Each condition a caller may act on has its own variant, so
+//! nobody needs to read message text.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A boxed cause from a lower layer (Docker API, SSH, I/O).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in `dcos_e2e`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A parameter was refused before anything was created.
+    #[error("invalid {parameter} `{value}`: {reason}")]
+    InvalidParameter {
+        /// The parameter's name as the user knows it (e.g. `masters`, `build_artifact`).
+        parameter: &'static str,
+        /// The value given.
+        value: String,
+        /// Why it was refused.
+        reason: String,
+    },
+
+    /// A cluster (or a network or container of that name) already has this id.
+    #[error("cluster id `{cluster_id}` is taken: a cluster (or network) with this id already exists")]
+    ClusterIdTaken {
+        /// The id asked for.
+        cluster_id: String,
+    },
+
+    /// No cluster carries this id.
+    #[error("no cluster named `{cluster_id}`")]
+    NoSuchCluster {
+        /// The id asked for.
+        cluster_id: String,
+    },
+
+    /// A node selector matched no node of the cluster.
+    #[error("`{selector}` matches no node of {cluster_id}")]
+    NoSuchNode {
+        /// The selector as given.
+        selector: String,
+        /// The cluster.
+        cluster_id: String,
+    },
+
+    /// The Docker daemon did not answer.
+    #[error("cannot reach the Docker daemon at {host} (is it running? is DOCKER_HOST right?)")]
+    DockerUnreachable {
+        /// The daemon address that was tried.
+        host: String,
+        /// What the client saw.
+        #[source]
+        source: BoxError,
+    },
+
+    /// A Docker Engine API call failed.
+    #[error("Docker: {operation} failed")]
+    Docker {
+        /// The operation, with the object it was about.
+        operation: String,
+        /// The API error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// `debootstrap` is needed to build the node image but is not installed.
+    #[error(
+        "debootstrap is not installed; install it with `apt-get install debootstrap` (it builds the node image)"
+    )]
+    DebootstrapMissing,
+
+    /// Building the node image failed.
+    #[error("building the node image failed while {step}: {detail}")]
+    ImageBuild {
+        /// The step that failed.
+        step: &'static str,
+        /// What the tool said.
+        detail: String,
+    },
+
+    /// A file or directory operation on this host failed.
+    #[error("cannot {action} {}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A command on a node exited with a non-zero status.
+    #[error(transparent)]
+    CommandFailed(Box<CommandFailed>),
+
+    /// The node's SSH host key is not the one pinned for it.
+    #[error(
+        "ssh to {node}: its host key is not the one pinned for this cluster (a different machine at this address?); refusing to connect"
+    )]
+    HostKeyMismatch {
+        /// The node (role and address).
+        node: String,
+    },
+
+    /// The node refused our key for this user.
+    #[error("ssh to {node}: the key {} is not accepted for user {user}", key.display())]
+    AuthenticationRefused {
+        /// The node (role and address).
+        node: String,
+        /// The user we logged in as.
+        user: String,
+        /// The private key offered.
+        key: PathBuf,
+    },
+
+    /// The node has no address to connect to (a stopped container has none).
+    #[error("{transport} to {node}: the node has no address (is its container running?)")]
+    NoAddress {
+        /// The node (role and index).
+        node: String,
+        /// `ssh` or `docker exec`.
+        transport: &'static str,
+    },
+
+    /// The node cannot be reached at all: connection refused, no route to its network,
+    /// or (docker exec) its container is stopped, paused or gone.
+    #[error("{transport} to {node}: {detail}")]
+    Unreachable {
+        /// The node (role and address).
+        node: String,
+        /// `ssh` or `docker exec`.
+        transport: &'static str,
+        /// What was seen.
+        detail: String,
+        /// The underlying error, if any.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// Talking to a node failed after it was reached (a channel, a stream, a file copy).
+    #[error("{transport} to {node}: {detail}")]
+    Transport {
+        /// The node (role and address).
+        node: String,
+        /// `ssh` or `docker exec`.
+        transport: &'static str,
+        /// What failed.
+        detail: String,
+        /// The underlying error, if any.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// A node did not answer within the connect timeout.
+    #[error("{node} did not answer {transport} within {timeout:?}")]
+    Timeout {
+        /// The node (role and address).
+        node: String,
+        /// `ssh` or `docker exec`.
+        transport: &'static str,
+        /// The timeout that passed.
+        timeout: Duration,
+    },
+
+    /// A step of installing from the build artifact failed.
+    #[error("install step `{step}` failed{}: {detail}", node.as_deref().map(|n| format!(" on {n}")).unwrap_or_default())]
+    Install {
+        /// The step (genconf, install on a node, ...).
+        step: &'static str,
+        /// The node, for per-node steps.
+        node: Option<String>,
+        /// The step's exit status, when it ran and failed.
+        status: Option<i32>,
+        /// Exit status and output.
+        detail: String,
+    },
+
+    /// `wait_for_dcos` gave up.
+    #[error("DC/OS was not healthy after {timeout:?}: {}", failing.join("; "))]
+    WaitTimeout {
+        /// How long it waited.
+        timeout: Duration,
+        /// One entry per node and check still failing.
+        failing: Vec<String>,
+    },
+
+    /// The backend cannot do this.
+    #[error("{operation} is not supported by the {backend} backend")]
+    NotSupported {
+        /// What was asked.
+        operation: &'static str,
+        /// Which backend.
+        backend: &'static str,
+    },
+
+    /// The cluster was destroyed (or never finished creating).
+    #[error("cluster {cluster_id} has been destroyed")]
+    Destroyed {
+        /// The cluster.
+        cluster_id: String,
+    },
+
+    /// Creating a cluster failed after objects were made; says what became of them.
+    #[error(transparent)]
+    CreateFailed(Box<CreateFailed>),
+}
+
+/// Creating a cluster failed part-way: which cluster, what became of what was made, and
+/// the failure (its `source`, an [`Error`]).
+#[derive(Debug, thiserror::Error)]
+#[error("creating cluster {cluster_id} failed ({aftermath})")]
+pub struct CreateFailed {
+    /// The cluster id.
+    pub cluster_id: String,
+    /// Whether what was made is gone, kept, or partly left.
+    pub aftermath: Aftermath,
+    /// The first failure.
+    #[source]
+    pub cause: Error,
+}
+
+/// What became of a cluster whose creation failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Aftermath {
+    /// Everything created was removed.
+    Removed,
+    /// Kept for inspection, and why (`destroy_on_error` false, or `DCOS_E2E_KEEP` set).
+    Kept(&'static str),
+    /// Removing it failed too (the failure); `minidcos docker clean` removes the rest.
+    CleanupFailed(String),
+}
+
+impl Aftermath {
+    /// The outcome of removing what was made.
+    pub(crate) fn of_cleanup(result: Result<()>) -> Self {
+        match result {
+            Ok(()) => Aftermath::Removed,
+            Err(e) => Aftermath::CleanupFailed(chain(&e)),
+        }
+    }
+}
+
+impl std::fmt::Display for Aftermath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Aftermath::Removed => f.write_str("everything created was removed"),
+            Aftermath::Kept(why) => write!(f, "kept for inspection because {why}"),
+            Aftermath::CleanupFailed(e) => write!(f, "and removing what was made failed: {e}"),
+        }
+    }
+}
+
+/// A command on a node that exited with a non-zero status.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "command exited with status {status} on {node}: {command}{}",
+    tail(stderr)
+)]
+#[non_exhaustive]
+pub struct CommandFailed {
+    /// The node (role and address).
+    pub node: String,
+    /// The command as it can be pasted into a shell on the node.
+    pub command: String,
+    /// Exit status (128 + signal number when killed by a signal).
+    pub status: i32,
+    /// Captured standard output.
+    pub stdout: Vec<u8>,
+    /// Captured standard error.
+    pub stderr: Vec<u8>,
+}
+
+/// The last lines of a command's stderr, so a failure message shows why.
+fn tail(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    let start = lines.len().saturating_sub(5);
+    format!("\nstderr (last lines):\n  {}", lines[start..].join("\n  "))
+}
+
+impl Error {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io {
+            action,
+            path,
+            source,
+        }
+    }
+
+    pub(crate) fn invalid(
+        parameter: &'static str,
+        value: impl std::fmt::Display,
+        reason: impl Into<String>,
+    ) -> Error {
+        Error::InvalidParameter {
+            parameter,
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A failure talking to a node that was reached.
+    pub(crate) fn transport(
+        node: impl Into<String>,
+        transport: &'static str,
+        detail: impl Into<String>,
+        source: Option<BoxError>,
+    ) -> Error {
+        Error::Transport {
+            node: node.into(),
+            transport,
+            detail: detail.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn create_failed(cluster_id: &str, aftermath: Aftermath, cause: Error) -> Error {
+        Error::CreateFailed(Box::new(CreateFailed {
+            cluster_id: cluster_id.to_string(),
+            aftermath,
+            cause,
+        }))
+    }
+
+    /// The exit status when this is a failed node command.
+    pub fn exit_status(&self) -> Option<i32> {
+        match self {
+            Error::CommandFailed(f) => Some(f.status),
+            _ => None,
+        }
+    }
+
+    /// The parameter this error refuses, when it refuses one (for callers that restate
+    /// it in their own terms, such as a CLI's flag names).
+    pub fn parameter(&self) -> Option<&'static str> {
+        match self {
+            Error::InvalidParameter { parameter, .. } => Some(parameter),
+            Error::ClusterIdTaken { .. } | Error::NoSuchCluster { .. } => Some("cluster_id"),
+            _ => None,
+        }
+    }
+
+    /// This error, or the first error of ours among its causes that `pick` accepts
+    /// (e.g. the cause inside [`Error::CreateFailed`]).
+    pub fn find<'a, T>(&'a self, mut pick: impl FnMut(&'a Error) -> Option<T>) -> Option<T> {
+        let mut current: Option<&'a (dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = current {
+            if let Some(ours) = e.downcast_ref::<Error>()
+                && let Some(found) = pick(ours)
+            {
+                return Some(found);
+            }
+            current = e.source();
+        }
+        None
+    }
+}
+
+impl From<CommandFailed> for Error {
+    fn from(f: CommandFailed) -> Self {
+        Error::CommandFailed(Box::new(f))
+    }
+}
+
+/// An error and its causes on one line: `what failed: because: because`.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cause_of_a_failed_create_is_one_of_ours() {
+        let e = Error::create_failed(
+            "c1",
+            Aftermath::Removed,
+            Error::ClusterIdTaken {
+                cluster_id: "c1".into(),
+            },
+        );
+        let source = std::error::Error::source(&e).expect("a cause");
+        assert!(matches!(
+            source.downcast_ref::<Error>(),
+            Some(Error::ClusterIdTaken { .. })
+        ));
+        assert_eq!(
+            e.find(|e| e.parameter()),
+            Some("cluster_id"),
+            "found through the chain"
+        );
+        assert!(chain(&e).starts_with("creating cluster c1 failed (everything created was removed): cluster id `c1` is taken"));
+    }
+}

@@ -1,0 +1,60 @@
+//! Installing from a build artifact (the installer contract), then waiting for health.
+//!
+//! 1. A fresh `genconf/` in the workspace: `config.yaml` (base keys, `extra_config`
+//!    merged over them), `ip-detect`, and the `files_to_copy_to_installer`.
+//! 2. `bash <artifact> --offline -v --genconf` on the host, in the workspace.
+//! 3. `genconf/serve` visible read-only at `/opt/dcos_install_tmp` on every node, and
+//!    `dcos_install.sh --no-block-dcos-setup <role>` as root on all nodes at once.
+
+pub(crate) mod config;
+pub(crate) mod genconf;
+pub(crate) mod node;
+pub(crate) mod wait;
+
+use futures_util::future::join_all;
+
+use crate::backend::running::GenconfMount;
+use crate::error::{Error, Result};
+use crate::node::Node;
+use crate::params::InstallOptions;
+
+/// The nodes to install on, and who the installer is told logs in to them.
+pub(crate) struct Target<'a> {
+    pub masters: &'a [Node],
+    pub agents: &'a [Node],
+    pub public_agents: &'a [Node],
+    pub ssh_user: &'a str,
+    /// Stream the installer's output to the log as it runs.
+    pub live: bool,
+}
+
+impl Target<'_> {
+    fn nodes(&self) -> impl Iterator<Item = &Node> {
+        self.masters
+            .iter()
+            .chain(self.agents)
+            .chain(self.public_agents)
+    }
+}
+
+pub(crate) async fn install(
+    cluster_id: &str,
+    target: &Target<'_>,
+    options: &InstallOptions,
+    genconf: &GenconfMount,
+) -> Result<()> {
+    options.validate()?;
+    let step = std::time::Instant::now();
+    genconf::write_genconf(target, options, &genconf.host_dir)?;
+    genconf::run_genconf(options, &genconf.host_dir, target.live).await?;
+    tracing::info!(cluster = %cluster_id, "genconf done in {:.1?}", step.elapsed());
+    let step = std::time::Instant::now();
+    let serve = format!("{}/serve", genconf.node_dir);
+    let results = join_all(target.nodes().map(|n| node::install_node(n, &serve))).await;
+    let failures: Vec<Error> = results.into_iter().filter_map(Result::err).collect();
+    tracing::info!(cluster = %cluster_id, "node installs done in {:.1?}", step.elapsed());
+    match failures.into_iter().next() {
+        Some(first) => Err(first),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,19 @@
+//! Nodes and what can be done on them: run commands, start processes, copy files, over a
+//! transport chosen per cluster (SSH, or an exec API a backend provides). Everything
+//! here works the same over every transport; nothing here knows a backend.
+
+pub(crate) mod command;
+pub(crate) mod liveness;
+#[allow(clippy::module_inception)]
+pub(crate) mod node;
+pub(crate) mod process;
+pub(crate) mod role;
+pub(crate) mod select;
+pub(crate) mod transport;
+
+pub use command::{Command, Output, quote};
+pub use node::Node;
+pub use process::{OutputStream, Process};
+pub use role::Role;
+pub use select::NodeSelector;
+pub use transport::TransportKind;

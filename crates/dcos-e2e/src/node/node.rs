@@ -1,0 +1,205 @@
+//! A node of a cluster (a container or an existing host): run commands, start
+//! processes, copy files.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use super::command::{Command, Output};
+use super::liveness::Liveness;
+use super::process::{self, Place, Process};
+use super::role::{Role, display_name};
+use super::transport::{Transport, TransportKind, drain, files, lost};
+use crate::error::Result;
+
+/// One node: a Docker container of a cluster, or a host of an existing cluster.
+/// Cheap to clone; clones share the node's connections.
+#[derive(Clone)]
+pub struct Node {
+    pub(crate) inner: Arc<NodeSpec>,
+}
+
+impl fmt::Debug for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Node")
+            .field("role", &self.inner.role)
+            .field("index", &self.inner.index)
+            .field("ip_address", &self.inner.ip)
+            .field("container", &self.inner.container)
+            .field("transport", &self.inner.transport.kind())
+            .finish()
+    }
+}
+
+impl fmt::Display for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&display_name(
+            self.inner.role,
+            self.inner.index,
+            self.inner.ip,
+        ))
+    }
+}
+
+/// What a [`Node`] is made of; the backends fill it in.
+pub(crate) struct NodeSpec {
+    pub role: Role,
+    pub index: usize,
+    pub ip: IpAddr,
+    pub ssh_key_path: PathBuf,
+    pub default_user: String,
+    pub container: Option<String>,
+    pub log_output_live: bool,
+    pub transport: Arc<dyn Transport>,
+    pub cluster: Arc<Liveness>,
+}
+
+impl Node {
+    pub(crate) fn new(spec: NodeSpec) -> Self {
+        Self {
+            inner: Arc::new(spec),
+        }
+    }
+
+    /// The transport, unless the cluster is gone.
+    pub(crate) fn transport_live(&self) -> Result<&dyn Transport> {
+        self.inner.cluster.check()?;
+        Ok(&*self.inner.transport)
+    }
+
+    /// The node's address (on the cluster network for Docker nodes).
+    pub fn ip_address(&self) -> IpAddr {
+        self.inner.ip
+    }
+
+    /// The private key that logs in to this node.
+    pub fn ssh_key_path(&self) -> &Path {
+        &self.inner.ssh_key_path
+    }
+
+    /// The node's role.
+    pub fn role(&self) -> Role {
+        self.inner.role
+    }
+
+    /// Position within its role, from 1 (as in the container name).
+    pub fn index(&self) -> usize {
+        self.inner.index
+    }
+
+    /// The Docker container name, for Docker nodes.
+    pub fn container_name(&self) -> Option<&str> {
+        self.inner.container.as_deref()
+    }
+
+    /// The user commands run as unless they say otherwise.
+    pub fn default_user(&self) -> &str {
+        &self.inner.default_user
+    }
+
+    /// Whether command output is logged live by default on this node.
+    pub fn log_output_live(&self) -> bool {
+        self.inner.log_output_live
+    }
+
+    /// How commands reach this node.
+    pub fn transport(&self) -> TransportKind {
+        self.inner.transport.kind()
+    }
+
+    pub(crate) fn user_of<'a>(&'a self, cmd: &'a Command) -> &'a str {
+        cmd.user.as_deref().unwrap_or(&self.inner.default_user)
+    }
+
+    /// Run a command and wait for it. A non-zero exit is
+    /// [`Error::CommandFailed`](crate::Error::CommandFailed) carrying the command,
+    /// status, stdout and stderr.
+    pub async fn run(&self, cmd: impl Into<Command>) -> Result<Output> {
+        self.checked(cmd.into()).await
+    }
+
+    /// Run a command and return its output whatever its exit status.
+    pub async fn output(&self, cmd: impl Into<Command>) -> Result<Output> {
+        let cmd = cmd.into();
+        let user = self.user_of(&cmd);
+        let script = cmd.script_for(user)?;
+        let live = cmd.log_output_live.unwrap_or(self.inner.log_output_live);
+        let mut p = self.transport_live()?.spawn(user, script, false).await?;
+        let (stdout, stderr) = if live {
+            tokio::join!(
+                self.log_lines(&mut p.stdout, "stdout"),
+                self.log_lines(&mut p.stderr, "stderr")
+            )
+        } else {
+            tokio::join!(drain(&mut p.stdout), drain(&mut p.stderr))
+        };
+        let status = p
+            .exit
+            .await
+            .unwrap_or_else(|_| Err(lost(&*self.inner.transport)))?;
+        Ok(Output {
+            status,
+            stdout,
+            stderr,
+        })
+    }
+
+    /// [`Node::output`], failing on a non-zero exit.
+    pub(crate) async fn checked(&self, cmd: Command) -> Result<Output> {
+        let user = self.user_of(&cmd).to_string();
+        let script = cmd.script_for(&user)?;
+        self.output(cmd).await?.checked(&self.to_string(), script)
+    }
+
+    /// Capture a stream while logging each line as it arrives.
+    async fn log_lines(&self, rx: &mut mpsc::Receiver<Bytes>, stream: &'static str) -> Vec<u8> {
+        let mut all = Vec::new();
+        let mut line_start = 0;
+        while let Some(chunk) = rx.recv().await {
+            all.extend_from_slice(&chunk);
+            while let Some(pos) = all[line_start..].iter().position(|&b| b == b'\n') {
+                let line = String::from_utf8_lossy(&all[line_start..line_start + pos]);
+                tracing::info!(target: "dcos_e2e::node", node = %self, stream, "{line}");
+                line_start += pos + 1;
+            }
+        }
+        if line_start < all.len() {
+            tracing::info!(target: "dcos_e2e::node", node = %self, stream, "{}", String::from_utf8_lossy(&all[line_start..]));
+        }
+        all
+    }
+
+    /// Start a command and return at once with its running [`Process`]: its output as
+    /// it comes, `wait` and `kill`.
+    pub async fn popen(&self, cmd: impl Into<Command>) -> Result<Process> {
+        let cmd = cmd.into();
+        let place = Place {
+            transport: self.inner.transport.clone(),
+            liveness: self.inner.cluster.clone(),
+            node: self.to_string(),
+        };
+        process::start(place, self.user_of(&cmd).to_string(), cmd).await
+    }
+
+    /// Copy a local file to `remote` (an absolute path) on the node, creating missing
+    /// parent directories and keeping the file's mode. The file is streamed.
+    pub async fn send_file(&self, local: impl AsRef<Path>, remote: &str) -> Result<()> {
+        let transport = self.transport_live()?;
+        files::send_file(transport, &self.inner.default_user, local.as_ref(), remote).await
+    }
+
+    /// Copy `remote` from the node to `local`, keeping its mode.
+    pub async fn download_file(&self, remote: &str, local: impl AsRef<Path>) -> Result<()> {
+        let transport = self.transport_live()?;
+        files::download_file(transport, &self.inner.default_user, remote, local.as_ref()).await
+    }
+
+    /// Check the node answers on its transport.
+    pub(crate) async fn ping(&self) -> Result<()> {
+        self.output(Command::new(["true"])).await.map(drop)
+    }
+}

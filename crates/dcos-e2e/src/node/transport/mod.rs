@@ -1,0 +1,204 @@
+//! How commands and files reach a node. A transport only knows how to start one script
+//! for a user's login shell with piped stdin/stdout/stderr; running, `popen`, killing
+//! and (by default) file transfer are built on that once, in [`crate::node`].
+
+pub(crate) mod files;
+pub(crate) mod host_keys;
+pub(crate) mod ssh;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{Error, Result};
+
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Which way node commands travel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TransportKind {
+    /// SSH with the cluster's key; one kept-open connection per node and user.
+    #[default]
+    Ssh,
+    /// `docker exec` through the Docker API (Docker nodes only); works where the host
+    /// cannot route to node addresses.
+    DockerExec,
+}
+
+impl TransportKind {
+    /// `ssh` or `docker-exec` (the CLI's and the labels' spelling).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportKind::Ssh => "ssh",
+            TransportKind::DockerExec => "docker-exec",
+        }
+    }
+}
+
+impl std::fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TransportKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "ssh" => Ok(TransportKind::Ssh),
+            "docker-exec" | "docker_exec" => Ok(TransportKind::DockerExec),
+            other => Err(Error::invalid(
+                "transport",
+                other,
+                "expected `ssh` or `docker-exec`",
+            )),
+        }
+    }
+}
+
+/// A started script: its output streams, optional stdin, and its exit status.
+pub(crate) struct RawProcess {
+    pub stdout: mpsc::Receiver<Bytes>,
+    pub stderr: mpsc::Receiver<Bytes>,
+    pub stdin: Option<Pin<Box<dyn AsyncWrite + Send>>>,
+    /// Exit status (128 + signal when killed), or why it could not be known.
+    pub exit: oneshot::Receiver<Result<i32>>,
+}
+
+/// Output chunks buffered between a transport's reader task and the consumer.
+pub(crate) const STREAM_BUFFER: usize = 64;
+
+pub(crate) trait Transport: Send + Sync {
+    fn kind(&self) -> TransportKind;
+
+    /// The node as named in errors.
+    fn node_name(&self) -> &str;
+
+    /// A failure talking to this node.
+    fn failure(&self, detail: String, source: Option<crate::error::BoxError>) -> Error {
+        Error::transport(self.node_name(), self.kind().as_str(), detail, source)
+    }
+
+    /// Run `script` with the login shell of `user`.
+    fn spawn<'a>(
+        &'a self,
+        user: &'a str,
+        script: String,
+        stdin: bool,
+    ) -> BoxFuture<'a, Result<RawProcess>>;
+}
+
+/// Collect everything a process wrote, failing on a non-zero exit.
+pub(crate) async fn finish(
+    transport: &(impl Transport + ?Sized),
+    what: &str,
+    mut p: RawProcess,
+) -> Result<Vec<u8>> {
+    let (stdout, stderr) = tokio::join!(drain(&mut p.stdout), drain(&mut p.stderr));
+    let status = p.exit.await.unwrap_or_else(|_| Err(lost(transport)))?;
+    if status != 0 {
+        return Err(transport.failure(
+            format!(
+                "{what} failed (status {status}): {}",
+                String::from_utf8_lossy(&stderr).trim()
+            ),
+            None,
+        ));
+    }
+    Ok(stdout)
+}
+
+pub(crate) async fn drain(rx: &mut mpsc::Receiver<Bytes>) -> Vec<u8> {
+    let mut all = Vec::new();
+    while let Some(chunk) = rx.recv().await {
+        all.extend_from_slice(&chunk);
+    }
+    all
+}
+
+pub(crate) fn lost(transport: &(impl Transport + ?Sized)) -> Error {
+    transport.failure(
+        "the connection ended before the command finished".into(),
+        None,
+    )
+}
+
+/// Reads a stream of output chunks as bytes.
+#[derive(Debug)]
+pub(crate) struct ChunkReader {
+    rx: mpsc::Receiver<Bytes>,
+    current: Bytes,
+}
+
+impl ChunkReader {
+    pub(crate) fn new(rx: mpsc::Receiver<Bytes>) -> Self {
+        Self {
+            rx,
+            current: Bytes::new(),
+        }
+    }
+
+    /// Put bytes back in front (already read while looking for something).
+    pub(crate) fn with_prefix(rx: mpsc::Receiver<Bytes>, prefix: Bytes) -> Self {
+        Self {
+            rx,
+            current: prefix,
+        }
+    }
+}
+
+impl AsyncRead for ChunkReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        while self.current.is_empty() {
+            match self.rx.poll_recv(cx) {
+                Poll::Ready(Some(chunk)) => self.current = chunk,
+                Poll::Ready(None) => return Poll::Ready(Ok(())),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        let n = self.current.len().min(buf.remaining());
+        let chunk = self.current.split_to(n);
+        buf.put_slice(&chunk);
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    #[test]
+    fn transport_names_parse() {
+        assert_eq!("ssh".parse::<TransportKind>().unwrap(), TransportKind::Ssh);
+        assert_eq!(
+            "docker-exec".parse::<TransportKind>().unwrap(),
+            TransportKind::DockerExec
+        );
+        let err = "telnet".parse::<TransportKind>().unwrap_err().to_string();
+        assert!(err.contains("telnet") && err.contains("transport"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn chunk_reader_reads_across_chunks() {
+        let (tx, rx) = mpsc::channel(4);
+        tx.send(Bytes::from_static(b"ab")).await.unwrap();
+        tx.send(Bytes::from_static(b"cd")).await.unwrap();
+        drop(tx);
+        let mut out = String::new();
+        ChunkReader::with_prefix(rx, Bytes::from_static(b">"))
+            .read_to_string(&mut out)
+            .await
+            .unwrap();
+        assert_eq!(out, ">abcd");
+    }
+}

@@ -1,0 +1,409 @@
+//! SSH with russh: one connection per node and user, opened on first use and kept;
+//! each command is a channel on it, many at once. A dropped connection is reopened on
+//! the next command. Host keys are pinned per cluster: known in advance for Docker nodes
+//! (we generate them), trusted on first use otherwise.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use russh::client::{self, Handle};
+use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg};
+use russh::{ChannelMsg, ChannelOpenFailure, Sig};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+
+use super::host_keys::{Checker, HostKeys};
+use super::{BoxFuture, RawProcess, STREAM_BUFFER, Transport, TransportKind};
+use crate::error::{Error, Result};
+
+/// Settings shared by every SSH connection of a cluster.
+#[derive(Clone, Debug)]
+pub(crate) struct SshSettings {
+    pub key_path: PathBuf,
+    pub key: Arc<PrivateKey>,
+    pub port: u16,
+    pub connect_timeout: Duration,
+    /// Channels open at once on one connection (sshd's `MaxSessions`).
+    pub max_sessions: usize,
+    pub host_keys: HostKeys,
+    config: Arc<client::Config>,
+}
+
+impl SshSettings {
+    pub(crate) fn new(
+        key_path: &Path,
+        connect_timeout: Duration,
+        max_sessions: usize,
+        host_keys: HostKeys,
+    ) -> Result<Self> {
+        let key = load_private_key(key_path)?;
+        let config = client::Config {
+            // A killed node sends nothing; keepalives notice within ~10 s.
+            keepalive_interval: Some(Duration::from_secs(3)),
+            keepalive_max: 3,
+            window_size: 16 * 1024 * 1024,
+            channel_buffer_size: 256,
+            nodelay: true,
+            preferred: russh::Preferred {
+                // AES-GCM runs on the CPU's AES instructions: about twice the file
+                // throughput of the default ChaCha20-Poly1305 here.
+                cipher: std::borrow::Cow::Borrowed(&[
+                    russh::cipher::AES_256_GCM,
+                    russh::cipher::AES_128_GCM,
+                    russh::cipher::CHACHA20_POLY1305,
+                    russh::cipher::AES_256_CTR,
+                    russh::cipher::AES_128_CTR,
+                ]),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        Ok(Self {
+            key_path: key_path.to_path_buf(),
+            key: Arc::new(key),
+            port: 22,
+            connect_timeout,
+            max_sessions: max_sessions.max(1),
+            host_keys,
+            config: Arc::new(config),
+        })
+    }
+}
+
+/// Load a private key, refusing one that group or others can read (as OpenSSH does).
+pub(crate) fn load_private_key(path: &Path) -> Result<PrivateKey> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).map_err(Error::io("read", path))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(Error::invalid(
+            "ssh_key_path",
+            path.display(),
+            format!(
+                "the private key is readable by others (mode {:o}); run `chmod 600` on it",
+                meta.permissions().mode() & 0o777
+            ),
+        ));
+    }
+    russh::keys::load_secret_key(path, None).map_err(|e| {
+        Error::invalid(
+            "ssh_key_path",
+            path.display(),
+            format!("not a usable private key: {e}"),
+        )
+    })
+}
+
+struct Connection {
+    handle: Handle<Checker>,
+    sessions: Arc<Semaphore>,
+}
+
+/// The SSH transport to one node.
+pub(crate) struct SshTransport {
+    ip: IpAddr,
+    name: String,
+    settings: SshSettings,
+    connections: tokio::sync::Mutex<HashMap<String, Arc<Connection>>>,
+}
+
+impl SshTransport {
+    pub(crate) fn new(ip: IpAddr, name: String, settings: SshSettings) -> Self {
+        Self {
+            ip,
+            name,
+            settings,
+            connections: Default::default(),
+        }
+    }
+
+    fn error(&self, detail: impl Into<String>, source: Option<russh::Error>) -> Error {
+        self.failure(detail.into(), source.map(|e| Box::new(e) as _))
+    }
+
+    /// The open connection for `user`, connecting (or reconnecting) when needed.
+    async fn connection(&self, user: &str) -> Result<Arc<Connection>> {
+        let mut connections = self.connections.lock().await;
+        if let Some(c) = connections.get(user)
+            && !c.handle.is_closed()
+        {
+            return Ok(c.clone());
+        }
+        let conn = Arc::new(self.connect(user).await?);
+        connections.insert(user.to_string(), conn.clone());
+        Ok(conn)
+    }
+
+    async fn connect(&self, user: &str) -> Result<Connection> {
+        // 0.0.0.0 would reach this host's own sshd.
+        if self.ip.is_unspecified() {
+            return Err(Error::NoAddress {
+                node: self.name.clone(),
+                transport: "ssh",
+            });
+        }
+        let timeout = self.settings.connect_timeout;
+        let attempt = async {
+            let addr = SocketAddr::new(self.ip, self.settings.port);
+            let mut handle = loop {
+                let checker = Checker {
+                    ip: self.ip,
+                    host_keys: self.settings.host_keys.clone(),
+                };
+                match client::connect(self.settings.config.clone(), addr, checker).await {
+                    Ok(handle) => break handle,
+                    // "No route to host" is the kernel's way of saying nothing answered
+                    // ARP: a node that does not answer (stopped, rebooting). Whether that
+                    // or the timeout came first was a race, so keep trying until the
+                    // connect timeout: the outcome is always `Error::Timeout`.
+                    Err(russh::Error::IO(e)) if unreachable(&e) => {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    // Said plainly: russh's own text is just "Unknown server key".
+                    Err(russh::Error::UnknownKey) => {
+                        return Err(Error::HostKeyMismatch {
+                            node: self.name.clone(),
+                        });
+                    }
+                    Err(e) => {
+                        return Err(Error::Unreachable {
+                            node: self.name.clone(),
+                            transport: "ssh",
+                            detail: "cannot connect".into(),
+                            source: Some(Box::new(e)),
+                        });
+                    }
+                }
+            };
+            let hash: Option<HashAlg> = if self.settings.key.algorithm().is_rsa() {
+                handle
+                    .best_supported_rsa_hash()
+                    .await
+                    .ok()
+                    .flatten()
+                    .flatten()
+            } else {
+                None
+            };
+            let key = PrivateKeyWithHashAlg::new(self.settings.key.clone(), hash);
+            let auth = handle
+                .authenticate_publickey(user, key)
+                .await
+                .map_err(|e| self.error("authentication failed", Some(e)))?;
+            if !auth.success() {
+                return Err(Error::AuthenticationRefused {
+                    node: self.name.clone(),
+                    user: user.to_string(),
+                    key: self.settings.key_path.clone(),
+                });
+            }
+            Ok(handle)
+        };
+        let handle = tokio::time::timeout(timeout, attempt)
+            .await
+            .map_err(|_| self.timeout())??;
+        Ok(Connection {
+            handle,
+            sessions: Arc::new(Semaphore::new(self.settings.max_sessions)),
+        })
+    }
+
+    /// Stop handing out `conn` after a channel open on it timed out; the next command
+    /// connects afresh. Commands already running on it keep it open until they end.
+    ///
+    /// Kept instead, it broke for good after a freeze: the server confirmed the
+    /// abandoned opens once it answered again, russh keeps such channels open with no
+    /// one to close them, and with OpenSSH's default `MaxSessions 10` every later open
+    /// was refused. Dropping the connection closes them.
+    fn retire(&self, user: &str, conn: &Arc<Connection>) {
+        // Never wait here: the map is locked for the length of a connect.
+        if let Ok(mut connections) = self.connections.try_lock()
+            && connections
+                .get(user)
+                .is_some_and(|current| Arc::ptr_eq(current, conn))
+        {
+            connections.remove(user);
+        }
+    }
+
+    fn timeout(&self) -> Error {
+        Error::Timeout {
+            node: self.name.clone(),
+            transport: "ssh",
+            timeout: self.settings.connect_timeout,
+        }
+    }
+
+    /// Open a session channel; a connection found dead is replaced once.
+    ///
+    /// Everything that waits on the node is bounded by the connect timeout: waiting for
+    /// another command's connect (they share one connection), connecting, and opening
+    /// the channel. Only waiting for a free session slot is not, as that is queueing
+    /// behind our own running commands. Without the bounds, a node that stopped
+    /// answering (frozen, partitioned) with a connection already open made the next
+    /// command wait for keepalive to give up (~12 s, then a reconnect), and N concurrent
+    /// commands on an unreachable node waited N connect timeouts one after another.
+    async fn open_channel(
+        &self,
+        user: &str,
+    ) -> Result<(russh::Channel<client::Msg>, OwnedSemaphorePermit)> {
+        let limit = self.settings.connect_timeout;
+        for attempt in 0..2 {
+            let conn = tokio::time::timeout(limit, self.connection(user))
+                .await
+                .map_err(|_| self.timeout())??;
+            let permit = conn
+                .sessions
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| self.error("connection closed", None))?;
+            let deadline = tokio::time::Instant::now() + limit;
+            let mut pause = Duration::from_millis(10);
+            let opened = loop {
+                let Ok(opened) =
+                    tokio::time::timeout_at(deadline, conn.handle.channel_open_session()).await
+                else {
+                    self.retire(user, &conn);
+                    return Err(self.timeout());
+                };
+                match opened {
+                    // sshd frees a session a moment after its channel is closed on both
+                    // sides, so an open right after another command ended can be
+                    // refused at `MaxSessions` (OpenSSH's default, 10, is our limit per
+                    // connection to existing hosts): 8 of 40 concurrent runs failed so.
+                    // Try again shortly, within the deadline.
+                    Err(russh::Error::ChannelOpenFailure(
+                        ChannelOpenFailure::ConnectFailed
+                        | ChannelOpenFailure::AdministrativelyProhibited
+                        | ChannelOpenFailure::ResourceShortage,
+                    )) if tokio::time::Instant::now() + pause < deadline => {
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(Duration::from_millis(200));
+                    }
+                    other => break other,
+                }
+            };
+            match opened {
+                Ok(channel) => return Ok((channel, permit)),
+                Err(e) if attempt == 0 && conn.handle.is_closed() => {
+                    tracing::debug!(node = %self.name, "SSH connection dropped ({e}); reconnecting");
+                }
+                Err(e @ russh::Error::ChannelOpenFailure(_)) => {
+                    return Err(self.error(
+                        format!(
+                            "the server kept refusing new session channels for {limit:?} \
+                             (is its sshd MaxSessions below {}, the commands this runs at \
+                             once on one connection?)",
+                            self.settings.max_sessions
+                        ),
+                        Some(e),
+                    ));
+                }
+                Err(e) => return Err(self.error("cannot open a session channel", Some(e))),
+            }
+        }
+        Err(self.error("cannot open a session channel", None))
+    }
+}
+
+/// Nothing answers at the address (as opposed to a refused connection, or no route to
+/// its network at all, which is a configuration error worth reporting at once).
+fn unreachable(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::HostUnreachable
+}
+
+/// Exit status for a signal, as a shell reports it.
+fn signal_status(sig: &Sig) -> i32 {
+    let number = match sig {
+        Sig::HUP => 1,
+        Sig::INT => 2,
+        Sig::QUIT => 3,
+        Sig::ILL => 4,
+        Sig::ABRT => 6,
+        Sig::FPE => 8,
+        Sig::KILL => 9,
+        Sig::USR1 => 10,
+        Sig::SEGV => 11,
+        Sig::PIPE => 13,
+        Sig::ALRM => 14,
+        Sig::TERM => 15,
+        Sig::Custom(_) => 0,
+    };
+    128 + number
+}
+
+impl Transport for SshTransport {
+    fn kind(&self) -> TransportKind {
+        TransportKind::Ssh
+    }
+
+    fn node_name(&self) -> &str {
+        &self.name
+    }
+
+    fn spawn<'a>(
+        &'a self,
+        user: &'a str,
+        script: String,
+        stdin: bool,
+    ) -> BoxFuture<'a, Result<RawProcess>> {
+        Box::pin(async move {
+            let (channel, permit) = self.open_channel(user).await?;
+            let (mut read, write) = channel.split();
+            write
+                .exec(true, script.into_bytes())
+                .await
+                .map_err(|e| self.error("cannot start the command", Some(e)))?;
+            let (out_tx, stdout) = mpsc::channel(STREAM_BUFFER);
+            let (err_tx, stderr) = mpsc::channel(STREAM_BUFFER);
+            let (exit_tx, exit) = oneshot::channel();
+            let lost = self.error("the connection ended before the command finished", None);
+            let refusal = self.error("the server refused to run the command", None);
+            let input = if stdin {
+                Some(Box::pin(write.make_writer()) as _)
+            } else {
+                None
+            };
+            tokio::spawn(async move {
+                let _permit = permit;
+                let _write = write;
+                let mut status = None;
+                let mut refused = false;
+                while let Some(msg) = read.wait().await {
+                    match msg {
+                        // A receiver that was dropped wants no more output; keep reading.
+                        ChannelMsg::Data { data } => {
+                            let _ = out_tx.send(Bytes::copy_from_slice(&data)).await;
+                        }
+                        ChannelMsg::ExtendedData { data, ext: 1 } => {
+                            let _ = err_tx.send(Bytes::copy_from_slice(&data)).await;
+                        }
+                        ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status as i32),
+                        ChannelMsg::ExitSignal { signal_name, .. } => {
+                            status = Some(signal_status(&signal_name))
+                        }
+                        ChannelMsg::Failure => refused = true,
+                        ChannelMsg::Close => break,
+                        _ => {}
+                    }
+                }
+                drop((out_tx, err_tx));
+                let result = match status {
+                    Some(s) => Ok(s),
+                    None if refused => Err(refusal),
+                    None => Err(lost),
+                };
+                let _ = exit_tx.send(result);
+            });
+            Ok(RawProcess {
+                stdout,
+                stderr,
+                stdin: input,
+                exit,
+            })
+        })
+    }
+}

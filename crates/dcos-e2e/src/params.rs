@@ -1,0 +1,314 @@
+//! What a user asks for: the seed's `Cluster` parameters, what to install and with which
+//! configuration. Checked here, before anything is made; read by the backends (counts,
+//! logging, error policy) and the installer.
+
+use std::path::{Component, Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// A YAML mapping merged over the base install config (its top-level keys win): the
+/// seed's `extra_config`.
+///
+/// ```
+/// use dcos_e2e::ExtraConfig;
+///
+/// let extra = ExtraConfig::from_yaml("cluster_name: test\nresolvers: [10.0.0.1]").unwrap();
+/// assert!(!extra.is_empty());
+/// assert!(ExtraConfig::from_yaml("- not a mapping").is_err());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ExtraConfig(yaml_serde::Mapping);
+
+impl ExtraConfig {
+    /// An empty configuration (nothing overridden).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Parse YAML text; it must be a mapping (or empty).
+    pub fn from_yaml(text: &str) -> Result<Self> {
+        let value: yaml_serde::Value = yaml_serde::from_str(text).map_err(|e| {
+            Error::invalid("extra_config", one_line(text), format!("not YAML: {e}"))
+        })?;
+        Self::from_value(value)
+    }
+
+    /// Read a YAML file (as `minidcos docker create --extra-config FILE` does).
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::invalid("extra_config", path.display(), format!("cannot be read: {e}"))
+        })?;
+        let value: yaml_serde::Value = yaml_serde::from_str(&text).map_err(|e| {
+            Error::invalid("extra_config", path.display(), format!("not YAML: {e}"))
+        })?;
+        Self::from_value(value)
+    }
+
+    /// From any serializable value that is a mapping (a struct, a map).
+    pub fn from_serialize<T: serde::Serialize>(value: &T) -> Result<Self> {
+        let value = yaml_serde::to_value(value)
+            .map_err(|e| Error::invalid("extra_config", "(value)", e.to_string()))?;
+        Self::from_value(value)
+    }
+
+    fn from_value(value: yaml_serde::Value) -> Result<Self> {
+        match value {
+            yaml_serde::Value::Mapping(m) => Ok(Self(m)),
+            yaml_serde::Value::Null => Ok(Self::default()),
+            other => Err(Error::invalid(
+                "extra_config",
+                yaml_one_line(&other),
+                "must be a YAML mapping",
+            )),
+        }
+    }
+
+    /// Whether it overrides nothing.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The configuration as YAML text.
+    pub fn to_yaml(&self) -> String {
+        yaml_serde::to_string(&self.0).unwrap_or_default()
+    }
+
+    pub(crate) fn mapping(&self) -> &yaml_serde::Mapping {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ExtraConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&one_line(&self.to_yaml()))
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.trim().replace('\n', " ")
+}
+
+pub(crate) fn yaml_one_line(v: &yaml_serde::Value) -> String {
+    one_line(&yaml_serde::to_string(v).unwrap_or_default())
+}
+
+/// What to install: the artifact and its configuration.
+///
+/// ```
+/// use dcos_e2e::{ExtraConfig, InstallOptions};
+///
+/// let options = InstallOptions::new("dcos_generate_config.sh")
+///     .extra_config(ExtraConfig::from_yaml("cluster_name: test").unwrap())
+///     .file_to_copy_to_installer("/etc/ssl/ca.crt", "/genconf/ca.crt");
+/// assert_eq!(options.files_to_copy_to_installer.len(), 1);
+/// ```
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct InstallOptions {
+    /// The installer, run with bash.
+    pub build_artifact: PathBuf,
+    /// Merged over the base config (its keys win).
+    pub extra_config: Option<ExtraConfig>,
+    /// Host file or directory -> destination under `/genconf`.
+    pub files_to_copy_to_installer: Vec<(PathBuf, PathBuf)>,
+}
+
+impl InstallOptions {
+    /// Install from this artifact with the base config.
+    pub fn new(build_artifact: impl Into<PathBuf>) -> Self {
+        Self {
+            build_artifact: build_artifact.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Merge this over the base config.
+    pub fn extra_config(mut self, config: ExtraConfig) -> Self {
+        self.extra_config = Some(config);
+        self
+    }
+
+    /// Copy a host file or directory into the installer's `genconf/` (the destination
+    /// must lie under `/genconf`).
+    pub fn file_to_copy_to_installer(
+        mut self,
+        source: impl Into<PathBuf>,
+        destination: impl Into<PathBuf>,
+    ) -> Self {
+        self.files_to_copy_to_installer
+            .push((source.into(), destination.into()));
+        self
+    }
+
+    /// Check everything that can be checked before any node is touched.
+    pub fn validate(&self) -> Result<()> {
+        let artifact = &self.build_artifact;
+        match std::fs::metadata(artifact) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => {
+                return Err(Error::invalid(
+                    "build_artifact",
+                    artifact.display(),
+                    "is not a file",
+                ));
+            }
+            Err(e) => {
+                return Err(Error::invalid(
+                    "build_artifact",
+                    artifact.display(),
+                    format!("cannot be read: {e}"),
+                ));
+            }
+        }
+        for (source, destination) in &self.files_to_copy_to_installer {
+            genconf_relative(destination)?;
+            if !source.exists() {
+                return Err(Error::invalid(
+                    "files_to_copy_to_installer",
+                    source.display(),
+                    "the source does not exist",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The part of a `/genconf/...` destination below `/genconf`.
+pub(crate) fn genconf_relative(destination: &Path) -> Result<PathBuf> {
+    let rel = destination.strip_prefix("/genconf").ok().filter(|r| {
+        !r.as_os_str().is_empty() && r.components().all(|c| matches!(c, Component::Normal(_)))
+    });
+    rel.map(Path::to_path_buf).ok_or_else(|| {
+        Error::invalid(
+            "files_to_copy_to_installer",
+            destination.display(),
+            "the destination must be a path under /genconf",
+        )
+    })
+}
+
+/// The `Cluster` parameters (seed names and defaults).
+#[derive(Clone, Debug)]
+pub(crate) struct ClusterParams {
+    pub build_artifact: Option<PathBuf>,
+    pub extra_config: Option<ExtraConfig>,
+    pub masters: usize,
+    pub agents: usize,
+    pub public_agents: usize,
+    pub log_output_live: bool,
+    pub destroy_on_error: bool,
+    pub destroy_on_success: bool,
+    pub files_to_copy_to_installer: Vec<(PathBuf, PathBuf)>,
+}
+
+impl Default for ClusterParams {
+    fn default() -> Self {
+        Self {
+            build_artifact: None,
+            extra_config: None,
+            masters: 1,
+            agents: 1,
+            public_agents: 1,
+            log_output_live: false,
+            destroy_on_error: true,
+            destroy_on_success: true,
+            files_to_copy_to_installer: Vec::new(),
+        }
+    }
+}
+
+impl ClusterParams {
+    pub(crate) fn install_options(&self) -> Option<InstallOptions> {
+        self.build_artifact.as_ref().map(|artifact| InstallOptions {
+            build_artifact: artifact.clone(),
+            extra_config: self.extra_config.clone(),
+            files_to_copy_to_installer: self.files_to_copy_to_installer.clone(),
+        })
+    }
+
+    /// Whether a failed creation is kept rather than removed.
+    pub(crate) fn keep_on_error(&self) -> bool {
+        !self.destroy_on_error || crate::policy::keep_requested()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations_must_be_under_genconf() {
+        assert_eq!(
+            genconf_relative(Path::new("/genconf/a/b.txt")).unwrap(),
+            PathBuf::from("a/b.txt")
+        );
+        for bad in [
+            "/etc/passwd",
+            "/genconf",
+            "/genconf/../etc",
+            "genconf/x",
+            "/genconfx/y",
+        ] {
+            let err = genconf_relative(Path::new(bad)).unwrap_err().to_string();
+            assert!(
+                err.contains("files_to_copy_to_installer") && err.contains(bad),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn artifact_must_be_an_existing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = InstallOptions::new(dir.path())
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("build_artifact") && err.contains("not a file"),
+            "{err}"
+        );
+        let err = InstallOptions::new(dir.path().join("missing.sh"))
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("build_artifact") && err.contains("missing.sh"),
+            "{err}"
+        );
+        let file = dir.path().join("installer.sh");
+        std::fs::write(&file, "exit 0").unwrap();
+        InstallOptions::new(&file).validate().unwrap();
+        let missing_src = InstallOptions::new(&file)
+            .file_to_copy_to_installer(dir.path().join("nope"), "/genconf/nope");
+        assert!(
+            missing_src
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("does not exist")
+        );
+    }
+
+    #[test]
+    fn extra_config_must_be_a_mapping() {
+        let err = ExtraConfig::from_yaml("3").unwrap_err().to_string();
+        assert!(err.contains("extra_config") && err.contains("mapping"), "{err}");
+        assert!(ExtraConfig::from_yaml("").unwrap().is_empty());
+        let err = ExtraConfig::from_yaml("a: [").unwrap_err().to_string();
+        assert!(err.contains("not YAML"), "{err}");
+        #[derive(serde::Serialize)]
+        struct Extra {
+            cluster_name: &'static str,
+        }
+        let from_struct = ExtraConfig::from_serialize(&Extra { cluster_name: "x" }).unwrap();
+        assert_eq!(from_struct, ExtraConfig::from_yaml("cluster_name: x").unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let err = ExtraConfig::from_file(dir.path().join("none.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cannot be read") && err.contains("none.yaml"), "{err}");
+    }
+}
