@@ -38,6 +38,18 @@ async fn send(node: &Node, file: &Path, remote: &str, size: u64) -> Result<f64> 
     Ok(s)
 }
 
+/// What `ssh` and `scp` run with here: no host key checks, no prompts, errors only.
+const OPENSSH_OPTIONS: [&str; 8] = [
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "LogLevel=ERROR",
+    "-o",
+    "BatchMode=yes",
+];
+
 /// [`send`] to every node at once; seconds until the last one arrived.
 async fn send_all(nodes: &[&Node], file: &Path, remote: &str, size: u64) -> Result<f64> {
     let t = Instant::now();
@@ -57,16 +69,7 @@ fn scp(nodes: &[&Node], file: &Path, remote: &str) -> Result<f64> {
                 .arg("-q")
                 .arg("-i")
                 .arg(n.ssh_key_path())
-                .args([
-                    "-o",
-                    "StrictHostKeyChecking=no",
-                    "-o",
-                    "UserKnownHostsFile=/dev/null",
-                    "-o",
-                    "LogLevel=ERROR",
-                    "-o",
-                    "BatchMode=yes",
-                ])
+                .args(OPENSSH_OPTIONS)
                 .arg(file)
                 .arg(format!("root@{}:{remote}", n.ip_address()))
                 .stdin(Stdio::null())
@@ -104,20 +107,9 @@ fn ssh_mux_latencies(node: &Node, dir: &Path, n: usize) -> Result<Vec<f64>> {
     let key = node.ssh_key_path().to_string_lossy().to_string();
     let sock_s = sock.to_string_lossy().to_string();
     let target = format!("root@{}", node.ip_address());
-    let opts = [
-        "-i",
-        key.as_str(),
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
-        "-o",
-        "LogLevel=ERROR",
-        "-o",
-        "BatchMode=yes",
-        "-S",
-        sock_s.as_str(),
-    ];
+    let mut opts = vec!["-i", key.as_str()];
+    opts.extend(OPENSSH_OPTIONS);
+    opts.extend(["-S", sock_s.as_str()]);
     let mut master = opts.to_vec();
     master.extend([
         "-o",
