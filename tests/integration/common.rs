@@ -1,5 +1,5 @@
-//! Shared by the integration tests: the node image (built once, then reused by every
-//! test process), cluster builders, and leftover checks.
+//! Shared by the integration tests: the repository's files, the node image (built once,
+//! then reused by every test process), cluster builders, and leftover checks.
 
 #![allow(dead_code)]
 
@@ -26,7 +26,12 @@ pub fn docker() -> Docker {
 
 /// A provisioned cluster of one master on the shared image.
 pub fn one_master() -> blocking::Cluster {
-    blocking::Cluster::builder(docker())
+    one_master_on(docker())
+}
+
+/// A provisioned cluster of one master on this backend.
+pub fn one_master_on(backend: Docker) -> blocking::Cluster {
+    blocking::Cluster::builder(backend)
         .masters(1)
         .agents(0)
         .public_agents(0)
@@ -34,10 +39,19 @@ pub fn one_master() -> blocking::Cluster {
         .expect("a one-master cluster provisions")
 }
 
+/// The repository root. The tests are declared from a package below it, so this is the
+/// first directory at or above the package's that holds the test fixtures.
+pub fn repo_root() -> &'static Path {
+    let package = Path::new(env!("CARGO_MANIFEST_DIR"));
+    package
+        .ancestors()
+        .find(|dir| dir.join("tests/fixtures/sample-installer").is_dir())
+        .unwrap_or(package)
+}
+
 /// The sample installer shipped as a test fixture.
 pub fn sample_installer() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/sample-installer/dcos_generate_config.sh")
+    repo_root().join("tests/fixtures/sample-installer/dcos_generate_config.sh")
 }
 
 /// Path of the built `minidcos` binary.
@@ -70,6 +84,43 @@ pub fn leftovers(cluster_id: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
         list(&["network", "ls", "-q", "--filter", &filter]),
         list(&["volume", "ls", "-q", "--filter", &filter]),
     )
+}
+
+/// How many containers carry the cluster's label, running or not.
+pub fn containers_of(cluster_id: &str) -> usize {
+    leftovers(cluster_id).0.len()
+}
+
+/// Names of the cluster's running containers (`docker ps`, nodes and watchdog), of one
+/// role if given.
+pub fn running(cluster_id: &str, role: Option<&str>) -> Vec<String> {
+    let mut args = vec![
+        "ps".to_string(),
+        "--format".into(),
+        "{{.Names}}".into(),
+        "--filter".into(),
+        format!("label={}={cluster_id}", labels::CLUSTER_ID),
+    ];
+    if let Some(role) = role {
+        args.extend(["--filter".into(), format!("label={}={role}", labels::ROLE)]);
+    }
+    let out = Proc::new("docker").args(&args).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Workspaces of the cluster in the default place: `ID-*` in the temporary directory.
+pub fn temp_workspaces(cluster_id: &str) -> Vec<PathBuf> {
+    let prefix = format!("{cluster_id}-");
+    std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path())
+        .collect()
 }
 
 /// Assert nothing of the cluster is left: containers, networks, volumes, workspace.

@@ -27,7 +27,7 @@ use crate::common;
 const PLACEHOLDER_ID: &str = "dcos-e2e-1a2b3c4d";
 
 fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    common::repo_root()
 }
 
 /// `README.md` and every `docs/*.md`.

@@ -2,6 +2,7 @@
 //! Run with `cargo nextest run` (each test in its own process; clusters in parallel).
 
 mod common;
+mod process;
 
 mod cli;
 mod docker;

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use dcos_e2e::blocking::Cluster;
 use dcos_e2e::{Command, Docker, Error, TransportKind};
 
-use crate::common::{self, assert_gone, leftovers};
+use crate::common::{self, assert_gone, containers_of, leftovers, temp_workspaces};
+use crate::process::{listed, send_signal, spawn_minidcos, wait_exit};
 
 /// Records the case's row when dropped: `pass` unless the test is panicking.
 struct Case {
@@ -35,7 +36,7 @@ impl Drop for Case {
         } else {
             "pass"
         };
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/reliability-summary.tsv");
+        let path = common::repo_root().join("target/reliability-summary.tsv");
         if let Ok(mut f) = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -57,14 +58,7 @@ struct Witness(Cluster);
 
 impl Witness {
     fn new() -> Self {
-        Self(
-            Cluster::builder(common::docker())
-                .masters(1)
-                .agents(0)
-                .public_agents(0)
-                .provision()
-                .unwrap(),
-        )
+        Self(common::one_master())
     }
 
     fn assert_untouched(&self) {
@@ -140,26 +134,23 @@ fn kept_on_error_then_destroyed_explicitly() {
     witness.assert_untouched();
 }
 
-/// Start `minidcos docker create` and interrupt it with SIGINT once `ready` says so.
-fn interrupt_create(extra: &[&str], ready: impl Fn(&str) -> bool) {
+/// Start `minidcos docker create` and interrupt it with SIGINT once `ready` says so;
+/// the cluster's id and what the create said on stderr.
+fn interrupt_create(extra: &[&str], ready: impl Fn(&str) -> bool) -> (String, Vec<String>) {
     let witness = Witness::new();
     let id = Docker::new_cluster_id();
-    let mut child = Proc::new(common::minidcos())
-        .args([
-            "docker",
-            "create",
-            "--cluster-id",
-            &id,
-            "--agents",
-            "1",
-            "--public-agents",
-            "0",
-        ])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut args = vec![
+        "docker",
+        "create",
+        "--cluster-id",
+        &id,
+        "--agents",
+        "1",
+        "--public-agents",
+        "0",
+    ];
+    args.extend(extra);
+    let (mut child, lines) = spawn_minidcos(&args);
     let deadline = Instant::now() + Duration::from_secs(120);
     while !ready(&id) {
         assert!(
@@ -172,8 +163,9 @@ fn interrupt_create(extra: &[&str], ready: impl Fn(&str) -> bool) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    signal(&child, libc::SIGINT);
-    let status = child.wait().unwrap();
+    send_signal(&child, libc::SIGINT);
+    let status = wait_exit(&mut child, Duration::from_secs(120));
+    let said: Vec<String> = lines.try_iter().collect();
     // 128 + SIGINT from the handler, which removed what was made (not death by signal).
     assert_eq!(
         status.code(),
@@ -181,48 +173,28 @@ fn interrupt_create(extra: &[&str], ready: impl Fn(&str) -> bool) {
         "an interrupted create: {status:?}"
     );
     assert_gone(&id, None);
-    let workspaces: Vec<_> = std::fs::read_dir(std::env::temp_dir())
-        .unwrap()
-        .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with(&format!("{id}-"))
-        })
-        .collect();
+    let workspaces = temp_workspaces(&id);
     assert!(workspaces.is_empty(), "workspace left: {workspaces:?}");
     witness.assert_untouched();
-}
-
-fn signal(child: &Child, sig: i32) {
-    // SAFETY: kill(2) on our own child's pid.
-    unsafe { libc::kill(child.id() as i32, sig) };
-}
-
-fn containers_of(id: &str) -> usize {
-    leftovers(id).0.len()
+    (id, said)
 }
 
 #[test]
 fn sigint_create_at_start() {
     let _case = Case::new("SIGINT to create: at start");
     // The first thing a create makes is its workspace.
-    interrupt_create(&[], |id| {
-        std::fs::read_dir(std::env::temp_dir())
-            .unwrap()
-            .flatten()
-            .any(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .starts_with(&format!("{id}-"))
-            })
-    });
+    interrupt_create(&[], |id| !temp_workspaces(id).is_empty());
 }
 
 #[test]
 fn sigint_create_while_nodes_start() {
     let _case = Case::new("SIGINT to create: nodes starting");
-    interrupt_create(&[], |id| containers_of(id) >= 2);
+    let (id, said) = interrupt_create(&[], |id| containers_of(id) >= 2);
+    // Also the CLI's own account of it (this case was the CLI suite's Ctrl-C while
+    // provisioning too).
+    assert!(said.iter().any(|l| l.contains("interrupted")), "{said:?}");
+    let row = listed(&id);
+    assert!(row.is_none(), "{row:?} {:?} {said:?}", leftovers(&id));
 }
 
 #[test]
@@ -327,7 +299,7 @@ fn sigkill_of_the_owning_process() {
     let witness = Witness::new();
     let (mut child, id, workspace) = spawn_holder("hold");
     assert_eq!(containers_of(&id), 3, "2 nodes and the watchdog");
-    signal(&child, libc::SIGKILL);
+    send_signal(&child, libc::SIGKILL);
     child.wait().unwrap();
     let took = wait_gone(&id, Duration::from_secs(30));
     eprintln!("removed {took:?} after the owner was killed");
@@ -361,12 +333,7 @@ fn four_clusters_from_separate_processes() {
 fn hostile_arguments_and_env_arrive_literally() {
     let _case = Case::new("hostile arguments and env");
     for transport in [TransportKind::Ssh, TransportKind::DockerExec] {
-        let cluster = Cluster::builder(common::docker().transport(transport))
-            .masters(1)
-            .agents(0)
-            .public_agents(0)
-            .provision()
-            .unwrap();
+        let cluster = common::one_master_on(common::docker().transport(transport));
         let node = &cluster.masters()[0];
         let hostile = [
             "; rm -rf /tmp/canary",
@@ -418,12 +385,7 @@ fn hostile_arguments_and_env_arrive_literally() {
 fn node_killed_mid_command_is_an_error_not_a_hang() {
     let _case = Case::new("node killed mid-command");
     for transport in [TransportKind::Ssh, TransportKind::DockerExec] {
-        let cluster = Cluster::builder(common::docker().transport(transport))
-            .masters(1)
-            .agents(0)
-            .public_agents(0)
-            .provision()
-            .unwrap();
+        let cluster = common::one_master_on(common::docker().transport(transport));
         let node = &cluster.masters()[0];
         let mut process = node.popen(["sleep", "300"]).unwrap();
         let started = Instant::now();
