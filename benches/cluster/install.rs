@@ -5,7 +5,7 @@ use std::process::{Command as Proc, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use dcos_e2e::{Cluster, InstallOptions, Node};
+use dcos_e2e::{Cluster, ExtraConfig, InstallOptions, Node};
 
 use crate::report::{Target, median};
 use crate::state::Bench;
@@ -33,24 +33,17 @@ fn installer() -> PathBuf {
     repo_file(SAMPLE_INSTALLER)
 }
 
-fn delay_config(delay: u32) -> yaml_serde::Value {
-    let mut m = yaml_serde::Mapping::new();
-    m.insert(
-        yaml_serde::Value::from("sample_startup_delay"),
-        yaml_serde::Value::from(delay),
-    );
-    yaml_serde::Value::Mapping(m)
+fn delay_config(delay: u32) -> Result<ExtraConfig> {
+    Ok(ExtraConfig::from_yaml(&format!(
+        "sample_startup_delay: {delay}"
+    ))?)
 }
 
 async fn ours_install(b: &mut Bench, delay: u32) -> Result<(f64, InstallTimes)> {
     let t = Instant::now();
     let cluster = b.provision(1, 1, 1).await?;
     let provision = secs(t);
-    let options = InstallOptions {
-        build_artifact: installer(),
-        extra_config: Some(delay_config(delay)),
-        files_to_copy_to_installer: Vec::new(),
-    };
+    let options = InstallOptions::new(installer()).extra_config(delay_config(delay)?);
     b.log.clear();
     let t = Instant::now();
     cluster.install(&options).await?;
@@ -94,22 +87,17 @@ async fn by_hand_install(b: &mut Bench, delay: u32) -> Result<InstallTimes> {
 fn by_hand_steps(cluster: &Cluster, delay: u32) -> Result<InstallTimes> {
     let ws = cluster.workspace().context("no workspace")?.to_path_buf();
     let genconf = ws.join("genconf");
-    let ips = |nodes: &[Node]| -> Vec<String> {
-        nodes.iter().map(|n| n.ip_address().to_string()).collect()
+    let ips = |nodes: &[Node]| -> Vec<std::net::IpAddr> {
+        nodes.iter().map(|n| n.ip_address()).collect()
     };
-    let mut config = dcos_e2e::base_config(
+    let config = dcos_e2e::install_config(
         &ips(cluster.masters()),
         &ips(cluster.agents()),
         &ips(cluster.public_agents()),
         cluster.default_ssh_user(),
+        Some(&delay_config(delay)?),
     );
-    if let yaml_serde::Value::Mapping(m) = &mut config {
-        m.insert(
-            yaml_serde::Value::from("sample_startup_delay"),
-            yaml_serde::Value::from(delay),
-        );
-    }
-    std::fs::write(genconf.join("config.yaml"), yaml_serde::to_string(&config)?)?;
+    std::fs::write(genconf.join("config.yaml"), config)?;
     let master_ip = cluster.masters()[0].ip_address();
     let ip_detect = genconf.join("ip-detect");
     std::fs::write(

@@ -33,7 +33,7 @@ impl Bench {
     /// Build (or find) the node image and the baseline's, print the environment, and
     /// make the bench's scratch directory.
     pub async fn prepare(cfg: Config, log: Capture) -> Result<Self> {
-        let image = dcos_e2e::ensure_node_image(&Default::default()).await?;
+        let image = dcos_e2e::docker::ensure_node_image(&Default::default()).await?;
         print_environment(&image);
         ensure_openssh()?;
         let baseline_image = Some(baseline_image(&image)?);
@@ -91,7 +91,7 @@ pub async fn final_cleanup(b: &mut Bench) {
     for id in &b.made {
         if leftovers(id) > 0 {
             eprintln!("removing leftover cluster {id}");
-            if let Err(e) = dcos_e2e::destroy_cluster(id).await {
+            if let Err(e) = dcos_e2e::docker::destroy_cluster(id).await {
                 eprintln!("  failed: {e}");
             }
         }

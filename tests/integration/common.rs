@@ -7,14 +7,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command as Proc;
 use std::sync::OnceLock;
 
+use dcos_e2e::Docker;
 use dcos_e2e::blocking;
-use dcos_e2e::{Docker, ImageOptions, labels};
+use dcos_e2e::docker::{ImageOptions, labels};
 
 /// The default node image, built if missing (the build is shared across processes).
 pub fn node_image() -> &'static str {
     static IMAGE: OnceLock<String> = OnceLock::new();
     IMAGE.get_or_init(|| {
-        blocking::ensure_node_image(&ImageOptions::default()).expect("node image builds")
+        blocking::docker::ensure_node_image(&ImageOptions::default()).expect("node image builds")
     })
 }
 
@@ -137,9 +138,7 @@ pub fn assert_gone(cluster_id: &str, workspace: Option<&Path>) {
 
 /// Remove a cluster the test kept on purpose.
 pub fn force_remove(cluster_id: &str) {
-    blocking::runtime()
-        .block_on(dcos_e2e::destroy_cluster(cluster_id))
-        .expect("destroy by id");
+    blocking::docker::destroy_cluster(cluster_id).expect("destroy by id");
 }
 
 /// `docker inspect -f FORMAT NAME`.

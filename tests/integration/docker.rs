@@ -6,7 +6,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::process::Command as Proc;
 
 use dcos_e2e::blocking::Cluster;
-use dcos_e2e::{Aftermath, Docker, Error, Mount, Role, labels};
+use dcos_e2e::docker::labels;
+use dcos_e2e::{Aftermath, Docker, Error, Mount, Role};
 
 use crate::common::{self, assert_gone, docker_inspect, force_remove, leftovers};
 
@@ -375,7 +376,7 @@ fn two_creates_racing_for_one_id_leave_the_winner_intact() {
     assert!(
         matches!(
             lost,
-            Error::InvalidParameter { .. } | Error::CreateFailed { .. }
+            Error::InvalidParameter { .. } | Error::CreateFailed(_)
         ),
         "{lost}"
     );
@@ -483,11 +484,9 @@ fn failure_part_way_leaves_nothing() {
     .unwrap_err();
     let _ = Proc::new("docker").args(["rmi", "-f", &tag]).output();
     match &err {
-        Error::CreateFailed {
-            cluster_id,
-            aftermath: Aftermath::Removed,
-            ..
-        } => assert_eq!(cluster_id, &id),
+        Error::CreateFailed(f) if f.aftermath == Aftermath::Removed => {
+            assert_eq!(f.cluster_id, id)
+        }
         other => panic!("expected CreateFailed, got {other}"),
     }
     assert_gone(&id, None);

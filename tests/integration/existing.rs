@@ -174,10 +174,7 @@ impl Sentinels {
     }
 
     fn host(&self, n: usize) -> Host {
-        Host {
-            ip_address: self.listeners[n].local_addr().unwrap().ip(),
-            ssh_key_path: self.key.clone(),
-        }
+        Host::new(self.listeners[n].local_addr().unwrap().ip(), &self.key)
     }
 
     /// One master, two agents, one public agent.
@@ -243,7 +240,7 @@ fn refuses_a_build_artifact() {
 #[test]
 fn refuses_a_non_empty_extra_config() {
     let s = Sentinels::new(4);
-    let extra: yaml_serde::Value = yaml_serde::from_str("cluster_name: other").unwrap();
+    let extra = dcos_e2e::ExtraConfig::from_yaml("cluster_name: other").unwrap();
     let b = || seed_builder(&s.existing()).extra_config(extra.clone());
     assert_refused(
         &s,
@@ -359,7 +356,7 @@ fn refuses_files_to_copy_to_installer() {
 #[test]
 fn valid_parameters_contact_nothing_until_a_command() {
     let s = Sentinels::new(4);
-    let empty: yaml_serde::Value = yaml_serde::from_str("{}").unwrap();
+    let empty = dcos_e2e::ExtraConfig::from_yaml("{}").unwrap();
     let started = Instant::now();
     let cluster = seed_builder(&s.existing())
         .extra_config(empty)
@@ -551,15 +548,15 @@ fn cluster_file_round_trip() {
     let ips = |nodes: &[dcos_e2e::blocking::Node]| -> Vec<IpAddr> {
         nodes.iter().map(|n| n.ip_address()).collect()
     };
-    let file = ClusterFile {
-        ssh_user: "root".into(),
-        ssh_key_path: "keys/id".into(),
-        masters: ips(original.masters()),
-        agents: ips(original.agents()),
-        public_agents: ips(original.public_agents()),
-    };
-    let text = yaml_serde::to_string(&file).unwrap();
-    assert_eq!(yaml_serde::from_str::<ClusterFile>(&text).unwrap(), file);
+    let file = ClusterFile::new(
+        "root",
+        "keys/id",
+        ips(original.masters()),
+        ips(original.agents()),
+        ips(original.public_agents()),
+    );
+    let text = file.to_yaml();
+    assert_eq!(ClusterFile::from_yaml(&text).unwrap(), file);
     let path = dir.path().join("cluster.yaml");
     std::fs::write(&path, &text).unwrap();
 

@@ -5,8 +5,9 @@ use std::process::Command as Proc;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use dcos_e2e::Command;
 use dcos_e2e::blocking;
-use dcos_e2e::{Command, ImageOptions, labels};
+use dcos_e2e::docker::{ImageOptions, labels};
 
 use crate::common;
 
@@ -43,16 +44,12 @@ fn second_build_reuses_the_image() {
     common::node_image();
     let lines = Arc::new(Mutex::new(Vec::<String>::new()));
     let sink = lines.clone();
-    let options = ImageOptions {
-        progress: Some(Arc::new(move |l: &str| {
-            sink.lock().unwrap().push(l.to_string())
-        })),
-        ..Default::default()
-    };
+    let options =
+        ImageOptions::default().progress(move |l: &str| sink.lock().unwrap().push(l.to_string()));
     let started = Instant::now();
-    let tag = blocking::ensure_node_image(&options).unwrap();
+    let tag = blocking::docker::ensure_node_image(&options).unwrap();
     eprintln!("reusing the image took {:?}", started.elapsed());
-    assert_eq!(tag, dcos_e2e::default_image());
+    assert_eq!(tag, dcos_e2e::docker::default_image());
     assert!(
         lines.lock().unwrap().is_empty(),
         "nothing was built: {:?}",
@@ -85,7 +82,7 @@ fn changed_recipe_builds_a_new_tag_once_under_concurrency() {
         assert_eq!(tag_a, tag_b);
         assert_ne!(
             tag_a,
-            dcos_e2e::default_image(),
+            dcos_e2e::docker::default_image(),
             "a changed recipe gets a new tag"
         );
         let logs = [

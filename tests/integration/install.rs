@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use dcos_e2e::blocking::Cluster;
-use dcos_e2e::{Aftermath, Docker, Error, InstallOptions};
+use dcos_e2e::{Aftermath, Docker, Error, ExtraConfig, InstallOptions};
 
 use crate::common::{self, assert_gone, force_remove, leftovers};
 
-fn extra(yaml: &str) -> yaml_serde::Value {
-    yaml_serde::from_str(yaml).unwrap()
+fn extra(yaml: &str) -> ExtraConfig {
+    ExtraConfig::from_yaml(yaml).unwrap()
 }
 
 #[test]
@@ -153,10 +153,8 @@ fn other_sizes_install_with_the_right_role_lists() {
 fn wait_gives_up_naming_node_and_check() {
     // Provision first, install later; units take longer than we wait.
     let cluster = common::one_master();
-    let options = InstallOptions {
-        extra_config: Some(extra("sample_startup_delay: 600")),
-        ..InstallOptions::new(common::sample_installer())
-    };
+    let options = InstallOptions::new(common::sample_installer())
+        .extra_config(extra("sample_startup_delay: 600"));
     cluster.install(&options).unwrap();
     let err = cluster.wait_for_dcos(Duration::from_secs(3)).unwrap_err();
     let master = cluster.masters()[0].to_string();
@@ -186,10 +184,7 @@ fn failing_installer_reports_its_output_and_destroys() {
     assert!(
         matches!(
             &err,
-            Error::CreateFailed {
-                aftermath: Aftermath::Removed,
-                ..
-            }
+            Error::CreateFailed(f) if f.aftermath == Aftermath::Removed
         ),
         "{text}"
     );
@@ -216,10 +211,7 @@ fn failing_installer_keeps_cluster_when_not_destroy_on_error() {
     assert!(
         matches!(
             err,
-            Error::CreateFailed {
-                aftermath: Aftermath::Kept("destroy_on_error is false"),
-                ..
-            }
+            Error::CreateFailed(ref f) if f.aftermath == Aftermath::Kept("destroy_on_error is false")
         ),
         "{err}"
     );
@@ -265,10 +257,7 @@ fn bad_genconf_files_are_refused_before_anything_is_made() {
         param(err),
         ("files_to_copy_to_installer", missing.display().to_string())
     );
-    let err = builder()
-        .extra_config(extra("[1, 2]"))
-        .create()
-        .unwrap_err();
+    let err = ExtraConfig::from_yaml("[1, 2]").unwrap_err();
     assert_eq!(param(err).0, "extra_config");
     assert_gone(&id, None);
 }

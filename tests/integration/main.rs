@@ -1,6 +1,8 @@
 //! Integration tests on real Docker: one test binary, one module per area.
 //! Run with `cargo nextest run` (each test in its own process; clusters in parallel).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 mod process;
 

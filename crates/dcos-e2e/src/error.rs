@@ -28,7 +28,9 @@ pub enum Error {
     },
 
     /// A cluster (or a network or container of that name) already has this id.
-    #[error("cluster id `{cluster_id}` is taken: a cluster (or network) with this id already exists")]
+    #[error(
+        "cluster id `{cluster_id}` is taken: a cluster (or network) with this id already exists"
+    )]
     ClusterIdTaken {
         /// The id asked for.
         cluster_id: String,
@@ -416,6 +418,8 @@ mod tests {
             Some("cluster_id"),
             "found through the chain"
         );
-        assert!(chain(&e).starts_with("creating cluster c1 failed (everything created was removed): cluster id `c1` is taken"));
+        assert!(chain(&e).starts_with(
+            "creating cluster c1 failed (everything created was removed): cluster id `c1` is taken"
+        ));
     }
 }

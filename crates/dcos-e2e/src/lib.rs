@@ -32,7 +32,9 @@ pub use backend::existing::{ClusterFile, ExistingCluster, Host};
 pub use cluster::{Cluster, ClusterBuilder};
 pub use error::{Aftermath, BoxError, CommandFailed, CreateFailed, Error, Result, chain};
 pub use install::config::{install_config, superuser_password_hash};
-pub use node::{Command, Node, NodeSelector, Output, OutputStream, Process, Role, TransportKind, quote};
+pub use node::{
+    Command, Node, NodeSelector, Output, OutputStream, Process, Role, TransportKind, quote,
+};
 pub use params::{ExtraConfig, InstallOptions};
 pub use policy::{KEEP_ENV, keep_requested};
 
@@ -42,13 +44,11 @@ pub mod docker {
     pub use crate::backend::docker::config::{Docker, Mount, Privileged};
     pub use crate::backend::docker::doctor::{DoctorCheck, doctor};
     pub use crate::backend::docker::image::{
-        IMAGE_REPOSITORY, ImageOptions, ProgressFn, default_image,
-        ensure_node_image,
+        IMAGE_REPOSITORY, ImageOptions, ProgressFn, default_image, ensure_node_image,
     };
     pub use crate::backend::docker::labels;
     pub use crate::backend::docker::list::{
-        ClusterSummary, Owner, clean, destroy_cluster, destroy_interrupted_cluster,
-        list_clusters,
+        ClusterSummary, Owner, clean, destroy_cluster, list_clusters,
     };
     pub use crate::backend::docker::mirror::host_debian_mirror;
 }

@@ -37,7 +37,11 @@ impl ExtraConfig {
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::invalid("extra_config", path.display(), format!("cannot be read: {e}"))
+            Error::invalid(
+                "extra_config",
+                path.display(),
+                format!("cannot be read: {e}"),
+            )
         })?;
         let value: yaml_serde::Value = yaml_serde::from_str(&text).map_err(|e| {
             Error::invalid("extra_config", path.display(), format!("not YAML: {e}"))
@@ -295,7 +299,10 @@ mod tests {
     #[test]
     fn extra_config_must_be_a_mapping() {
         let err = ExtraConfig::from_yaml("3").unwrap_err().to_string();
-        assert!(err.contains("extra_config") && err.contains("mapping"), "{err}");
+        assert!(
+            err.contains("extra_config") && err.contains("mapping"),
+            "{err}"
+        );
         assert!(ExtraConfig::from_yaml("").unwrap().is_empty());
         let err = ExtraConfig::from_yaml("a: [").unwrap_err().to_string();
         assert!(err.contains("not YAML"), "{err}");
@@ -304,11 +311,17 @@ mod tests {
             cluster_name: &'static str,
         }
         let from_struct = ExtraConfig::from_serialize(&Extra { cluster_name: "x" }).unwrap();
-        assert_eq!(from_struct, ExtraConfig::from_yaml("cluster_name: x").unwrap());
+        assert_eq!(
+            from_struct,
+            ExtraConfig::from_yaml("cluster_name: x").unwrap()
+        );
         let dir = tempfile::tempdir().unwrap();
         let err = ExtraConfig::from_file(dir.path().join("none.yaml"))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("cannot be read") && err.contains("none.yaml"), "{err}");
+        assert!(
+            err.contains("cannot be read") && err.contains("none.yaml"),
+            "{err}"
+        );
     }
 }

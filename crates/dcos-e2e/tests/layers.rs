@@ -213,9 +213,7 @@ fn upward(edges: &BTreeMap<Module, BTreeSet<Module>>) -> Vec<String> {
     for (from, targets) in edges {
         for to in targets {
             match (layer(&top(from)), layer(&top(to))) {
-                (Some(a), Some(b)) if b > a => {
-                    bad.push(format!("{} -> {}", name(from), name(to)))
-                }
+                (Some(a), Some(b)) if b > a => bad.push(format!("{} -> {}", name(from), name(to))),
                 (None, _) => bad.push(format!("{} is in no layer", name(from))),
                 _ => {}
             }
@@ -267,7 +265,10 @@ fn a_cycle_or_an_upward_import_is_found() {
         file("lib.rs", "mod node; mod error;"),
         file("node/mod.rs", "pub(crate) mod a; pub(crate) mod b;"),
         file("node/a.rs", "use super::b::B; pub struct A;"),
-        file("node/b.rs", "pub struct B; fn f() { let _ = crate::node::a::A; }"),
+        file(
+            "node/b.rs",
+            "pub struct B; fn f() { let _ = crate::node::a::A; }",
+        ),
     ];
     let cycle = find_cycle(&graph(&cyclic)).expect("the cycle is found");
     let names: Vec<String> = cycle.iter().map(name).collect();
@@ -284,9 +285,11 @@ fn a_cycle_or_an_upward_import_is_found() {
 
     let tests_are_exempt = [
         file("lib.rs", "mod node; mod error;"),
-        file("error.rs", "#[cfg(test)] mod tests { use crate::node::Role; }"),
+        file(
+            "error.rs",
+            "#[cfg(test)] mod tests { use crate::node::Role; }",
+        ),
         file("node/mod.rs", "pub struct Role;"),
     ];
     assert!(upward(&graph(&tests_are_exempt)).is_empty());
 }
-

@@ -1,12 +1,11 @@
 //! The command line, as clap types, and the parsers of flag values: anything wrong in
 //! the syntax of an argument is a usage error (exit status 2) that names the flag.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
-use dcos_e2e::{Mount, Role};
+use dcos_e2e::{Mount, NodeSelector};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -283,34 +282,11 @@ pub enum TransportArg {
 
 #[derive(Debug, Args)]
 pub struct NodeArgs {
-    /// Which nodes: an IP, ROLE:N (master:1, agent:2, public-agent:1), all-masters,
-    /// all-agents, all-public-agents or all. Repeatable. Default: the first master.
+    /// Which nodes: an IP, ROLE:N (master:1, agent:2, public-agent:1), a container
+    /// name, all-masters, all-agents, all-public-agents or all. Repeatable. Default: the
+    /// first master.
     #[arg(long = "node", value_name = "NODE", value_parser = parse_node)]
-    pub node: Vec<NodeSpec>,
-}
-
-/// One `--node` value.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum NodeSpec {
-    /// Every node.
-    All,
-    /// Every node of a role.
-    AllOf(Role),
-    /// The node with this address.
-    Ip(IpAddr),
-    /// The Nth node (from 1) of a role.
-    Nth(Role, usize),
-}
-
-impl std::fmt::Display for NodeSpec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            NodeSpec::All => f.write_str("all"),
-            NodeSpec::AllOf(role) => write!(f, "all-{role}s"),
-            NodeSpec::Ip(ip) => write!(f, "{ip}"),
-            NodeSpec::Nth(role, n) => write!(f, "{role}:{n}"),
-        }
-    }
+    pub node: Vec<NodeSelector>,
 }
 
 #[derive(Debug, Args)]
@@ -458,29 +434,11 @@ fn parse_mount(s: &str) -> Result<Mount, String> {
         .map_err(|_| format!("`{s}` is not SRC:DST, SRC:DST:ro or SRC:DST:rw"))
 }
 
-/// An IP, `ROLE:N`, `all-masters`, `all-agents`, `all-public-agents` or `all`.
-fn parse_node(s: &str) -> Result<NodeSpec, String> {
-    let bad = || {
-        format!(
-            "`{s}` is not an IP, ROLE:N (master:1, agent:2, public-agent:1), all-masters, all-agents, all-public-agents or all"
-        )
-    };
-    Ok(match s {
-        "all" => NodeSpec::All,
-        "all-masters" => NodeSpec::AllOf(Role::Master),
-        "all-agents" => NodeSpec::AllOf(Role::Agent),
-        "all-public-agents" => NodeSpec::AllOf(Role::PublicAgent),
-        s => {
-            if let Ok(ip) = s.parse::<IpAddr>() {
-                return Ok(NodeSpec::Ip(ip));
-            }
-            let (role, n) = s.split_once(':').ok_or_else(bad)?;
-            let role = role.parse::<Role>().map_err(|_| bad())?;
-            match n.parse::<usize>() {
-                Ok(n) if n >= 1 => NodeSpec::Nth(role, n),
-                _ => return Err(format!("`{s}`: N counts from 1")),
-            }
-        }
+/// A node selector (see [`NodeSelector`]); a bad one is a usage error naming it.
+fn parse_node(s: &str) -> Result<NodeSelector, String> {
+    s.parse::<NodeSelector>().map_err(|e| match e {
+        dcos_e2e::Error::InvalidParameter { reason, .. } => format!("`{s}`: {reason}"),
+        other => other.to_string(),
     })
 }
 
@@ -513,18 +471,19 @@ mod tests {
 
     #[test]
     fn nodes() {
-        assert_eq!(parse_node("all").unwrap(), NodeSpec::All);
+        use dcos_e2e::Role;
+        assert_eq!(parse_node("all").unwrap(), NodeSelector::All);
         assert_eq!(
             parse_node("all-public-agents").unwrap(),
-            NodeSpec::AllOf(Role::PublicAgent)
+            NodeSelector::AllOf(Role::PublicAgent)
         );
         assert_eq!(
             parse_node("agent:2").unwrap(),
-            NodeSpec::Nth(Role::Agent, 2)
+            NodeSelector::Nth(Role::Agent, 2)
         );
         assert_eq!(
             parse_node("10.0.0.1").unwrap(),
-            NodeSpec::Ip("10.0.0.1".parse().unwrap())
+            NodeSelector::Ip("10.0.0.1".parse().unwrap())
         );
         for bad in ["agent", "agent:0", "agent:x", "boss:1", "10.0.0"] {
             assert!(parse_node(bad).is_err(), "{bad}");

@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use dcos_e2e::{Cluster, ImageOptions, InstallOptions, Privileged, TransportKind};
+use dcos_e2e::docker::{self, ImageOptions};
+use dcos_e2e::{Cluster, ExtraConfig, InstallOptions, Privileged, TransportKind};
 use serde::Serialize;
 
-use crate::cli::{DockerCmd, InstallArgs, PrivilegedArg, RunArgs, TransportArg};
+use crate::cli::{DockerCmd, PrivilegedArg, RunArgs, TransportArg};
 use crate::errors::{failure, in_flag_terms};
 use crate::output::{self, Progress};
 
@@ -23,7 +24,12 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
     match cmd {
         DockerCmd::Create(args) => create::create(args, json).await,
         DockerCmd::Install { id, install } => {
-            let options = install_options(&install)?;
+            let options = install_options(
+                &install.artifact,
+                install.extra_config.as_deref(),
+                &install.copy_to_genconf,
+            )
+            .map_err(in_flag_terms)?;
             options.validate().map_err(in_flag_terms)?;
             let cluster = attach(&id, None).await?;
             let p = Progress::start(format!("installing DC/OS on {id}"));
@@ -70,7 +76,7 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
         }
         DockerCmd::Destroy { ids, all } => destroy(ids, all, json).await,
         DockerCmd::Clean { all } => {
-            let removed = dcos_e2e::clean(all).await?;
+            let removed = docker::clean(all).await?;
             if json {
                 output::json(&serde_json::json!({ "removed": removed }));
             } else if removed.is_empty() {
@@ -90,13 +96,16 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
         } => {
             let p = Arc::new(Progress::start("building the node image"));
             let reporter = p.clone();
-            let options = ImageOptions {
-                mirror,
-                suite: Some(suite),
-                extra_packages,
-                progress: Some(Arc::new(move |line: &str| reporter.detail(line))),
-            };
-            let tag = dcos_e2e::ensure_node_image(&options).await?;
+            let mut options = ImageOptions::default()
+                .suite(suite)
+                .progress(move |line: &str| reporter.detail(line));
+            if let Some(mirror) = mirror {
+                options = options.mirror(mirror);
+            }
+            for package in extra_packages {
+                options = options.extra_package(package);
+            }
+            let tag = docker::ensure_node_image(&options).await?;
             p.done();
             if json {
                 output::json(&serde_json::json!({ "image": tag }));
@@ -127,45 +136,25 @@ impl From<PrivilegedArg> for Privileged {
     }
 }
 
-/// A handle on a cluster by id; the error names the id and says where to look.
+/// A handle on a cluster by id (the library names a missing id).
 async fn attach(id: &str, transport: Option<TransportKind>) -> Result<Cluster> {
-    Cluster::attach_docker(id, transport)
-        .await
-        .map_err(|e| match e {
-            dcos_e2e::Error::InvalidParameter {
-                parameter: "cluster_id",
-                ..
-            } => failure(
-                format!("no cluster named `{id}`"),
-                "`minidcos docker list` shows the clusters",
-            ),
-            other => other.into(),
-        })
+    Ok(Cluster::attach_docker(id, transport).await?)
 }
 
-fn install_options(args: &InstallArgs) -> Result<InstallOptions> {
-    Ok(InstallOptions {
-        build_artifact: args.artifact.clone(),
-        extra_config: read_extra_config(args.extra_config.as_deref())?,
-        files_to_copy_to_installer: args.copy_to_genconf.clone(),
-    })
-}
-
-fn read_extra_config(path: Option<&Path>) -> Result<Option<yaml_serde::Value>> {
-    let Some(path) = path else { return Ok(None) };
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        failure(
-            format!("cannot read --extra-config {}: {e}", path.display()),
-            "give a readable YAML file",
-        )
-    })?;
-    let value = yaml_serde::from_str(&text).map_err(|e| {
-        failure(
-            format!("--extra-config {} is not YAML: {e}", path.display()),
-            "give a YAML mapping, e.g. `cluster_name: test`",
-        )
-    })?;
-    Ok(Some(value))
+/// The install options the flags give: the artifact, `--extra-config`, `--copy-to-genconf`.
+pub fn install_options(
+    artifact: &Path,
+    extra_config: Option<&Path>,
+    copies: &[(PathBuf, PathBuf)],
+) -> dcos_e2e::Result<InstallOptions> {
+    let mut options = InstallOptions::new(artifact);
+    if let Some(path) = extra_config {
+        options = options.extra_config(ExtraConfig::from_file(path)?);
+    }
+    for (source, destination) in copies {
+        options = options.file_to_copy_to_installer(source, destination);
+    }
+    Ok(options)
 }
 
 /// One row of `list --json`.
@@ -178,22 +167,16 @@ struct ClusterRow {
     running: usize,
     /// `user` (made by `create`, stays until destroyed), `process` (its owner is
     /// alive) or `none` (`clean` removes it).
-    owner: &'static str,
+    owner: docker::Owner,
     workspace: Option<PathBuf>,
 }
 
 async fn list(json: bool) -> Result<Status> {
-    let rows: Vec<ClusterRow> = dcos_e2e::list_clusters()
+    let rows: Vec<ClusterRow> = docker::list_clusters()
         .await?
         .into_iter()
         .map(|c| ClusterRow {
-            owner: if c.persisted {
-                "user"
-            } else if c.owner_alive {
-                "process"
-            } else {
-                "none"
-            },
+            owner: c.owner,
             cluster_id: c.id,
             masters: c.masters,
             agents: c.agents,
@@ -220,9 +203,9 @@ async fn list(json: bool) -> Result<Status> {
                 c.public_agents.to_string(),
                 c.running.to_string(),
                 match c.owner {
-                    "user" => "user",
-                    "process" => "process (alive)",
-                    _ => "none (clean removes it)",
+                    docker::Owner::Process => "process (alive)",
+                    docker::Owner::Nobody => "none (clean removes it)",
+                    _ => "user",
                 }
                 .to_string(),
                 c.workspace
@@ -248,7 +231,7 @@ async fn list(json: bool) -> Result<Status> {
 
 /// Every id is checked before anything is destroyed.
 async fn destroy(ids: Vec<String>, all: bool, json: bool) -> Result<Status> {
-    let known: Vec<String> = dcos_e2e::list_clusters()
+    let known: Vec<String> = docker::list_clusters()
         .await?
         .into_iter()
         .map(|c| c.id)
@@ -271,7 +254,7 @@ async fn destroy(ids: Vec<String>, all: bool, json: bool) -> Result<Status> {
         wanted
     };
     let results = futures_util::future::join_all(ids.iter().map(|id| async move {
-        dcos_e2e::destroy_cluster(id)
+        docker::destroy_cluster(id)
             .await
             .with_context(|| format!("destroying {id}"))
     }))
@@ -295,7 +278,7 @@ async fn destroy(ids: Vec<String>, all: bool, json: bool) -> Result<Status> {
 }
 
 async fn doctor(workspace_dir: Option<&Path>, json: bool) -> Result<Status> {
-    let checks = dcos_e2e::doctor(workspace_dir).await;
+    let checks = docker::doctor(workspace_dir).await;
     let ok = checks.iter().all(|c| c.ok);
     if json {
         output::json(&checks);

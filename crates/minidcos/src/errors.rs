@@ -1,5 +1,5 @@
 //! How errors reach the user: one line with the cause chain, then a hint where there is
-//! an obvious next step.
+//! an obvious next step. Errors are told apart by the library's variants, never by text.
 
 use dcos_e2e::{Aftermath, Error as Lib};
 
@@ -45,46 +45,98 @@ pub fn flag_of(parameter: &str) -> Option<&'static str> {
         "privileged" => "--privileged",
         "transport" => "--transport",
         "network" => "--network",
+        "node" => "--node",
         _ => return None,
     })
 }
 
 /// A library error about a parameter, restated in terms of the flag the user gave.
 pub fn in_flag_terms(e: Lib) -> anyhow::Error {
-    if let Lib::InvalidParameter {
-        parameter,
-        value,
-        reason,
-    } = &e
-        && let Some(flag) = flag_of(parameter)
-    {
-        return Failure {
-            message: format!("invalid {flag} `{value}`: {reason}"),
-            hint: hint_for_parameter(parameter, reason),
+    let restated = match &e {
+        Lib::InvalidParameter {
+            parameter,
+            value,
+            reason,
+        } => flag_of(parameter).map(|flag| format!("invalid {flag} `{value}`: {reason}")),
+        Lib::ClusterIdTaken { cluster_id } => Some(format!(
+            "invalid --cluster-id `{cluster_id}`: a cluster with this id already exists"
+        )),
+        Lib::NoSuchNode {
+            selector,
+            cluster_id,
+        } => Some(format!(
+            "--node `{selector}` matches no node of {cluster_id}"
+        )),
+        _ => None,
+    };
+    match restated {
+        Some(message) => Failure {
+            message,
+            hint: hint_for(&e),
         }
-        .into();
+        .into(),
+        None => e.into(),
     }
-    e.into()
 }
 
-fn hint_for_parameter(parameter: &str, reason: &str) -> Option<String> {
+/// What to do next, for the library's errors with an obvious remedy.
+fn hint_for(lib: &Lib) -> Option<String> {
     Some(
-        match parameter {
-            "cluster_id" if reason.contains("already exists") => {
+        match lib {
+            Lib::ClusterIdTaken { .. } => {
                 "pick another id, or leave --cluster-id out for a random one; `minidcos docker list` shows the ids in use"
             }
-            "cluster_id" => "leave --cluster-id out for a random one",
-            "master_mounts" | "agent_mounts" | "public_agent_mounts" => {
-                "the source must be an existing path on this host, the target an absolute path"
+            Lib::NoSuchCluster { .. } => "`minidcos docker list` shows the clusters",
+            Lib::NoSuchNode { .. } => "`inspect` lists the nodes",
+            Lib::InvalidParameter { parameter, .. } => match *parameter {
+                "cluster_id" => "leave --cluster-id out for a random one",
+                "master_mounts" | "agent_mounts" | "public_agent_mounts" => {
+                    "the source must be an existing path on this host, the target an absolute path"
+                }
+                "workspace_dir" => "give an existing directory",
+                "node_image" => {
+                    "leave --node-image out to use (and build) ours, or `docker load` the image first"
+                }
+                "build_artifact" => {
+                    "give the path of the installer, e.g. dcos_generate_config.sh"
+                }
+                "extra_config" => "give a readable YAML mapping, e.g. `cluster_name: test`",
+                "network" => {
+                    "`docker network ls` shows the networks; leave --network out for a private one"
+                }
+                "cluster file" => "see `minidcos existing --help` for the format",
+                _ => return None,
+            },
+            Lib::DockerUnreachable { .. } => {
+                "start dockerd, or set DOCKER_HOST; `minidcos docker doctor` checks the setup"
             }
-            "workspace_dir" => "give an existing directory",
-            "node_image" => {
-                "leave --node-image out to use (and build) ours, or `docker load` the image first"
+            Lib::DebootstrapMissing => "apt-get install debootstrap",
+            Lib::ImageBuild { .. } => {
+                "check the mirror (--mirror) and that you are root; `minidcos docker doctor`"
             }
-            "build_artifact" => "give the path of the installer, e.g. dcos_generate_config.sh",
-            "network" => {
-                "`docker network ls` shows the networks; leave --network out for a private one"
+            Lib::CreateFailed(f) => match f.aftermath {
+                Aftermath::Kept(_) => {
+                    "inspect it with `minidcos docker inspect`, remove it with `minidcos docker destroy`"
+                }
+                Aftermath::CleanupFailed(_) => "`minidcos docker clean` removes what is left",
+                _ => "nothing was left behind; `-v` shows each step",
+            },
+            Lib::HostKeyMismatch { .. } => {
+                "the address now answers with another host key: is it still the node you made?"
             }
+            Lib::AuthenticationRefused { .. } => {
+                "check the user and that the key is in its authorized_keys"
+            }
+            Lib::NoAddress { .. } | Lib::Unreachable { .. } | Lib::Timeout { .. } | Lib::Transport { .. } => {
+                "is the node running and reachable? `--transport docker-exec` avoids the network path"
+            }
+            Lib::WaitTimeout { .. } => {
+                "look at the node with `minidcos docker run ID -- journalctl -b`"
+            }
+            Lib::Install { .. } => {
+                "the message ends with the step's output; `minidcos docker create --log-output-live` streams it as it runs"
+            }
+            Lib::Io { .. } => "check the path exists and is readable",
             _ => return None,
         }
         .to_string(),
@@ -101,43 +153,12 @@ pub fn hint(e: &anyhow::Error) -> Option<String> {
     if let Some(f) = e.chain().find_map(|c| c.downcast_ref::<Failure>()) {
         return f.hint.clone();
     }
-    let lib = e.chain().find_map(|c| c.downcast_ref::<Lib>())?;
-    Some(
-        match lib {
-            Lib::DockerUnreachable { .. } => {
-                "start dockerd, or set DOCKER_HOST; `minidcos docker doctor` checks the setup"
-            }
-            Lib::DebootstrapMissing => "apt-get install debootstrap",
-            Lib::ImageBuild { .. } => {
-                "check the mirror (--mirror) and that you are root; `minidcos docker doctor`"
-            }
-            Lib::CreateFailed { aftermath, .. } => match aftermath {
-                Aftermath::Kept(_) => {
-                    "inspect it with `minidcos docker inspect`, remove it with `minidcos docker destroy`"
-                }
-                Aftermath::CleanupFailed(_) => "`minidcos docker clean` removes what is left",
-                _ => "nothing was left behind; `-v` shows each step",
-            },
-            Lib::Timeout { .. } | Lib::Transport { .. } => {
-                "is the node running and reachable? `--transport docker-exec` avoids the network path"
-            }
-            Lib::WaitTimeout { .. } => {
-                "look at the node with `minidcos docker run ID -- journalctl -b`"
-            }
-            Lib::Install { .. } => {
-                "the message ends with the step's output; `minidcos docker create --log-output-live` streams it as it runs"
-            }
-            Lib::InvalidParameter {
-                parameter, reason, ..
-            } if *parameter == "cluster_id" && reason.contains("no such cluster") => {
-                "`minidcos docker list` shows the clusters"
-            }
-            Lib::InvalidParameter { parameter, .. } if *parameter == "cluster file" => {
-                "see `minidcos existing --help` for the format"
-            }
-            Lib::Io { .. } => "check the path exists and is readable",
-            _ => return None,
-        }
-        .to_string(),
-    )
+    e.chain()
+        .find_map(|c| c.downcast_ref::<Lib>())
+        .and_then(hint_for)
+}
+
+/// The library error this is, or carries as a cause.
+pub fn library_error(e: &anyhow::Error) -> Option<&Lib> {
+    e.chain().find_map(|c| c.downcast_ref::<Lib>())
 }

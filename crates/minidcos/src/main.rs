@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod errors;
 mod output;
+mod signals;
 
 use std::io::IsTerminal;
 

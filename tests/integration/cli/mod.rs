@@ -18,7 +18,7 @@ mod user;
 use std::path::{Path, PathBuf};
 use std::process::Command as Proc;
 
-use dcos_e2e::labels;
+use dcos_e2e::docker::labels;
 
 use crate::common::{self, running};
 

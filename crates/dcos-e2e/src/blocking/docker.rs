@@ -10,9 +10,7 @@ use crate::error::Result;
 
 /// Blocking [`crate::docker::ensure_node_image`].
 pub fn ensure_node_image(options: &ImageOptions) -> Result<String> {
-    wait(crate::backend::docker::image::ensure_node_image(
-        options,
-    ))
+    wait(crate::backend::docker::image::ensure_node_image(options))
 }
 
 /// Blocking [`crate::docker::list_clusters`].
@@ -23,13 +21,6 @@ pub fn list_clusters() -> Result<Vec<ClusterSummary>> {
 /// Blocking [`crate::docker::destroy_cluster`].
 pub fn destroy_cluster(cluster_id: &str) -> Result<()> {
     wait(crate::backend::docker::list::destroy_cluster(cluster_id))
-}
-
-/// Blocking [`crate::docker::destroy_interrupted_cluster`].
-pub fn destroy_interrupted_cluster(cluster_id: &str) -> Result<()> {
-    wait(crate::backend::docker::list::destroy_interrupted_cluster(
-        cluster_id,
-    ))
 }
 
 /// Blocking [`crate::docker::clean`].

@@ -25,9 +25,9 @@ use std::time::Duration;
 
 use crate::backend::ClusterBackend;
 use crate::backend::existing::Host;
+use crate::error::Result;
 use crate::node::{Command, NodeSelector, Output, Role, TransportKind};
 use crate::params::{ExtraConfig, InstallOptions};
-use crate::error::Result;
 
 /// The shared runtime behind the facade.
 pub fn runtime() -> &'static tokio::runtime::Runtime {
@@ -128,7 +128,10 @@ impl Cluster {
 
     /// Blocking [`crate::Cluster::attach_docker`].
     pub fn attach_docker(cluster_id: &str, transport: Option<TransportKind>) -> Result<Cluster> {
-        wait(crate::cluster::Cluster::attach_docker(cluster_id, transport)).map(Cluster::new)
+        wait(crate::cluster::Cluster::attach_docker(
+            cluster_id, transport,
+        ))
+        .map(Cluster::new)
     }
 
     /// The async cluster underneath.
@@ -166,7 +169,11 @@ impl Cluster {
         let chosen = self.inner.select(selectors)?;
         Ok(self
             .nodes()
-            .filter(|n| chosen.iter().any(|c| c.role() == n.role() && c.index() == n.index()))
+            .filter(|n| {
+                chosen
+                    .iter()
+                    .any(|c| c.role() == n.role() && c.index() == n.index())
+            })
             .collect())
     }
 
@@ -243,7 +250,6 @@ impl Cluster {
         wait(self.inner.persist())
     }
 }
-
 
 /// So that `ExistingCluster::new(cluster.masters(), …)` reads the same with the
 /// blocking API.

@@ -15,7 +15,11 @@ use crate::params::{InstallOptions, genconf_relative};
 
 /// A fresh genconf: the directory itself stays (nodes see it through a bind mount), its
 /// contents are replaced.
-pub(crate) fn write_genconf(nodes: &Target<'_>, options: &InstallOptions, dir: &Path) -> Result<()> {
+pub(crate) fn write_genconf(
+    nodes: &Target<'_>,
+    options: &InstallOptions,
+    dir: &Path,
+) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(Error::io("create", dir))?;
     for entry in std::fs::read_dir(dir)
         .map_err(Error::io("read", dir))?

@@ -204,7 +204,9 @@ impl Process {
              k {pid}; kill -KILL -- -{pid} 2>/dev/null; true",
             pid = self.pid
         );
-        let script = Command::shell(script).sudo(self.sudo).script_for(&self.user)?;
+        let script = Command::shell(script)
+            .sudo(self.sudo)
+            .script_for(&self.user)?;
         self.place.liveness.check()?;
         let transport = &*self.place.transport;
         let mut p = transport.spawn(&self.user, script.clone(), false).await?;

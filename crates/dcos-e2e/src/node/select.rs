@@ -108,7 +108,9 @@ impl std::str::FromStr for NodeSelector {
                     return Ok(NodeSelector::Ip(ip));
                 }
                 if s.parse::<Role>().is_ok() {
-                    return Err(bad("name one node of the role as ROLE:N, or all of them as all-ROLEs"));
+                    return Err(bad(
+                        "name one node of the role as ROLE:N, or all of them as all-ROLEs",
+                    ));
                 }
                 if let Some((role, n)) = s.split_once(':') {
                     let role = role.parse::<Role>().map_err(|_| {
@@ -155,7 +157,9 @@ mod tests {
             "c1-pub-agent-1".parse::<NodeSelector>().unwrap(),
             NodeSelector::Container("c1-pub-agent-1".into())
         );
-        for bad in ["agent", "agent:0", "agent:x", "boss:1", "10.0.0", "", "-x", "a b"] {
+        for bad in [
+            "agent", "agent:0", "agent:x", "boss:1", "10.0.0", "", "-x", "a b",
+        ] {
             let err = bad.parse::<NodeSelector>().unwrap_err().to_string();
             assert!(err.contains("node"), "{bad}: {err}");
         }

@@ -4,16 +4,15 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use dcos_e2e::{Cluster, Command, ExistingCluster, Node, Role, quote};
 use serde::Serialize;
-use tokio::io::AsyncWriteExt;
 
 use super::Status;
-use super::create::Interrupt;
-use crate::cli::{CommandArgs, ExistingArgs, ExistingCmd, NodeArgs, NodeSpec};
-use crate::errors::failure;
+use crate::cli::{CommandArgs, ExistingArgs, ExistingCmd, NodeArgs};
+use crate::errors::{failure, in_flag_terms};
 use crate::output::{self, Progress};
+use crate::signals::Interrupt;
 
 /// One node in `inspect --json`.
 #[derive(Serialize)]
@@ -102,40 +101,7 @@ pub fn inspect(cluster: &Cluster, json: bool) {
 
 /// The nodes a `--node` list names, without repeats (default: the first master).
 fn select<'a>(cluster: &'a Cluster, args: &NodeArgs) -> Result<Vec<&'a Node>> {
-    if args.node.is_empty() {
-        return cluster
-            .masters()
-            .first()
-            .map(|m| vec![m])
-            .ok_or_else(|| anyhow!("the cluster has no master"));
-    }
-    let mut chosen: Vec<&Node> = Vec::new();
-    for spec in &args.node {
-        let found: Vec<&Node> = cluster
-            .nodes()
-            .filter(|n| match spec {
-                NodeSpec::All => true,
-                NodeSpec::AllOf(role) => n.role() == *role,
-                NodeSpec::Ip(ip) => n.ip_address() == *ip,
-                NodeSpec::Nth(role, index) => n.role() == *role && n.index() == *index,
-            })
-            .collect();
-        if found.is_empty() {
-            return Err(failure(
-                format!("--node `{spec}` matches no node of {}", cluster.id()),
-                "`inspect` lists the nodes",
-            ));
-        }
-        for n in found {
-            if !chosen
-                .iter()
-                .any(|c| c.role() == n.role() && c.index() == n.index())
-            {
-                chosen.push(n);
-            }
-        }
-    }
-    Ok(chosen)
+    cluster.select(&args.node).map_err(in_flag_terms)
 }
 
 fn build_command(cluster: &Cluster, args: &CommandArgs) -> Result<Command> {
@@ -161,28 +127,7 @@ pub async fn run(cluster: &Cluster, nodes: &NodeArgs, args: &CommandArgs) -> Res
     let mut status = 0;
     for node in select(cluster, nodes)? {
         let mut process = node.popen(cmd.clone()).await?;
-        let mut out = process.stdout().ok_or_else(|| anyhow!("no stdout"))?;
-        let mut err = process.stderr().ok_or_else(|| anyhow!("no stderr"))?;
-        let streamed = async {
-            let killer = &process;
-            let copy_out = async move {
-                let mut stdout = tokio::io::stdout();
-                let copied = tokio::io::copy(&mut out, &mut stdout).await;
-                if copied.is_err() || stdout.flush().await.is_err() {
-                    // Nobody reads our output any more (`| head`): stop the command, as
-                    // ssh would, and stop holding its stream so its other ends finish.
-                    drop(out);
-                    let _ = killer.kill().await;
-                }
-            };
-            let copy_err = async {
-                let mut stderr = tokio::io::stderr();
-                let _ = tokio::io::copy(&mut err, &mut stderr).await;
-                let _ = stderr.flush().await;
-            };
-            tokio::join!(copy_out, copy_err);
-            process.wait().await
-        };
+        let streamed = process.forward(tokio::io::stdout(), tokio::io::stderr());
         let outcome = tokio::select! {
             r = streamed => Ok(r),
             signal = interrupt.recv() => Err(signal),
@@ -191,7 +136,7 @@ pub async fn run(cluster: &Cluster, nodes: &NodeArgs, args: &CommandArgs) -> Res
             Ok(result) => {
                 let ran = result?;
                 if status == 0 {
-                    status = ran.status;
+                    status = ran;
                 }
             }
             Err(signal) => {

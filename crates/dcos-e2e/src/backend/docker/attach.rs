@@ -32,9 +32,7 @@ struct Found {
 
 pub(crate) async fn attach(id: &str, transport: Option<TransportKind>) -> Result<NewCluster> {
     let client = DockerClient::connect().await?;
-    let containers = client
-        .containers(&labels::cluster_filter(id, None))
-        .await?;
+    let containers = client.containers(&labels::cluster_filter(id, None)).await?;
     let mut workspace = None;
     let mut connect_timeout = None;
     let mut found = Vec::new();

@@ -80,7 +80,9 @@ pub(crate) async fn remove_workspace(ws: PathBuf) -> Result<()> {
     let removed = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&path)).await;
     match removed {
         Ok(Err(e)) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io("remove", ws)(e)),
-        Err(e) => Err(Error::io("remove", ws)(std::io::Error::other(e.to_string()))),
+        Err(e) => Err(Error::io("remove", ws)(std::io::Error::other(
+            e.to_string(),
+        ))),
         _ => Ok(()),
     }
 }

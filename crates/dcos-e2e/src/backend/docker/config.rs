@@ -247,7 +247,10 @@ impl Docker {
         if let Some(id) = &self.cluster_id {
             validate_cluster_id(id)?;
         }
-        let base = self.workspace_dir.clone().unwrap_or_else(std::env::temp_dir);
+        let base = self
+            .workspace_dir
+            .clone()
+            .unwrap_or_else(std::env::temp_dir);
         if !base.is_dir() {
             return Err(Error::invalid(
                 "workspace_dir",

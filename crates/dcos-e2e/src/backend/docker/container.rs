@@ -70,14 +70,15 @@ impl NodeContext<'_> {
             .inspect_container(&p.name, None)
             .await
             .map_err(op(format!("inspecting container {}", p.name)))?;
-        first_address(info.network_settings.and_then(|n| n.networks).as_ref())
-            .ok_or_else(|| Error::Docker {
+        first_address(info.network_settings.and_then(|n| n.networks).as_ref()).ok_or_else(|| {
+            Error::Docker {
                 operation: format!(
                     "finding the address of {} on network {}",
                     p.name, self.network
                 ),
                 source: "the container has no address on the network".into(),
-            })
+            }
+        })
     }
 
     fn container_body(&self, p: &Planned) -> Result<ContainerCreateBody> {

@@ -203,10 +203,7 @@ pub async fn ensure_node_image(options: &ImageOptions) -> Result<String> {
 /// Return the node image tag, building it first if it is missing. Two callers at once
 /// (threads or processes) build it once: the build holds a lock file, and whoever gets
 /// the lock second finds the image there.
-pub(crate) async fn ensure_image(
-    client: &DockerClient,
-    options: &ImageOptions,
-) -> Result<String> {
+pub(crate) async fn ensure_image(client: &DockerClient, options: &ImageOptions) -> Result<String> {
     let tag = options.image_tag();
     if client.image_exists(&tag).await? {
         return Ok(tag);

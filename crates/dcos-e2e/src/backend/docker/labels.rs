@@ -80,7 +80,10 @@ pub(crate) fn old_watchdog_container(cluster_id: &str) -> String {
 
 /// Whether a role label is the watchdog's (new or old name).
 pub(crate) fn is_watchdog(role: Option<&String>) -> bool {
-    matches!(role.map(String::as_str), Some(WATCHDOG_ROLE | OLD_WATCHDOG_ROLE))
+    matches!(
+        role.map(String::as_str),
+        Some(WATCHDOG_ROLE | OLD_WATCHDOG_ROLE)
+    )
 }
 
 /// Labels for an object of the cluster, naming this process as its owner.
@@ -89,7 +92,10 @@ pub(crate) fn object_labels(id: &str, role: &str, workspace: &Path) -> HashMap<S
         (PROJECT.to_string(), "1".to_string()),
         (CLUSTER_ID.to_string(), id.to_string()),
         (ROLE.to_string(), role.to_string()),
-        (WORKSPACE.to_string(), workspace.to_string_lossy().to_string()),
+        (
+            WORKSPACE.to_string(),
+            workspace.to_string_lossy().to_string(),
+        ),
     ]);
     l.extend(owner_labels());
     l

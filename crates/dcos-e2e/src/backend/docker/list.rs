@@ -126,8 +126,8 @@ pub(crate) async fn list(client: &DockerClient) -> Result<Vec<ClusterSummary>> {
     for v in volumes {
         if let Some(id) = v.labels.get(labels::CLUSTER_ID) {
             let s = clusters.entry(id.clone()).or_default();
-            s.persisted |= v.labels.get(labels::ROLE).map(String::as_str)
-                == Some(labels::PERSISTED_ROLE);
+            s.persisted |=
+                v.labels.get(labels::ROLE).map(String::as_str) == Some(labels::PERSISTED_ROLE);
             s.workspace = s
                 .workspace
                 .take()
@@ -162,13 +162,6 @@ pub async fn destroy_cluster(cluster_id: &str) -> Result<()> {
     cleanup::remove_once(&client, cluster_id, None)
         .await
         .map(drop)
-}
-
-/// Destroy a cluster whose creator was cut off, sweeping until nothing reappears:
-/// Docker requests it had in flight can land after a sweep.
-pub async fn destroy_interrupted_cluster(cluster_id: &str) -> Result<()> {
-    let client = DockerClient::connect().await?;
-    cleanup::sweep(&client, cluster_id, None).await
 }
 
 /// Remove clusters nobody owns any more: their owning process is gone, no watchdog

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bollard::models::NetworkCreateRequest;
-use futures_util::future::try_join_all;
+use futures_util::future::join_all;
 
 use super::client::{DockerClient, op};
 use super::config::{Docker, Privileged};
@@ -14,7 +14,7 @@ use super::container::{DEFAULT_USER, NodeContext, Planned};
 use super::daemon::{DaemonFacts, daemon_facts};
 use super::nodes::{NODE_MAX_SESSIONS, Wiring};
 use super::ready::wait_ready;
-use super::running::DockerCluster;
+use super::running::{DockerCluster, off_runtime};
 use super::workspace::{KNOWN_HOSTS_FILE, Workspace, new_ed25519, write_keypair};
 use super::{cleanup, labels, watchdog};
 use crate::backend::running::NewCluster;
@@ -52,6 +52,14 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ne
     };
     let workspace = Workspace::create(&base, &id)?;
     let keep_on_error = params.keep_on_error();
+    // From here on objects exist: if this future is dropped (a timeout, a select!, an
+    // interrupt), whatever was made goes too.
+    let unfinished = Unfinished {
+        id: id.clone(),
+        workspace: workspace.path().to_path_buf(),
+        keep: keep_on_error,
+        armed: true,
+    };
     let started = Instant::now();
     let plan = Plan {
         client: &client,
@@ -61,24 +69,66 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ne
         workspace: &workspace,
         image: &image,
     };
-    match plan.make(keep_on_error).await {
+    let made = plan.make().await;
+    let made = match made {
         Ok(made) => {
             workspace.keep();
             tracing::info!(cluster = %id, "cluster ready in {:.1?}", started.elapsed());
             Ok(made)
         }
         Err(e) => {
+            // Every request of this create has returned and its watchdog is gone: one
+            // pass over what carries its workspace label removes all it made.
             let aftermath = if keep_on_error {
                 workspace.keep();
                 tracing::warn!(cluster = %id, "creation failed; kept for inspection: `minidcos docker destroy {id}`");
                 Aftermath::Kept(keep_reason())
             } else {
-                // Sweep: the dropped watchdog is removing things at the same time.
                 Aftermath::of_cleanup(
-                    cleanup::sweep(&client, &id, Some(workspace.path())).await,
+                    cleanup::remove_once(&client, &id, Some(workspace.path()))
+                        .await
+                        .map(drop),
                 )
             };
             Err(Error::create_failed(&id, aftermath, e))
+        }
+    };
+    unfinished.finished();
+    made
+}
+
+/// A create in progress. Dropped before it finished (its future was cancelled), it
+/// removes what the create made, by its workspace label, or keeps it per the policy.
+struct Unfinished {
+    id: String,
+    workspace: std::path::PathBuf,
+    keep: bool,
+    armed: bool,
+}
+
+impl Unfinished {
+    fn finished(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let (id, workspace) = (self.id.clone(), self.workspace.clone());
+        if self.keep {
+            tracing::warn!(cluster = %id, "creation cancelled; kept for inspection: `minidcos docker destroy {id}`");
+            off_runtime(move |client| {
+                Box::pin(async move { watchdog::disarm(&client, &id).await })
+            });
+        } else {
+            // Requests in flight when the future was dropped may land a moment later:
+            // sweep until none does.
+            off_runtime(move |client| {
+                Box::pin(async move { cleanup::sweep(&client, &id, Some(&workspace)).await })
+            });
         }
     }
 }
@@ -104,8 +154,12 @@ async fn node_image(client: &DockerClient, cfg: &Docker) -> Result<String> {
 /// A given cluster id must not name anything that exists.
 async fn ensure_unused(client: &DockerClient, id: &str) -> Result<()> {
     let filter = labels::cluster_filter(id, None);
-    let ours = !client.containers(&filter).await?.is_empty()
-        || !client.networks(&filter).await?.is_empty();
+    let (containers, networks, volumes) = tokio::try_join!(
+        client.containers(&filter),
+        client.networks(&filter),
+        client.volumes(&filter)
+    )?;
+    let ours = !(containers.is_empty() && networks.is_empty() && volumes.is_empty());
     let name_taken = client
         .api
         .inspect_network(id, None::<bollard::query_parameters::InspectNetworkOptions>)
@@ -135,7 +189,7 @@ struct Plan<'a> {
 }
 
 impl Plan<'_> {
-    async fn make(&self, keep_on_error: bool) -> Result<NewCluster> {
+    async fn make(&self) -> Result<NewCluster> {
         let (client, id, workspace) = (self.client, self.id, self.workspace.path());
         let network = async {
             match &self.cfg.network {
@@ -145,11 +199,7 @@ impl Plan<'_> {
                     let request = NetworkCreateRequest {
                         name: id.to_string(),
                         driver: Some("bridge".into()),
-                        labels: Some(labels::object_labels(
-                            id,
-                            labels::NETWORK_ROLE,
-                            workspace,
-                        )),
+                        labels: Some(labels::object_labels(id, labels::NETWORK_ROLE, workspace)),
                         ..Default::default()
                     };
                     let created = client
@@ -163,12 +213,14 @@ impl Plan<'_> {
             }
         };
         // The watchdog's container is the claim on the id: of creates racing for one id,
-        // the loser stops here and its sweep removes only what it made (its workspace).
-        let (claim, network, facts) = tokio::try_join!(
+        // the loser stops here and removes only what it made (its workspace). All three
+        // requests are waited for, so none lands after that removal.
+        let (claim, network, facts) = tokio::join!(
             watchdog::claim(client, id, self.image, workspace),
             network,
             daemon_facts(client, self.image)
-        )?;
+        );
+        let (claim, network, facts) = (claim?, network?, facts?);
         // The watchdog arms while the nodes start (it sweeps by label, so arming late is
         // safe); the owner labels cover the moment before, for `clean`.
         let watchdog = watchdog::arm(client, claim, self.image, keep_requested());
@@ -177,10 +229,9 @@ impl Plan<'_> {
         let (liveness, nodes) = match nodes {
             Ok(made) => made,
             Err(e) => {
-                // Dropping the watchdog sets it off; a cluster kept on error must outlive it.
-                if keep_on_error {
-                    let _ = watchdog::disarm(client, id).await;
-                }
+                // Stood down before its connection drops: the caller removes what was made
+                // (or keeps it), and a watchdog sweeping at the same time would race it.
+                let _ = watchdog::disarm(client, id).await;
                 drop(watchdog);
                 return Err(e);
             }
@@ -240,7 +291,12 @@ impl Plan<'_> {
             cgroup_v2: facts.cgroup_v2,
             authorized: &authorized,
         };
-        let ips = try_join_all(planned.iter().map(|p| ctx.start_node(p))).await?;
+        // Every node's requests are waited for, failed or not: an error must not leave a
+        // request in flight that lands after the cleanup.
+        let ips = join_all(planned.iter().map(|p| ctx.start_node(p)))
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?;
 
         let host_keys = HostKeys::default();
         for (p, ip) in planned.iter().zip(&ips) {

@@ -103,14 +103,18 @@ impl RunningCluster for DockerCluster {
 
 /// Run Docker work to completion from synchronous code (`Drop`), whatever runtime the
 /// caller is on: a fresh thread with its own runtime and client.
-fn off_runtime(work: impl FnOnce(DockerClient) -> BoxFuture<'static, Result<()>> + Send + 'static) {
+pub(crate) fn off_runtime(
+    work: impl FnOnce(DockerClient) -> BoxFuture<'static, Result<()>> + Send + 'static,
+) {
     let joined = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?;
         runtime.block_on(async move {
-            let client = DockerClient::connect().await.map_err(|e| crate::error::chain(&e))?;
+            let client = DockerClient::connect()
+                .await
+                .map_err(|e| crate::error::chain(&e))?;
             work(client).await.map_err(|e| crate::error::chain(&e))
         })
     })

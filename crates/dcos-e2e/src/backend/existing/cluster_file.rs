@@ -58,6 +58,28 @@ pub struct ClusterFile {
 }
 
 impl ClusterFile {
+    /// A cluster file for these hosts, all logged in to as `ssh_user` with one key.
+    pub fn new(
+        ssh_user: impl Into<String>,
+        ssh_key_path: impl Into<PathBuf>,
+        masters: Vec<IpAddr>,
+        agents: Vec<IpAddr>,
+        public_agents: Vec<IpAddr>,
+    ) -> Self {
+        Self {
+            ssh_user: ssh_user.into(),
+            ssh_key_path: ssh_key_path.into(),
+            masters,
+            agents,
+            public_agents,
+        }
+    }
+
+    /// The cluster file as YAML text.
+    pub fn to_yaml(&self) -> String {
+        yaml_serde::to_string(self).unwrap_or_default()
+    }
+
     /// Parse the YAML text of a cluster file.
     pub fn from_yaml(text: &str) -> Result<Self> {
         yaml_serde::from_str(text).map_err(|e| {
