@@ -49,7 +49,7 @@ impl Round {
 /// relative to the call.
 pub struct Timeline {
     network: Option<f64>,
-    reaper_started: Option<f64>,
+    watchdog_started: Option<f64>,
     created: Vec<f64>,
     started: Vec<f64>,
     systemd: Vec<f64>,
@@ -68,11 +68,11 @@ impl Timeline {
             .ok()
             .and_then(|s| parse_rfc3339(&s))
             .map(rel);
-        let reaper_started = docker(&[
+        let watchdog_started = docker(&[
             "inspect",
             "--format",
             "{{.State.StartedAt}}",
-            &format!("{id}-reaper"),
+            &format!("{id}-watchdog"),
         ])
         .ok()
         .and_then(|s| parse_rfc3339(&s))
@@ -121,7 +121,7 @@ impl Timeline {
         }
         Ok(Timeline {
             network,
-            reaper_started,
+            watchdog_started,
             created,
             started,
             systemd,
@@ -148,7 +148,7 @@ impl Timeline {
             "network created {}, watchdog started {}, containers created {}, started {}, \
              systemd running {}, sshd active {}, boot finished {}, provision() returned +{:.2} (seconds after the call)",
             one(self.network),
-            one(self.reaper_started),
+            one(self.watchdog_started),
             span(&self.created),
             span(&self.started),
             span(&self.systemd),

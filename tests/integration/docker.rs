@@ -278,6 +278,7 @@ fn invalid_parameter(err: Error) -> (String, String) {
         Error::InvalidParameter {
             parameter, value, ..
         } => (parameter.to_string(), value),
+        Error::ClusterIdTaken { cluster_id } => ("cluster_id".into(), cluster_id),
         other => panic!("expected an invalid parameter, got: {other}"),
     }
 }

@@ -203,28 +203,20 @@ impl Cluster {
     }
 
     /// Blocking [`crate::Cluster::run_integration_tests`].
-    pub fn run_integration_tests<I, S>(
+    pub fn run_integration_tests(
         &self,
-        pytest_command: I,
+        pytest_command: impl IntoIterator<Item = impl Into<String>>,
         env: BTreeMap<String, String>,
-    ) -> Result<Output>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
+    ) -> Result<Output> {
         wait(self.inner.run_integration_tests(pytest_command, env))
     }
 
     /// See [`crate::Cluster::test_command`].
-    pub fn test_command<I, S>(
+    pub fn test_command(
         &self,
-        pytest_command: I,
+        pytest_command: impl IntoIterator<Item = impl Into<String>>,
         env: BTreeMap<String, String>,
-    ) -> Result<Command>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
+    ) -> Result<Command> {
         self.inner.test_command(pytest_command, env)
     }
 

@@ -183,15 +183,11 @@ impl Cluster {
     /// Run the DC/OS integration tests on a master, as the default SSH user, with
     /// `MASTER_HOSTS`, `SLAVE_HOSTS` and `PUBLIC_SLAVE_HOSTS` set, plus `env`. A non-zero
     /// pytest exit is [`Error::CommandFailed`] with pytest's status and output.
-    pub async fn run_integration_tests<I, S>(
+    pub async fn run_integration_tests(
         &self,
-        pytest_command: I,
+        pytest_command: impl IntoIterator<Item = impl Into<String>>,
         env: BTreeMap<String, String>,
-    ) -> Result<Output>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
+    ) -> Result<Output> {
         self.liveness.check()?;
         let master = self
             .masters()
@@ -201,15 +197,11 @@ impl Cluster {
     }
 
     /// The command [`Cluster::run_integration_tests`] runs.
-    pub fn test_command<I, S>(
+    pub fn test_command(
         &self,
-        pytest_command: I,
+        pytest_command: impl IntoIterator<Item = impl Into<String>>,
         env: BTreeMap<String, String>,
-    ) -> Result<Command>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
+    ) -> Result<Command> {
         let args: Vec<String> = pytest_command.into_iter().map(Into::into).collect();
         let quoted = Command::new(args).script()?;
         let hosts = |nodes: &[Node]| addresses(nodes).join(",");
