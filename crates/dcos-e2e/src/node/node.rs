@@ -13,7 +13,7 @@ use super::command::{Command, Output};
 use super::liveness::Liveness;
 use super::process::{self, Place, Process};
 use super::role::{Role, display_name};
-use super::transport::{Transport, TransportKind, drain, files, lost};
+use super::transport::{Launch, Transport, TransportKind, drain, files, lost};
 use crate::error::Result;
 
 /// One node: a Docker container of a cluster, or a host of an existing cluster.
@@ -128,7 +128,10 @@ impl Node {
         let user = self.user_of(&cmd);
         let script = cmd.script_for(user)?;
         let live = cmd.log_output_live.unwrap_or(self.inner.log_output_live);
-        let mut p = self.transport_live()?.spawn(user, script, false).await?;
+        let mut p = self
+            .transport_live()?
+            .spawn(Launch::new(user, script))
+            .await?;
         let (stdout, stderr) = if live {
             tokio::join!(
                 self.log_lines(&mut p.stdout, "stdout"),

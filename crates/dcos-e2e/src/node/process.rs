@@ -10,7 +10,7 @@ use tokio::sync::oneshot;
 
 use super::command::{Command, Output};
 use super::liveness::Liveness;
-use super::transport::{ChunkReader, RawProcess, Transport, drain, lost};
+use super::transport::{ChunkReader, Launch, RawProcess, Transport, drain, lost};
 use crate::error::{Error, Result};
 
 const PID_MARK: &str = "dcos-e2e-pid:";
@@ -30,7 +30,7 @@ pub(crate) async fn start(place: Place, user: String, cmd: Command) -> Result<Pr
     let wrapped = format!("echo {PID_MARK}$$ >&2; {script}");
     place.liveness.check()?;
     let transport = &*place.transport;
-    let mut raw = transport.spawn(&user, wrapped, false).await?;
+    let mut raw = transport.spawn(Launch::new(&user, wrapped)).await?;
     // Startup files of the login shell may print to stderr before the mark: keep
     // those lines as the process's stderr.
     let mut seen = Vec::new();
@@ -209,7 +209,9 @@ impl Process {
             .script_for(&self.user)?;
         self.place.liveness.check()?;
         let transport = &*self.place.transport;
-        let mut p = transport.spawn(&self.user, script.clone(), false).await?;
+        let mut p = transport
+            .spawn(Launch::new(&self.user, script.clone()))
+            .await?;
         let (stdout, stderr) = tokio::join!(drain(&mut p.stdout), drain(&mut p.stderr));
         let status = p.exit.await.unwrap_or_else(|_| Err(lost(transport)))?;
         Output {

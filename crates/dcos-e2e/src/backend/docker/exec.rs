@@ -13,7 +13,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::client::DockerClient;
 use crate::error::{Error, Result};
-use crate::node::transport::{BoxFuture, RawProcess, STREAM_BUFFER, Transport, TransportKind};
+use crate::node::transport::{
+    BoxFuture, Launch, RawProcess, STREAM_BUFFER, Transport, TransportKind,
+};
 
 /// Run `$1` with the login shell of user `$2` from the home directory, as sshd would.
 /// sshd also sets `USER`, `LOGNAME`, `HOME` and `SHELL` from the passwd entry; docker
@@ -64,21 +66,13 @@ impl DockerExecTransport {
 }
 
 impl Transport for DockerExecTransport {
-    fn kind(&self) -> TransportKind {
-        TransportKind::DockerExec
+    fn describe(&self) -> (TransportKind, &str) {
+        (TransportKind::DockerExec, &self.name)
     }
 
-    fn node_name(&self) -> &str {
-        &self.name
-    }
-
-    fn spawn<'a>(
-        &'a self,
-        user: &'a str,
-        script: String,
-        stdin: bool,
-    ) -> BoxFuture<'a, Result<RawProcess>> {
+    fn spawn<'a>(&'a self, launch: Launch<'a>) -> BoxFuture<'a, Result<RawProcess>> {
         Box::pin(async move {
+            let (user, script, stdin) = (launch.user, launch.script, launch.stdin);
             let options = CreateExecOptions {
                 cmd: Some(vec![
                     "/bin/sh".to_string(),

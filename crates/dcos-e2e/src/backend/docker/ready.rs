@@ -7,7 +7,7 @@ use futures_util::future::join_all;
 use super::client::DockerClient;
 use super::exec::DockerExecTransport;
 use crate::error::{Error, Result};
-use crate::node::transport::{Transport, TransportKind, finish};
+use crate::node::transport::{Launch, Transport, TransportKind, finish};
 use crate::node::{Command, Node};
 
 /// Wait until every node accepts commands: an SSH login, or (docker exec) sshd active.
@@ -63,7 +63,7 @@ async fn stuck_boot(client: &DockerClient, node: &Node) -> String {
     };
     let exec = DockerExecTransport::new(client.clone(), container.to_string(), node.to_string());
     let probe = "journalctl -b --no-pager 2>/dev/null | grep -m1 -o 'Failed to create inotify object: Too many open files'";
-    let Ok(process) = exec.spawn("root", probe.to_string(), false).await else {
+    let Ok(process) = exec.spawn(Launch::new("root", probe.to_string())).await else {
         return String::new();
     };
     match finish(&exec, "reading the journal", process).await {

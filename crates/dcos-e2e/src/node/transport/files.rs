@@ -6,7 +6,7 @@ use std::path::Path;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use super::{ChunkReader, Transport, drain, finish, lost};
+use super::{ChunkReader, Launch, Transport, drain, finish, lost};
 use crate::error::{Error, Result};
 use crate::node::command::quote;
 
@@ -50,7 +50,13 @@ pub(crate) async fn send_file(
         r = quote(remote),
         r_msg = quote(&format!("{remote} is a directory")),
     );
-    let mut p = t.spawn(user, script, true).await?;
+    let mut p = t
+        .spawn(Launch {
+            user,
+            script,
+            stdin: true,
+        })
+        .await?;
     let mut stdin = p.stdin.take().ok_or_else(|| lost(t))?;
     let mut file = tokio::fs::File::from_std(file);
     // A failed write means the remote side stopped reading (e.g. an unwritable path);
@@ -71,7 +77,7 @@ pub(crate) async fn download_file(
 ) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let script = format!("stat -c %a -- {r} && exec cat -- {r}", r = quote(remote));
-    let mut p = t.spawn(user, script, false).await?;
+    let mut p = t.spawn(Launch::new(user, script)).await?;
     let partial = partial_path(local);
     let out = tokio::fs::File::create(&partial)
         .await

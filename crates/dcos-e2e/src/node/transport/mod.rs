@@ -74,10 +74,16 @@ pub(crate) struct RawProcess {
 pub(crate) const STREAM_BUFFER: usize = 64;
 
 pub(crate) trait Transport: Send + Sync {
-    fn kind(&self) -> TransportKind;
+    /// How it travels, and the node as named in errors.
+    fn describe(&self) -> (TransportKind, &str);
 
-    /// The node as named in errors.
-    fn node_name(&self) -> &str;
+    fn kind(&self) -> TransportKind {
+        self.describe().0
+    }
+
+    fn node_name(&self) -> &str {
+        self.describe().1
+    }
 
     /// A failure talking to this node.
     fn failure(&self, detail: String, source: Option<crate::error::BoxError>) -> Error {
@@ -85,12 +91,25 @@ pub(crate) trait Transport: Send + Sync {
     }
 
     /// Run `script` with the login shell of `user`.
-    fn spawn<'a>(
-        &'a self,
-        user: &'a str,
-        script: String,
-        stdin: bool,
-    ) -> BoxFuture<'a, Result<RawProcess>>;
+    fn spawn<'a>(&'a self, launch: Launch<'a>) -> BoxFuture<'a, Result<RawProcess>>;
+}
+
+/// What to start: `script` in the login shell of `user`, with stdin piped if asked.
+pub(crate) struct Launch<'a> {
+    pub user: &'a str,
+    pub script: String,
+    pub stdin: bool,
+}
+
+impl<'a> Launch<'a> {
+    /// A script with no input.
+    pub(crate) fn new(user: &'a str, script: String) -> Self {
+        Self {
+            user,
+            script,
+            stdin: false,
+        }
+    }
 }
 
 /// Collect everything a process wrote, failing on a non-zero exit.

@@ -16,7 +16,7 @@ use russh::{ChannelMsg, ChannelOpenFailure, Sig};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use super::host_keys::{Checker, HostKeys};
-use super::{BoxFuture, RawProcess, STREAM_BUFFER, Transport, TransportKind};
+use super::{BoxFuture, Launch, RawProcess, STREAM_BUFFER, Transport, TransportKind};
 use crate::error::{Error, Result};
 
 /// Settings shared by every SSH connection of a cluster.
@@ -336,21 +336,13 @@ fn signal_status(sig: &Sig) -> i32 {
 }
 
 impl Transport for SshTransport {
-    fn kind(&self) -> TransportKind {
-        TransportKind::Ssh
+    fn describe(&self) -> (TransportKind, &str) {
+        (TransportKind::Ssh, &self.name)
     }
 
-    fn node_name(&self) -> &str {
-        &self.name
-    }
-
-    fn spawn<'a>(
-        &'a self,
-        user: &'a str,
-        script: String,
-        stdin: bool,
-    ) -> BoxFuture<'a, Result<RawProcess>> {
+    fn spawn<'a>(&'a self, launch: Launch<'a>) -> BoxFuture<'a, Result<RawProcess>> {
         Box::pin(async move {
+            let (user, script, stdin) = (launch.user, launch.script, launch.stdin);
             let (channel, permit) = self.open_channel(user).await?;
             let (mut read, write) = channel.split();
             write
