@@ -1,6 +1,7 @@
 //! The reliability suite: nothing is left behind whatever happens to the owner, and a
 //! concurrent live cluster is never touched. Each case records a row (case, result,
 //! seconds) in `target/reliability-summary.tsv`; `scripts/test` prints the table.
+//! Cases of one area each have a file here; the first ones are below.
 
 use std::io::{BufRead, BufReader, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -15,13 +16,13 @@ use crate::common::{self, assert_gone, containers_of, leftovers, temp_workspaces
 use crate::process::{listed, send_signal, spawn_minidcos, wait_exit};
 
 /// Records the case's row when dropped: `pass` unless the test is panicking.
-struct Case {
+pub(crate) struct Case {
     name: &'static str,
     started: Instant,
 }
 
 impl Case {
-    fn new(name: &'static str) -> Self {
+    pub(crate) fn new(name: &'static str) -> Self {
         Self {
             name,
             started: Instant::now(),
@@ -54,14 +55,14 @@ impl Drop for Case {
 }
 
 /// A small cluster that must survive whatever the case does to another one.
-struct Witness(Cluster);
+pub(crate) struct Witness(pub(crate) Cluster);
 
 impl Witness {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self(common::one_master())
     }
 
-    fn assert_untouched(&self) {
+    pub(crate) fn assert_untouched(&self) {
         let (containers, networks, _) = leftovers(self.0.id());
         assert_eq!(
             (containers.len(), networks.len()),
