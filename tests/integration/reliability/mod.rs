@@ -3,6 +3,8 @@
 //! seconds) in `target/reliability-summary.tsv`; `scripts/test` prints the table.
 //! Cases of one area each have a file here; the first ones are below.
 
+mod provision;
+
 use std::io::{BufRead, BufReader, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
