@@ -4,6 +4,7 @@
 //! Cases of one area each have a file here; the first ones are below.
 
 mod provision;
+mod waits;
 
 use std::io::{BufRead, BufReader, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
