@@ -213,6 +213,23 @@ pub enum Error {
     /// Creating a cluster failed after objects were made; says what became of them.
     #[error(transparent)]
     CreateFailed(Box<CreateFailed>),
+
+    /// A blocking call was made from inside an async runtime, where it would stall the
+    /// runtime's thread (use the async API there).
+    #[error(
+        "dcos_e2e::blocking::{call} was called inside an async runtime; use the async API (dcos_e2e::{call}) there"
+    )]
+    InsideRuntime {
+        /// The blocking call.
+        call: &'static str,
+    },
+
+    /// Several steps failed (each node's install, each object's removal): all of them.
+    #[error("{} failures: {}", errors.len(), errors.iter().map(|e| chain(e)).collect::<Vec<_>>().join("; "))]
+    Several {
+        /// Every failure, in the order found.
+        errors: Vec<Error>,
+    },
 }
 
 /// Creating a cluster failed part-way: which cluster, what became of what was made, and
@@ -338,6 +355,15 @@ impl Error {
             aftermath,
             cause,
         }))
+    }
+
+    /// One error for several failures: `None` for none, the error itself for one.
+    pub(crate) fn from_all(mut errors: Vec<Error>) -> Option<Error> {
+        match errors.len() {
+            0 => None,
+            1 => errors.pop(),
+            _ => Some(Error::Several { errors }),
+        }
     }
 
     /// The exit status when this is a failed node command.

@@ -3,6 +3,7 @@
 //! seconds) in `target/reliability-summary.tsv`; `scripts/test` prints the table.
 //! Cases of one area each have a file here; the first ones are below.
 
+mod errors;
 mod provision;
 mod waits;
 

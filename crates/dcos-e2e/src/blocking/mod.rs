@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use crate::backend::ClusterBackend;
 use crate::backend::existing::Host;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::node::{Command, NodeSelector, Output, Role, TransportKind};
 use crate::params::{ExtraConfig, InstallOptions};
 
@@ -42,7 +42,12 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-fn wait<F: Future>(future: F) -> F::Output {
+/// Wait on the async `call`: refused inside a runtime, where blocking its thread could
+/// stall the very work being waited for (tokio would panic).
+fn wait<T>(call: &'static str, future: impl Future<Output = Result<T>>) -> Result<T> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(Error::InsideRuntime { call });
+    }
     runtime().block_on(future)
 }
 
@@ -90,12 +95,12 @@ impl ClusterBuilder {
 
     /// Blocking [`crate::ClusterBuilder::create`].
     pub fn create(self) -> Result<Cluster> {
-        wait(self.0.create()).map(Cluster::new)
+        wait("ClusterBuilder::create", self.0.create()).map(Cluster::new)
     }
 
     /// Blocking [`crate::ClusterBuilder::provision`].
     pub fn provision(self) -> Result<Cluster> {
-        wait(self.0.provision()).map(Cluster::new)
+        wait("ClusterBuilder::provision", self.0.provision()).map(Cluster::new)
     }
 }
 
@@ -128,9 +133,10 @@ impl Cluster {
 
     /// Blocking [`crate::Cluster::attach_docker`].
     pub fn attach_docker(cluster_id: &str, transport: Option<TransportKind>) -> Result<Cluster> {
-        wait(crate::cluster::Cluster::attach_docker(
-            cluster_id, transport,
-        ))
+        wait(
+            "Cluster::attach_docker",
+            crate::cluster::Cluster::attach_docker(cluster_id, transport),
+        )
         .map(Cluster::new)
     }
 
@@ -194,12 +200,12 @@ impl Cluster {
 
     /// Blocking [`crate::Cluster::install`].
     pub fn install(&self, options: &InstallOptions) -> Result<()> {
-        wait(self.inner.install(options))
+        wait("Cluster::install", self.inner.install(options))
     }
 
     /// Blocking [`crate::Cluster::wait_for_dcos`].
     pub fn wait_for_dcos(&self, timeout: Duration) -> Result<()> {
-        wait(self.inner.wait_for_dcos(timeout))
+        wait("Cluster::wait_for_dcos", self.inner.wait_for_dcos(timeout))
     }
 
     /// Blocking [`crate::Cluster::run_integration_tests`].
@@ -208,7 +214,10 @@ impl Cluster {
         pytest_command: impl IntoIterator<Item = impl Into<String>>,
         env: BTreeMap<String, String>,
     ) -> Result<Output> {
-        wait(self.inner.run_integration_tests(pytest_command, env))
+        wait(
+            "Cluster::run_integration_tests",
+            self.inner.run_integration_tests(pytest_command, env),
+        )
     }
 
     /// See [`crate::Cluster::test_command`].
@@ -222,7 +231,7 @@ impl Cluster {
 
     /// Blocking [`crate::Cluster::destroy`].
     pub fn destroy(&self) -> Result<()> {
-        wait(self.inner.destroy())
+        wait("Cluster::destroy", self.inner.destroy())
     }
 
     /// Blocking [`crate::Cluster::scope`]: use the cluster in `f`, then end its scope with
@@ -239,7 +248,7 @@ impl Cluster {
 
     /// Blocking [`crate::Cluster::persist`].
     pub fn persist(&self) -> Result<()> {
-        wait(self.inner.persist())
+        wait("Cluster::persist", self.inner.persist())
     }
 }
 

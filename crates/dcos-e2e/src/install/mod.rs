@@ -53,8 +53,8 @@ pub(crate) async fn install(
     let results = join_all(target.nodes().map(|n| node::install_node(n, &serve))).await;
     let failures: Vec<Error> = results.into_iter().filter_map(Result::err).collect();
     tracing::info!(cluster = %cluster_id, "node installs done in {:.1?}", step.elapsed());
-    match failures.into_iter().next() {
-        Some(first) => Err(first),
+    match Error::from_all(failures) {
+        Some(e) => Err(e),
         None => Ok(()),
     }
 }

@@ -67,8 +67,8 @@ pub(crate) async fn remove_once(
     {
         errors.push(e);
     }
-    match errors.into_iter().next() {
-        Some(first) => Err(first),
+    match Error::from_all(errors) {
+        Some(e) => Err(e),
         None => Ok(found),
     }
 }

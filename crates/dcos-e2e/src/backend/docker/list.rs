@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::client::DockerClient;
 use super::{cleanup, labels, watchdog};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::node::Role;
 
 /// Who a cluster belongs to, which decides what `clean` may remove.
@@ -174,12 +174,20 @@ pub async fn clean(all: bool) -> Result<Vec<String>> {
         .into_iter()
         .filter(|c| all || c.owner == Owner::Nobody)
         .collect();
-    let results = join_all(doomed.iter().map(|c| async {
-        cleanup::sweep(&client, &c.id, c.workspace.as_deref())
-            .await
-            .map(|()| c.id.clone())
-    }))
+    let results = join_all(
+        doomed
+            .iter()
+            .map(|c| cleanup::sweep(&client, &c.id, c.workspace.as_deref())),
+    )
     .await;
+    let mut errors = Vec::new();
+    let mut removed = Vec::new();
+    for (c, result) in doomed.iter().zip(results) {
+        match result {
+            Ok(()) => removed.push(c.id.clone()),
+            Err(e) => errors.push(e),
+        }
+    }
     // Privilege probes belong to no cluster; one whose process died is left over.
     let probes = [
         labels::PROJECT.to_string(),
@@ -188,9 +196,14 @@ pub async fn clean(all: bool) -> Result<Vec<String>> {
     for probe in client.containers(&probes).await? {
         let l = probe.labels.unwrap_or_default();
         let orphan = all || !labels::owner_of(&l).is_some_and(|o| o.is_alive());
-        if let (true, Some(id)) = (orphan, probe.id) {
-            client.remove_container(&id).await?;
+        if let (true, Some(id)) = (orphan, probe.id)
+            && let Err(e) = client.remove_container(&id).await
+        {
+            errors.push(e);
         }
     }
-    results.into_iter().collect()
+    match Error::from_all(errors) {
+        Some(e) => Err(e),
+        None => Ok(removed),
+    }
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 use bollard::models::NetworkCreateRequest;
 use futures_util::future::join_all;
 
-use super::client::{DockerClient, op};
+use super::client::{DockerClient, is_not_found, op};
 use super::config::{Docker, Privileged};
 use super::container::{DEFAULT_USER, NodeContext, Planned};
 use super::daemon::{DaemonFacts, daemon_facts};
@@ -39,7 +39,13 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ne
                 None::<bollard::query_parameters::InspectNetworkOptions>,
             )
             .await
-            .map_err(|_| Error::invalid("network", name, "no such Docker network"))?;
+            .map_err(|e| {
+                if is_not_found(&e) {
+                    Error::invalid("network", name, "no such Docker network")
+                } else {
+                    op(format!("inspecting network {name}"))(e)
+                }
+            })?;
     }
     // Before anything of the cluster exists: a build can take a minute.
     let image = node_image(&client, cfg).await?;
