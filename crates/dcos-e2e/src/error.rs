@@ -224,6 +224,13 @@ pub enum Error {
         call: &'static str,
     },
 
+    /// The cleanup watchdog of a new cluster did not start.
+    #[error("the cleanup watchdog did not start: {detail}")]
+    WatchdogFailed {
+        /// What it said, or that it said nothing.
+        detail: String,
+    },
+
     /// Several steps failed (each node's install, each object's removal): all of them.
     #[error("{} failures: {}", errors.len(), errors.iter().map(|e| chain(e)).collect::<Vec<_>>().join("; "))]
     Several {

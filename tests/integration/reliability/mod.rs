@@ -6,6 +6,7 @@
 mod errors;
 mod provision;
 mod waits;
+mod watchdog;
 
 use std::io::{BufRead, BufReader, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
