@@ -205,6 +205,7 @@ async fn list(json: bool) -> Result<Status> {
                 match c.owner {
                     docker::Owner::Process => "process (alive)",
                     docker::Owner::Nobody => "none (clean removes it)",
+                    docker::Owner::Elsewhere => "elsewhere (another host; clean leaves it)",
                     _ => "user",
                 }
                 .to_string(),

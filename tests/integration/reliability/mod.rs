@@ -4,6 +4,7 @@
 //! Cases of one area each have a file here; the first ones are below.
 
 mod errors;
+mod ownership;
 mod provision;
 mod waits;
 mod watchdog;

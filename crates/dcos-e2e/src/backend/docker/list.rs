@@ -8,6 +8,7 @@ use futures_util::future::join_all;
 use serde::Serialize;
 
 use super::client::DockerClient;
+use super::owner::Verdict;
 use super::{cleanup, labels, watchdog};
 use crate::error::{Error, Result};
 use crate::node::Role;
@@ -24,6 +25,9 @@ pub enum Owner {
     /// Nobody: its owner is gone; `clean` removes it.
     #[serde(rename = "none")]
     Nobody,
+    /// A process of another host or pid namespace, which this host cannot judge;
+    /// `clean` leaves it (`clean --all` does not).
+    Elsewhere,
 }
 
 impl Owner {
@@ -33,6 +37,7 @@ impl Owner {
             Owner::User => "user",
             Owner::Process => "process",
             Owner::Nobody => "none",
+            Owner::Elsewhere => "elsewhere",
         }
     }
 }
@@ -70,13 +75,18 @@ struct Seen {
     counts: [usize; 3],
     running: usize,
     owner_alive: bool,
+    owner_unknown: bool,
     persisted: bool,
 }
 
 impl Seen {
     fn note(&mut self, l: &HashMap<String, String>) {
         self.workspace = self.workspace.take().or_else(|| labels::workspace_of(l));
-        self.owner_alive |= labels::owner_of(l).is_some_and(|o| o.is_alive());
+        match labels::owner_of(l).map(|o| o.verdict()) {
+            Some(Verdict::Alive) => self.owner_alive = true,
+            Some(Verdict::Unknown) => self.owner_unknown = true,
+            _ => {}
+        }
     }
 }
 
@@ -128,10 +138,7 @@ pub(crate) async fn list(client: &DockerClient) -> Result<Vec<ClusterSummary>> {
             let s = clusters.entry(id.clone()).or_default();
             s.persisted |=
                 v.labels.get(labels::ROLE).map(String::as_str) == Some(labels::PERSISTED_ROLE);
-            s.workspace = s
-                .workspace
-                .take()
-                .or_else(|| labels::workspace_of(&v.labels));
+            s.note(&v.labels);
         }
     }
     Ok(clusters
@@ -147,6 +154,8 @@ pub(crate) async fn list(client: &DockerClient) -> Result<Vec<ClusterSummary>> {
                 Owner::User
             } else if s.owner_alive {
                 Owner::Process
+            } else if s.owner_unknown {
+                Owner::Elsewhere
             } else {
                 Owner::Nobody
             },
@@ -195,7 +204,7 @@ pub async fn clean(all: bool) -> Result<Vec<String>> {
     ];
     for probe in client.containers(&probes).await? {
         let l = probe.labels.unwrap_or_default();
-        let orphan = all || !labels::owner_of(&l).is_some_and(|o| o.is_alive());
+        let orphan = all || labels::owner_of(&l).is_none_or(|o| o.verdict() == Verdict::Dead);
         if let (true, Some(id)) = (orphan, probe.id)
             && let Err(e) = client.remove_container(&id).await
         {
