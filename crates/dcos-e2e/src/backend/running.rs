@@ -35,7 +35,10 @@ pub(crate) trait RunningCluster: Send + Sync {
     /// Remove everything, from `Drop`: blocks, works whatever runtime (if any) is running.
     fn destroy_from_drop(&self);
 
-    /// The scope ended and the policy says keep: the cluster must outlive this process.
+    /// The policy says keep: the cluster must outlive this process.
+    fn keep(&self) -> BoxFuture<'_, Result<()>>;
+
+    /// [`RunningCluster::keep`], from `Drop`: blocks, works whatever runtime is running.
     fn keep_from_drop(&self);
 
     /// Hand the cluster to the user: it outlives this process until destroyed.

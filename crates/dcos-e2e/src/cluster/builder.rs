@@ -104,7 +104,9 @@ impl ClusterBuilder {
         {
             let id = cluster.id().to_string();
             let aftermath = if cluster.params.keep_on_error() {
-                cluster.keep();
+                if let Err(kept) = cluster.keep_async().await {
+                    tracing::error!("keeping {id}: {}", crate::error::chain(&kept));
+                }
                 Aftermath::Kept(keep_reason())
             } else {
                 Aftermath::of_cleanup(cluster.destroy().await)

@@ -266,6 +266,14 @@ impl Cluster {
             self.backend.keep_from_drop();
         }
     }
+
+    /// [`Cluster::keep`] from async code, without blocking its thread.
+    pub(crate) async fn keep_async(&self) -> Result<()> {
+        if self.settled.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.backend.keep().await
+    }
 }
 
 impl Drop for Cluster {

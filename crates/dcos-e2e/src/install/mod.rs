@@ -45,7 +45,7 @@ pub(crate) async fn install(
 ) -> Result<()> {
     options.validate()?;
     let step = std::time::Instant::now();
-    genconf::write_genconf(target, options, &genconf.host_dir)?;
+    genconf::write_genconf(target, options, &genconf.host_dir).await?;
     genconf::run_genconf(options, &genconf.host_dir, target.live).await?;
     tracing::info!(cluster = %cluster_id, "genconf done in {:.1?}", step.elapsed());
     let step = std::time::Instant::now();

@@ -23,6 +23,7 @@ pub(crate) mod list;
 pub(crate) mod mirror;
 pub(crate) mod nodes;
 pub(crate) mod owner;
+pub(crate) mod private;
 pub(crate) mod provision;
 pub(crate) mod ready;
 pub(crate) mod running;

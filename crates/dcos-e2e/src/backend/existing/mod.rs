@@ -255,6 +255,10 @@ impl RunningCluster for Existing {
 
     fn destroy_from_drop(&self) {}
 
+    fn keep(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+
     fn keep_from_drop(&self) {}
 
     fn persist(&self) -> BoxFuture<'_, Result<()>> {
