@@ -253,16 +253,27 @@ fn two_clusters_at_once_do_not_interfere() {
         )
     };
     assert_ne!(net(&a), net(&b), "each cluster has its own network");
-    // A node of one cluster cannot reach the other cluster's network.
-    let other = b.masters()[0].ip_address().to_string();
-    let ping = a.masters()[0]
-        .output([
+    // A node of one cluster cannot reach the other cluster's network, while the same
+    // probe reaches a node of its own cluster (so a failing probe is not what we see).
+    let probe = |from: &dcos_e2e::blocking::Node, to: std::net::IpAddr| {
+        from.output([
             "bash",
             "-c",
-            &format!("timeout 2 bash -c '</dev/tcp/{other}/22'"),
+            &format!("timeout 2 bash -c '</dev/tcp/{to}/22'"),
         ])
-        .unwrap();
-    assert_ne!(ping.status, 0, "clusters are isolated");
+        .unwrap()
+        .status
+    };
+    assert_eq!(
+        probe(&a.masters()[0], a.agents()[0].ip_address()),
+        0,
+        "same cluster"
+    );
+    assert_ne!(
+        probe(&a.masters()[0], b.masters()[0].ip_address()),
+        0,
+        "clusters are isolated"
+    );
     let b_id = b.id().to_string();
     a.destroy().unwrap();
     assert_eq!(
@@ -361,26 +372,27 @@ fn two_creates_racing_for_one_id_leave_the_winner_intact() {
     let create = || {
         let id = id.clone();
         std::thread::spawn(move || {
-            Cluster::builder(common::docker().cluster_id(&id))
+            let started = std::time::Instant::now();
+            let made = Cluster::builder(common::docker().cluster_id(&id))
                 .masters(2)
                 .agents(0)
                 .public_agents(0)
-                .provision()
+                .provision();
+            (started, std::time::Instant::now(), made)
         })
     };
     let (a, b) = (create(), create());
-    let results = [a.join().unwrap(), b.join().unwrap()];
+    let (a, b) = (a.join().unwrap(), b.join().unwrap());
+    // The two were under way at the same time: a race, not one after the other.
+    assert!(a.0 < b.1 && b.0 < a.1, "the creates did not overlap");
+    let results = [a.2, b.2];
     let (won, lost): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
     assert_eq!(won.len(), 1, "one create wins: {lost:?}");
     let lost = lost.into_iter().next().unwrap().unwrap_err();
     eprintln!("the losing create: {}", dcos_e2e::chain(&lost));
-    assert!(
-        matches!(
-            lost,
-            Error::InvalidParameter { .. } | Error::CreateFailed(_)
-        ),
-        "{lost}"
-    );
+    // It lost the id: refused at once, or (the id claimed under it) part-way.
+    let id_taken = lost.find(|e| matches!(e, Error::ClusterIdTaken { .. }).then_some(()));
+    assert!(id_taken.is_some(), "{lost}");
     let winner = won.into_iter().next().unwrap().unwrap();
     for master in winner.masters() {
         assert_eq!(
@@ -448,6 +460,33 @@ fn unreachable_daemon_is_a_typed_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("cannot reach the Docker daemon"), "{err}");
+    // And the library's own error is the typed one (in a child: this very test binary).
+    let child = Proc::new("/proc/self/exe")
+        .args([
+            "docker::unreachable_daemon_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("DOCKER_HOST", "unix:///nonexistent.sock")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&child.stdout);
+    assert!(
+        child.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&child.stderr)
+    );
+    assert!(said.contains("1 passed"), "{said}");
+}
+
+#[test]
+#[ignore = "run as a child process by unreachable_daemon_is_a_typed_error"]
+fn unreachable_daemon_child() {
+    let err = Cluster::builder(Docker::new().node_image("x"))
+        .provision()
+        .unwrap_err();
+    assert!(matches!(err, Error::DockerUnreachable { .. }), "{err}");
 }
 
 /// An image that exists but cannot boot: creation fails after the network and

@@ -84,9 +84,7 @@ fn assert_refused(
     parameter: &str,
     value: &str,
 ) {
-    let started = Instant::now();
     let err = create().expect_err("creation is refused");
-    let elapsed = started.elapsed();
     match &err {
         Error::InvalidParameter {
             parameter: p,
@@ -102,7 +100,7 @@ fn assert_refused(
         message.contains(parameter) && message.contains(value),
         "{message}"
     );
-    assert!(elapsed < Duration::from_secs(1), "took {elapsed:?}");
+    // Refused before any host is contacted (the sentinels count every connection).
     assert_eq!(sentinels.contacted(), 0, "a host was contacted");
 }
 
@@ -235,12 +233,10 @@ fn refuses_files_to_copy_to_installer() {
 fn valid_parameters_contact_nothing_until_a_command() {
     let s = Sentinels::new(4);
     let empty = dcos_e2e::ExtraConfig::from_yaml("{}").unwrap();
-    let started = Instant::now();
     let cluster = seed_builder(&s.existing())
         .extra_config(empty)
         .provision()
         .expect("every seed condition holds");
-    assert!(started.elapsed() < Duration::from_secs(1));
     assert_eq!(s.contacted(), 0);
 
     let agent = &cluster.agents()[1];

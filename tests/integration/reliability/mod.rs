@@ -6,6 +6,7 @@
 mod errors;
 mod ownership;
 mod provision;
+mod signals;
 mod waits;
 mod watchdog;
 

@@ -190,3 +190,50 @@ fn a_failed_cli_create_removes_only_what_it_made() {
     );
     assert!(temp_workspaces(&id).is_empty());
 }
+
+#[test]
+fn a_relative_workspace_dir_works_and_leaks_nothing() {
+    let _case = Case::new("relative workspace_dir");
+    let here = std::env::current_dir().unwrap();
+    let base = tempfile::Builder::new()
+        .prefix("relative-ws-")
+        .tempdir_in(&here)
+        .unwrap();
+    let relative = base.path().strip_prefix(&here).unwrap().to_path_buf();
+    assert!(relative.is_relative());
+    let cluster = blocking::Cluster::builder(common::docker().workspace_dir(&relative))
+        .masters(1)
+        .agents(0)
+        .public_agents(0)
+        .provision()
+        .unwrap();
+    let workspace = cluster.workspace().unwrap().to_path_buf();
+    assert!(workspace.is_absolute(), "{}", workspace.display());
+    assert!(
+        workspace.starts_with(base.path()),
+        "{}",
+        workspace.display()
+    );
+    assert_eq!(cluster.masters()[0].run(["true"]).unwrap().status, 0);
+    let id = cluster.id().to_string();
+    drop(cluster);
+    assert_gone(&id, Some(&workspace));
+    // No volume named after the relative directory (a bind source that Docker took
+    // for a volume name, without our labels).
+    let out = Proc::new("docker")
+        .args([
+            "volume",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("name={}", relative.display()),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "",
+        "a volume leaked"
+    );
+}

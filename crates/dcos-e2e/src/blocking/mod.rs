@@ -42,13 +42,16 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-/// Wait on the async `call`: refused inside a runtime, where blocking its thread could
-/// stall the very work being waited for (tokio would panic).
+/// Wait on the async `call`. On a runtime's worker thread, where blocking could stall the
+/// very work being waited for, tokio refuses (it panics): that is
+/// [`Error::InsideRuntime`] here. (A runtime's blocking threads may wait.)
 fn wait<T>(call: &'static str, future: impl Future<Output = Result<T>>) -> Result<T> {
-    if tokio::runtime::Handle::try_current().is_ok() {
-        return Err(Error::InsideRuntime { call });
+    if tokio::runtime::Handle::try_current().is_err() {
+        return runtime().block_on(future);
     }
-    runtime().block_on(future)
+    // Whether this thread may block is tokio's to say, and it says so only by panicking.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime().block_on(future)))
+        .unwrap_or(Err(Error::InsideRuntime { call }))
 }
 
 /// Blocking [`crate::ClusterBuilder`].

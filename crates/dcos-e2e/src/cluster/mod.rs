@@ -173,6 +173,18 @@ impl Cluster {
         install::install(self.id(), &target, options, &genconf).await
     }
 
+    /// Stop installers still running on the nodes (an install that was cut short: the
+    /// node installers outlive the connections that started them).
+    pub async fn stop_install(&self) -> Result<()> {
+        self.liveness.check()?;
+        let stopped =
+            futures_util::future::join_all(self.nodes().map(install::node::stop_installer)).await;
+        match Error::from_all(stopped.into_iter().filter_map(Result::err).collect()) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
     /// Wait until DC/OS is healthy on every master (diagnostics pass and the CA
     /// certificate is served), polling until `timeout`.
     pub async fn wait_for_dcos(&self, timeout: Duration) -> Result<()> {

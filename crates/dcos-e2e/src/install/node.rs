@@ -5,6 +5,15 @@ use crate::error::{Error, Result};
 use crate::node::{Command, Node, quote};
 
 /// Link the served genconf into place and run the node installer as root.
+/// Stop the node installer and what it started, if it runs (the process group of each
+/// `dcos_install.sh`).
+pub(crate) async fn stop_installer(node: &Node) -> Result<()> {
+    // `[d]` keeps the pattern from matching this very script's command line.
+    let script = "for p in $(pgrep -f '/opt/dcos_install_tmp/[d]cos_install.sh'); do \
+                  g=$(ps -o pgid= \"$p\" | tr -d ' '); [ -n \"$g\" ] && kill -KILL -- \"-$g\" 2>/dev/null; done; true";
+    node.run(Command::shell(script).sudo(true)).await.map(drop)
+}
+
 pub(crate) async fn install_node(node: &Node, serve: &str) -> Result<()> {
     let script = format!(
         "rm -rf /opt/dcos_install_tmp && ln -s {serve} /opt/dcos_install_tmp && \

@@ -94,7 +94,11 @@ pub async fn create(args: CreateArgs, json: bool) -> Result<Status> {
     };
     let outcome = tokio::select! {
         r = work => Ok(r),
-        signal = interrupt.recv() => Err(signal),
+        signal = interrupt.recv() => {
+            // The work is dropped when this select ends, and that removes what it made.
+            eprintln!("interrupted: cleaning up {id} (Ctrl-C again stops at once; `minidcos docker clean` then removes what is left)");
+            Err(signal)
+        }
     };
     drop(step);
     match outcome {
@@ -121,7 +125,13 @@ pub async fn create(args: CreateArgs, json: bool) -> Result<Status> {
         }
         // The work was dropped above: what it made is gone.
         Err(signal) => {
-            eprintln!("interrupted: {id} was removed");
+            if dcos_e2e::keep_requested() {
+                eprintln!(
+                    "{KEEP_ENV} is set: {id} is kept; `minidcos docker destroy {id}` removes it"
+                );
+            } else {
+                eprintln!("{id} was removed");
+            }
             Ok(128 + signal)
         }
     }
