@@ -13,4 +13,5 @@ mod existing;
 mod image;
 mod install;
 mod reliability;
+mod testenv;
 mod transports;

@@ -223,6 +223,16 @@ impl Cluster {
         )
     }
 
+    /// See [`crate::Cluster::test_command_on`].
+    pub fn test_command_on(
+        &self,
+        node: &Node,
+        command: impl IntoIterator<Item = impl Into<String>>,
+        env: BTreeMap<String, String>,
+    ) -> Result<Command> {
+        self.inner.test_command_on(node.as_async(), command, env)
+    }
+
     /// See [`crate::Cluster::test_command`].
     pub fn test_command(
         &self,

@@ -192,8 +192,8 @@ impl Cluster {
         install::wait::wait_for_dcos(self.masters(), timeout).await
     }
 
-    /// Run the DC/OS integration tests on a master, as the default SSH user, with
-    /// `MASTER_HOSTS`, `SLAVE_HOSTS` and `PUBLIC_SLAVE_HOSTS` set, plus `env`. A non-zero
+    /// Run the DC/OS integration tests on the first master, as the default SSH user, in
+    /// the test environment (see [`Cluster::test_command_on`]) plus `env`. A non-zero
     /// pytest exit is [`Error::CommandFailed`] with pytest's status and output.
     pub async fn run_integration_tests(
         &self,
@@ -208,12 +208,32 @@ impl Cluster {
         master.run(self.test_command(pytest_command, env)?).await
     }
 
-    /// The command [`Cluster::run_integration_tests`] runs.
+    /// The command [`Cluster::run_integration_tests`] runs (on the first master).
     pub fn test_command(
         &self,
         pytest_command: impl IntoIterator<Item = impl Into<String>>,
         env: BTreeMap<String, String>,
     ) -> Result<Command> {
+        let master = self
+            .masters()
+            .first()
+            .ok_or_else(|| Error::invalid("masters", 0, "no master to run tests on"))?;
+        self.test_command_on(master, pytest_command, env)
+    }
+
+    /// `command` in the integration-test environment on `node`: DC/OS's
+    /// `environment.export` sourced, in the integration-test directory, with
+    /// `MASTER_HOSTS`, `PUBLIC_MASTER_HOSTS`, `SLAVE_HOSTS`, `PUBLIC_SLAVE_HOSTS`
+    /// (comma-separated addresses), `DCOS_DNS_ADDRESS` (`http://` and the node's
+    /// address), `DCOS_NUM_MASTERS` and `DCOS_NUM_AGENTS` (private and public), then
+    /// `env`, whose values win.
+    pub fn test_command_on(
+        &self,
+        node: &Node,
+        command: impl IntoIterator<Item = impl Into<String>>,
+        env: BTreeMap<String, String>,
+    ) -> Result<Command> {
+        let pytest_command = command;
         let args: Vec<String> = pytest_command.into_iter().map(Into::into).collect();
         let quoted = Command::new(args).script()?;
         let hosts = |nodes: &[Node]| addresses(nodes).join(",");
@@ -221,8 +241,16 @@ impl Cluster {
             "source /opt/mesosphere/environment.export && cd /opt/mesosphere/active/dcos-integration-test/ && {quoted}"
         ))
         .env("MASTER_HOSTS", hosts(self.masters()))
+        // The masters again: the name tests of DC/OS 1.9 and before read.
+        .env("PUBLIC_MASTER_HOSTS", hosts(self.masters()))
         .env("SLAVE_HOSTS", hosts(self.agents()))
         .env("PUBLIC_SLAVE_HOSTS", hosts(self.public_agents()))
+        .env("DCOS_DNS_ADDRESS", format!("http://{}", node.ip_address()))
+        .env("DCOS_NUM_MASTERS", self.masters().len().to_string())
+        .env(
+            "DCOS_NUM_AGENTS",
+            (self.agents().len() + self.public_agents().len()).to_string(),
+        )
         .envs(env))
     }
 

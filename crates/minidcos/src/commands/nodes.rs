@@ -104,10 +104,11 @@ fn select<'a>(cluster: &'a Cluster, args: &NodeArgs) -> Result<Vec<&'a Node>> {
     cluster.select(&args.node).map_err(in_flag_terms)
 }
 
-fn build_command(cluster: &Cluster, args: &CommandArgs) -> Result<Command> {
+/// The command for `node`: in the test environment, its `DCOS_DNS_ADDRESS` is the node's.
+fn build_command(cluster: &Cluster, node: &Node, args: &CommandArgs) -> Result<Command> {
     let env = args.env.iter().cloned().collect();
     let mut cmd = if args.test_env {
-        cluster.test_command(args.args.clone(), env)?
+        cluster.test_command_on(node, args.args.clone(), env)?
     } else if args.shell {
         Command::shell(args.args.join(" ")).envs(env)
     } else {
@@ -123,10 +124,9 @@ fn build_command(cluster: &Cluster, args: &CommandArgs) -> Result<Command> {
 /// non-zero one (or 0). An interrupt stops the command on the node.
 pub async fn run(cluster: &Cluster, nodes: &NodeArgs, args: &CommandArgs) -> Result<Status> {
     let mut interrupt = Interrupt::register()?;
-    let cmd = build_command(cluster, args)?;
     let mut status = 0;
     for node in select(cluster, nodes)? {
-        let mut process = node.popen(cmd.clone()).await?;
+        let mut process = node.popen(build_command(cluster, node, args)?).await?;
         let streamed = process.forward(tokio::io::stdout(), tokio::io::stderr());
         let outcome = tokio::select! {
             r = streamed => Ok(r),
