@@ -12,6 +12,7 @@ mod docs;
 mod existing;
 mod image;
 mod install;
+mod logs;
 mod reliability;
 mod testenv;
 mod transports;

@@ -130,6 +130,17 @@ Examples:
         #[command(flatten)]
         nodes: NodeArgs,
     },
+    /// Write a log bundle: per node the journal, unit states, installer output,
+    /// dcos-diagnostics and the container's inspect; a summary beside them.
+    #[command(
+        after_help = "Example:\n  minidcos docker export-logs dcos-e2e-1a2b3c4d ./logs\n  less ./logs/summary.txt ./logs/master-1/journal.log"
+    )]
+    ExportLogs {
+        /// The cluster id.
+        id: String,
+        /// Directory to write the bundle into (made if missing).
+        dir: PathBuf,
+    },
     /// Wait until DC/OS is healthy on every master.
     #[command(after_help = "Example:\n  minidcos docker wait dcos-e2e-1a2b3c4d --timeout 20m")]
     Wait {
@@ -258,6 +269,10 @@ pub struct CreateArgs {
     /// Stream installer and node output to stderr.
     #[arg(long)]
     pub log_output_live: bool,
+    /// When installing or waiting fails, write a log bundle of every node into DIR
+    /// before the cluster is removed.
+    #[arg(long, value_name = "DIR", requires = "artifact")]
+    pub logs_on_failure: Option<PathBuf>,
 }
 
 /// `--privileged`.

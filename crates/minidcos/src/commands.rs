@@ -91,6 +91,18 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
             let cluster = attach(&id, None).await?;
             interruptible(nodes::wait(&cluster, timeout)).await
         }
+        DockerCmd::ExportLogs { id, dir } => {
+            let cluster = attach(&id, None).await?;
+            let p = Progress::start(format!("reading the logs of {id}"));
+            let bundle = cluster.export_logs(&dir).await?;
+            p.done();
+            if json {
+                output::json(&bundle);
+            } else {
+                crate::say!("{}", bundle.to_string().trim_end());
+            }
+            Ok(0)
+        }
         DockerCmd::Destroy { ids, all } => destroy(ids, all, json).await,
         DockerCmd::Clean { all } => {
             let removed = docker::clean(all).await?;

@@ -26,7 +26,7 @@ use std::time::Duration;
 use crate::backend::ClusterBackend;
 use crate::backend::existing::Host;
 use crate::error::{Error, Result};
-use crate::node::{Command, NodeSelector, Output, Role, TransportKind};
+use crate::node::{Command, LogBundle, NodeSelector, Output, Role, TransportKind};
 use crate::params::{ExtraConfig, InstallOptions};
 
 /// The shared runtime behind the facade.
@@ -80,6 +80,11 @@ impl ClusterBuilder {
         destroy_on_success(destroy: bool);
         /// See [`crate::ClusterBuilder::extra_config`].
         extra_config(config: ExtraConfig);
+    }
+
+    /// See [`crate::ClusterBuilder::logs_on_failure`].
+    pub fn logs_on_failure(self, dir: impl Into<PathBuf>) -> Self {
+        Self(self.0.logs_on_failure(dir))
     }
 
     /// See [`crate::ClusterBuilder::build_artifact`].
@@ -240,6 +245,11 @@ impl Cluster {
         env: BTreeMap<String, String>,
     ) -> Result<Command> {
         self.inner.test_command(pytest_command, env)
+    }
+
+    /// Blocking [`crate::Cluster::export_logs`].
+    pub fn export_logs(&self, dir: impl AsRef<Path>) -> Result<LogBundle> {
+        wait("Cluster::export_logs", self.inner.export_logs(dir))
     }
 
     /// Blocking [`crate::Cluster::destroy`].

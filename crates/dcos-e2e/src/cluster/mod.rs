@@ -7,19 +7,20 @@ mod builder;
 pub use builder::ClusterBuilder;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::backend::ClusterBackend;
-use crate::backend::running::{NewCluster, RunningCluster};
+use crate::backend::running::{GENCONF_LOG, NewCluster, RunningCluster};
 use crate::error::{Error, Result};
 use crate::install::{self, Target};
 use crate::node::liveness::Liveness;
+use crate::node::logs::{self, Source};
 use crate::node::role::PerRole;
 use crate::node::select::select;
-use crate::node::{Command, Node, NodeSelector, Output, Role};
+use crate::node::{Command, LogBundle, Node, NodeSelector, Output, Role};
 use crate::params::{ClusterParams, InstallOptions};
 use crate::policy::keep_requested;
 
@@ -173,6 +174,28 @@ impl Cluster {
         install::install(self.id(), &target, options, &genconf).await
     }
 
+    /// Write a log bundle of every node into `dir` (made if missing): per node, in a
+    /// directory named by role and index, the systemd journal, the unit states, the
+    /// installer's output, `dcos-diagnostics` output where present and (Docker) the
+    /// container's inspect; a summary beside them, and the installer's output on this
+    /// host. Nodes are read at once; one that is down is noted in the summary.
+    pub async fn export_logs(&self, dir: impl AsRef<Path>) -> Result<LogBundle> {
+        self.liveness.check()?;
+        let mut described = self.backend.describe_nodes().await;
+        let sources = self
+            .nodes()
+            .map(|node| Source {
+                node,
+                inspect: node.container_name().and_then(|c| described.remove(c)),
+            })
+            .collect();
+        let extra: Vec<(&str, PathBuf)> = self
+            .workspace()
+            .map(|w| vec![(GENCONF_LOG, w.join(GENCONF_LOG))])
+            .unwrap_or_default();
+        logs::collect(self.id(), sources, &extra, dir.as_ref()).await
+    }
+
     /// Stop installers still running on the nodes (an install that was cut short: the
     /// node installers outlive the connections that started them).
     pub async fn stop_install(&self) -> Result<()> {
@@ -322,6 +345,9 @@ impl Drop for Cluster {
             return;
         }
         let error = std::thread::panicking() || self.failed.load(Ordering::SeqCst);
+        if let (true, Some(dir)) = (error, &self.params.logs_on_failure) {
+            self.backend.export_logs_from_drop(dir);
+        }
         let destroy = if error {
             self.params.destroy_on_error
         } else {

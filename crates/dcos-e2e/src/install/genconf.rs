@@ -9,6 +9,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::Target;
 use super::config;
+use crate::backend::running::GENCONF_LOG;
 use crate::error::{Error, Result};
 use crate::node::Node;
 use crate::params::{InstallOptions, genconf_relative};
@@ -162,6 +163,19 @@ pub(crate) async fn run_genconf(
         .wait()
         .await
         .map_err(Error::io("wait for", &artifact))?;
+    // Kept beside genconf for a log bundle.
+    let kept = workspace.join(GENCONF_LOG);
+    let text = format!(
+        "{}\n--- stderr\n{}\n--- {status}\n",
+        out.join("\n"),
+        err.join("\n")
+    );
+    if let Err(e) = tokio::fs::write(&kept, text).await {
+        tracing::debug!(
+            "cannot keep the installer's output in {}: {e}",
+            kept.display()
+        );
+    }
     if !status.success() {
         let mut output = out;
         output.extend(err);

@@ -79,15 +79,27 @@ pub async fn create(args: CreateArgs, json: bool) -> Result<Status> {
             .await
             .map_err(in_flag_terms)?;
         step.done();
-        if let Some(options) = &install {
-            let p = Progress::start("installing DC/OS");
-            cluster.install(options).await?;
-            p.done();
-        }
-        if args.wait {
-            let p = Progress::start("waiting for DC/OS");
-            cluster.wait_for_dcos(args.timeout).await?;
-            p.done();
+        let installed = async {
+            if let Some(options) = &install {
+                let p = Progress::start("installing DC/OS");
+                cluster.install(options).await?;
+                p.done();
+            }
+            if args.wait {
+                let p = Progress::start("waiting for DC/OS");
+                cluster.wait_for_dcos(args.timeout).await?;
+                p.done();
+            }
+            anyhow::Ok(())
+        };
+        if let Err(e) = installed.await {
+            if let Some(dir) = &args.logs_on_failure {
+                match cluster.export_logs(dir).await {
+                    Ok(bundle) => eprintln!("logs of {id} in {}", bundle.dir.display()),
+                    Err(l) => eprintln!("warning: no log bundle: {}", dcos_e2e::chain(&l)),
+                }
+            }
+            return Err(e);
         }
         cluster.persist().await?;
         anyhow::Ok(cluster)

@@ -20,6 +20,7 @@ pub(crate) mod exec;
 pub(crate) mod image;
 pub mod labels;
 pub(crate) mod list;
+pub(crate) mod logs;
 pub(crate) mod mirror;
 pub(crate) mod nodes;
 pub(crate) mod owner;

@@ -1,6 +1,7 @@
 //! A running Docker cluster as the lifecycle sees it: destroy (also from `Drop`, on any
 //! runtime or none), keep, and hand to the user.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use super::container::NODE_GENCONF_DIR;
 use super::watchdog::{self, Watchdog};
 use super::workspace::GENCONF_DIR;
 use super::{cleanup, labels};
-use crate::backend::running::{GenconfMount, RunningCluster};
+use crate::backend::running::{GENCONF_LOG, GenconfMount, RunningCluster};
 use crate::error::Result;
 use crate::node::transport::BoxFuture;
 
@@ -101,6 +102,41 @@ impl RunningCluster for DockerCluster {
         });
         self.settle_watchdog(disarmed);
         tracing::warn!(cluster = %self.id, "cluster kept; remove it with `minidcos docker destroy {}`", self.id);
+    }
+
+    fn describe_nodes(&self) -> BoxFuture<'_, HashMap<String, String>> {
+        Box::pin(async move {
+            let filter = labels::cluster_filter(&self.id, Some(&self.workspace));
+            let names: Vec<String> = match self.client.containers(&filter).await {
+                Ok(containers) => containers
+                    .into_iter()
+                    .filter(|c| {
+                        let l = c.labels.as_ref();
+                        l.and_then(|l| l.get(labels::ROLE))
+                            .is_some_and(|r| r.parse::<crate::node::Role>().is_ok())
+                    })
+                    .filter_map(|c| {
+                        c.names?
+                            .first()
+                            .map(|n| n.trim_start_matches('/').to_string())
+                    })
+                    .collect(),
+                Err(_) => Vec::new(),
+            };
+            super::logs::describe(&self.client, &names).await
+        })
+    }
+
+    fn export_logs_from_drop(&self, dir: &Path) {
+        let (id, dir) = (self.id.clone(), dir.to_path_buf());
+        let extra = vec![(GENCONF_LOG, self.workspace.join(GENCONF_LOG))];
+        off_runtime(move |client| {
+            Box::pin(async move {
+                let bundle = super::logs::export(&client, &id, &dir, &extra).await?;
+                tracing::warn!(cluster = %id, "the scope ended with an error: logs in {}", bundle.dir.display());
+                Ok(())
+            })
+        });
     }
 
     fn persist(&self) -> BoxFuture<'_, Result<()>> {

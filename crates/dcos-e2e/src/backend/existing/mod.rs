@@ -264,6 +264,13 @@ impl RunningCluster for Existing {
     fn persist(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async { Ok(()) })
     }
+
+    fn describe_nodes(&self) -> BoxFuture<'_, std::collections::HashMap<String, String>> {
+        Box::pin(async { Default::default() })
+    }
+
+    // Never destroyed, so never from Drop: `Cluster::export_logs` reads its hosts.
+    fn export_logs_from_drop(&self, _dir: &Path) {}
 }
 
 #[cfg(test)]
