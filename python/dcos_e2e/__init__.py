@@ -8,6 +8,16 @@ reached over SSH. See ``DIFFERENCES.md`` for where it deliberately departs from 
 original.
 """
 
+import logging
+
 from ._core import HarnessError, __version__
+
+# The original package set the root logger to DEBUG at import (`basicConfig`), so its
+# users' tests saw its DEBUG records with pytest's `caplog`. This package's loggers
+# (`dcos_e2e.*`) pass DEBUG records on in the same way, unless configured otherwise;
+# no handler is added and the root logger is left alone.
+_package_logger = logging.getLogger(__name__)
+if _package_logger.level == logging.NOTSET:
+    _package_logger.setLevel(logging.DEBUG)
 
 __all__ = ["HarnessError", "__version__"]

@@ -114,11 +114,16 @@ impl ClusterHandle {
     }
 
     /// Keep the cluster past this process (the scope ended and the flags say keep):
-    /// it stays until destroyed.
+    /// it stays until destroyed. Nothing to keep once it was destroyed.
     fn keep(&self, py: Python<'_>) -> PyResult<()> {
         let cluster = self.cluster();
-        wait(py, OnSignal::Defer, async move { cluster.persist().await })?
-            .map_err(|e| to_py(py, e, None))
+        wait(py, OnSignal::Defer, async move {
+            match cluster.persist().await {
+                Err(dcos_e2e::Error::Destroyed { .. }) => Ok(()),
+                other => other,
+            }
+        })?
+        .map_err(|e| to_py(py, e, None))
     }
 }
 
