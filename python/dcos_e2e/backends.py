@@ -7,6 +7,7 @@ and removes it afterwards; ``ExistingCluster`` wraps nodes that already exist.
 
 import abc
 import json
+import os
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Type, Union
 
@@ -161,6 +162,25 @@ def _mounts(name: str, given: _MountsArg) -> List[Tuple[str, str, bool]]:
     raise _checks.type_error(name, "a dict in docker-py volumes form, or None", given)
 
 
+def _checked_mounts(name: str, given: _MountsArg) -> List[Tuple[str, str, bool]]:
+    mounts = _mounts(name, given)
+    for source, target, _ in mounts:
+        # Named as the caller knows it (the library calls it `master_mounts`).
+        if not os.path.exists(source):
+            raise ValueError(
+                "{name}: the host path {source!r} does not exist".format(
+                    name=name, source=source
+                )
+            )
+        if not target.startswith("/"):
+            raise ValueError(
+                "{name}: the path in the node must be absolute, got {target!r}".format(
+                    name=name, target=target
+                )
+            )
+    return mounts
+
+
 def _read_only(name: str, mode: Any) -> bool:
     if mode not in ("rw", "ro"):
         raise ValueError(
@@ -217,9 +237,9 @@ class Docker(ClusterBackend):
         self.workspace_dir = _checks.optional_path("workspace_dir", workspace_dir)
         self.custom_master_mounts = custom_master_mounts or {}
         self._mounts = (
-            _mounts("custom_master_mounts", custom_master_mounts),
-            _mounts("custom_agent_mounts", custom_agent_mounts),
-            _mounts("custom_public_agent_mounts", custom_public_agent_mounts),
+            _checked_mounts("custom_master_mounts", custom_master_mounts),
+            _checked_mounts("custom_agent_mounts", custom_agent_mounts),
+            _checked_mounts("custom_public_agent_mounts", custom_public_agent_mounts),
         )
         self.node_image = _checks.optional_str("node_image", node_image)
         self.network = _checks.optional_str("network", network)
