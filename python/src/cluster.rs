@@ -80,11 +80,21 @@ impl ClusterHandle {
     }
 
     fn masters(&self) -> Vec<NodeHandle> {
-        self.cluster().masters().iter().cloned().map(NodeHandle::new).collect()
+        self.cluster()
+            .masters()
+            .iter()
+            .cloned()
+            .map(NodeHandle::new)
+            .collect()
     }
 
     fn agents(&self) -> Vec<NodeHandle> {
-        self.cluster().agents().iter().cloned().map(NodeHandle::new).collect()
+        self.cluster()
+            .agents()
+            .iter()
+            .cloned()
+            .map(NodeHandle::new)
+            .collect()
     }
 
     fn public_agents(&self) -> Vec<NodeHandle> {
@@ -215,9 +225,8 @@ pub(crate) fn create_docker_cluster(
         .destroy_on_success(destroy_on_success);
     if let Some(json) = extra_config_json {
         // JSON is YAML: the Python layer serialises the mapping it was given.
-        let value: yaml_serde::Value = yaml_serde::from_str(&json).map_err(|e| {
-            PyValueError::new_err(format!("invalid extra_config: {e}"))
-        })?;
+        let value: yaml_serde::Value = yaml_serde::from_str(&json)
+            .map_err(|e| PyValueError::new_err(format!("invalid extra_config: {e}")))?;
         builder = builder.extra_config(value);
     }
     for (source, destination) in files_to_copy_to_installer {
@@ -246,7 +255,9 @@ pub(crate) fn create_docker_cluster(
         }
     });
     match created {
-        Ok(result) => result.map(ClusterHandle::new).map_err(|e| to_py(py, e, None)),
+        Ok(result) => result
+            .map(ClusterHandle::new)
+            .map_err(|e| to_py(py, e, None)),
         Err(interrupted) => {
             if claimed.load(Ordering::SeqCst) {
                 // The create future is gone, but requests it had in flight may still

@@ -159,7 +159,8 @@ pub(crate) fn standalone_node(
         .public_agents(0)
         .destroy_on_error(false)
         .destroy_on_success(false);
-    let cluster = wait(py, OnSignal::Abort, builder.provision())?.map_err(|e| to_py(py, e, None))?;
+    let cluster =
+        wait(py, OnSignal::Abort, builder.provision())?.map_err(|e| to_py(py, e, None))?;
     // The node keeps what it needs (its connection); the wrapping cluster owns nothing.
     match cluster.masters().first() {
         Some(node) => Ok(NodeHandle::new(node.clone())),
@@ -269,7 +270,11 @@ impl ProcessHandle {
         let stream = match which {
             1 => self.stdout.clone(),
             2 => self.stderr.clone(),
-            _ => return Err(PyValueError::new_err("which must be 1 (stdout) or 2 (stderr)")),
+            _ => {
+                return Err(PyValueError::new_err(
+                    "which must be 1 (stdout) or 2 (stderr)",
+                ));
+            }
         };
         let size = size.max(1);
         let bytes = wait(py, OnSignal::Abort, async move {
@@ -299,9 +304,12 @@ impl ProcessHandle {
         py: Python<'py>,
         timeout: Option<f64>,
     ) -> PyResult<Option<(Bound<'py, PyBytes>, Bound<'py, PyBytes>, i32)>> {
-        let limit = timeout.map(Duration::try_from_secs_f64).transpose().map_err(|_| {
-            PyValueError::new_err("timeout must be a non-negative number of seconds")
-        })?;
+        let limit = timeout
+            .map(Duration::try_from_secs_f64)
+            .transpose()
+            .map_err(|_| {
+                PyValueError::new_err("timeout must be a non-negative number of seconds")
+            })?;
         let (stdout, stderr, exit) = (self.stdout.clone(), self.stderr.clone(), self.exit.clone());
         let done = wait(py, OnSignal::Abort, async move {
             let all = async {
@@ -333,9 +341,12 @@ impl ProcessHandle {
     /// Wait for the exit status, for at most `timeout` seconds (`None` then).
     #[pyo3(signature = (timeout=None))]
     fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<i32>> {
-        let limit = timeout.map(Duration::try_from_secs_f64).transpose().map_err(|_| {
-            PyValueError::new_err("timeout must be a non-negative number of seconds")
-        })?;
+        let limit = timeout
+            .map(Duration::try_from_secs_f64)
+            .transpose()
+            .map_err(|_| {
+                PyValueError::new_err("timeout must be a non-negative number of seconds")
+            })?;
         let exit = self.exit.clone();
         let got = wait(py, OnSignal::Abort, async move {
             match limit {
@@ -357,7 +368,11 @@ impl ProcessHandle {
         );
         let node = self.node.clone();
         let cmd = Command::shell(script).user(self.user.clone());
-        wait(py, OnSignal::Abort, async move { node.run(cmd).await.map(drop) })?
-            .map_err(|e| to_py(py, e, None))
+        wait(
+            py,
+            OnSignal::Abort,
+            async move { node.run(cmd).await.map(drop) },
+        )?
+        .map_err(|e| to_py(py, e, None))
     }
 }
