@@ -5,7 +5,7 @@ value a ``ValueError``, each naming the parameter and showing the value.
 
 import os
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -100,7 +100,7 @@ def args(name: str, value: Any) -> List[str]:
     return result
 
 
-def env(name: str, value: Any) -> List[tuple]:
+def env(name: str, value: Any) -> List[Tuple[str, str]]:
     """Environment variables as (name, value) pairs; values become ``str``."""
     pairs = []
     for key, val in mapping(name, value).items():

@@ -186,7 +186,7 @@ def _read_only(name: str, mode: Any) -> bool:
         raise ValueError(
             "{name}: mode must be 'rw' or 'ro', got {mode!r}".format(name=name, mode=mode)
         )
-    return mode == "ro"
+    return bool(mode == "ro")
 
 
 class Docker(ClusterBackend):

@@ -4,9 +4,9 @@ A cluster of masters, agents and public agents, independent of the backend.
 
 from pathlib import Path
 from subprocess import CompletedProcess
-from typing import Any, Dict, Iterable, List, Optional, Set, Type, Union
+from typing import Any, Dict, Iterable, List, Literal, Optional, Set, Type, Union
 
-from . import _checks
+from . import _checks, _core
 from .backends import ClusterBackend, ClusterManager, _LibraryCluster
 from .node import Node
 
@@ -25,6 +25,8 @@ class Cluster:
     says so; the exception, if any, comes out unchanged. A cluster kept by these flags
     outlives the process until ``destroy()`` is called on it. A cluster never used with
     ``with`` is destroyed when it is garbage-collected, if ``destroy_on_success``.
+    Setting the environment variable ``DCOS_E2E_KEEP=1`` keeps every cluster, for
+    debugging (``minidcos docker destroy ID`` removes them).
     """
 
     def __init__(
@@ -124,12 +126,13 @@ class Cluster:
         exc_type: Optional[type],
         exc_value: Optional[BaseException],
         traceback: Any,
-    ) -> bool:
+    ) -> "Literal[False]":
         """Leave the context: destroy per the flags; never swallow the exception."""
         failed = exc_type is not None
-        if (failed and self._destroy_on_error) or (
+        destroy = (failed and self._destroy_on_error) or (
             not failed and self._destroy_on_success
-        ):
+        )
+        if destroy and not _core.keep_requested():
             self.destroy()
         else:
             keep = getattr(self._cluster, "_keep", None)
@@ -187,7 +190,7 @@ class Cluster:
         self,
         pytest_command: List[str],
         env: Optional[Dict[str, Any]] = None,
-    ) -> CompletedProcess:
+    ) -> "CompletedProcess[bytes]":
         """
         Run the integration tests on a master, once DC/OS is up.
 

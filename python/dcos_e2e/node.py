@@ -109,7 +109,7 @@ class Node:
         user: Optional[str] = None,
         log_output_live: bool = False,
         env: Optional[Dict[str, Any]] = None,
-    ) -> CompletedProcess:
+    ) -> "CompletedProcess[bytes]":
         """
         Run a command on this node as the given user and wait for it.
 
@@ -234,7 +234,7 @@ class Process:
         if self.returncode is None:
             status = self._handle.wait(_timeout(timeout))
             if status is None:
-                raise subprocess.TimeoutExpired(self.args, timeout)
+                raise subprocess.TimeoutExpired(self.args, float(timeout or 0))
             self.returncode = status
         return self.returncode
 
@@ -260,7 +260,7 @@ class Process:
             )
         done = self._handle.communicate(_timeout(timeout))
         if done is None:
-            raise subprocess.TimeoutExpired(self.args, timeout)
+            raise subprocess.TimeoutExpired(self.args, float(timeout or 0))
         out, err, status = done
         self.returncode = status
         return self.stdout._take() + out, self.stderr._take() + err

@@ -282,6 +282,13 @@ pub(crate) fn create_docker_cluster(
     }
 }
 
+/// Whether `DCOS_E2E_KEEP` asks to keep clusters (for debugging) instead of destroying
+/// them at the end of their scope.
+#[pyfunction]
+pub(crate) fn keep_requested() -> bool {
+    dcos_e2e::keep_requested()
+}
+
 /// Wrap existing hosts (`ExistingCluster`): nothing is contacted until a command runs.
 #[pyfunction]
 #[pyo3(signature = (*, masters, agents, public_agents, default_ssh_user, log_output_live))]

@@ -21,7 +21,7 @@ mod _core {
     use pyo3::prelude::*;
 
     #[pymodule_export]
-    use crate::cluster::{ClusterHandle, create_docker_cluster, existing_cluster};
+    use crate::cluster::{ClusterHandle, create_docker_cluster, existing_cluster, keep_requested};
     #[pymodule_export]
     use crate::errors::HarnessError;
     #[pymodule_export]

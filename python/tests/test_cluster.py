@@ -6,7 +6,9 @@ clusters at once, installing, and what the installer and the integration tests r
 import gc
 import json
 import logging
+import os
 import subprocess
+import sys
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import List
@@ -342,3 +344,44 @@ class TestIntegrationTests:
                 c.wait_for_dcos(timeout=1)
             (master,) = c.masters
             assert str(master.ip_address) in str(excinfo.value)
+
+
+class TestEnvironment:
+    def test_an_unreachable_docker_daemon_is_a_harness_error(
+        self, artifact: Path, tmp_path: Path
+    ) -> None:
+        script = (
+            "from pathlib import Path\n"
+            "from dcos_e2e import HarnessError\n"
+            "from dcos_e2e.backends import Docker\n"
+            "from dcos_e2e.cluster import Cluster\n"
+            "try:\n"
+            "    Cluster(cluster_backend=Docker(), build_artifact=Path({!r}))\n"
+            "except HarnessError as e:\n"
+            "    print('HarnessError:', e)\n"
+        ).format(str(artifact))
+        result = subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "DOCKER_HOST": "unix://{}/no.sock".format(tmp_path)},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+        )
+        assert result.stdout.startswith("HarnessError: cannot reach the Docker daemon"), (
+            result.stdout)
+
+    def test_dcos_e2e_keep_keeps_the_cluster(self, artifact: Path, tmp_path: Path) -> None:
+        cluster_id = "dcos-e2e-py-keep"
+        script = (
+            "from pathlib import Path\n"
+            "from dcos_e2e.backends import Docker\n"
+            "from dcos_e2e.cluster import Cluster\n"
+            "with Cluster(cluster_backend=Docker(workspace_dir=Path({ws!r}), cluster_id={id!r}),\n"
+            "             build_artifact=Path({a!r}), agents=0, public_agents=0):\n"
+            "    pass\n"
+        ).format(ws=str(tmp_path), id=cluster_id, a=str(artifact))
+        try:
+            subprocess.run([sys.executable, "-c", script], check=True,
+                           env={**os.environ, "DCOS_E2E_KEEP": "1"})
+            assert running(cluster_id) == [cluster_id + "-master-1"]
+        finally:
+            remove_by_label(cluster_id)
+        assert_gone(cluster_id)
