@@ -49,13 +49,13 @@ impl ClusterHandle {
 impl Drop for ClusterHandle {
     fn drop(&mut self) {
         let cluster = self.cluster.take();
-        // Destroying blocks (and logs): not with the GIL held. While the interpreter
-        // shuts down there is no GIL to give back; nothing else runs Python then.
-        let attached = Python::try_attach(|py| {
+        // The library's drop may destroy the cluster, which blocks: not with the GIL
+        // held. While the interpreter shuts down it cannot be given back; then the
+        // closure is dropped unrun, and the cluster with it, as it is.
+        let _ = Python::try_attach(|py| {
             py.detach(|| drop(cluster));
             crate::logs::flush(py);
         });
-        let _ = attached;
     }
 }
 

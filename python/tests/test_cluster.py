@@ -277,6 +277,23 @@ class TestInstall:
         # The failed cluster was removed (destroy_on_error).
         assert_gone("dcos-e2e-py-two-masters")
 
+    def test_live_installer_output_is_debug_records(
+        self, artifact: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        with pytest.raises(subprocess.CalledProcessError):
+            Cluster(cluster_backend=Docker(cluster_id="dcos-e2e-py-live"),
+                    build_artifact=artifact, masters=2, agents=0, public_agents=0,
+                    log_output_live=True)
+        (record,) = [
+            r for r in caplog.records
+            if r.levelno == logging.DEBUG and "Must have 1, 3, 5, 7, or 9 masters" in str(r.msg)
+        ]
+        assert record.name == "dcos_e2e.installer"
+        # The harness's own account stays at INFO.
+        assert [r for r in caplog.records
+                if r.levelno == logging.INFO and "cluster ready" in r.getMessage()]
+        assert_gone("dcos-e2e-py-live")
+
     def test_installer_exit_status_is_the_returncode(
         self, docker_backend: Docker, tmp_path: Path
     ) -> None:

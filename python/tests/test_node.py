@@ -176,6 +176,24 @@ class TestStandaloneNode:
         assert node != master and {node, master} == {master, node}
 
 
+class TestThreads:
+    def test_a_blocked_call_lets_other_threads_run(self, master: Node) -> None:
+        # The first command ends only when the second has run: with the GIL held while
+        # waiting, the second could never start.
+        flag = "/tmp/gil-{}".format(os.getpid())
+        results: List[bytes] = []
+
+        def wait_for_flag() -> None:
+            results.append(master.run(["until", "test", "-e", flag + ";", "do", "sleep",
+                                       "0.05;", "done;", "echo", "released"]).stdout)
+
+        thread = threading.Thread(target=wait_for_flag)
+        thread.start()
+        master.run(["touch", flag])
+        thread.join()
+        assert results == [b"released\n"]
+
+
 class TestInterrupt:
     def test_ctrl_c_stops_a_blocking_command(self, master: Node) -> None:
         marker = "/tmp/interrupt-{}".format(os.getpid())
