@@ -130,6 +130,16 @@ class TestExistingClusterConditions:
         assert len(cluster.masters) == 1 and len(cluster.agents) == 2
         with pytest.raises(NotImplementedError):
             cluster.destroy()
+        # The methods check their parameters before contacting a node.
+        for call, name in (
+            (lambda: cluster.wait_for_dcos(timeout="10m"), "timeout"),
+            (lambda: cluster.wait_for_dcos(timeout=0), "timeout"),
+            (lambda: cluster.run_integration_tests(pytest_command="pytest -x"), "pytest_command"),
+            (lambda: cluster.run_integration_tests(pytest_command=["pytest"], env=["A=1"]), "env"),
+        ):
+            with pytest.raises((TypeError, ValueError)) as excinfo:
+                call()
+            assert name in str(excinfo.value)
 
 
 class TestDockerConditions:
