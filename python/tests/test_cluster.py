@@ -311,7 +311,8 @@ class TestInstall:
     ) -> None:
         failing = tmp_path / "failing_installer.sh"
         failing.write_text("exit 1\n")
-        backend = Docker(cluster_id="dcos-e2e-py-kept")
+        # The kept cluster's workspace goes with tmp_path.
+        backend = Docker(workspace_dir=tmp_path, cluster_id="dcos-e2e-py-kept")
         try:
             with pytest.raises(subprocess.CalledProcessError):
                 Cluster(cluster_backend=backend, build_artifact=failing, agents=0,
