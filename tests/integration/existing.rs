@@ -35,6 +35,14 @@ fn seed_builder(existing: &ExistingCluster) -> ClusterBuilder {
         .destroy_on_success(false)
 }
 
+/// The host keys a Docker cluster pinned, which an existing cluster of its nodes checks.
+fn pinned_keys(cluster: &Cluster) -> PathBuf {
+    cluster
+        .workspace()
+        .expect("a Docker cluster has a workspace")
+        .join("ssh/known_hosts")
+}
+
 fn hostname(node: &dcos_e2e::blocking::Node) -> String {
     node.run(["hostname"]).unwrap().stdout_text()
 }
@@ -53,7 +61,8 @@ fn wraps_the_nodes_of_a_docker_cluster() {
         original.public_agents(),
         "root",
     )
-    .connect_timeout(CONNECT_TIMEOUT);
+    .connect_timeout(CONNECT_TIMEOUT)
+    .known_hosts(pinned_keys(&original));
     let wrapped = Cluster::builder(existing)
         .masters(1)
         .agents(1)
@@ -414,7 +423,8 @@ fn a_stopped_node_times_out() {
         Vec::<Host>::new(),
         "root",
     )
-    .connect_timeout(CONNECT_TIMEOUT);
+    .connect_timeout(CONNECT_TIMEOUT)
+    .known_hosts(pinned_keys(&original));
     let wrapped = seed_builder(&existing).provision().unwrap();
     let agent = &wrapped.agents()[0];
     let master = &wrapped.masters()[0];
@@ -476,7 +486,8 @@ fn stock_sshd_many_commands_and_a_freeze() {
         Vec::<Host>::new(),
         "root",
     )
-    .connect_timeout(CONNECT_TIMEOUT);
+    .connect_timeout(CONNECT_TIMEOUT)
+    .known_hosts(pinned_keys(&original));
     let wrapped = seed_builder(&existing).provision().unwrap();
     let host = &wrapped.masters()[0];
     // sshd re-executes itself on reload and refuses connections for a moment.
@@ -548,13 +559,15 @@ fn cluster_file_round_trip() {
     let ips = |nodes: &[dcos_e2e::blocking::Node]| -> Vec<IpAddr> {
         nodes.iter().map(|n| n.ip_address()).collect()
     };
+    std::fs::copy(pinned_keys(&original), dir.path().join("keys/known_hosts")).unwrap();
     let file = ClusterFile::new(
         "root",
         "keys/id",
         ips(original.masters()),
         ips(original.agents()),
         ips(original.public_agents()),
-    );
+    )
+    .known_hosts("keys/known_hosts");
     let text = file.to_yaml();
     assert_eq!(ClusterFile::from_yaml(&text).unwrap(), file);
     let path = dir.path().join("cluster.yaml");
