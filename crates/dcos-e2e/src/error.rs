@@ -300,7 +300,9 @@ impl std::fmt::Display for Aftermath {
 pub struct CommandFailed {
     /// The node (role and address).
     pub node: String,
-    /// The command as it can be pasted into a shell on the node.
+    /// The command as it can be pasted into a shell on the node, except that values
+    /// given with [`Command::env`](crate::Command::env) show as `<redacted>` (they are
+    /// often secrets); pasted, such a command fails instead of running without them.
     pub command: String,
     /// Exit status (128 + signal number when killed by a signal).
     pub status: i32,

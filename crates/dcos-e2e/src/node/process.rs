@@ -11,6 +11,9 @@ use tokio::sync::oneshot;
 use super::command::{Command, Output};
 use super::liveness::Liveness;
 use super::transport::{ChunkReader, Launch, RawProcess, Transport, drain, lost};
+use crate::error::{Error, Result};
+
+const PID_MARK: &str = "dcos-e2e-pid:";
 
 /// What is known of a process's end.
 struct Exit {
@@ -36,9 +39,6 @@ impl Exit {
         self.ended
     }
 }
-use crate::error::{Error, Result};
-
-const PID_MARK: &str = "dcos-e2e-pid:";
 
 /// Where a process runs: the node's transport, its cluster's liveness, and its name.
 pub(crate) struct Place {
@@ -164,7 +164,7 @@ impl Process {
 
     /// Take the standard output stream (once). Output not taken is collected by `wait`.
     ///
-    /// Output nobody reads is held up to 4 MiB per stream; past that the process is
+    /// Output nobody reads is held up to 16 MiB per stream; past that the process is
     /// paused until it is read, as a pipe pauses its writer. Nothing else on the node
     /// waits for it.
     pub fn stdout(&mut self) -> Option<OutputStream> {

@@ -76,7 +76,7 @@ pub(crate) struct RawProcess {
 
 /// Unread output held per stream of a [`Launch::paced`] process before the process is
 /// paused until it is read (as a pipe pauses a writer, with a larger buffer).
-pub(crate) const PACED_LIMIT: usize = 4 << 20;
+pub(crate) const PACED_LIMIT: usize = 16 << 20;
 
 pub(crate) trait Transport: Send + Sync {
     /// How it travels, and the node as named in errors.
