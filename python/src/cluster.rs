@@ -272,7 +272,10 @@ pub(crate) fn existing_cluster(
         hosts("public_agents", public_agents)?,
     );
     let counts = (masters.len(), agents.len(), public_agents.len());
-    let backend = ExistingCluster::new(masters, agents, public_agents, default_ssh_user);
+    // As the original did (`StrictHostKeyChecking=no`): its ExistingCluster takes nodes,
+    // not a known_hosts file. A key seen first is still held to for the handle's life.
+    let backend = ExistingCluster::new(masters, agents, public_agents, default_ssh_user)
+        .host_key_checking(dcos_e2e::HostKeyChecking::AcceptNew);
     let builder = Cluster::builder(backend)
         .masters(counts.0)
         .agents(counts.1)

@@ -150,7 +150,9 @@ pub(crate) fn standalone_node(
         .parse()
         .map_err(|_| PyValueError::new_err(format!("`{ip_address}` is not an IP address")))?;
     let host = Host::new(ip_address, ssh_key_path);
-    let backend = ExistingCluster::new([host], Vec::<Host>::new(), Vec::<Host>::new(), "root");
+    // As the original's `Node(ip, key)` (no known_hosts): see `existing_cluster`.
+    let backend = ExistingCluster::new([host], Vec::<Host>::new(), Vec::<Host>::new(), "root")
+        .host_key_checking(dcos_e2e::HostKeyChecking::AcceptNew);
     let builder = dcos_e2e::Cluster::builder(backend)
         .masters(1)
         .agents(0)

@@ -112,6 +112,35 @@ pub enum Error {
         node: String,
     },
 
+    /// An existing host's key is not in its `known_hosts` file, and host keys are
+    /// checked strictly (the default).
+    #[error(
+        "ssh to {node}: its host key ({fingerprint}) is not listed for its address in {}, and host keys are checked strictly; refusing to connect",
+        known_hosts.display()
+    )]
+    HostKeyUnknown {
+        /// The node (role and address).
+        node: String,
+        /// The key it presented, as `ssh-keygen -l` prints it (`SHA256:...`).
+        fingerprint: String,
+        /// The file that was looked in.
+        known_hosts: PathBuf,
+    },
+
+    /// The key a host presented is marked `@revoked` in the `known_hosts` file.
+    #[error(
+        "ssh to {node}: its host key ({fingerprint}) is revoked in {}; refusing to connect",
+        known_hosts.display()
+    )]
+    HostKeyRevoked {
+        /// The node (role and address).
+        node: String,
+        /// The key it presented (`SHA256:...`).
+        fingerprint: String,
+        /// The file that revokes it.
+        known_hosts: PathBuf,
+    },
+
     /// The node refused our key for this user.
     #[error("ssh to {node}: the key {} is not accepted for user {user}", key.display())]
     AuthenticationRefused {
@@ -295,7 +324,9 @@ impl std::fmt::Display for Aftermath {
 pub struct CommandFailed {
     /// The node (role and address).
     pub node: String,
-    /// The command as it can be pasted into a shell on the node.
+    /// The command as it can be pasted into a shell on the node, except that values
+    /// given with [`Command::env`](crate::Command::env) show as `<redacted>` (they are
+    /// often secrets); pasted, such a command fails instead of running without them.
     pub command: String,
     /// Exit status (128 + signal number when killed by a signal).
     pub status: i32,

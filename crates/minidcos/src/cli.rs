@@ -53,7 +53,7 @@ pub enum Top {
     Docker(DockerCmd),
     /// Node operations on an existing cluster described in a cluster file.
     #[command(
-        after_help = "Example:\n  minidcos existing --cluster-file cluster.yaml run --node all -- hostname\n\nThe cluster file (YAML):\n  ssh_user: centos\n  ssh_key_path: ~/.ssh/id_ed25519   # relative paths are from the file's directory\n  masters: [10.0.0.1]\n  agents: [10.0.0.2, 10.0.0.3]\n  public_agents: [10.0.0.4]"
+        after_help = "Example:\n  minidcos existing --cluster-file cluster.yaml run --node all -- hostname\n\nThe cluster file (YAML):\n  ssh_user: centos\n  ssh_key_path: ~/.ssh/id_ed25519   # relative paths are from the file's directory\n  masters: [10.0.0.1]\n  agents: [10.0.0.2, 10.0.0.3]\n  public_agents: [10.0.0.4]\n  known_hosts: ~/.ssh/known_hosts   # optional (this default); hosts are looked up by address\n  strict_host_key_checking: true    # optional (this default); false trusts unlisted hosts on first use\n\nHost keys are checked against known_hosts: a host not listed there is refused unless\nstrict_host_key_checking is false (then its first key is trusted for this run; the file\nis not written), and a listed host must present a listed key. Add a host with\n`ssh-keyscan -H ADDRESS >> FILE` after checking its fingerprint."
     )]
     Existing(ExistingArgs),
     /// Print a shell completion script.
@@ -343,7 +343,8 @@ pub struct CommandArgs {
 
 #[derive(Debug, Args)]
 pub struct ExistingArgs {
-    /// The cluster file (YAML: ssh_user, ssh_key_path, masters, agents, public_agents).
+    /// The cluster file (YAML: ssh_user, ssh_key_path, masters, agents, public_agents,
+    /// known_hosts, strict_host_key_checking).
     #[arg(long, value_name = "FILE")]
     pub cluster_file: PathBuf,
     #[command(subcommand)]

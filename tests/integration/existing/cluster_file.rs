@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use dcos_e2e::{ClusterFile, Command, Error, ExistingCluster, Role};
 
-use super::{CONNECT_TIMEOUT, docker_cluster, hostname, seed_builder};
+use super::{CONNECT_TIMEOUT, docker_cluster, hostname, pinned_keys, seed_builder};
 
 /// A cluster file written from a [`ClusterFile`] (key path relative to the file) is read
 /// back by `ExistingCluster::from_file` into the same hosts, which answer.
@@ -22,13 +22,15 @@ fn cluster_file_round_trip() {
     let ips = |nodes: &[dcos_e2e::blocking::Node]| -> Vec<IpAddr> {
         nodes.iter().map(|n| n.ip_address()).collect()
     };
+    std::fs::copy(pinned_keys(&original), dir.path().join("keys/known_hosts")).unwrap();
     let file = ClusterFile::new(
         "root",
         "keys/id",
         ips(original.masters()),
         ips(original.agents()),
         ips(original.public_agents()),
-    );
+    )
+    .known_hosts("keys/known_hosts");
     let text = file.to_yaml();
     assert_eq!(ClusterFile::from_yaml(&text).unwrap(), file);
     let path = dir.path().join("cluster.yaml");

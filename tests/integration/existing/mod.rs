@@ -34,6 +34,14 @@ fn seed_builder(existing: &ExistingCluster) -> ClusterBuilder {
         .destroy_on_success(false)
 }
 
+/// The host keys a Docker cluster pinned, which an existing cluster of its nodes checks.
+fn pinned_keys(cluster: &Cluster) -> std::path::PathBuf {
+    cluster
+        .workspace()
+        .expect("a Docker cluster has a workspace")
+        .join("ssh/known_hosts")
+}
+
 fn hostname(node: &dcos_e2e::blocking::Node) -> String {
     node.run(["hostname"]).unwrap().stdout_text()
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use dcos_e2e::blocking::Cluster;
 use dcos_e2e::{Error, ExistingCluster, TransportKind};
 
-use super::{CONNECT_TIMEOUT, docker_cluster, hostname};
+use super::{CONNECT_TIMEOUT, docker_cluster, hostname, pinned_keys};
 use crate::common;
 
 /// The seed's own test: wrap the nodes of a Docker cluster, use them through the
@@ -22,7 +22,8 @@ fn wraps_the_nodes_of_a_docker_cluster() {
         original.public_agents(),
         "root",
     )
-    .connect_timeout(CONNECT_TIMEOUT);
+    .connect_timeout(CONNECT_TIMEOUT)
+    .known_hosts(pinned_keys(&original));
     let wrapped = Cluster::builder(existing)
         .masters(1)
         .agents(1)

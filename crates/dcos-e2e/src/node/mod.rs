@@ -19,3 +19,4 @@ pub use process::{OutputStream, Process};
 pub use role::Role;
 pub use select::NodeSelector;
 pub use transport::TransportKind;
+pub use transport::host_keys::HostKeyChecking;

@@ -6,14 +6,11 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bytes::Bytes;
-use tokio::sync::mpsc;
-
 use super::command::{Command, Output};
 use super::liveness::Liveness;
 use super::process::{self, Place, Process};
 use super::role::{Role, display_name};
-use super::transport::{Launch, Transport, TransportKind, drain, files, lost};
+use super::transport::{Launch, StreamRx, Transport, TransportKind, drain, files, lost};
 use crate::error::Result;
 
 /// One node: a Docker container of a cluster, or a host of an existing cluster.
@@ -154,12 +151,12 @@ impl Node {
     /// [`Node::output`], failing on a non-zero exit.
     pub(crate) async fn checked(&self, cmd: Command) -> Result<Output> {
         let user = self.user_of(&cmd).to_string();
-        let script = cmd.script_for(&user)?;
-        self.output(cmd).await?.checked(&self.to_string(), script)
+        let shown = cmd.shown_for(&user)?;
+        self.output(cmd).await?.checked(&self.to_string(), shown)
     }
 
     /// Capture a stream while logging each line as it arrives.
-    async fn log_lines(&self, rx: &mut mpsc::Receiver<Bytes>, stream: &'static str) -> Vec<u8> {
+    async fn log_lines(&self, rx: &mut StreamRx, stream: &'static str) -> Vec<u8> {
         let mut all = Vec::new();
         let mut line_start = 0;
         while let Some(chunk) = rx.recv().await {
@@ -177,7 +174,8 @@ impl Node {
     }
 
     /// Start a command and return at once with its running [`Process`]: its output as
-    /// it comes, `wait` and `kill`.
+    /// it comes, `wait` and `kill`. Over SSH it has a connection of its own, so that
+    /// however its output is read, other commands on the node are not held up.
     pub async fn popen(&self, cmd: impl Into<Command>) -> Result<Process> {
         let cmd = cmd.into();
         let place = Place {

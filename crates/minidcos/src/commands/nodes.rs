@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Result;
-use dcos_e2e::{Cluster, Command, ExistingCluster, Node, Role, quote};
+use dcos_e2e::{Cluster, Command, ExistingCluster, HostKeyChecking, Node, Role, quote};
 use serde::Serialize;
 
 use super::Status;
@@ -40,15 +40,31 @@ fn path_word(p: &Path) -> String {
     quote(&p.display().to_string())
 }
 
+/// How the printed ssh commands check host keys: as the cluster does.
+struct HostKeysView {
+    known_hosts: Option<PathBuf>,
+    accept_new: bool,
+}
+
 pub fn inspect(cluster: &Cluster, json: bool) {
-    let known_hosts = cluster.workspace().map(|w| w.join("ssh/known_hosts"));
+    // A Docker cluster's keys are pinned in its workspace.
+    let view = HostKeysView {
+        known_hosts: cluster.workspace().map(|w| w.join("ssh/known_hosts")),
+        accept_new: false,
+    };
+    show(cluster, json, &view);
+}
+
+fn show(cluster: &Cluster, json: bool, host_keys: &HostKeysView) {
     let nodes: Vec<NodeView> = cluster
         .nodes()
         .map(|n| {
             let mut ssh = format!("ssh -i {}", path_word(n.ssh_key_path()));
-            match &known_hosts {
-                Some(kh) => ssh.push_str(&format!(" -o UserKnownHostsFile={}", path_word(kh))),
-                None => ssh.push_str(" -o StrictHostKeyChecking=accept-new"),
+            if let Some(kh) = &host_keys.known_hosts {
+                ssh.push_str(&format!(" -o UserKnownHostsFile={}", path_word(kh)));
+            }
+            if host_keys.accept_new || host_keys.known_hosts.is_none() {
+                ssh.push_str(" -o StrictHostKeyChecking=accept-new");
             }
             ssh.push_str(&format!(" {}@{}", n.default_user(), n.ip_address()));
             NodeView {
@@ -211,7 +227,11 @@ pub async fn existing(args: ExistingArgs, json: bool) -> Result<Status> {
         } => download_file(&cluster, &nodes, &source, &destination).await,
         ExistingCmd::Wait { timeout } => wait(&cluster, timeout).await,
         ExistingCmd::Inspect => {
-            inspect(&cluster, json);
+            let view = HostKeysView {
+                known_hosts: backend.known_hosts_path(),
+                accept_new: backend.host_key_checking_mode() == HostKeyChecking::AcceptNew,
+            };
+            show(&cluster, json, &view);
             Ok(0)
         }
     }

@@ -17,7 +17,7 @@ use crate::backend::running::NewCluster;
 use crate::error::{Error, Result};
 use crate::node::liveness::Liveness;
 use crate::node::role::PerRole;
-use crate::node::transport::host_keys::HostKeys;
+use crate::node::transport::host_keys::{HostKeyChecking, HostKeys};
 use crate::node::transport::ssh::SshSettings;
 use crate::node::{Role, TransportKind};
 
@@ -73,13 +73,19 @@ pub(crate) async fn attach(id: &str, transport: Option<TransportKind>) -> Result
     let workspace = workspace.ok_or_else(|| Error::NoSuchCluster {
         cluster_id: id.to_string(),
     })?;
-    let known = std::fs::read_to_string(workspace.join(KNOWN_HOSTS_FILE)).unwrap_or_default();
+    // The keys pinned at creation; without them no node could be told from an impostor,
+    // so a file that cannot be read is an error, not "trust anything".
+    let host_keys = HostKeys::from_file(
+        &workspace.join(KNOWN_HOSTS_FILE),
+        HostKeyChecking::Strict,
+        false,
+    )?;
     let settings = SshSettings::new(
         &workspace.join(KEY_FILE),
         // As the cluster was created; clusters from before the label, the default.
         connect_timeout.unwrap_or(Docker::default().connect_timeout),
         NODE_MAX_SESSIONS,
-        HostKeys::from_known_hosts(&known),
+        host_keys,
     )?;
     let liveness = Arc::new(Liveness::new(id));
     let mut nodes: PerRole<Vec<_>> = PerRole::default();
