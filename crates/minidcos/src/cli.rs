@@ -102,21 +102,23 @@ Examples:
   minidcos docker run dcos-e2e-1a2b3c4d --node agent:1 --env A=b -- sh -c 'echo $A'
   minidcos docker run dcos-e2e-1a2b3c4d --test-env -- pytest -x")]
     Run(RunArgs),
-    /// Copy a local file to nodes (mode kept).
+    /// Copy a local file or directory to nodes (modes and links kept).
     #[command(
         after_help = "Example:\n  minidcos docker send-file dcos-e2e-1a2b3c4d ./app.conf /etc/app.conf --node all"
     )]
     SendFile {
         /// The cluster id.
         id: String,
-        /// Local file.
+        /// Local file or directory.
         source: PathBuf,
         /// Absolute destination path on the node.
         destination: String,
         #[command(flatten)]
         nodes: NodeArgs,
+        #[command(flatten)]
+        copy: CopyArgs,
     },
-    /// Copy a file from one node.
+    /// Copy a file or directory from one node.
     #[command(
         after_help = "Example:\n  minidcos docker download-file dcos-e2e-1a2b3c4d /var/log/app.log ./app.log --node agent:1"
     )]
@@ -129,6 +131,8 @@ Examples:
         destination: PathBuf,
         #[command(flatten)]
         nodes: NodeArgs,
+        #[command(flatten)]
+        copy: CopyArgs,
     },
     /// Write a log bundle: per node the journal, unit states, installer output,
     /// dcos-diagnostics and the container's inspect; a summary beside them.
@@ -304,6 +308,27 @@ pub struct NodeArgs {
     pub node: Vec<NodeSelector>,
 }
 
+/// Whom a copy runs as.
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// Copy as this user (the files are theirs).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Copy as root through sudo.
+    #[arg(long)]
+    pub sudo: bool,
+}
+
+impl CopyArgs {
+    pub fn options(&self) -> dcos_e2e::CopyOptions {
+        let options = dcos_e2e::CopyOptions::new().sudo(self.sudo);
+        match &self.user {
+            Some(user) => options.user(user),
+            None => options,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The cluster id.
@@ -368,14 +393,16 @@ pub enum ExistingCmd {
         after_help = "Example:\n  minidcos existing --cluster-file cluster.yaml send-file ./a.conf /etc/a.conf --node all"
     )]
     SendFile {
-        /// Local file.
+        /// Local file or directory.
         source: PathBuf,
         /// Absolute destination path on the node.
         destination: String,
         #[command(flatten)]
         nodes: NodeArgs,
+        #[command(flatten)]
+        copy: CopyArgs,
     },
-    /// Copy a file from one node.
+    /// Copy a file or directory from one node.
     #[command(
         after_help = "Example:\n  minidcos existing --cluster-file cluster.yaml download-file /var/log/a.log ./a.log"
     )]
@@ -386,6 +413,8 @@ pub enum ExistingCmd {
         destination: PathBuf,
         #[command(flatten)]
         nodes: NodeArgs,
+        #[command(flatten)]
+        copy: CopyArgs,
     },
     /// Wait until DC/OS is healthy on every master.
     #[command(

@@ -68,15 +68,24 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
             source,
             destination,
             nodes,
+            copy,
         } => {
             let cluster = attach(&id, None).await?;
-            interruptible(nodes::send_file(&cluster, &nodes, &source, &destination)).await
+            interruptible(nodes::send_file(
+                &cluster,
+                &nodes,
+                &source,
+                &destination,
+                &copy,
+            ))
+            .await
         }
         DockerCmd::DownloadFile {
             id,
             source,
             destination,
             nodes,
+            copy,
         } => {
             let cluster = attach(&id, None).await?;
             interruptible(nodes::download_file(
@@ -84,6 +93,7 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
                 &nodes,
                 &source,
                 &destination,
+                &copy,
             ))
             .await
         }

@@ -39,6 +39,7 @@ mod failures;
 mod files;
 mod logging;
 mod popen;
+mod trees;
 mod users;
 
 /// Far above anything that should take a second; a hang fails instead of blocking CI.

@@ -13,7 +13,7 @@ both_transports!(non_root_user_and_sudo);
 
 /// Make a user on the node that logs in with the cluster's key; with `sudo`, give it
 /// passwordless sudo.
-async fn add_user(node: &Node, name: &str, sudo: bool) {
+pub(super) async fn add_user(node: &Node, name: &str, sudo: bool) {
     node.run(["useradd", "--create-home", "--shell", "/bin/bash", name])
         .await
         .unwrap();

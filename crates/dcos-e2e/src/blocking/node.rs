@@ -8,7 +8,7 @@ use tokio_util::io::SyncIoBridge;
 
 use super::{runtime, wait};
 use crate::error::Result;
-use crate::node::{Command, Output, OutputStream, Role, TransportKind};
+use crate::node::{Command, CopyOptions, Output, OutputStream, Role, TransportKind};
 
 /// Blocking [`crate::Node`].
 #[derive(Clone, Debug)]
@@ -73,6 +73,32 @@ impl Node {
     /// Blocking [`crate::Node::send_file`].
     pub fn send_file(&self, local: impl AsRef<Path>, remote: &str) -> Result<()> {
         wait("Node::send_file", self.0.send_file(local, remote))
+    }
+
+    /// Blocking [`crate::Node::send_file_with`].
+    pub fn send_file_with(
+        &self,
+        local: impl AsRef<Path>,
+        remote: &str,
+        options: &CopyOptions,
+    ) -> Result<()> {
+        wait(
+            "Node::send_file_with",
+            self.0.send_file_with(local, remote, options),
+        )
+    }
+
+    /// Blocking [`crate::Node::download_file_with`].
+    pub fn download_file_with(
+        &self,
+        remote: &str,
+        local: impl AsRef<Path>,
+        options: &CopyOptions,
+    ) -> Result<()> {
+        wait(
+            "Node::download_file_with",
+            self.0.download_file_with(remote, local, options),
+        )
     }
 
     /// Blocking [`crate::Node::download_file`].

@@ -19,4 +19,5 @@ pub use process::{OutputStream, Process};
 pub use role::Role;
 pub use select::NodeSelector;
 pub use transport::TransportKind;
+pub use transport::files::CopyOptions;
 pub use transport::host_keys::HostKeyChecking;

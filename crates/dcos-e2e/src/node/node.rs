@@ -10,7 +10,8 @@ use super::command::{Command, Output};
 use super::liveness::Liveness;
 use super::process::{self, Place, Process};
 use super::role::{Role, display_name};
-use super::transport::{Launch, StreamRx, Transport, TransportKind, drain, files, lost};
+use super::transport::files::CopyOptions;
+use super::transport::{Launch, StreamRx, Transport, TransportKind, copy, drain, lost};
 use crate::error::Result;
 
 /// One node: a Docker container of a cluster, or a host of an existing cluster.
@@ -186,17 +187,44 @@ impl Node {
         process::start(place, self.user_of(&cmd).to_string(), cmd).await
     }
 
-    /// Copy a local file to `remote` (an absolute path) on the node, creating missing
-    /// parent directories and keeping the file's mode. The file is streamed.
+    /// Copy a local file or directory to `remote` (an absolute path) on the node, as
+    /// the default user. Missing parent directories are made; a file keeps its mode and
+    /// replaces `remote` whole; a directory is sent as a tar stream, modes and symbolic
+    /// links kept, and merged into an existing directory at `remote`.
     pub async fn send_file(&self, local: impl AsRef<Path>, remote: &str) -> Result<()> {
-        let transport = self.transport_live()?;
-        files::send_file(transport, &self.inner.default_user, local.as_ref(), remote).await
+        self.send_file_with(local, remote, &CopyOptions::default())
+            .await
     }
 
-    /// Copy `remote` from the node to `local`, keeping its mode.
-    pub async fn download_file(&self, remote: &str, local: impl AsRef<Path>) -> Result<()> {
+    /// [`Node::send_file`] as another user, or through `sudo`.
+    pub async fn send_file_with(
+        &self,
+        local: impl AsRef<Path>,
+        remote: &str,
+        options: &CopyOptions,
+    ) -> Result<()> {
         let transport = self.transport_live()?;
-        files::download_file(transport, &self.inner.default_user, remote, local.as_ref()).await
+        let user = options.user.as_deref().unwrap_or(&self.inner.default_user);
+        copy::send(transport, user, options.sudo, local.as_ref(), remote).await
+    }
+
+    /// Copy `remote` (a file, keeping its mode, or a directory, as
+    /// [`Node::send_file`] sends one) from the node to `local`, as the default user.
+    pub async fn download_file(&self, remote: &str, local: impl AsRef<Path>) -> Result<()> {
+        self.download_file_with(remote, local, &CopyOptions::default())
+            .await
+    }
+
+    /// [`Node::download_file`] as another user, or through `sudo`.
+    pub async fn download_file_with(
+        &self,
+        remote: &str,
+        local: impl AsRef<Path>,
+        options: &CopyOptions,
+    ) -> Result<()> {
+        let transport = self.transport_live()?;
+        let user = options.user.as_deref().unwrap_or(&self.inner.default_user);
+        copy::download(transport, user, options.sudo, remote, local.as_ref()).await
     }
 
     /// Check the node answers on its transport.

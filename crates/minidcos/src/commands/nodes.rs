@@ -9,7 +9,7 @@ use dcos_e2e::{Cluster, Command, ExistingCluster, HostKeyChecking, Node, Role, q
 use serde::Serialize;
 
 use super::Status;
-use crate::cli::{CommandArgs, ExistingArgs, ExistingCmd, NodeArgs};
+use crate::cli::{CommandArgs, CopyArgs, ExistingArgs, ExistingCmd, NodeArgs};
 use crate::errors::{failure, in_flag_terms};
 use crate::output::{self, Progress};
 use crate::signals::Interrupt;
@@ -169,10 +169,16 @@ pub async fn send_file(
     nodes: &NodeArgs,
     source: &Path,
     destination: &str,
+    copy: &CopyArgs,
 ) -> Result<Status> {
     let chosen = select(cluster, nodes)?;
-    futures_util::future::try_join_all(chosen.iter().map(|n| n.send_file(source, destination)))
-        .await?;
+    let options = copy.options();
+    futures_util::future::try_join_all(
+        chosen
+            .iter()
+            .map(|n| n.send_file_with(source, destination, &options)),
+    )
+    .await?;
     Ok(0)
 }
 
@@ -181,6 +187,7 @@ pub async fn download_file(
     nodes: &NodeArgs,
     source: &str,
     destination: &Path,
+    copy: &CopyArgs,
 ) -> Result<Status> {
     let chosen = select(cluster, nodes)?;
     let [node] = chosen.as_slice() else {
@@ -192,7 +199,8 @@ pub async fn download_file(
             "name one node, e.g. --node agent:1",
         ));
     };
-    node.download_file(source, destination).await?;
+    node.download_file_with(source, destination, &copy.options())
+        .await?;
     Ok(0)
 }
 
@@ -219,12 +227,14 @@ pub async fn existing(args: ExistingArgs, json: bool) -> Result<Status> {
             source,
             destination,
             nodes,
-        } => send_file(&cluster, &nodes, &source, &destination).await,
+            copy,
+        } => send_file(&cluster, &nodes, &source, &destination, &copy).await,
         ExistingCmd::DownloadFile {
             source,
             destination,
             nodes,
-        } => download_file(&cluster, &nodes, &source, &destination).await,
+            copy,
+        } => download_file(&cluster, &nodes, &source, &destination, &copy).await,
         ExistingCmd::Wait { timeout } => wait(&cluster, timeout).await,
         ExistingCmd::Inspect => {
             let view = HostKeysView {

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use futures_util::future::join_all;
 
-use super::attach::attach;
 use super::client::DockerClient;
+use super::discover::discover;
 use crate::error::Result;
 use crate::node::logs::{Source, collect};
 use crate::node::{LogBundle, TransportKind};
@@ -30,8 +30,8 @@ pub(crate) async fn export(
     dir: &Path,
     extra: &[(&str, std::path::PathBuf)],
 ) -> Result<LogBundle> {
-    let made = attach(id, Some(TransportKind::DockerExec)).await?;
-    let nodes: Vec<_> = made.nodes.iter().collect();
+    let found = discover(id, Some(TransportKind::DockerExec)).await?;
+    let nodes: Vec<_> = found.nodes.iter().collect();
     let names: Vec<String> = nodes
         .iter()
         .filter_map(|n| n.container_name().map(str::to_string))

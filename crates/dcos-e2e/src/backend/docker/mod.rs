@@ -15,6 +15,7 @@ pub(crate) mod client;
 pub(crate) mod config;
 pub(crate) mod container;
 pub(crate) mod daemon;
+pub(crate) mod discover;
 pub(crate) mod doctor;
 pub(crate) mod exec;
 pub(crate) mod image;

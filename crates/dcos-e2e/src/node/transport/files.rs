@@ -1,13 +1,56 @@
-//! Copying files over any transport: `cat` through the remote shell's stdin and stdout,
-//! so files are streamed, never held in memory.
+//! Copying files and directories over any transport: `cat` (a file) or `tar` (a
+//! directory) through the remote shell's stdin and stdout, so nothing is held in memory,
+//! as a user of the caller's choice, through `sudo` if asked.
 
 use std::path::Path;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::{ChunkReader, Launch, StreamRx, Transport, drain, lost};
+use super::{Launch, Transport, drain, lost};
 use crate::error::{Error, Result};
-use crate::node::command::quote;
+use crate::node::command::{Command, quote};
+
+/// Whom a copy runs as on the node.
+///
+/// ```
+/// use dcos_e2e::CopyOptions;
+///
+/// let as_alice = CopyOptions::new().user("alice");
+/// let as_root = CopyOptions::new().user("alice").sudo(true);
+/// # let _ = (as_alice, as_root);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CopyOptions {
+    /// The user to copy as (default: the node's default user); the files are theirs.
+    pub user: Option<String>,
+    /// Copy as root through `sudo -n` (a no-op for root); the files are root's.
+    pub sudo: bool,
+}
+
+impl CopyOptions {
+    /// As the node's default user.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// As this user.
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// Through `sudo -n`.
+    pub fn sudo(mut self, sudo: bool) -> Self {
+        self.sudo = sudo;
+        self
+    }
+}
+
+/// A copy's script, as `user`, wrapped in `sudo` when asked.
+pub(crate) fn as_user(user: &str, sudo: bool, script: String) -> Result<String> {
+    Command::shell(script).sudo(sudo).script_for(user)
+}
 
 /// Local file facts needed before anything is sent, so a missing file fails early.
 pub(crate) fn local_source(local: &Path) -> Result<(std::fs::File, u32)> {
@@ -33,10 +76,18 @@ pub(crate) fn local_source(local: &Path) -> Result<(std::fs::File, u32)> {
 pub(crate) async fn send_file(
     t: &(impl Transport + ?Sized),
     user: &str,
+    sudo: bool,
     local: &Path,
     remote: &str,
 ) -> Result<()> {
     let (file, mode) = local_source(local)?;
+    // Exactly this many bytes, checked before the rename: an upload cut short (the
+    // connection dropped, the caller interrupted) ends the remote `head` early, and a
+    // truncated file must not take the target's place.
+    let size = file
+        .metadata()
+        .map_err(Error::io("read metadata of", local))?
+        .len();
     let (dir, name) = split_remote(remote)?;
     let template = format!("{}/.{name}.dcos-e2e-XXXXXXXXXX", dir.trim_end_matches('/'));
     // A directory at `remote` is refused: `mv` would have put the file, under its
@@ -44,13 +95,15 @@ pub(crate) async fn send_file(
     // file when anything fails.
     let script = format!(
         "set -e; if [ -d {r} ]; then echo {r_msg} >&2; exit 1; fi; mkdir -p -- {d}; \
-         t=$(mktemp {template}); trap 'rm -f -- \"$t\"' EXIT; cat > \"$t\"; \
+         t=$(mktemp {template}); trap 'rm -f -- \"$t\"' EXIT; head -c {size} > \"$t\"; \
+         [ \"$(wc -c < \"$t\")\" -eq {size} ] || {{ echo 'the upload was cut short' >&2; exit 1; }}; \
          chmod {mode:o} -- \"$t\"; mv -f -- \"$t\" {r}; trap - EXIT",
         d = quote(dir),
         template = quote(&template),
         r = quote(remote),
         r_msg = quote(&format!("{remote} is a directory")),
     );
+    let script = as_user(user, sudo, script)?;
     let mut p = t
         .spawn(Launch {
             stdin: true,
@@ -58,7 +111,7 @@ pub(crate) async fn send_file(
         })
         .await?;
     let mut stdin = p.stdin.take().ok_or_else(|| lost(t))?;
-    let mut file = tokio::fs::File::from_std(file);
+    let mut file = tokio::fs::File::from_std(file).take(size);
     let upload = async {
         let copied = copy_big(&mut file, &mut stdin).await;
         let _ = stdin.shutdown().await;
@@ -75,72 +128,9 @@ pub(crate) async fn send_file(
     Ok(())
 }
 
-/// Stream `remote` into a private temporary file beside `local` (random name, created
-/// mode 0600 and exclusively: a planted symlink is not followed, concurrent downloads do
-/// not meet), then give it the remote mode and rename it over `local`.
-pub(crate) async fn download_file(
-    t: &(impl Transport + ?Sized),
-    user: &str,
-    remote: &str,
-    local: &Path,
-) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let script = format!("stat -c %a -- {r} && exec cat -- {r}", r = quote(remote));
-    // The file is written at the local disk's pace.
-    let launch = Launch {
-        paced: true,
-        ..Launch::new(user, script)
-    };
-    // Made first: a target directory we cannot write to fails before anything runs.
-    let partial = partial_file(local)?;
-    let mut p = t.spawn(launch).await?;
-    let out = partial
-        .as_file()
-        .try_clone()
-        .map_err(Error::io("open", partial.path()))?;
-    // Output arrives in SSH-packet-sized chunks (32 KiB); written one by one, each was a
-    // trip to tokio's blocking pool, and that made downloads about half as fast as
-    // uploads on a busy machine. Batch them.
-    let mut out = tokio::io::BufWriter::with_capacity(2 << 20, tokio::fs::File::from_std(out));
-    let mut reader = ChunkReader::new(std::mem::replace(&mut p.stdout, StreamRx::ended()));
-    // The first line is the mode; the rest is the file. stderr is read meanwhile.
-    let fetch = async {
-        let mut mode_line = Vec::new();
-        let mut byte = [0u8; 1];
-        while reader.read(&mut byte).await? == 1 && byte[0] != b'\n' {
-            mode_line.push(byte[0]);
-        }
-        copy_big(&mut reader, &mut out).await?;
-        out.flush().await?;
-        Ok::<_, std::io::Error>(mode_line)
-    };
-    let (fetched, stderr) = tokio::join!(fetch, drain(&mut p.stderr));
-    drop(reader);
-    let status = p.exit.await.unwrap_or_else(|_| Err(lost(t)));
-    checked(t, &format!("reading {remote}"), status, &stderr)?;
-    let mode_line = fetched.map_err(Error::io("write", partial.path()))?;
-    drop(out);
-    let mode =
-        u32::from_str_radix(String::from_utf8_lossy(&mode_line).trim(), 8).map_err(|_| {
-            t.failure(
-                format!(
-                    "unexpected mode line {:?} for {remote}",
-                    String::from_utf8_lossy(&mode_line)
-                ),
-                None,
-            )
-        })?;
-    std::fs::set_permissions(partial.path(), std::fs::Permissions::from_mode(mode))
-        .map_err(Error::io("set mode of", partial.path()))?;
-    partial
-        .persist(local)
-        .map_err(|e| Error::io("rename into", local)(e.error))?;
-    Ok(())
-}
-
 /// A download's file until it is complete, beside `local`; removed when dropped, unless
 /// persisted.
-fn partial_file(local: &Path) -> Result<tempfile::NamedTempFile> {
+pub(crate) fn partial_file(local: &Path) -> Result<tempfile::NamedTempFile> {
     let dir = match local.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -161,7 +151,7 @@ fn partial_file(local: &Path) -> Result<tempfile::NamedTempFile> {
 
 /// `status` of a finished transfer command, as an error naming `what` with its stderr
 /// when it is not 0.
-fn checked(
+pub(crate) fn checked(
     t: &(impl Transport + ?Sized),
     what: &str,
     status: Result<i32>,

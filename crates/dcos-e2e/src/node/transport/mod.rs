@@ -3,10 +3,12 @@
 //! stdin/stdout/stderr; running, `popen`, killing and (by default) file transfer are
 //! built on that once, in [`crate::node`].
 
+pub(crate) mod copy;
 pub(crate) mod files;
 pub(crate) mod host_keys;
 pub(crate) mod ssh;
 pub(crate) mod stream;
+pub(crate) mod trees;
 
 use std::future::Future;
 use std::pin::Pin;
