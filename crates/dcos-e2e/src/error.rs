@@ -29,7 +29,7 @@ pub enum Error {
 
     /// A cluster (or a network or container of that name) already has this id.
     #[error(
-        "cluster id `{cluster_id}` is taken: a cluster (or network) with this id already exists"
+        "invalid cluster_id `{cluster_id}`: a cluster (or network) with this id already exists"
     )]
     ClusterIdTaken {
         /// The id asked for.
@@ -483,7 +483,7 @@ mod tests {
             "found through the chain"
         );
         assert!(chain(&e).starts_with(
-            "creating cluster c1 failed (everything created was removed): cluster id `c1` is taken"
+            "creating cluster c1 failed (everything created was removed): invalid cluster_id `c1`"
         ));
     }
 }
