@@ -11,6 +11,7 @@ mod baseline;
 mod capture;
 mod cli;
 mod config;
+mod daily;
 mod environment;
 mod install;
 mod ops;
@@ -55,6 +56,9 @@ async fn run(b: &mut Bench) -> Result<()> {
     }
     if b.cfg.wants("cli") {
         cli::bench(b).await?;
+    }
+    if b.cfg.wants("daily") {
+        daily::bench(b).await?;
     }
     Ok(())
 }
