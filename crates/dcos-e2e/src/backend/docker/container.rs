@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bollard::models::{
     ContainerCreateBody, HostConfig, HostConfigCgroupnsModeEnum, Mount as ApiMount,
-    MountBindOptions, MountType, MountVolumeOptions,
+    MountBindOptions, MountType, MountVolumeOptions, PortBinding,
 };
 use bollard::query_parameters::CreateContainerOptionsBuilder;
 use russh::keys::ssh_key::PrivateKey;
@@ -83,7 +83,10 @@ impl NodeContext<'_> {
 
     fn container_body(&self, p: &Planned) -> Result<ContainerCreateBody> {
         let role = p.role.as_str();
-        let mut tags = labels::object_labels(self.id, role, self.workspace);
+        let tags = labels::object_labels(self.id, role, self.workspace);
+        // The user's labels first: ours are written over them and still decide.
+        let mut tags: HashMap<String, String> =
+            self.cfg.labels_for(p.role).cloned().chain(tags).collect();
         tags.insert(labels::NODE_INDEX.into(), p.index.to_string());
         tags.insert(labels::SSH_USER.into(), DEFAULT_USER.into());
         tags.insert(labels::TRANSPORT.into(), self.cfg.transport.as_str().into());
@@ -158,7 +161,24 @@ impl NodeContext<'_> {
         // tree bound read-write it creates its own subtree inside the container's cgroup
         // (works for v1 and v2 without privileges); privileged on v2 gets a private one.
         let private_cgroups = self.privileged && self.cgroup_v2;
+        let first_master = p.role == Role::Master && p.index == 1;
+        let published = if first_master {
+            &self.cfg.master_ports[..]
+        } else {
+            &[]
+        };
+        let port_bindings: HashMap<String, Option<Vec<PortBinding>>> = published
+            .iter()
+            .map(|(host, container)| {
+                let binding = PortBinding {
+                    host_ip: None,
+                    host_port: Some(host.to_string()),
+                };
+                (format!("{container}/tcp"), Some(vec![binding]))
+            })
+            .collect();
         let host_config = HostConfig {
+            port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
             network_mode: Some(self.network.to_string()),
             mounts: Some(mounts),
             tmpfs: Some(HashMap::from([
@@ -184,6 +204,12 @@ impl NodeContext<'_> {
             cmd: Some(vec!["/sbin/init".into()]),
             env: Some(vec!["container=docker".into()]),
             labels: Some(tags),
+            exposed_ports: (!published.is_empty()).then(|| {
+                published
+                    .iter()
+                    .map(|(_, container)| format!("{container}/tcp"))
+                    .collect()
+            }),
             stop_signal: Some("SIGRTMIN+3".into()),
             host_config: Some(host_config),
             ..Default::default()
