@@ -6,6 +6,7 @@ use super::wait;
 use crate::backend::docker::doctor::DoctorCheck;
 use crate::backend::docker::image::ImageOptions;
 use crate::backend::docker::list::ClusterSummary;
+use crate::backend::docker::load::EngineStatus;
 use crate::error::Result;
 
 /// Blocking [`crate::docker::ensure_node_image`].
@@ -31,4 +32,9 @@ pub fn clean(all: bool) -> Result<Vec<String>> {
 /// Blocking [`crate::docker::doctor`].
 pub fn doctor(workspace_dir: Option<&Path>) -> Vec<DoctorCheck> {
     wait(crate::backend::docker::doctor::doctor(workspace_dir))
+}
+
+/// Blocking [`crate::docker::engine_status`].
+pub fn engine_status(node: &super::Node) -> Result<EngineStatus> {
+    wait(crate::backend::docker::load::engine_status(node.as_async()))
 }

@@ -220,6 +220,22 @@ impl Cluster {
         self.inner.test_command(pytest_command, env)
     }
 
+    /// Blocking [`crate::Cluster::load_image`].
+    pub fn load_image(&self, image: &str) -> Result<()> {
+        wait(self.inner.load_image(image))
+    }
+
+    /// Blocking [`crate::Cluster::load_images`].
+    pub fn load_images(
+        &self,
+        images: &[&str],
+        nodes: &[&Node],
+        progress: Option<crate::docker::ProgressFn>,
+    ) -> Result<()> {
+        let nodes: Vec<&crate::node::Node> = nodes.iter().map(|n| n.as_async()).collect();
+        wait(self.inner.load_images(images, &nodes, progress))
+    }
+
     /// Blocking [`crate::Cluster::destroy`].
     pub fn destroy(&self) -> Result<()> {
         wait(self.inner.destroy())

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::engine::StorageDriver;
 use super::image::ImageOptions;
 use crate::error::{Error, Result};
 use crate::node::TransportKind;
@@ -106,13 +107,15 @@ pub struct Docker {
     pub(crate) workspace_dir: Option<PathBuf>,
     pub(crate) mounts: PerRole<Vec<Mount>>,
     pub(crate) node_image: Option<String>,
-    pub(crate) image_options: ImageOptions,
+    // Boxed: the backend is passed around by value, and these are rarely read.
+    pub(crate) image_options: Box<ImageOptions>,
     pub(crate) network: Option<String>,
     pub(crate) privileged: Privileged,
     pub(crate) cluster_id: Option<String>,
     pub(crate) transport: TransportKind,
     pub(crate) connect_timeout: Duration,
     pub(crate) ready_timeout: Duration,
+    pub(crate) engine_storage_driver: StorageDriver,
 }
 
 impl Default for Docker {
@@ -121,13 +124,14 @@ impl Default for Docker {
             workspace_dir: None,
             mounts: Default::default(),
             node_image: None,
-            image_options: ImageOptions::default(),
+            image_options: Box::default(),
             network: None,
             privileged: Privileged::Auto,
             cluster_id: None,
             transport: TransportKind::Ssh,
             connect_timeout: Duration::from_secs(10),
             ready_timeout: Duration::from_secs(120),
+            engine_storage_driver: StorageDriver::Auto,
         }
     }
 }
@@ -173,7 +177,7 @@ impl Docker {
 
     /// How to build our node image when it is missing (mirror, suite, progress).
     pub fn image_options(mut self, options: ImageOptions) -> Self {
-        self.image_options = options;
+        self.image_options = Box::new(options);
         self
     }
 
@@ -211,6 +215,13 @@ impl Docker {
     /// How long new nodes may take to accept commands.
     pub fn ready_timeout(mut self, timeout: Duration) -> Self {
         self.ready_timeout = timeout;
+        self
+    }
+
+    /// The storage driver of the container engine inside nodes whose image has one
+    /// (default: what works on the node's volume, chosen at each boot).
+    pub fn engine_storage_driver(mut self, driver: StorageDriver) -> Self {
+        self.engine_storage_driver = driver;
         self
     }
 
