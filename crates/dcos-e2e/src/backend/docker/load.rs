@@ -297,7 +297,7 @@ pub(crate) async fn load_images(
         let mut stream = client.api.export_images(&refs);
         let mut buffer = BytesMut::new();
         let mut sent = 0u64;
-        let mut next_report = total / 10;
+        let mut next_report = total / 4;
         let mut fan_out = async |chunk: Bytes| {
             for slot in senders.iter_mut() {
                 if let Some(tx) = slot
@@ -325,7 +325,7 @@ pub(crate) async fn load_images(
                     progress,
                     &format!("streamed {} of about {}", mb(sent), mb(total)),
                 );
-                next_report = sent + total / 10;
+                next_report = sent + total / 4;
             }
         }
         if !buffer.is_empty() {
