@@ -238,9 +238,10 @@ async fn engine_checks(
             format!("{} boot here", boots.join(", "))
         } else {
             format!(
-                "{} boot here; {} need a cgroup v2 host (their systemd refuses cgroup v1)",
+                "{} boot here; {} {} a cgroup v2 host (systemd 258 and later refuses cgroup v1)",
                 boots.join(", "),
-                refused.join(", ")
+                refused.join(", "),
+                if refused.len() == 1 { "needs" } else { "need" }
             )
         },
         "",
