@@ -139,6 +139,30 @@ async fn provision(b: &mut Bench, image: &str) -> Result<(Cluster, f64)> {
     Ok((cluster, took))
 }
 
+/// CPU seconds the cluster's node containers used so far (their cgroup's accounting on
+/// the host), summed; `None` where the host does not show it.
+fn nodes_cpu(cluster: &Cluster) -> Option<f64> {
+    let mut total = 0.0;
+    for name in cluster.nodes().filter_map(|n| n.container_name()) {
+        let id = docker(&["inspect", "--format", "{{.Id}}", name]).ok()?;
+        let v1 = format!("/sys/fs/cgroup/cpuacct/docker/{id}/cpuacct.usage");
+        let v2 = format!("/sys/fs/cgroup/system.slice/docker-{id}.scope/cpu.stat");
+        if let Ok(ns) = std::fs::read_to_string(&v1) {
+            total += ns.trim().parse::<f64>().ok()? / 1e9;
+        } else {
+            let stat = std::fs::read_to_string(&v2).ok()?;
+            let us = stat
+                .lines()
+                .find_map(|l| l.strip_prefix("usage_usec "))?
+                .trim()
+                .parse::<f64>()
+                .ok()?;
+            total += us / 1e6;
+        }
+    }
+    Some(total)
+}
+
 /// Seconds until `docker info` answers on every node, asked at once.
 async fn engine_answers(cluster: &Cluster) -> Result<f64> {
     let t = Instant::now();
@@ -180,6 +204,9 @@ pub async fn bench(b: &mut Bench) -> Result<()> {
         engine
     ));
     let mut provision_s: [Vec<f64>; 3] = Default::default();
+    // CPU of the 3 nodes when SSH-ready, and (engine images) once docker answers.
+    let mut cpu_ready: [Vec<f64>; 3] = Default::default();
+    let mut cpu_engine: [Vec<f64>; 3] = Default::default();
     let (mut answering_boot, mut answering_demand) = (Vec::new(), Vec::new());
     for rep in 0..b.cfg.reps {
         // The order turns each repetition, so drift in the machine's load is shared.
@@ -187,8 +214,15 @@ pub async fn bench(b: &mut Bench) -> Result<()> {
             let which = (k + rep) % 3;
             let (label, image) = &images[which];
             let (cluster, took) = provision(b, image).await?;
+            if let Some(cpu) = nodes_cpu(&cluster) {
+                cpu_ready[which].push(cpu);
+            }
             let answers = if which > 0 {
-                Some(engine_answers(&cluster).await?)
+                let answers = engine_answers(&cluster).await?;
+                if let Some(cpu) = nodes_cpu(&cluster) {
+                    cpu_engine[which].push(cpu);
+                }
+                Some(answers)
             } else {
                 None
             };
@@ -240,6 +274,39 @@ pub async fn bench(b: &mut Bench) -> Result<()> {
         median(&answering_demand),
         None,
         "-",
+        "s",
+        Target::None,
+    );
+    let base_cpu = median(&cpu_ready[0]);
+    b.report.row(
+        "CPU of 3 nodes to SSH-ready, dockerd at boot",
+        median(&cpu_ready[1]),
+        base_cpu,
+        "the default image, same run",
+        "s",
+        Target::None,
+    );
+    b.report.row(
+        "CPU of 3 nodes to SSH-ready, dockerd on first use",
+        median(&cpu_ready[2]),
+        base_cpu,
+        "the default image, same run",
+        "s",
+        Target::None,
+    );
+    b.report.row(
+        "CPU of 3 nodes once docker answers, dockerd at boot",
+        median(&cpu_engine[1]),
+        base_cpu,
+        "the default image at SSH-ready, same run",
+        "s",
+        Target::None,
+    );
+    b.report.row(
+        "CPU of 3 nodes once docker answers, dockerd on first use",
+        median(&cpu_engine[2]),
+        base_cpu,
+        "the default image at SSH-ready, same run",
         "s",
         Target::None,
     );

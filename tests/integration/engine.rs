@@ -436,6 +436,18 @@ fn a_chosen_storage_driver_is_used_and_reported() {
     let view: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(view["nodes"][0]["engine"]["state"], "running");
     assert_eq!(view["nodes"][0]["engine"]["storage_driver"], "vfs");
+
+    // An engine that is there but stopped is told apart from none, and named.
+    sh(master, "systemctl stop docker.socket docker.service");
+    assert_eq!(
+        blocking::docker::engine_status(master).unwrap().state,
+        EngineState::Stopped
+    );
+    let err = cluster.load_image(&image.0).unwrap_err();
+    assert!(
+        matches!(&err, Error::EngineDown { node, .. } if *node == master.to_string()),
+        "{err}"
+    );
 }
 
 /// fuse-overlayfs needs /dev/fuse in the node: asking for it gives the node the
@@ -593,4 +605,38 @@ fn doctor_reports_what_the_engine_needs() {
             .unwrap()
             .contains("trixie")
     );
+}
+
+/// Issue 15, item 7: builds and their locks live where only root can go, so another
+/// user can neither swap a root filesystem nor hold a lock a build would wait on
+/// (before: predictable names in the world-writable /tmp).
+#[test]
+fn another_user_cannot_reach_the_build_directory_or_its_locks() {
+    use std::os::unix::fs::MetadataExt;
+    common::node_image();
+    let state = std::path::Path::new("/var/lib/dcos-e2e");
+    let meta = std::fs::symlink_metadata(state).unwrap();
+    assert!(meta.is_dir(), "a real directory, not a link");
+    assert_eq!((meta.uid(), meta.mode() & 0o777), (0, 0o700));
+    let lock = std::fs::read_dir(state)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().ends_with(".lock"))
+        .expect("a build left its lock file")
+        .path();
+    // As nobody: neither open the lock (to hold it) nor plant anything beside it.
+    let attempt = |script: &str| {
+        Proc::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--", "sh", "-c"])
+            .arg(script)
+            .output()
+            .expect("setpriv runs")
+    };
+    let hold = attempt(&format!("exec 9<{}", lock.display()));
+    assert!(!hold.status.success(), "nobody opened {}", lock.display());
+    assert!(String::from_utf8_lossy(&hold.stderr).contains("ermission denied"));
+    let plant = attempt(&format!("mkdir {}/build-planted", state.display()));
+    assert!(!plant.status.success(), "nobody made a directory there");
+    // Root itself can (the check above is not vacuous).
+    assert!(std::fs::File::open(&lock).is_ok());
 }

@@ -351,7 +351,7 @@ pub(crate) async fn load_images(
                     report(progress, &format!("{node}: {line}"));
                 }
             }
-            Err(e) => failed.push(format!("{node}: {}", crate::error::chain(&e))),
+            Err(why) => failed.push(format!("{node}: {why}")),
         }
     }
     if !failed.is_empty() {
@@ -367,13 +367,13 @@ pub(crate) async fn load_images(
     Ok(())
 }
 
-/// Feed one node's `docker load` from `rx` until it ends, then its output; an error
-/// when it exits non-zero.
+/// Feed one node's `docker load` from `rx` until it ends, then its output; why not,
+/// when it exits non-zero or the node is lost.
 async fn finish_load(
     shell: &dyn Transport,
     mut p: RawProcess,
     mut rx: mpsc::Receiver<Bytes>,
-) -> Result<String> {
+) -> std::result::Result<String, String> {
     let stdin = p.stdin.take();
     let write = async move {
         let Some(mut stdin) = stdin else { return };
@@ -387,14 +387,15 @@ async fn finish_load(
         let _ = stdin.shutdown().await;
     };
     let ((), stdout, stderr) = tokio::join!(write, drain(&mut p.stdout), drain(&mut p.stderr));
-    let status = p.exit.await.unwrap_or_else(|_| Err(lost(shell)))?;
+    let status = p
+        .exit
+        .await
+        .unwrap_or_else(|_| Err(lost(shell)))
+        .map_err(|e| crate::error::chain(&e))?;
     if status != 0 {
-        return Err(shell.failure(
-            format!(
-                "`docker load` exited with status {status}: {}",
-                last_lines(&stderr)
-            ),
-            None,
+        return Err(format!(
+            "`docker load` exited with status {status}: {}",
+            last_lines(&stderr)
         ));
     }
     Ok(String::from_utf8_lossy(&stdout).into_owned())
