@@ -245,6 +245,11 @@ fn engine_nodes_run_networked_containers_and_destroy_leaves_nothing() {
     let id = cluster.id().to_string();
     let workspace = cluster.workspace().map(|w| w.to_path_buf());
 
+    // Nothing started the engines yet: they wait on their socket.
+    for node in cluster.nodes() {
+        let status = blocking::docker::engine_status(node).unwrap();
+        assert_eq!(status.state, EngineState::OnDemand, "{node}");
+    }
     // Every node's engine answers, with the systemd cgroup driver and a storage driver
     // it chose itself, as the library reports it.
     for node in cluster.nodes() {
@@ -627,7 +632,14 @@ fn another_user_cannot_reach_the_build_directory_or_its_locks() {
     // As nobody: neither open the lock (to hold it) nor plant anything beside it.
     let attempt = |script: &str| {
         Proc::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--", "sh", "-c"])
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--",
+                "sh",
+                "-c",
+            ])
             .arg(script)
             .output()
             .expect("setpriv runs")

@@ -208,8 +208,8 @@ pub struct RecipeArgs {
     /// host).
     #[arg(long, visible_alias = "suite", value_name = "NAME", default_value = "bookworm", value_parser = parse_distribution)]
     pub distribution: Distribution,
-    /// Put a Docker Engine in the node image (docker.io, containerd, runc), started at
-    /// boot.
+    /// Put a Docker Engine in the node image (docker.io, containerd, runc); its socket
+    /// listens from boot, the first client starts the daemon.
     #[arg(long)]
     pub engine: bool,
 }

@@ -242,7 +242,8 @@ pub struct ImageOptions {
     pub suite: Option<String>,
     /// Packages to install beyond the standard set (part of the recipe hash).
     pub extra_packages: Vec<String>,
-    /// Install a Docker Engine (docker.io, containerd, runc), started at boot.
+    /// Install a Docker Engine (docker.io, containerd, runc): its socket listens from
+    /// boot and the first client starts the daemon.
     pub engine: bool,
     /// How long to wait for another build of the same image; default 20 minutes.
     pub lock_timeout: Option<Duration>,
