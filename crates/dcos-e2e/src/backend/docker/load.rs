@@ -264,16 +264,16 @@ pub(crate) async fn load_images(
     let started = join_all(shells.iter().map(|(t, user)| {
         t.spawn(Launch {
             user,
-            script: "docker load".into(),
+            script: "docker load -q".into(),
             stdin: true,
         })
     }))
     .await;
     let mut processes = Vec::new();
     let mut start_error = None;
-    for p in started {
+    for (p, (t, _)) in started.into_iter().zip(&shells) {
         match p {
-            Ok(p) => processes.push(p),
+            Ok(p) => processes.push((p, t)),
             Err(e) => start_error = start_error.or(Some(e)),
         }
     }
@@ -282,8 +282,7 @@ pub(crate) async fn load_images(
         join_all(
             processes
                 .into_iter()
-                .zip(&shells)
-                .map(|(p, (t, _))| finish_load(&**t, p, mpsc::channel(1).1)),
+                .map(|(p, t)| finish_load(&**t, p, mpsc::channel(1).1)),
         )
         .await;
         return Err(e);
@@ -338,8 +337,7 @@ pub(crate) async fn load_images(
         processes
             .into_iter()
             .zip(receivers)
-            .zip(&shells)
-            .map(|((p, rx), (t, _))| finish_load(&**t, p, rx)),
+            .map(|((p, t), rx)| finish_load(&**t, p, rx)),
     );
     let (fed, loaded) = tokio::join!(feed, loads);
     let sent = fed?;
