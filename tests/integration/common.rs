@@ -141,12 +141,18 @@ pub fn force_remove(cluster_id: &str) {
     blocking::docker::destroy_cluster(cluster_id).expect("destroy by id");
 }
 
-/// `docker inspect -f FORMAT NAME`.
+/// `docker inspect -f FORMAT NAME`; the object must exist (a failed inspect is not an
+/// empty answer).
 pub fn docker_inspect(format: &str, name: &str) -> String {
     let out = Proc::new("docker")
         .args(["inspect", "-f", format, name])
         .output()
         .expect("docker CLI runs");
+    assert!(
+        out.status.success(),
+        "docker inspect {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 

@@ -29,7 +29,7 @@ fn full_cycle_create_wait_and_integration_tests() {
         .run_integration_tests(["pytest", "-x"], BTreeMap::new())
         .unwrap();
     assert!(
-        out.stdout_text().contains("4 passed"),
+        out.stdout_text().contains("8 passed"),
         "{}",
         out.stdout_text()
     );

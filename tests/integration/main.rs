@@ -13,5 +13,7 @@ mod engine;
 mod existing;
 mod image;
 mod install;
+mod logs;
 mod reliability;
+mod testenv;
 mod transports;

@@ -112,6 +112,35 @@ pub enum Error {
         node: String,
     },
 
+    /// An existing host's key is not in its `known_hosts` file, and host keys are
+    /// checked strictly (the default).
+    #[error(
+        "ssh to {node}: its host key ({fingerprint}) is not listed for its address in {}, and host keys are checked strictly; refusing to connect",
+        known_hosts.display()
+    )]
+    HostKeyUnknown {
+        /// The node (role and address).
+        node: String,
+        /// The key it presented, as `ssh-keygen -l` prints it (`SHA256:...`).
+        fingerprint: String,
+        /// The file that was looked in.
+        known_hosts: PathBuf,
+    },
+
+    /// The key a host presented is marked `@revoked` in the `known_hosts` file.
+    #[error(
+        "ssh to {node}: its host key ({fingerprint}) is revoked in {}; refusing to connect",
+        known_hosts.display()
+    )]
+    HostKeyRevoked {
+        /// The node (role and address).
+        node: String,
+        /// The key it presented (`SHA256:...`).
+        fingerprint: String,
+        /// The file that revokes it.
+        known_hosts: PathBuf,
+    },
+
     /// The node refused our key for this user.
     #[error("ssh to {node}: the key {} is not accepted for user {user}", key.display())]
     AuthenticationRefused {
@@ -213,6 +242,30 @@ pub enum Error {
     /// Creating a cluster failed after objects were made; says what became of them.
     #[error(transparent)]
     CreateFailed(Box<CreateFailed>),
+
+    /// A blocking call was made from inside an async runtime, where it would stall the
+    /// runtime's thread (use the async API there).
+    #[error(
+        "dcos_e2e::blocking::{call} was called inside an async runtime; use the async API (dcos_e2e::{call}) there"
+    )]
+    InsideRuntime {
+        /// The blocking call.
+        call: &'static str,
+    },
+
+    /// The cleanup watchdog of a new cluster did not start.
+    #[error("the cleanup watchdog did not start: {detail}")]
+    WatchdogFailed {
+        /// What it said, or that it said nothing.
+        detail: String,
+    },
+
+    /// Several steps failed (each node's install, each object's removal): all of them.
+    #[error("{} failures: {}", errors.len(), errors.iter().map(|e| chain(e)).collect::<Vec<_>>().join("; "))]
+    Several {
+        /// Every failure, in the order found.
+        errors: Vec<Error>,
+    },
 
     /// Another build of the same node image held its lock longer than the wait allowed.
     #[error(
@@ -319,7 +372,9 @@ impl std::fmt::Display for Aftermath {
 pub struct CommandFailed {
     /// The node (role and address).
     pub node: String,
-    /// The command as it can be pasted into a shell on the node.
+    /// The command as it can be pasted into a shell on the node, except that values
+    /// given with [`Command::env`](crate::Command::env) show as `<redacted>` (they are
+    /// often secrets); pasted, such a command fails instead of running without them.
     pub command: String,
     /// Exit status (128 + signal number when killed by a signal).
     pub status: i32,
@@ -386,6 +441,15 @@ impl Error {
             aftermath,
             cause,
         }))
+    }
+
+    /// One error for several failures: `None` for none, the error itself for one.
+    pub(crate) fn from_all(mut errors: Vec<Error>) -> Option<Error> {
+        match errors.len() {
+            0 => None,
+            1 => errors.pop(),
+            _ => Some(Error::Several { errors }),
+        }
     }
 
     /// The exit status when this is a failed node command.

@@ -33,7 +33,8 @@ pub use cluster::{Cluster, ClusterBuilder};
 pub use error::{Aftermath, BoxError, CommandFailed, CreateFailed, Error, Result, chain};
 pub use install::config::{install_config, superuser_password_hash};
 pub use node::{
-    Command, Node, NodeSelector, Output, OutputStream, Process, Role, TransportKind, quote,
+    Command, CopyOptions, HostKeyChecking, LogBundle, Node, NodeLogs, NodeSelector, Output,
+    OutputStream, Process, Role, TransportKind, quote,
 };
 pub use params::{ExtraConfig, InstallOptions};
 pub use policy::{KEEP_ENV, keep_requested};

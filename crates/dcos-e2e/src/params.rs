@@ -205,6 +205,8 @@ pub(crate) struct ClusterParams {
     pub destroy_on_error: bool,
     pub destroy_on_success: bool,
     pub files_to_copy_to_installer: Vec<(PathBuf, PathBuf)>,
+    /// Where to write a log bundle when the scope ends by error or panic.
+    pub logs_on_failure: Option<PathBuf>,
 }
 
 impl Default for ClusterParams {
@@ -219,6 +221,7 @@ impl Default for ClusterParams {
             destroy_on_error: true,
             destroy_on_success: true,
             files_to_copy_to_installer: Vec::new(),
+            logs_on_failure: None,
         }
     }
 }

@@ -54,7 +54,7 @@ pub enum Top {
     Docker(DockerCmd),
     /// Node operations on an existing cluster described in a cluster file.
     #[command(
-        after_help = "Example:\n  minidcos existing --cluster-file cluster.yaml run --node all -- hostname\n\nThe cluster file (YAML):\n  ssh_user: centos\n  ssh_key_path: ~/.ssh/id_ed25519   # relative paths are from the file's directory\n  masters: [10.0.0.1]\n  agents: [10.0.0.2, 10.0.0.3]\n  public_agents: [10.0.0.4]"
+        after_help = "Example:\n  minidcos existing --cluster-file cluster.yaml run --node all -- hostname\n\nThe cluster file (YAML):\n  ssh_user: centos\n  ssh_key_path: ~/.ssh/id_ed25519   # relative paths are from the file's directory\n  masters: [10.0.0.1]\n  agents: [10.0.0.2, 10.0.0.3]\n  public_agents: [10.0.0.4]\n  known_hosts: ~/.ssh/known_hosts   # optional (this default); hosts are looked up by address\n  strict_host_key_checking: true    # optional (this default); false trusts unlisted hosts on first use\n\nHost keys are checked against known_hosts: a host not listed there is refused unless\nstrict_host_key_checking is false (then its first key is trusted for this run; the file\nis not written), and a listed host must present a listed key. Add a host with\n`ssh-keyscan -H ADDRESS >> FILE` after checking its fingerprint."
     )]
     Existing(ExistingArgs),
     /// Print a shell completion script.
@@ -103,21 +103,23 @@ Examples:
   minidcos docker run dcos-e2e-1a2b3c4d --node agent:1 --env A=b -- sh -c 'echo $A'
   minidcos docker run dcos-e2e-1a2b3c4d --test-env -- pytest -x")]
     Run(RunArgs),
-    /// Copy a local file to nodes (mode kept).
+    /// Copy a local file or directory to nodes (modes and links kept).
     #[command(
         after_help = "Example:\n  minidcos docker send-file dcos-e2e-1a2b3c4d ./app.conf /etc/app.conf --node all"
     )]
     SendFile {
         /// The cluster id.
         id: String,
-        /// Local file.
+        /// Local file or directory.
         source: PathBuf,
         /// Absolute destination path on the node.
         destination: String,
         #[command(flatten)]
         nodes: NodeArgs,
+        #[command(flatten)]
+        copy: CopyArgs,
     },
-    /// Copy a file from one node.
+    /// Copy a file or directory from one node.
     #[command(
         after_help = "Example:\n  minidcos docker download-file dcos-e2e-1a2b3c4d /var/log/app.log ./app.log --node agent:1"
     )]
@@ -130,6 +132,19 @@ Examples:
         destination: PathBuf,
         #[command(flatten)]
         nodes: NodeArgs,
+        #[command(flatten)]
+        copy: CopyArgs,
+    },
+    /// Write a log bundle: per node the journal, unit states, installer output,
+    /// dcos-diagnostics and the container's inspect; a summary beside them.
+    #[command(
+        after_help = "Example:\n  minidcos docker export-logs dcos-e2e-1a2b3c4d ./logs\n  less ./logs/summary.txt ./logs/master-1/journal.log"
+    )]
+    ExportLogs {
+        /// The cluster id.
+        id: String,
+        /// Directory to write the bundle into (made if missing).
+        dir: PathBuf,
     },
     /// Wait until DC/OS is healthy on every master.
     #[command(after_help = "Example:\n  minidcos docker wait dcos-e2e-1a2b3c4d --timeout 20m")]
@@ -293,6 +308,10 @@ pub struct CreateArgs {
     /// Stream installer and node output to stderr.
     #[arg(long)]
     pub log_output_live: bool,
+    /// When installing or waiting fails, write a log bundle of every node into DIR
+    /// before the cluster is removed.
+    #[arg(long, value_name = "DIR", requires = "artifact")]
+    pub logs_on_failure: Option<PathBuf>,
 }
 
 /// `--privileged`.
@@ -337,6 +356,27 @@ pub struct NodeArgs {
     pub node: Vec<NodeSelector>,
 }
 
+/// Whom a copy runs as.
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// Copy as this user (the files are theirs).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Copy as root through sudo.
+    #[arg(long)]
+    pub sudo: bool,
+}
+
+impl CopyArgs {
+    pub fn options(&self) -> dcos_e2e::CopyOptions {
+        let options = dcos_e2e::CopyOptions::new().sudo(self.sudo);
+        match &self.user {
+            Some(user) => options.user(user),
+            None => options,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The cluster id.
@@ -376,7 +416,8 @@ pub struct CommandArgs {
 
 #[derive(Debug, Args)]
 pub struct ExistingArgs {
-    /// The cluster file (YAML: ssh_user, ssh_key_path, masters, agents, public_agents).
+    /// The cluster file (YAML: ssh_user, ssh_key_path, masters, agents, public_agents,
+    /// known_hosts, strict_host_key_checking).
     #[arg(long, value_name = "FILE")]
     pub cluster_file: PathBuf,
     #[command(subcommand)]
@@ -400,14 +441,16 @@ pub enum ExistingCmd {
         after_help = "Example:\n  minidcos existing --cluster-file cluster.yaml send-file ./a.conf /etc/a.conf --node all"
     )]
     SendFile {
-        /// Local file.
+        /// Local file or directory.
         source: PathBuf,
         /// Absolute destination path on the node.
         destination: String,
         #[command(flatten)]
         nodes: NodeArgs,
+        #[command(flatten)]
+        copy: CopyArgs,
     },
-    /// Copy a file from one node.
+    /// Copy a file or directory from one node.
     #[command(
         after_help = "Example:\n  minidcos existing --cluster-file cluster.yaml download-file /var/log/a.log ./a.log"
     )]
@@ -418,6 +461,8 @@ pub enum ExistingCmd {
         destination: PathBuf,
         #[command(flatten)]
         nodes: NodeArgs,
+        #[command(flatten)]
+        copy: CopyArgs,
     },
     /// Wait until DC/OS is healthy on every master.
     #[command(

@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::cli::{DockerCmd, PrivilegedArg, RecipeArgs, RunArgs, StorageDriverArg, TransportArg};
 use crate::errors::{failure, in_flag_terms};
 use crate::output::{self, Progress};
+use crate::signals::interruptible;
 
 pub use nodes::existing;
 
@@ -33,7 +34,17 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
             options.validate().map_err(in_flag_terms)?;
             let cluster = attach(&id, None).await?;
             let p = Progress::start(format!("installing DC/OS on {id}"));
-            cluster.install(&options).await?;
+            let status = interruptible(async {
+                cluster.install(&options).await?;
+                Ok(0)
+            })
+            .await?;
+            if status != 0 {
+                // The node installers outlive the connections that started them.
+                eprintln!("stopping the installers on the nodes of {id}");
+                cluster.stop_install().await?;
+                return Ok(status);
+            }
             p.done();
             Ok(0)
         }
@@ -57,22 +68,50 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
             source,
             destination,
             nodes,
+            copy,
         } => {
             let cluster = attach(&id, None).await?;
-            nodes::send_file(&cluster, &nodes, &source, &destination).await
+            interruptible(nodes::send_file(
+                &cluster,
+                &nodes,
+                &source,
+                &destination,
+                &copy,
+            ))
+            .await
         }
         DockerCmd::DownloadFile {
             id,
             source,
             destination,
             nodes,
+            copy,
         } => {
             let cluster = attach(&id, None).await?;
-            nodes::download_file(&cluster, &nodes, &source, &destination).await
+            interruptible(nodes::download_file(
+                &cluster,
+                &nodes,
+                &source,
+                &destination,
+                &copy,
+            ))
+            .await
         }
         DockerCmd::Wait { id, timeout } => {
             let cluster = attach(&id, None).await?;
-            nodes::wait(&cluster, timeout).await
+            interruptible(nodes::wait(&cluster, timeout)).await
+        }
+        DockerCmd::ExportLogs { id, dir } => {
+            let cluster = attach(&id, None).await?;
+            let p = Progress::start(format!("reading the logs of {id}"));
+            let bundle = cluster.export_logs(&dir).await?;
+            p.done();
+            if json {
+                output::json(&bundle);
+            } else {
+                crate::say!("{}", bundle.to_string().trim_end());
+            }
+            Ok(0)
         }
         DockerCmd::Destroy { ids, all } => destroy(ids, all, json).await,
         DockerCmd::Clean { all } => {
@@ -230,6 +269,7 @@ async fn list(json: bool) -> Result<Status> {
                 match c.owner {
                     docker::Owner::Process => "process (alive)",
                     docker::Owner::Nobody => "none (clean removes it)",
+                    docker::Owner::Elsewhere => "elsewhere (another host; clean leaves it)",
                     _ => "user",
                 }
                 .to_string(),

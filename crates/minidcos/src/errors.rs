@@ -128,6 +128,12 @@ fn hint_for(lib: &Lib) -> Option<String> {
             Lib::HostKeyMismatch { .. } => {
                 "the address now answers with another host key: is it still the node you made?"
             }
+            Lib::HostKeyUnknown { .. } => {
+                "check the fingerprint, then add the host with `ssh-keyscan -H ADDRESS >> KNOWN_HOSTS`; or set `known_hosts:` in the cluster file, or `strict_host_key_checking: false` to trust it on first use"
+            }
+            Lib::HostKeyRevoked { .. } => {
+                "the key is revoked on purpose: find out why before connecting"
+            }
             Lib::AuthenticationRefused { .. } => {
                 "check the user and that the key is in its authorized_keys"
             }

@@ -1,6 +1,8 @@
 //! SIGINT and SIGTERM as values: a command that must clean up waits on them next to its
 //! work, and exits with 128 + the signal's number.
 
+use std::future::Future;
+
 use anyhow::{Result, anyhow};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
@@ -19,11 +21,31 @@ impl Interrupt {
         Ok(Self { int, term })
     }
 
-    /// The signal number that came.
+    /// The signal number that came. From then on the signals have their default
+    /// effect again: a second Ctrl-C during the cleanup that follows ends the program
+    /// at once (a watchdog or `minidcos docker clean` removes what is left).
     pub async fn recv(&mut self) -> i32 {
-        tokio::select! {
+        let signal = tokio::select! {
             _ = self.int.recv() => libc::SIGINT,
             _ = self.term.recv() => libc::SIGTERM,
+        };
+        for s in [libc::SIGINT, libc::SIGTERM] {
+            // SAFETY: restoring a signal's default disposition has no preconditions.
+            unsafe { libc::signal(s, libc::SIG_DFL) };
+        }
+        signal
+    }
+}
+
+/// Run `work` unless SIGINT or SIGTERM comes first; then `work` is dropped (what it was
+/// doing stops) and the status is 128 + the signal's number.
+pub async fn interruptible(work: impl Future<Output = Result<i32>>) -> Result<i32> {
+    let mut interrupt = Interrupt::register()?;
+    tokio::select! {
+        done = work => done,
+        signal = interrupt.recv() => {
+            eprintln!("interrupted");
+            Ok(128 + signal)
         }
     }
 }

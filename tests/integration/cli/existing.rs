@@ -52,10 +52,11 @@ fn install_then_existing_cluster_file_operations() {
     std::fs::write(
         &file,
         format!(
-            "ssh_user: root\nssh_key_path: {}\nmasters: [{}]\nagents: [{}]\npublic_agents: []\n",
+            "ssh_user: root\nssh_key_path: {}\nmasters: [{}]\nagents: [{}]\npublic_agents: []\nknown_hosts: {}/ssh/known_hosts\n",
             view["ssh_key_path"].as_str().unwrap(),
             ips("master").join(", "),
             ips("agent").join(", "),
+            view["workspace"].as_str().unwrap(),
         ),
     )
     .unwrap();

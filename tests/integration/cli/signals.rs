@@ -54,7 +54,6 @@ fn ctrl_c_while_waiting_for_dcos_removes_everything() {
         );
     }
     let workspace = workspace_of(&id);
-    std::thread::sleep(Duration::from_secs(1));
     send_signal(&child, libc::SIGINT);
     let status = wait_exit(&mut child, Duration::from_secs(120));
     said.extend(lines.try_iter());

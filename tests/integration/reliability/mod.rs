@@ -3,6 +3,14 @@
 //! seconds) in `target/reliability-summary.tsv`; `scripts/test` prints the table.
 //! Cases of one area each have a file here; the first ones are below.
 
+mod errors;
+mod ownership;
+mod provision;
+mod signals;
+mod transport;
+mod waits;
+mod watchdog;
+
 use std::io::{BufRead, BufReader, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
@@ -400,11 +408,12 @@ fn node_killed_mid_command_is_an_error_not_a_hang() {
             "{transport}: wait returned after {:?}: {result:?}",
             started.elapsed()
         );
+        // The command's own channel or exec stream ended without a status.
         match result {
-            Err(e) => assert!(
-                e.to_string().contains(&node.to_string()) || matches!(e, Error::Transport { .. }),
-                "{e}"
-            ),
+            Err(Error::Transport { node: named, .. }) => {
+                assert_eq!(named, node.to_string(), "{transport}")
+            }
+            Err(other) => panic!("{transport}: expected Error::Transport, got {other:?}"),
             Ok(out) => assert_ne!(
                 out.status, 0,
                 "{transport}: a killed node cannot report success"
@@ -415,7 +424,18 @@ fn node_killed_mid_command_is_an_error_not_a_hang() {
             "{transport}: took {:?}",
             started.elapsed()
         );
+        // The next command: nothing answers at the address (SSH), or the container is
+        // not running (docker exec).
         let err = node.run(["true"]).unwrap_err();
         eprintln!("{transport}: next command: {err}");
+        match (transport, &err) {
+            (TransportKind::Ssh, Error::Timeout { node: named, .. })
+            | (TransportKind::DockerExec, Error::Unreachable { node: named, .. }) => {
+                assert_eq!(*named, node.to_string())
+            }
+            _ => panic!(
+                "{transport}: expected Timeout (ssh) or Unreachable (docker exec), got {err:?}"
+            ),
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! What a backend hands the [`Cluster`](crate::Cluster): the nodes, and the backend side
 //! of the running cluster that the lifecycle drives.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -9,6 +10,10 @@ use crate::node::Node;
 use crate::node::liveness::Liveness;
 use crate::node::role::PerRole;
 use crate::node::transport::BoxFuture;
+
+/// The installer's output on the host, kept beside its genconf directory (for a log
+/// bundle).
+pub(crate) const GENCONF_LOG: &str = "genconf.log";
 
 /// Where an installer's `genconf` directory is on the host and on the nodes.
 #[derive(Clone, Debug)]
@@ -35,11 +40,22 @@ pub(crate) trait RunningCluster: Send + Sync {
     /// Remove everything, from `Drop`: blocks, works whatever runtime (if any) is running.
     fn destroy_from_drop(&self);
 
-    /// The scope ended and the policy says keep: the cluster must outlive this process.
+    /// The policy says keep: the cluster must outlive this process.
+    fn keep(&self) -> BoxFuture<'_, Result<()>>;
+
+    /// [`RunningCluster::keep`], from `Drop`: blocks, works whatever runtime is running.
     fn keep_from_drop(&self);
 
     /// Hand the cluster to the user: it outlives this process until destroyed.
     fn persist(&self) -> BoxFuture<'_, Result<()>>;
+
+    /// The backend's own account of each node (Docker: the container's inspect, as
+    /// JSON), by container name.
+    fn describe_nodes(&self) -> BoxFuture<'_, HashMap<String, String>>;
+
+    /// Write a log bundle into `dir`, from `Drop` (before destroying): blocks, works
+    /// whatever runtime (if any) is running. Failures are logged.
+    fn export_logs_from_drop(&self, dir: &Path);
 }
 
 /// A cluster a backend made or wrapped.

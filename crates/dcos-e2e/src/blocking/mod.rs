@@ -25,8 +25,8 @@ use std::time::Duration;
 
 use crate::backend::ClusterBackend;
 use crate::backend::existing::Host;
-use crate::error::Result;
-use crate::node::{Command, NodeSelector, Output, Role, TransportKind};
+use crate::error::{Error, Result};
+use crate::node::{Command, LogBundle, NodeSelector, Output, Role, TransportKind};
 use crate::params::{ExtraConfig, InstallOptions};
 
 /// The shared runtime behind the facade.
@@ -42,8 +42,16 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-fn wait<F: Future>(future: F) -> F::Output {
-    runtime().block_on(future)
+/// Wait on the async `call`. On a runtime's worker thread, where blocking could stall the
+/// very work being waited for, tokio refuses (it panics): that is
+/// [`Error::InsideRuntime`] here. (A runtime's blocking threads may wait.)
+fn wait<T>(call: &'static str, future: impl Future<Output = Result<T>>) -> Result<T> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return runtime().block_on(future);
+    }
+    // Whether this thread may block is tokio's to say, and it says so only by panicking.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime().block_on(future)))
+        .unwrap_or(Err(Error::InsideRuntime { call }))
 }
 
 /// Blocking [`crate::ClusterBuilder`].
@@ -74,6 +82,11 @@ impl ClusterBuilder {
         extra_config(config: ExtraConfig);
     }
 
+    /// See [`crate::ClusterBuilder::logs_on_failure`].
+    pub fn logs_on_failure(self, dir: impl Into<PathBuf>) -> Self {
+        Self(self.0.logs_on_failure(dir))
+    }
+
     /// See [`crate::ClusterBuilder::build_artifact`].
     pub fn build_artifact(self, path: impl Into<PathBuf>) -> Self {
         Self(self.0.build_artifact(path))
@@ -90,12 +103,12 @@ impl ClusterBuilder {
 
     /// Blocking [`crate::ClusterBuilder::create`].
     pub fn create(self) -> Result<Cluster> {
-        wait(self.0.create()).map(Cluster::new)
+        wait("ClusterBuilder::create", self.0.create()).map(Cluster::new)
     }
 
     /// Blocking [`crate::ClusterBuilder::provision`].
     pub fn provision(self) -> Result<Cluster> {
-        wait(self.0.provision()).map(Cluster::new)
+        wait("ClusterBuilder::provision", self.0.provision()).map(Cluster::new)
     }
 }
 
@@ -128,9 +141,10 @@ impl Cluster {
 
     /// Blocking [`crate::Cluster::attach_docker`].
     pub fn attach_docker(cluster_id: &str, transport: Option<TransportKind>) -> Result<Cluster> {
-        wait(crate::cluster::Cluster::attach_docker(
-            cluster_id, transport,
-        ))
+        wait(
+            "Cluster::attach_docker",
+            crate::cluster::Cluster::attach_docker(cluster_id, transport),
+        )
         .map(Cluster::new)
     }
 
@@ -194,12 +208,12 @@ impl Cluster {
 
     /// Blocking [`crate::Cluster::install`].
     pub fn install(&self, options: &InstallOptions) -> Result<()> {
-        wait(self.inner.install(options))
+        wait("Cluster::install", self.inner.install(options))
     }
 
     /// Blocking [`crate::Cluster::wait_for_dcos`].
     pub fn wait_for_dcos(&self, timeout: Duration) -> Result<()> {
-        wait(self.inner.wait_for_dcos(timeout))
+        wait("Cluster::wait_for_dcos", self.inner.wait_for_dcos(timeout))
     }
 
     /// Blocking [`crate::Cluster::run_integration_tests`].
@@ -208,7 +222,20 @@ impl Cluster {
         pytest_command: impl IntoIterator<Item = impl Into<String>>,
         env: BTreeMap<String, String>,
     ) -> Result<Output> {
-        wait(self.inner.run_integration_tests(pytest_command, env))
+        wait(
+            "Cluster::run_integration_tests",
+            self.inner.run_integration_tests(pytest_command, env),
+        )
+    }
+
+    /// See [`crate::Cluster::test_command_on`].
+    pub fn test_command_on(
+        &self,
+        node: &Node,
+        command: impl IntoIterator<Item = impl Into<String>>,
+        env: BTreeMap<String, String>,
+    ) -> Result<Command> {
+        self.inner.test_command_on(node.as_async(), command, env)
     }
 
     /// See [`crate::Cluster::test_command`].
@@ -222,7 +249,7 @@ impl Cluster {
 
     /// Blocking [`crate::Cluster::load_image`].
     pub fn load_image(&self, image: &str) -> Result<()> {
-        wait(self.inner.load_image(image))
+        wait("Cluster::load_image", self.inner.load_image(image))
     }
 
     /// Blocking [`crate::Cluster::load_images`].
@@ -233,12 +260,20 @@ impl Cluster {
         progress: Option<crate::docker::ProgressFn>,
     ) -> Result<()> {
         let nodes: Vec<&crate::node::Node> = nodes.iter().map(|n| n.as_async()).collect();
-        wait(self.inner.load_images(images, &nodes, progress))
+        wait(
+            "Cluster::load_images",
+            self.inner.load_images(images, &nodes, progress),
+        )
+    }
+
+    /// Blocking [`crate::Cluster::export_logs`].
+    pub fn export_logs(&self, dir: impl AsRef<Path>) -> Result<LogBundle> {
+        wait("Cluster::export_logs", self.inner.export_logs(dir))
     }
 
     /// Blocking [`crate::Cluster::destroy`].
     pub fn destroy(&self) -> Result<()> {
-        wait(self.inner.destroy())
+        wait("Cluster::destroy", self.inner.destroy())
     }
 
     /// Blocking [`crate::Cluster::scope`]: use the cluster in `f`, then end its scope with
@@ -255,7 +290,7 @@ impl Cluster {
 
     /// Blocking [`crate::Cluster::persist`].
     pub fn persist(&self) -> Result<()> {
-        wait(self.inner.persist())
+        wait("Cluster::persist", self.inner.persist())
     }
 }
 

@@ -8,7 +8,7 @@ use tokio_util::io::SyncIoBridge;
 
 use super::{runtime, wait};
 use crate::error::Result;
-use crate::node::{Command, Output, OutputStream, Role, TransportKind};
+use crate::node::{Command, CopyOptions, Output, OutputStream, Role, TransportKind};
 
 /// Blocking [`crate::Node`].
 #[derive(Clone, Debug)]
@@ -57,27 +57,53 @@ impl Node {
 
     /// Blocking [`crate::Node::run`].
     pub fn run(&self, cmd: impl Into<Command>) -> Result<Output> {
-        wait(self.0.run(cmd))
+        wait("Node::run", self.0.run(cmd))
     }
 
     /// Blocking [`crate::Node::output`].
     pub fn output(&self, cmd: impl Into<Command>) -> Result<Output> {
-        wait(self.0.output(cmd))
+        wait("Node::output", self.0.output(cmd))
     }
 
     /// Blocking [`crate::Node::popen`].
     pub fn popen(&self, cmd: impl Into<Command>) -> Result<Process> {
-        wait(self.0.popen(cmd)).map(Process)
+        wait("Node::popen", self.0.popen(cmd)).map(Process)
     }
 
     /// Blocking [`crate::Node::send_file`].
     pub fn send_file(&self, local: impl AsRef<Path>, remote: &str) -> Result<()> {
-        wait(self.0.send_file(local, remote))
+        wait("Node::send_file", self.0.send_file(local, remote))
+    }
+
+    /// Blocking [`crate::Node::send_file_with`].
+    pub fn send_file_with(
+        &self,
+        local: impl AsRef<Path>,
+        remote: &str,
+        options: &CopyOptions,
+    ) -> Result<()> {
+        wait(
+            "Node::send_file_with",
+            self.0.send_file_with(local, remote, options),
+        )
+    }
+
+    /// Blocking [`crate::Node::download_file_with`].
+    pub fn download_file_with(
+        &self,
+        remote: &str,
+        local: impl AsRef<Path>,
+        options: &CopyOptions,
+    ) -> Result<()> {
+        wait(
+            "Node::download_file_with",
+            self.0.download_file_with(remote, local, options),
+        )
     }
 
     /// Blocking [`crate::Node::download_file`].
     pub fn download_file(&self, remote: &str, local: impl AsRef<Path>) -> Result<()> {
-        wait(self.0.download_file(remote, local))
+        wait("Node::download_file", self.0.download_file(remote, local))
     }
 }
 
@@ -109,12 +135,12 @@ impl Process {
 
     /// Blocking [`crate::Process::wait`].
     pub fn wait(&mut self) -> Result<Output> {
-        wait(self.0.wait())
+        wait("Process::wait", self.0.wait())
     }
 
     /// Blocking [`crate::Process::kill`].
     pub fn kill(&self) -> Result<()> {
-        wait(self.0.kill())
+        wait("Process::kill", self.0.kill())
     }
 }
 

@@ -67,6 +67,13 @@ impl ClusterBuilder {
         self
     }
 
+    /// When the scope ends by error or panic (or creating fails at install), write a log
+    /// bundle into `dir` first (see [`Cluster::export_logs`]). Docker clusters.
+    pub fn logs_on_failure(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.params.logs_on_failure = Some(dir.into());
+        self
+    }
+
     /// Copy a host file or directory into the installer's `genconf/` (the destination
     /// must lie under `/genconf`).
     pub fn file_to_copy_to_installer(
@@ -103,8 +110,20 @@ impl ClusterBuilder {
             && let Err(e) = cluster.install(&options).await
         {
             let id = cluster.id().to_string();
+            if let Some(dir) = &cluster.params.logs_on_failure {
+                match cluster.export_logs(dir).await {
+                    Ok(b) => {
+                        tracing::warn!(cluster = %id, "install failed: logs in {}", b.dir.display())
+                    }
+                    Err(l) => {
+                        tracing::error!(cluster = %id, "writing the log bundle: {}", crate::error::chain(&l))
+                    }
+                }
+            }
             let aftermath = if cluster.params.keep_on_error() {
-                cluster.keep();
+                if let Err(kept) = cluster.keep_async().await {
+                    tracing::error!("keeping {id}: {}", crate::error::chain(&kept));
+                }
                 Aftermath::Kept(keep_reason())
             } else {
                 Aftermath::of_cleanup(cluster.destroy().await)

@@ -7,19 +7,20 @@ mod builder;
 pub use builder::ClusterBuilder;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::backend::ClusterBackend;
-use crate::backend::running::{NewCluster, RunningCluster};
+use crate::backend::running::{GENCONF_LOG, NewCluster, RunningCluster};
 use crate::error::{Error, Result};
 use crate::install::{self, Target};
 use crate::node::liveness::Liveness;
+use crate::node::logs::{self, Source};
 use crate::node::role::PerRole;
 use crate::node::select::select;
-use crate::node::{Command, Node, NodeSelector, Output, Role};
+use crate::node::{Command, LogBundle, Node, NodeSelector, Output, Role};
 use crate::params::{ClusterParams, InstallOptions};
 use crate::policy::keep_requested;
 
@@ -173,6 +174,40 @@ impl Cluster {
         install::install(self.id(), &target, options, &genconf).await
     }
 
+    /// Write a log bundle of every node into `dir` (made if missing): per node, in a
+    /// directory named by role and index, the systemd journal, the unit states, the
+    /// installer's output, `dcos-diagnostics` output where present and (Docker) the
+    /// container's inspect; a summary beside them, and the installer's output on this
+    /// host. Nodes are read at once; one that is down is noted in the summary.
+    pub async fn export_logs(&self, dir: impl AsRef<Path>) -> Result<LogBundle> {
+        self.liveness.check()?;
+        let mut described = self.backend.describe_nodes().await;
+        let sources = self
+            .nodes()
+            .map(|node| Source {
+                node,
+                inspect: node.container_name().and_then(|c| described.remove(c)),
+            })
+            .collect();
+        let extra: Vec<(&str, PathBuf)> = self
+            .workspace()
+            .map(|w| vec![(GENCONF_LOG, w.join(GENCONF_LOG))])
+            .unwrap_or_default();
+        logs::collect(self.id(), sources, &extra, dir.as_ref()).await
+    }
+
+    /// Stop installers still running on the nodes (an install that was cut short: the
+    /// node installers outlive the connections that started them).
+    pub async fn stop_install(&self) -> Result<()> {
+        self.liveness.check()?;
+        let stopped =
+            futures_util::future::join_all(self.nodes().map(install::node::stop_installer)).await;
+        match Error::from_all(stopped.into_iter().filter_map(Result::err).collect()) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
     /// Wait until DC/OS is healthy on every master (diagnostics pass and the CA
     /// certificate is served), polling until `timeout`.
     pub async fn wait_for_dcos(&self, timeout: Duration) -> Result<()> {
@@ -180,8 +215,8 @@ impl Cluster {
         install::wait::wait_for_dcos(self.masters(), timeout).await
     }
 
-    /// Run the DC/OS integration tests on a master, as the default SSH user, with
-    /// `MASTER_HOSTS`, `SLAVE_HOSTS` and `PUBLIC_SLAVE_HOSTS` set, plus `env`. A non-zero
+    /// Run the DC/OS integration tests on the first master, as the default SSH user, in
+    /// the test environment (see [`Cluster::test_command_on`]) plus `env`. A non-zero
     /// pytest exit is [`Error::CommandFailed`] with pytest's status and output.
     pub async fn run_integration_tests(
         &self,
@@ -196,12 +231,32 @@ impl Cluster {
         master.run(self.test_command(pytest_command, env)?).await
     }
 
-    /// The command [`Cluster::run_integration_tests`] runs.
+    /// The command [`Cluster::run_integration_tests`] runs (on the first master).
     pub fn test_command(
         &self,
         pytest_command: impl IntoIterator<Item = impl Into<String>>,
         env: BTreeMap<String, String>,
     ) -> Result<Command> {
+        let master = self
+            .masters()
+            .first()
+            .ok_or_else(|| Error::invalid("masters", 0, "no master to run tests on"))?;
+        self.test_command_on(master, pytest_command, env)
+    }
+
+    /// `command` in the integration-test environment on `node`: DC/OS's
+    /// `environment.export` sourced, in the integration-test directory, with
+    /// `MASTER_HOSTS`, `PUBLIC_MASTER_HOSTS`, `SLAVE_HOSTS`, `PUBLIC_SLAVE_HOSTS`
+    /// (comma-separated addresses), `DCOS_DNS_ADDRESS` (`http://` and the node's
+    /// address), `DCOS_NUM_MASTERS` and `DCOS_NUM_AGENTS` (private and public), then
+    /// `env`, whose values win.
+    pub fn test_command_on(
+        &self,
+        node: &Node,
+        command: impl IntoIterator<Item = impl Into<String>>,
+        env: BTreeMap<String, String>,
+    ) -> Result<Command> {
+        let pytest_command = command;
         let args: Vec<String> = pytest_command.into_iter().map(Into::into).collect();
         let quoted = Command::new(args).script()?;
         let hosts = |nodes: &[Node]| addresses(nodes).join(",");
@@ -209,8 +264,16 @@ impl Cluster {
             "source /opt/mesosphere/environment.export && cd /opt/mesosphere/active/dcos-integration-test/ && {quoted}"
         ))
         .env("MASTER_HOSTS", hosts(self.masters()))
+        // The masters again: the name tests of DC/OS 1.9 and before read.
+        .env("PUBLIC_MASTER_HOSTS", hosts(self.masters()))
         .env("SLAVE_HOSTS", hosts(self.agents()))
         .env("PUBLIC_SLAVE_HOSTS", hosts(self.public_agents()))
+        .env("DCOS_DNS_ADDRESS", format!("http://{}", node.ip_address()))
+        .env("DCOS_NUM_MASTERS", self.masters().len().to_string())
+        .env(
+            "DCOS_NUM_AGENTS",
+            (self.agents().len() + self.public_agents().len()).to_string(),
+        )
         .envs(env))
     }
 
@@ -291,6 +354,14 @@ impl Cluster {
             self.backend.keep_from_drop();
         }
     }
+
+    /// [`Cluster::keep`] from async code, without blocking its thread.
+    pub(crate) async fn keep_async(&self) -> Result<()> {
+        if self.settled.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.backend.keep().await
+    }
 }
 
 impl Drop for Cluster {
@@ -299,6 +370,9 @@ impl Drop for Cluster {
             return;
         }
         let error = std::thread::panicking() || self.failed.load(Ordering::SeqCst);
+        if let (true, Some(dir)) = (error, &self.params.logs_on_failure) {
+            self.backend.export_logs_from_drop(dir);
+        }
         let destroy = if error {
             self.params.destroy_on_error
         } else {

@@ -125,24 +125,28 @@ mod tests {
         let parts: Vec<&str> = hash.split('$').collect();
         let salt = parts[parts.len() - 2];
         assert_eq!(salt.len(), 16, "{hash}");
-        // Check against the system's crypt() where Python exposes it.
-        let check = std::process::Command::new("python3")
-            .args([
-                "-W",
-                "ignore",
-                "-c",
-                "import crypt,sys; print(crypt.crypt('admin', sys.argv[1]) == sys.argv[1])",
-                &hash,
-            ])
-            .output();
-        if let Ok(out) = check
-            && out.status.success()
-        {
-            assert_eq!(
-                String::from_utf8_lossy(&out.stdout).trim(),
-                "True",
-                "{hash}"
-            );
+        // The system's crypt(3) must accept it: a real installer and login use it.
+        #[link(name = "crypt")]
+        unsafe extern "C" {
+            fn crypt(key: *const libc::c_char, salt: *const libc::c_char) -> *mut libc::c_char;
         }
+        let key = std::ffi::CString::new("admin").unwrap();
+        let setting = std::ffi::CString::new(hash.clone()).unwrap();
+        // SAFETY: both are valid NUL-terminated strings; crypt returns a pointer to a
+        // static buffer (or NULL), read at once on this thread.
+        let again = unsafe {
+            let out = crypt(key.as_ptr(), setting.as_ptr());
+            assert!(!out.is_null(), "crypt refused {hash}");
+            std::ffi::CStr::from_ptr(out).to_string_lossy().into_owned()
+        };
+        assert_eq!(again, hash);
+        let wrong = std::ffi::CString::new("other").unwrap();
+        // SAFETY: as above.
+        let other = unsafe {
+            std::ffi::CStr::from_ptr(crypt(wrong.as_ptr(), setting.as_ptr()))
+                .to_string_lossy()
+                .into_owned()
+        };
+        assert_ne!(other, hash, "another password gives another hash");
     }
 }

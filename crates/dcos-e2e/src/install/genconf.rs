@@ -9,16 +9,45 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::Target;
 use super::config;
+use crate::backend::running::GENCONF_LOG;
 use crate::error::{Error, Result};
 use crate::node::Node;
 use crate::params::{InstallOptions, genconf_relative};
 
 /// A fresh genconf: the directory itself stays (nodes see it through a bind mount), its
-/// contents are replaced.
-pub(crate) fn write_genconf(
+/// contents are replaced. The file work runs off the runtime's threads (the user's
+/// files can be large).
+pub(crate) async fn write_genconf(
     nodes: &Target<'_>,
     options: &InstallOptions,
     dir: &Path,
+) -> Result<()> {
+    let ips = |nodes: &[Node]| nodes.iter().map(Node::ip_address).collect::<Vec<_>>();
+    let config = config::install_config(
+        &ips(nodes.masters),
+        &ips(nodes.agents),
+        &ips(nodes.public_agents),
+        nodes.ssh_user,
+        options.extra_config.as_ref(),
+    );
+    let first_master = nodes
+        .masters
+        .first()
+        .map(|m| m.ip_address().to_string())
+        .unwrap_or_default();
+    let (options, dir) = (options.clone(), dir.to_path_buf());
+    let written =
+        tokio::task::spawn_blocking(move || write_files(&dir, &config, &first_master, &options));
+    written
+        .await
+        .map_err(|e| Error::io("write genconf in", "the workspace")(std::io::Error::other(e)))?
+}
+
+fn write_files(
+    dir: &Path,
+    config: &str,
+    first_master: &str,
+    options: &InstallOptions,
 ) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(Error::io("create", dir))?;
     for entry in std::fs::read_dir(dir)
@@ -34,30 +63,15 @@ pub(crate) fn write_genconf(
         removed.map_err(Error::io("remove", &path))?;
     }
     std::fs::create_dir_all(dir.join("serve")).map_err(Error::io("create", dir.join("serve")))?;
-
-    let ips = |nodes: &[Node]| nodes.iter().map(Node::ip_address).collect::<Vec<_>>();
-    let text = config::install_config(
-        &ips(nodes.masters),
-        &ips(nodes.agents),
-        &ips(nodes.public_agents),
-        nodes.ssh_user,
-        options.extra_config.as_ref(),
-    );
     let path = dir.join("config.yaml");
-    std::fs::write(&path, text).map_err(Error::io("write", &path))?;
-
-    let first_master = nodes
-        .masters
-        .first()
-        .map(|m| m.ip_address().to_string())
-        .unwrap_or_default();
+    std::fs::write(&path, config).map_err(Error::io("write", &path))?;
     let path = dir.join("ip-detect");
-    std::fs::write(&path, config::ip_detect(&first_master)).map_err(Error::io("write", &path))?;
+    std::fs::write(&path, config::ip_detect(first_master)).map_err(Error::io("write", &path))?;
     set_mode(&path, 0o755)?;
 
     for (source, destination) in &options.files_to_copy_to_installer {
         let target = dir.join(genconf_relative(destination)?);
-        copy_recursive(source, &target)?;
+        copy_recursive(source, &target, true)?;
     }
     Ok(())
 }
@@ -68,17 +82,29 @@ fn set_mode(path: &Path, mode: u32) -> Result<()> {
         .map_err(Error::io("set mode of", path))
 }
 
-fn copy_recursive(source: &Path, target: &Path) -> Result<()> {
+/// Copy a file or a tree. The path the user named is followed if it is a link; links
+/// inside a tree are copied as links, never followed: a link out of the tree must not
+/// bring host files to every node, and a loop must not recurse for ever.
+fn copy_recursive(source: &Path, target: &Path, named: bool) -> Result<()> {
     if let Some(parent) = target.parent() {
         std::fs::create_dir_all(parent).map_err(Error::io("create", parent))?;
     }
-    if source.is_dir() {
+    let meta = if named {
+        std::fs::metadata(source)
+    } else {
+        std::fs::symlink_metadata(source)
+    }
+    .map_err(Error::io("read", source))?;
+    if meta.file_type().is_symlink() {
+        let link = std::fs::read_link(source).map_err(Error::io("read the link", source))?;
+        std::os::unix::fs::symlink(&link, target).map_err(Error::io("create the link", target))
+    } else if meta.is_dir() {
         std::fs::create_dir_all(target).map_err(Error::io("create", target))?;
         for entry in std::fs::read_dir(source)
             .map_err(Error::io("read", source))?
             .flatten()
         {
-            copy_recursive(&entry.path(), &target.join(entry.file_name()))?;
+            copy_recursive(&entry.path(), &target.join(entry.file_name()), false)?;
         }
         Ok(())
     } else {
@@ -137,6 +163,19 @@ pub(crate) async fn run_genconf(
         .wait()
         .await
         .map_err(Error::io("wait for", &artifact))?;
+    // Kept beside genconf for a log bundle.
+    let kept = workspace.join(GENCONF_LOG);
+    let text = format!(
+        "{}\n--- stderr\n{}\n--- {status}\n",
+        out.join("\n"),
+        err.join("\n")
+    );
+    if let Err(e) = tokio::fs::write(&kept, text).await {
+        tracing::debug!(
+            "cannot keep the installer's output in {}: {e}",
+            kept.display()
+        );
+    }
     if !status.success() {
         let mut output = out;
         output.extend(err);
@@ -153,4 +192,40 @@ pub(crate) async fn run_genconf(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_in_a_tree_are_copied_as_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = dir.path().join("tree");
+        std::fs::create_dir_all(tree.join("sub")).unwrap();
+        std::fs::write(tree.join("sub/file"), "data").unwrap();
+        // Out of the tree, and a loop.
+        std::os::unix::fs::symlink("/etc/passwd", tree.join("passwd")).unwrap();
+        std::os::unix::fs::symlink("..", tree.join("sub/up")).unwrap();
+        let target = dir.path().join("copy");
+        copy_recursive(&tree, &target, true).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(target.join("sub/file")).unwrap(),
+            "data"
+        );
+        assert_eq!(
+            std::fs::read_link(target.join("passwd")).unwrap(),
+            Path::new("/etc/passwd")
+        );
+        assert!(
+            std::fs::symlink_metadata(target.join("passwd"))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(
+            std::fs::read_link(target.join("sub/up")).unwrap(),
+            Path::new("..")
+        );
+    }
 }

@@ -45,7 +45,7 @@ pub(crate) async fn install(
 ) -> Result<()> {
     options.validate()?;
     let step = std::time::Instant::now();
-    genconf::write_genconf(target, options, &genconf.host_dir)?;
+    genconf::write_genconf(target, options, &genconf.host_dir).await?;
     genconf::run_genconf(options, &genconf.host_dir, target.live).await?;
     tracing::info!(cluster = %cluster_id, "genconf done in {:.1?}", step.elapsed());
     let step = std::time::Instant::now();
@@ -53,8 +53,8 @@ pub(crate) async fn install(
     let results = join_all(target.nodes().map(|n| node::install_node(n, &serve))).await;
     let failures: Vec<Error> = results.into_iter().filter_map(Result::err).collect();
     tracing::info!(cluster = %cluster_id, "node installs done in {:.1?}", step.elapsed());
-    match failures.into_iter().next() {
-        Some(first) => Err(first),
+    match Error::from_all(failures) {
+        Some(e) => Err(e),
         None => Ok(()),
     }
 }

@@ -2,14 +2,30 @@
 //! role from the served genconf, as root.
 
 use crate::error::{Error, Result};
+use crate::node::logs::INSTALL_LOG;
 use crate::node::{Command, Node, quote};
 
-/// Link the served genconf into place and run the node installer as root.
+/// Stop the node installer and what it started, if it runs (the process group of each
+/// `dcos_install.sh`).
+pub(crate) async fn stop_installer(node: &Node) -> Result<()> {
+    // `[d]` keeps the pattern from matching this very script's command line.
+    let script = "for p in $(pgrep -f '/opt/dcos_install_tmp/[d]cos_install.sh'); do \
+                  g=$(ps -o pgid= \"$p\" | tr -d ' '); [ -n \"$g\" ] && kill -KILL -- \"-$g\" 2>/dev/null; done; true";
+    node.run(Command::shell(script).sudo(true)).await.map(drop)
+}
+
+/// Link the served genconf into place and run the node installer as root. Its output
+/// is also kept on the node (for a log bundle), and its own exit status is the result.
 pub(crate) async fn install_node(node: &Node, serve: &str) -> Result<()> {
+    let log = INSTALL_LOG;
     let script = format!(
         "rm -rf /opt/dcos_install_tmp && ln -s {serve} /opt/dcos_install_tmp && \
-         bash /opt/dcos_install_tmp/dcos_install.sh --no-block-dcos-setup {role}",
+         mkdir -p {dir} && \
+         {{ bash /opt/dcos_install_tmp/dcos_install.sh --no-block-dcos-setup {role} 2>&1; \
+         echo $? > {log}.status; }} | tee {log}; exit \"$(cat {log}.status)\"",
         serve = quote(serve),
+        dir = quote(log.rsplit_once('/').map_or("/", |(d, _)| d)),
+        log = quote(log),
         role = node.role().installer_role()
     );
     node.run(Command::shell(script).sudo(true))

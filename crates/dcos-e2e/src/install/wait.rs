@@ -6,15 +6,45 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 
 use crate::error::{Error, Result};
-use crate::node::{Command, Node};
+use crate::node::{Command, Node, Output};
 
-const DIAGNOSTICS: &str = "if [ -x /opt/mesosphere/bin/dcos-diagnostics ]; then exec /opt/mesosphere/bin/dcos-diagnostics --diag; \
-                           else exec /opt/mesosphere/bin/3dt --diag; fi";
+/// The diagnostics check, stopped on the node after `$1` seconds (a hung check must
+/// neither outlast the wait nor keep running there).
+const DIAGNOSTICS: &str = "d=/opt/mesosphere/bin/dcos-diagnostics; [ -x \"$d\" ] || d=/opt/mesosphere/bin/3dt; \
+                           exec timeout -k 1 \"$0\" \"$d\" --diag";
+
+/// Run one check with what is left of the wait; `None` if the deadline came first.
+async fn bounded(master: &Node, cmd: Command, deadline: Instant) -> Option<Result<Output>> {
+    tokio::time::timeout_at(deadline.into(), master.output(cmd))
+        .await
+        .ok()
+}
+
+/// Seconds left before `deadline`, at least one (for the node's `timeout`).
+fn seconds_left(deadline: Instant) -> u64 {
+    deadline
+        .saturating_duration_since(Instant::now())
+        .as_secs()
+        .max(1)
+}
 
 /// Why a master is not healthy yet: the check and what it said.
-async fn unhealthy(master: &Node) -> Option<String> {
-    match master.output(Command::shell(DIAGNOSTICS).sudo(true)).await {
+async fn unhealthy(master: &Node, deadline: Instant) -> Option<String> {
+    let diagnostics = Command::shell(format!(
+        "sh -c {} {}",
+        crate::node::quote(DIAGNOSTICS),
+        seconds_left(deadline)
+    ))
+    .sudo(true);
+    let Some(ran) = bounded(master, diagnostics, deadline).await else {
+        return Some("dcos-diagnostics --diag did not finish before the wait ended".into());
+    };
+    match ran {
         Ok(out) if out.status == 0 => {}
+        // The node's `timeout` stopped it.
+        Ok(out) if out.status == 124 => {
+            return Some("dcos-diagnostics --diag did not finish before the wait ended".into());
+        }
         Ok(out) => {
             let said = format!("{} {}", out.stdout_text(), out.stderr_text());
             return Some(format!(
@@ -38,7 +68,10 @@ async fn unhealthy(master: &Node) -> Option<String> {
         "5",
         url.as_str(),
     ]);
-    match master.output(curl).await {
+    let Some(ran) = bounded(master, curl, deadline).await else {
+        return Some(format!("GET {url} did not finish before the wait ended"));
+    };
+    match ran {
         Ok(out) if matches!(out.stdout_text().as_str(), "200" | "404") => None,
         Ok(out) => Some(format!(
             "GET {url} answered {}",
@@ -69,7 +102,7 @@ pub(crate) async fn wait_for_dcos(masters: &[Node], timeout: Duration) -> Result
     let waits = masters.iter().map(|master| async move {
         let mut pause = Duration::from_millis(100);
         loop {
-            let failing = unhealthy(master).await;
+            let failing = unhealthy(master, deadline).await;
             match failing {
                 None => return None,
                 Some(why) if Instant::now() >= deadline => return Some(format!("{master}: {why}")),

@@ -1,9 +1,11 @@
 //! What to run on a node, and how it becomes the exact shell text the node runs.
 //!
-//! Every transport hands the node one script for the user's login shell (as `sshd`
-//! does). Arguments and environment values are single-quoted, so `;`, `$(...)`,
-//! backticks, quotes and newlines arrive literally; only [`Command::shell`] runs text as
-//! a script.
+//! Every transport hands the node one POSIX script, run by the user's login shell when
+//! that is a POSIX shell (bash, dash, zsh, ...; as `sshd` would) and by `/bin/sh`
+//! otherwise (fish, csh, ...), always in the user's login environment
+//! ([`for_any_login_shell`], [`POSIX_SHELLS`]). Arguments and environment values are
+//! single-quoted, so `;`, `$(...)`, backticks, quotes and newlines arrive literally; only
+//! [`Command::shell`] runs text as a script.
 
 use crate::error::{CommandFailed, Error, Result};
 
@@ -98,6 +100,17 @@ impl Command {
 
     /// The shell text the node runs, as you could paste it into a shell there.
     pub fn script(&self) -> Result<String> {
+        self.render(false)
+    }
+
+    /// The script with each environment value shown as `<redacted>`: what messages and
+    /// errors show ([`crate::CommandFailed::command`]), as values passed with
+    /// [`Command::env`] are often secrets.
+    pub(crate) fn shown(&self) -> Result<String> {
+        self.render(true)
+    }
+
+    fn render(&self, redact: bool) -> Result<String> {
         let body = match &self.program {
             Program::Args(args) if args.is_empty() => {
                 return Err(Error::invalid(
@@ -125,7 +138,14 @@ impl Command {
                     "variable names are letters, digits and _, not starting with a digit",
                 ));
             }
-            exports.push(format!("{key}={}", quote(value)));
+            // Unquoted on purpose: pasted into a shell, it fails (a redirection from a
+            // missing file) instead of running with a wrong value.
+            let value = if redact {
+                REDACTED.to_string()
+            } else {
+                quote(value)
+            };
+            exports.push(format!("{key}={value}"));
         }
         Ok(if exports.is_empty() {
             body
@@ -136,13 +156,54 @@ impl Command {
 
     /// The script, wrapped in `sudo` when asked and the user is not already root.
     pub(crate) fn script_for(&self, user: &str) -> Result<String> {
-        let script = self.script()?;
-        Ok(if self.sudo && user != "root" {
+        Ok(self.with_sudo(user, self.script()?))
+    }
+
+    /// [`Command::script_for`] as messages show it ([`Command::shown`]).
+    pub(crate) fn shown_for(&self, user: &str) -> Result<String> {
+        Ok(self.with_sudo(user, self.shown()?))
+    }
+
+    fn with_sudo(&self, user: &str, script: String) -> String {
+        if self.sudo && user != "root" {
             format!("sudo -n -- sh -c {}", quote(&script))
         } else {
             script
-        })
+        }
     }
+}
+
+/// What an environment value shows as in messages.
+const REDACTED: &str = "<redacted>";
+
+/// Login shells (by file name) that run our POSIX scripts as `sh` would; any other
+/// login shell (fish, csh, tcsh, nu, ...) gets them run by `/bin/sh` instead. A `case`
+/// pattern list.
+pub(crate) const POSIX_SHELLS: &str = "sh|bash|rbash|dash|ash|ksh|ksh93|mksh|pdksh|zsh|yash|posh";
+
+/// `script` as the command line sshd gives the user's login shell (`$SHELL -c LINE`),
+/// whatever that shell is: the line is `exec /bin/sh -c '…'`, which every shell parses
+/// alike (one simple command, one single-quoted word), and that `sh` runs `script` with
+/// the login shell when it is in [`POSIX_SHELLS`], else itself. Inside the word the
+/// script is a `printf` format in which every byte some shell would interpret (quotes,
+/// `\`, `$`, `!`, `%`, newlines, non-ASCII) is an octal escape: fish reads `\\` and
+/// `\'` in single quotes, csh allows no newline there and expands `!`. Each step
+/// `exec`s, so the pid stays the one sshd started: the process group leader that
+/// `Process::kill` stops.
+pub(crate) fn for_any_login_shell(script: &str) -> String {
+    let chooser = format!(
+        "s={}; case \"${{SHELL##*/}}\" in {POSIX_SHELLS}) exec \"$SHELL\" -c \"$s\";; esac; exec /bin/sh -c \"$s\"",
+        quote(script)
+    );
+    let mut format = String::with_capacity(chooser.len() + chooser.len() / 4);
+    for &b in chooser.as_bytes() {
+        if b.is_ascii_alphanumeric() || b" #&()*+,-./:;<=>?@[]^_{|}~".contains(&b) {
+            format.push(b as char);
+        } else {
+            format.push_str(&format!("\\{b:03o}"));
+        }
+    }
+    format!("exec /bin/sh -c 'eval \"$(printf \"{format}\")\"'")
 }
 
 impl<S: Into<String>, const N: usize> From<[S; N]> for Command {
@@ -206,7 +267,7 @@ impl Output {
     }
 
     /// This output, or [`Error::CommandFailed`](crate::Error::CommandFailed) for
-    /// `command` on `node` when the status is not 0.
+    /// `command` (as shown: [`Command::shown_for`]) on `node` when the status is not 0.
     pub(crate) fn checked(self, node: &str, command: String) -> Result<Output> {
         if self.status == 0 {
             return Ok(self);
@@ -282,6 +343,78 @@ mod tests {
             cmd.script_for("alice").unwrap(),
             r#"sudo -n -- sh -c ''\''id'\'' '\''-u'\'''"#
         );
+    }
+
+    #[test]
+    fn messages_show_env_values_redacted() {
+        let cmd = Command::new(["deploy"])
+            .env("TOKEN", "s3cr3t value")
+            .env("USER_NAME", "it's me");
+        assert_eq!(
+            cmd.script().unwrap(),
+            "export TOKEN='s3cr3t value' USER_NAME='it'\\''s me'; 'deploy'"
+        );
+        assert_eq!(
+            cmd.shown().unwrap(),
+            "export TOKEN=<redacted> USER_NAME=<redacted>; 'deploy'"
+        );
+        let sudo = cmd.clone().sudo(true);
+        let shown = sudo.shown_for("alice").unwrap();
+        assert!(
+            !shown.contains("s3cr3t") && !shown.contains("it's"),
+            "{shown}"
+        );
+        assert!(shown.starts_with("sudo -n -- sh -c "), "{shown}");
+        assert!(sudo.script_for("alice").unwrap().contains("s3cr3t"));
+        // Nothing to redact: the message is the script.
+        let plain = Command::shell("echo hi");
+        assert_eq!(plain.shown().unwrap(), plain.script().unwrap());
+    }
+
+    /// Run `line` as sshd would with `shell` as the login shell: `$SHELL -c LINE`.
+    fn as_sshd(shell: &str, line: &str) -> std::process::Output {
+        std::process::Command::new(shell)
+            .arg("-c")
+            .arg(line)
+            .env("SHELL", shell)
+            .output()
+            .unwrap()
+    }
+
+    #[test]
+    fn any_login_shell_runs_the_script_with_sh() {
+        let nasty = "printf '%s|' \"$0\" 'a'\\''b' \"\\\\\" '!x' '%d' \"$(echo sub)\" `echo tick` 'é'; \
+                     echo; echo line2 >&2; exit 3";
+        let line = for_any_login_shell(nasty);
+        // What a non-POSIX login shell sees: one simple command whose single-quoted
+        // word has nothing fish, csh or others would read differently.
+        let word = line
+            .strip_prefix("exec /bin/sh -c '")
+            .and_then(|w| w.strip_suffix('\''))
+            .expect("one single-quoted word");
+        for bad in ["'", "\\\\", "!", "\n"] {
+            assert!(!word.contains(bad), "{bad:?} in {word}");
+        }
+        assert!(word.is_ascii());
+        // Run by a POSIX login shell itself, and by /bin/sh for any other (`$0` says
+        // which ran it; the "fish" here is sh under another name).
+        let dir = tempfile::tempdir().unwrap();
+        let other = dir.path().join("fish");
+        std::os::unix::fs::symlink("/bin/sh", &other).unwrap();
+        for (shell, zero) in [
+            ("/bin/bash", "/bin/bash"),
+            (other.to_str().unwrap(), "/bin/sh"),
+        ] {
+            let out = as_sshd(shell, &line);
+            assert_eq!(out.status.code(), Some(3), "{shell}: {out:?}");
+            let stdout = String::from_utf8(out.stdout).unwrap();
+            assert_eq!(
+                stdout,
+                format!("{zero}|a'b|\\|!x|%d|sub|tick|é|\n"),
+                "{shell}"
+            );
+            assert_eq!(String::from_utf8(out.stderr).unwrap(), "line2\n");
+        }
     }
 
     #[test]

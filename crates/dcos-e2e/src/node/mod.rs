@@ -4,6 +4,7 @@
 
 pub(crate) mod command;
 pub(crate) mod liveness;
+pub(crate) mod logs;
 #[allow(clippy::module_inception)]
 pub(crate) mod node;
 pub(crate) mod process;
@@ -12,8 +13,11 @@ pub(crate) mod select;
 pub(crate) mod transport;
 
 pub use command::{Command, Output, quote};
+pub use logs::{LogBundle, NodeLogs};
 pub use node::Node;
 pub use process::{OutputStream, Process};
 pub use role::Role;
 pub use select::NodeSelector;
 pub use transport::TransportKind;
+pub use transport::files::CopyOptions;
+pub use transport::host_keys::HostKeyChecking;

@@ -6,14 +6,12 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bytes::Bytes;
-use tokio::sync::mpsc;
-
 use super::command::{Command, Output};
 use super::liveness::Liveness;
 use super::process::{self, Place, Process};
 use super::role::{Role, display_name};
-use super::transport::{Launch, Transport, TransportKind, drain, files, lost};
+use super::transport::files::CopyOptions;
+use super::transport::{Launch, StreamRx, Transport, TransportKind, copy, drain, lost};
 use crate::error::Result;
 
 /// One node: a Docker container of a cluster, or a host of an existing cluster.
@@ -154,12 +152,12 @@ impl Node {
     /// [`Node::output`], failing on a non-zero exit.
     pub(crate) async fn checked(&self, cmd: Command) -> Result<Output> {
         let user = self.user_of(&cmd).to_string();
-        let script = cmd.script_for(&user)?;
-        self.output(cmd).await?.checked(&self.to_string(), script)
+        let shown = cmd.shown_for(&user)?;
+        self.output(cmd).await?.checked(&self.to_string(), shown)
     }
 
     /// Capture a stream while logging each line as it arrives.
-    async fn log_lines(&self, rx: &mut mpsc::Receiver<Bytes>, stream: &'static str) -> Vec<u8> {
+    async fn log_lines(&self, rx: &mut StreamRx, stream: &'static str) -> Vec<u8> {
         let mut all = Vec::new();
         let mut line_start = 0;
         while let Some(chunk) = rx.recv().await {
@@ -177,7 +175,8 @@ impl Node {
     }
 
     /// Start a command and return at once with its running [`Process`]: its output as
-    /// it comes, `wait` and `kill`.
+    /// it comes, `wait` and `kill`. Over SSH it has a connection of its own, so that
+    /// however its output is read, other commands on the node are not held up.
     pub async fn popen(&self, cmd: impl Into<Command>) -> Result<Process> {
         let cmd = cmd.into();
         let place = Place {
@@ -188,17 +187,44 @@ impl Node {
         process::start(place, self.user_of(&cmd).to_string(), cmd).await
     }
 
-    /// Copy a local file to `remote` (an absolute path) on the node, creating missing
-    /// parent directories and keeping the file's mode. The file is streamed.
+    /// Copy a local file or directory to `remote` (an absolute path) on the node, as
+    /// the default user. Missing parent directories are made; a file keeps its mode and
+    /// replaces `remote` whole; a directory is sent as a tar stream, modes and symbolic
+    /// links kept, and merged into an existing directory at `remote`.
     pub async fn send_file(&self, local: impl AsRef<Path>, remote: &str) -> Result<()> {
-        let transport = self.transport_live()?;
-        files::send_file(transport, &self.inner.default_user, local.as_ref(), remote).await
+        self.send_file_with(local, remote, &CopyOptions::default())
+            .await
     }
 
-    /// Copy `remote` from the node to `local`, keeping its mode.
-    pub async fn download_file(&self, remote: &str, local: impl AsRef<Path>) -> Result<()> {
+    /// [`Node::send_file`] as another user, or through `sudo`.
+    pub async fn send_file_with(
+        &self,
+        local: impl AsRef<Path>,
+        remote: &str,
+        options: &CopyOptions,
+    ) -> Result<()> {
         let transport = self.transport_live()?;
-        files::download_file(transport, &self.inner.default_user, remote, local.as_ref()).await
+        let user = options.user.as_deref().unwrap_or(&self.inner.default_user);
+        copy::send(transport, user, options.sudo, local.as_ref(), remote).await
+    }
+
+    /// Copy `remote` (a file, keeping its mode, or a directory, as
+    /// [`Node::send_file`] sends one) from the node to `local`, as the default user.
+    pub async fn download_file(&self, remote: &str, local: impl AsRef<Path>) -> Result<()> {
+        self.download_file_with(remote, local, &CopyOptions::default())
+            .await
+    }
+
+    /// [`Node::download_file`] as another user, or through `sudo`.
+    pub async fn download_file_with(
+        &self,
+        remote: &str,
+        local: impl AsRef<Path>,
+        options: &CopyOptions,
+    ) -> Result<()> {
+        let transport = self.transport_live()?;
+        let user = options.user.as_deref().unwrap_or(&self.inner.default_user);
+        copy::download(transport, user, options.sudo, remote, local.as_ref()).await
     }
 
     /// Check the node answers on its transport.

@@ -2,7 +2,7 @@
 //! killing, and forwarding its output to local streams.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -15,6 +15,31 @@ use crate::error::{Error, Result};
 
 const PID_MARK: &str = "dcos-e2e-pid:";
 
+/// What is known of a process's end.
+struct Exit {
+    /// Until the status arrives or `wait` takes it.
+    pending: Option<oneshot::Receiver<Result<i32>>>,
+    /// Arrived before `wait` asked for it.
+    arrived: Option<Result<i32>>,
+    /// It ended with a status: its pid is free for another process to take.
+    ended: bool,
+    waited: bool,
+}
+
+impl Exit {
+    /// Take the status if it has arrived, without waiting.
+    fn check(&mut self) -> bool {
+        if let Some(rx) = self.pending.as_mut()
+            && let Ok(status) = rx.try_recv()
+        {
+            self.pending = None;
+            self.ended = status.is_ok();
+            self.arrived = Some(status);
+        }
+        self.ended
+    }
+}
+
 /// Where a process runs: the node's transport, its cluster's liveness, and its name.
 pub(crate) struct Place {
     pub transport: Arc<dyn Transport>,
@@ -25,12 +50,17 @@ pub(crate) struct Place {
 /// Start `cmd` as `user` and return once its shell has reported its pid.
 pub(crate) async fn start(place: Place, user: String, cmd: Command) -> Result<Process> {
     let script = cmd.script_for(&user)?;
-    // The login shell reports its pid first: it leads the process group that kill()
-    // stops (sshd and docker exec both start it as a session leader).
+    // The shell reports its pid first: it leads the process group that kill() stops
+    // (sshd and docker exec both start it as a session leader).
     let wrapped = format!("echo {PID_MARK}$$ >&2; {script}");
     place.liveness.check()?;
     let transport = &*place.transport;
-    let mut raw = transport.spawn(Launch::new(&user, wrapped)).await?;
+    // The caller reads the streams when it likes, or never.
+    let launch = Launch {
+        paced: true,
+        ..Launch::new(&user, wrapped)
+    };
+    let mut raw = transport.spawn(launch).await?;
     // Startup files of the login shell may print to stderr before the mark: keep
     // those lines as the process's stderr.
     let mut seen = Vec::new();
@@ -72,15 +102,21 @@ pub(crate) async fn start(place: Place, user: String, cmd: Command) -> Result<Pr
         exit,
         ..
     } = raw;
+    let command = cmd.shown_for(&user)?;
     Ok(Process {
         place,
         user,
         sudo: cmd.sudo,
         pid,
-        command: script,
+        command,
         stdout: Some(ChunkReader::new(stdout)),
         stderr: Some(ChunkReader::with_prefix(stderr, Bytes::from(seen))),
-        exit: Some(exit),
+        exit: Mutex::new(Exit {
+            pending: Some(exit),
+            arrived: None,
+            ended: false,
+            waited: false,
+        }),
     })
 }
 
@@ -93,7 +129,7 @@ pub struct Process {
     command: String,
     stdout: Option<ChunkReader>,
     stderr: Option<ChunkReader>,
-    exit: Option<oneshot::Receiver<Result<i32>>>,
+    exit: Mutex<Exit>,
 }
 
 impl fmt::Debug for Process {
@@ -127,6 +163,10 @@ impl Process {
     }
 
     /// Take the standard output stream (once). Output not taken is collected by `wait`.
+    ///
+    /// Output nobody reads is held up to 16 MiB per stream; past that the process is
+    /// paused until it is read, as a pipe pauses its writer. Nothing else on the node
+    /// waits for it.
     pub fn stdout(&mut self) -> Option<OutputStream> {
         self.stdout.take().map(OutputStream)
     }
@@ -153,13 +193,21 @@ impl Process {
         tokio::join!(out, err);
         self.stdout = None;
         self.stderr = None;
-        let exit = self
-            .exit
-            .take()
-            .ok_or_else(|| Error::invalid("process", self.pid, "already waited for"))?;
-        let status = exit
-            .await
-            .unwrap_or_else(|_| Err(lost(&*self.place.transport)))?;
+        let exit = self.exit.get_mut().unwrap_or_else(PoisonError::into_inner);
+        if exit.waited {
+            return Err(Error::invalid("process", self.pid, "already waited for"));
+        }
+        exit.waited = true;
+        let status = match (exit.arrived.take(), exit.pending.take()) {
+            (Some(status), _) => status,
+            (None, Some(rx)) => rx
+                .await
+                .unwrap_or_else(|_| Err(lost(&*self.place.transport))),
+            (None, None) => Err(lost(&*self.place.transport)),
+        };
+        let exit = self.exit.get_mut().unwrap_or_else(PoisonError::into_inner);
+        exit.ended = status.is_ok();
+        let status = status?;
         Ok(Output {
             status,
             stdout,
@@ -197,7 +245,19 @@ impl Process {
 
     /// Stop the process and everything it started (SIGKILL to its process group and
     /// descendants). Returns once the signal is sent; `wait` then returns.
+    ///
+    /// Once its exit status is known (`wait` returned it, or it has arrived), this does
+    /// nothing: the pid may already be another process's. Background processes it left
+    /// running are then not stopped.
     pub async fn kill(&self) -> Result<()> {
+        if self
+            .exit
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .check()
+        {
+            return Ok(());
+        }
         // Stop first so nothing new is forked while the tree is walked.
         let script = format!(
             "k() {{ kill -STOP \"$1\" 2>/dev/null; for c in $(ps -o pid= --ppid \"$1\" 2>/dev/null); do k \"$c\"; done; kill -KILL \"$1\" 2>/dev/null; }}; \

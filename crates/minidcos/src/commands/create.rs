@@ -83,22 +83,38 @@ pub async fn create(args: CreateArgs, json: bool) -> Result<Status> {
             .await
             .map_err(in_flag_terms)?;
         step.done();
-        if let Some(options) = &install {
-            let p = Progress::start("installing DC/OS");
-            cluster.install(options).await?;
-            p.done();
-        }
-        if args.wait {
-            let p = Progress::start("waiting for DC/OS");
-            cluster.wait_for_dcos(args.timeout).await?;
-            p.done();
+        let installed = async {
+            if let Some(options) = &install {
+                let p = Progress::start("installing DC/OS");
+                cluster.install(options).await?;
+                p.done();
+            }
+            if args.wait {
+                let p = Progress::start("waiting for DC/OS");
+                cluster.wait_for_dcos(args.timeout).await?;
+                p.done();
+            }
+            anyhow::Ok(())
+        };
+        if let Err(e) = installed.await {
+            if let Some(dir) = &args.logs_on_failure {
+                match cluster.export_logs(dir).await {
+                    Ok(bundle) => eprintln!("logs of {id} in {}", bundle.dir.display()),
+                    Err(l) => eprintln!("warning: no log bundle: {}", dcos_e2e::chain(&l)),
+                }
+            }
+            return Err(e);
         }
         cluster.persist().await?;
         anyhow::Ok(cluster)
     };
     let outcome = tokio::select! {
         r = work => Ok(r),
-        signal = interrupt.recv() => Err(signal),
+        signal = interrupt.recv() => {
+            // The work is dropped when this select ends, and that removes what it made.
+            eprintln!("interrupted: cleaning up {id} (Ctrl-C again stops at once; `minidcos docker clean` then removes what is left)");
+            Err(signal)
+        }
     };
     drop(step);
     match outcome {
@@ -125,7 +141,13 @@ pub async fn create(args: CreateArgs, json: bool) -> Result<Status> {
         }
         // The work was dropped above: what it made is gone.
         Err(signal) => {
-            eprintln!("interrupted: {id} was removed");
+            if dcos_e2e::keep_requested() {
+                eprintln!(
+                    "{KEEP_ENV} is set: {id} is kept; `minidcos docker destroy {id}` removes it"
+                );
+            } else {
+                eprintln!("{id} was removed");
+            }
             Ok(128 + signal)
         }
     }

@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use anyhow::Result;
 use dcos_e2e::docker::{self, EngineState, EngineStatus};
-use dcos_e2e::{Cluster, Command, ExistingCluster, Node, NodeSelector, Role, quote};
+use dcos_e2e::{
+    Cluster, Command, ExistingCluster, HostKeyChecking, Node, NodeSelector, Role, quote,
+};
 use serde::Serialize;
 
 use super::Status;
-use crate::cli::{CommandArgs, ExistingArgs, ExistingCmd, NodeArgs};
+use crate::cli::{CommandArgs, CopyArgs, ExistingArgs, ExistingCmd, NodeArgs};
 use crate::errors::{failure, in_flag_terms};
 use crate::output::{self, Progress};
 use crate::signals::Interrupt;
@@ -56,8 +58,22 @@ fn engine_cell(engine: &Option<EngineStatus>) -> String {
     }
 }
 
+/// How the printed ssh commands check host keys: as the cluster does.
+struct HostKeysView {
+    known_hosts: Option<PathBuf>,
+    accept_new: bool,
+}
+
 pub async fn inspect(cluster: &Cluster, json: bool) {
-    let known_hosts = cluster.workspace().map(|w| w.join("ssh/known_hosts"));
+    // A Docker cluster's keys are pinned in its workspace.
+    let view = HostKeysView {
+        known_hosts: cluster.workspace().map(|w| w.join("ssh/known_hosts")),
+        accept_new: false,
+    };
+    show(cluster, json, &view).await;
+}
+
+async fn show(cluster: &Cluster, json: bool, host_keys: &HostKeysView) {
     // Each node is asked at once; one that does not answer is shown as such.
     let engines = futures_util::future::join_all(cluster.nodes().map(docker::engine_status)).await;
     let nodes: Vec<NodeView> = cluster
@@ -65,9 +81,11 @@ pub async fn inspect(cluster: &Cluster, json: bool) {
         .zip(engines)
         .map(|(n, engine)| {
             let mut ssh = format!("ssh -i {}", path_word(n.ssh_key_path()));
-            match &known_hosts {
-                Some(kh) => ssh.push_str(&format!(" -o UserKnownHostsFile={}", path_word(kh))),
-                None => ssh.push_str(" -o StrictHostKeyChecking=accept-new"),
+            if let Some(kh) = &host_keys.known_hosts {
+                ssh.push_str(&format!(" -o UserKnownHostsFile={}", path_word(kh)));
+            }
+            if host_keys.accept_new || host_keys.known_hosts.is_none() {
+                ssh.push_str(" -o StrictHostKeyChecking=accept-new");
             }
             ssh.push_str(&format!(" {}@{}", n.default_user(), n.ip_address()));
             if let Err(e) = &engine {
@@ -160,10 +178,11 @@ fn select<'a>(cluster: &'a Cluster, args: &NodeArgs) -> Result<Vec<&'a Node>> {
     cluster.select(&args.node).map_err(in_flag_terms)
 }
 
-fn build_command(cluster: &Cluster, args: &CommandArgs) -> Result<Command> {
+/// The command for `node`: in the test environment, its `DCOS_DNS_ADDRESS` is the node's.
+fn build_command(cluster: &Cluster, node: &Node, args: &CommandArgs) -> Result<Command> {
     let env = args.env.iter().cloned().collect();
     let mut cmd = if args.test_env {
-        cluster.test_command(args.args.clone(), env)?
+        cluster.test_command_on(node, args.args.clone(), env)?
     } else if args.shell {
         Command::shell(args.args.join(" ")).envs(env)
     } else {
@@ -179,10 +198,9 @@ fn build_command(cluster: &Cluster, args: &CommandArgs) -> Result<Command> {
 /// non-zero one (or 0). An interrupt stops the command on the node.
 pub async fn run(cluster: &Cluster, nodes: &NodeArgs, args: &CommandArgs) -> Result<Status> {
     let mut interrupt = Interrupt::register()?;
-    let cmd = build_command(cluster, args)?;
     let mut status = 0;
     for node in select(cluster, nodes)? {
-        let mut process = node.popen(cmd.clone()).await?;
+        let mut process = node.popen(build_command(cluster, node, args)?).await?;
         let streamed = process.forward(tokio::io::stdout(), tokio::io::stderr());
         let outcome = tokio::select! {
             r = streamed => Ok(r),
@@ -209,10 +227,16 @@ pub async fn send_file(
     nodes: &NodeArgs,
     source: &Path,
     destination: &str,
+    copy: &CopyArgs,
 ) -> Result<Status> {
     let chosen = select(cluster, nodes)?;
-    futures_util::future::try_join_all(chosen.iter().map(|n| n.send_file(source, destination)))
-        .await?;
+    let options = copy.options();
+    futures_util::future::try_join_all(
+        chosen
+            .iter()
+            .map(|n| n.send_file_with(source, destination, &options)),
+    )
+    .await?;
     Ok(0)
 }
 
@@ -221,6 +245,7 @@ pub async fn download_file(
     nodes: &NodeArgs,
     source: &str,
     destination: &Path,
+    copy: &CopyArgs,
 ) -> Result<Status> {
     let chosen = select(cluster, nodes)?;
     let [node] = chosen.as_slice() else {
@@ -232,7 +257,8 @@ pub async fn download_file(
             "name one node, e.g. --node agent:1",
         ));
     };
-    node.download_file(source, destination).await?;
+    node.download_file_with(source, destination, &copy.options())
+        .await?;
     Ok(0)
 }
 
@@ -259,15 +285,21 @@ pub async fn existing(args: ExistingArgs, json: bool) -> Result<Status> {
             source,
             destination,
             nodes,
-        } => send_file(&cluster, &nodes, &source, &destination).await,
+            copy,
+        } => send_file(&cluster, &nodes, &source, &destination, &copy).await,
         ExistingCmd::DownloadFile {
             source,
             destination,
             nodes,
-        } => download_file(&cluster, &nodes, &source, &destination).await,
+            copy,
+        } => download_file(&cluster, &nodes, &source, &destination, &copy).await,
         ExistingCmd::Wait { timeout } => wait(&cluster, timeout).await,
         ExistingCmd::Inspect => {
-            inspect(&cluster, json).await;
+            let view = HostKeysView {
+                known_hosts: backend.known_hosts_path(),
+                accept_new: backend.host_key_checking_mode() == HostKeyChecking::AcceptNew,
+            };
+            show(&cluster, json, &view).await;
             Ok(0)
         }
     }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 
 use super::client::DockerClient;
+use super::workspace::is_workspace_of;
 use super::{labels, watchdog};
 use crate::error::{Error, Result};
 
@@ -62,13 +63,21 @@ pub(crate) async fn remove_once(
     );
     let (volumes, networks) = tokio::join!(volumes, networks);
     errors.extend(volumes.into_iter().chain(networks).filter_map(Result::err));
-    if let Some(ws) = workspace
-        && let Err(e) = remove_workspace(ws).await
-    {
-        errors.push(e);
+    if let Some(ws) = workspace {
+        if is_workspace_of(&ws, cluster_id) {
+            if let Err(e) = remove_workspace(ws).await {
+                errors.push(e);
+            }
+        } else if ws.exists() {
+            tracing::warn!(
+                cluster = cluster_id,
+                "not removing {}: the label names it, but it is not a workspace of this cluster",
+                ws.display()
+            );
+        }
     }
-    match errors.into_iter().next() {
-        Some(first) => Err(first),
+    match Error::from_all(errors) {
+        Some(e) => Err(e),
         None => Ok(found),
     }
 }

@@ -91,6 +91,12 @@ impl DockerClient {
     /// Connect the way the `docker` CLI does (DOCKER_HOST, else the local socket) and
     /// agree on an API version with the daemon.
     pub(crate) async fn connect() -> Result<Self> {
+        Self::connect_with(REQUEST_TIMEOUT).await
+    }
+
+    /// Connect with this per-request timeout (cleanup from `Drop` must not wait for a
+    /// daemon that stopped answering as long as a big upload may take).
+    pub(crate) async fn connect_with(request_timeout: Duration) -> Result<Self> {
         let host =
             std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
         let unreachable =
@@ -100,7 +106,7 @@ impl DockerClient {
             };
         let api = Docker::connect_with_defaults()
             .map_err(|e| unreachable(Box::new(e)))?
-            .with_timeout(REQUEST_TIMEOUT);
+            .with_timeout(request_timeout);
         let api = match tokio::time::timeout(CONNECT_TIMEOUT, api.negotiate_version()).await {
             Ok(Ok(api)) => api,
             Ok(Err(e)) => return Err(unreachable(Box::new(e))),

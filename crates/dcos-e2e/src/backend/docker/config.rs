@@ -169,7 +169,8 @@ impl Docker {
     }
 
     /// Use this image for nodes instead of building ours; it must run systemd as
-    /// `/sbin/init` and have sshd (and `curl`, for the cleanup watchdog).
+    /// `/sbin/init` and have sshd and `curl`. The cleanup watchdog runs our own image
+    /// whatever this is (built when missing).
     pub fn node_image(mut self, image: impl Into<String>) -> Self {
         self.node_image = Some(image.into());
         self

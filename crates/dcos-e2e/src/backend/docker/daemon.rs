@@ -4,7 +4,7 @@
 use bollard::models::{ContainerCreateBody, HostConfig, SystemInfoCgroupVersionEnum};
 
 use super::client::{DockerClient, op};
-use super::labels;
+use super::{labels, private};
 use crate::error::Result;
 
 /// What this daemon allows, found once per process (the privilege verdict once per daemon).
@@ -31,13 +31,13 @@ pub(crate) async fn daemon_facts(client: &DockerClient, image: &str) -> Result<D
             );
             let digest =
                 hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(daemon.as_bytes())[..8]);
-            let cache = std::env::temp_dir().join(format!("dcos-e2e-daemon-{digest}.privileged"));
-            let privileged_allowed = match std::fs::read_to_string(&cache).as_deref() {
-                Ok("yes") => true,
-                Ok("no") => false,
+            let cache = format!("daemon-{digest}.privileged");
+            let privileged_allowed = match private::read(&cache).as_deref() {
+                Some("yes") => true,
+                Some("no") => false,
                 _ => match probe_privileged(client, image).await? {
                     Some(allowed) => {
-                        let _ = std::fs::write(&cache, if allowed { "yes" } else { "no" });
+                        private::write(&cache, if allowed { "yes" } else { "no" });
                         allowed
                     }
                     // Not a verdict on privileges (say, an image without /bin/true): the

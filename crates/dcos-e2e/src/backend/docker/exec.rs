@@ -1,5 +1,7 @@
 //! `docker exec` through the Docker API: no network path to the node needed. Scripts run
-//! in the user's login shell as over SSH. Files are streamed through an exec's stdin and
+//! as over SSH: in the user's login environment, by the login shell when it is POSIX,
+//! else by `/bin/sh`. Each exec has its own stream from the daemon, so output nobody
+//! reads pauses that command only (its streams are bounded). Files are streamed through an exec's stdin and
 //! stdout (the shared `cat` implementation), not the container archive API: that API
 //! (`docker cp`) does not see mounts made inside the container, such as the nodes'
 //! tmpfs `/tmp` and `/run`. Uploads there "succeeded" into the hidden directory under
@@ -9,20 +11,29 @@
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use futures_util::StreamExt;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::client::DockerClient;
 use crate::error::{Error, Result};
+use crate::node::command::POSIX_SHELLS;
+use crate::node::transport::stream;
 use crate::node::transport::{
-    BoxFuture, Launch, RawProcess, STREAM_BUFFER, Transport, TransportKind,
+    BoxFuture, Launch, PACED_LIMIT, RawProcess, Transport, TransportKind,
 };
 
-/// Run `$1` with the login shell of user `$2` from the home directory, as sshd would.
-/// sshd also sets `USER`, `LOGNAME`, `HOME` and `SHELL` from the passwd entry; docker
-/// exec sets only `HOME`, so scripts using `$USER` broke over this transport alone. The
-/// entry is read with shell builtins: no extra process per command.
-const LOGIN_SHELL: &str = r#"while IFS=: read -r n _ _ _ _ h s; do [ "$n" = "$2" ] && break; h=; s=; done </etc/passwd
-export USER="$2" LOGNAME="$2" HOME="${h:-$HOME}" SHELL="${s:-/bin/sh}"; cd ~ 2>/dev/null; exec "$SHELL" -c "$1""#;
+/// Run `$1` as user `$2` from the home directory, as sshd would: sshd also sets `USER`,
+/// `LOGNAME`, `HOME` and `SHELL` from the passwd entry; docker exec sets only `HOME`, so
+/// scripts using `$USER` broke over this transport alone. The entry is read with shell
+/// builtins: no extra process per command. The script runs with the login shell when
+/// that is a POSIX one, else with `/bin/sh` (as
+/// [`crate::node::command::for_any_login_shell`] does over SSH).
+fn login_wrapper() -> String {
+    format!(
+        r#"while IFS=: read -r n _ _ _ _ h s; do [ "$n" = "$2" ] && break; h=; s=; done </etc/passwd
+export USER="$2" LOGNAME="$2" HOME="${{h:-$HOME}}" SHELL="${{s:-/bin/sh}}"; cd ~ 2>/dev/null
+case "${{SHELL##*/}}" in {POSIX_SHELLS}) exec "$SHELL" -c "$1";; esac; exec /bin/sh -c "$1""#
+    )
+}
 
 pub(crate) struct DockerExecTransport {
     client: DockerClient,
@@ -77,7 +88,7 @@ impl Transport for DockerExecTransport {
                 cmd: Some(vec![
                     "/bin/sh".to_string(),
                     "-c".into(),
-                    LOGIN_SHELL.into(),
+                    login_wrapper(),
                     "sh".into(),
                     script,
                     user.to_string(),
@@ -107,8 +118,8 @@ impl Transport for DockerExecTransport {
             let StartExecResults::Attached { mut output, input } = started else {
                 return Err(self.error("exec started detached", None));
             };
-            let (out_tx, stdout) = mpsc::channel(STREAM_BUFFER);
-            let (err_tx, stderr) = mpsc::channel(STREAM_BUFFER);
+            let (out_tx, stdout) = stream::bounded(PACED_LIMIT);
+            let (err_tx, stderr) = stream::bounded(PACED_LIMIT);
             let (exit_tx, exit) = oneshot::channel();
             let client = self.client.clone();
             let name = self.name.clone();
@@ -116,12 +127,8 @@ impl Transport for DockerExecTransport {
                 let mut broken = None;
                 while let Some(item) = output.next().await {
                     match item {
-                        Ok(LogOutput::StdOut { message }) => {
-                            let _ = out_tx.send(message).await;
-                        }
-                        Ok(LogOutput::StdErr { message }) => {
-                            let _ = err_tx.send(message).await;
-                        }
+                        Ok(LogOutput::StdOut { message }) => out_tx.send(message).await,
+                        Ok(LogOutput::StdErr { message }) => err_tx.send(message).await,
                         Ok(_) => {}
                         Err(e) => {
                             broken = Some(e);

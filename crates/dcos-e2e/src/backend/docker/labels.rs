@@ -26,6 +26,10 @@ pub const OWNER_PID: &str = "dcos-e2e.owner-pid";
 pub const OWNER_START: &str = "dcos-e2e.owner-start";
 /// Boot id of the host the owner ran on.
 pub const BOOT_ID: &str = "dcos-e2e.boot-id";
+/// Machine id of the host the owner ran on.
+pub const OWNER_MACHINE: &str = "dcos-e2e.owner-machine";
+/// The owner's pid namespace (its pid means something only there).
+pub const OWNER_PIDNS: &str = "dcos-e2e.owner-pidns";
 /// The default SSH user of the cluster's nodes.
 pub const SSH_USER: &str = "dcos-e2e.ssh-user";
 /// The node transport chosen at creation (`ssh` or `docker-exec`).
@@ -106,19 +110,27 @@ pub(crate) fn object_labels(id: &str, role: &str, workspace: &Path) -> HashMap<S
 pub(crate) fn owner_labels() -> Vec<(String, String)> {
     let me = ProcessIdentity::current();
     let mut out = vec![(OWNER_PID.to_string(), me.pid.to_string())];
-    if let (Some(start), Some(boot)) = (me.start, me.boot) {
-        out.push((OWNER_START.to_string(), start));
-        out.push((BOOT_ID.to_string(), boot));
+    for (key, value) in [
+        (OWNER_START, me.start),
+        (BOOT_ID, me.boot),
+        (OWNER_MACHINE, me.machine),
+        (OWNER_PIDNS, me.pidns),
+    ] {
+        if let Some(value) = value {
+            out.push((key.to_string(), value));
+        }
     }
     out
 }
 
-/// The owning process named by an object's labels, if they name one fully.
+/// The owning process named by an object's labels, if they name one.
 pub(crate) fn owner_of(labels: &HashMap<String, String>) -> Option<ProcessIdentity> {
     Some(ProcessIdentity {
         pid: labels.get(OWNER_PID)?.parse().ok()?,
-        start: Some(labels.get(OWNER_START)?.clone()),
-        boot: Some(labels.get(BOOT_ID)?.clone()),
+        start: labels.get(OWNER_START).cloned(),
+        boot: labels.get(BOOT_ID).cloned(),
+        machine: labels.get(OWNER_MACHINE).cloned(),
+        pidns: labels.get(OWNER_PIDNS).cloned(),
     })
 }
 

@@ -8,8 +8,9 @@ use futures_util::future::join_all;
 use serde::Serialize;
 
 use super::client::DockerClient;
+use super::owner::Verdict;
 use super::{cleanup, labels, watchdog};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::node::Role;
 
 /// Who a cluster belongs to, which decides what `clean` may remove.
@@ -24,6 +25,9 @@ pub enum Owner {
     /// Nobody: its owner is gone; `clean` removes it.
     #[serde(rename = "none")]
     Nobody,
+    /// A process of another host or pid namespace, which this host cannot judge;
+    /// `clean` leaves it (`clean --all` does not).
+    Elsewhere,
 }
 
 impl Owner {
@@ -33,6 +37,7 @@ impl Owner {
             Owner::User => "user",
             Owner::Process => "process",
             Owner::Nobody => "none",
+            Owner::Elsewhere => "elsewhere",
         }
     }
 }
@@ -70,13 +75,18 @@ struct Seen {
     counts: [usize; 3],
     running: usize,
     owner_alive: bool,
+    owner_unknown: bool,
     persisted: bool,
 }
 
 impl Seen {
     fn note(&mut self, l: &HashMap<String, String>) {
         self.workspace = self.workspace.take().or_else(|| labels::workspace_of(l));
-        self.owner_alive |= labels::owner_of(l).is_some_and(|o| o.is_alive());
+        match labels::owner_of(l).map(|o| o.verdict()) {
+            Some(Verdict::Alive) => self.owner_alive = true,
+            Some(Verdict::Unknown) => self.owner_unknown = true,
+            _ => {}
+        }
     }
 }
 
@@ -108,12 +118,13 @@ pub(crate) async fn list(client: &DockerClient) -> Result<Vec<ClusterSummary>> {
                 s.running += usize::from(running);
                 s.note(&l);
             }
-            // The cleanup watchdog runs while its owner lives.
-            None if labels::is_watchdog(role) && running => {
-                s.owner_alive = true;
-                s.workspace = s.workspace.take().or_else(|| labels::workspace_of(&l));
+            // The cleanup watchdog runs while its owner lives. Created and not yet
+            // started, it is the first object of a create under way: its owner labels
+            // speak for that create (else `clean` would take it for a dead one's).
+            None => {
+                s.owner_alive |= labels::is_watchdog(role) && running;
+                s.note(&l);
             }
-            None => s.workspace = s.workspace.take().or_else(|| labels::workspace_of(&l)),
         }
     }
     // A create killed early may have left only a network or volumes.
@@ -128,10 +139,7 @@ pub(crate) async fn list(client: &DockerClient) -> Result<Vec<ClusterSummary>> {
             let s = clusters.entry(id.clone()).or_default();
             s.persisted |=
                 v.labels.get(labels::ROLE).map(String::as_str) == Some(labels::PERSISTED_ROLE);
-            s.workspace = s
-                .workspace
-                .take()
-                .or_else(|| labels::workspace_of(&v.labels));
+            s.note(&v.labels);
         }
     }
     Ok(clusters
@@ -147,6 +155,8 @@ pub(crate) async fn list(client: &DockerClient) -> Result<Vec<ClusterSummary>> {
                 Owner::User
             } else if s.owner_alive {
                 Owner::Process
+            } else if s.owner_unknown {
+                Owner::Elsewhere
             } else {
                 Owner::Nobody
             },
@@ -174,12 +184,20 @@ pub async fn clean(all: bool) -> Result<Vec<String>> {
         .into_iter()
         .filter(|c| all || c.owner == Owner::Nobody)
         .collect();
-    let results = join_all(doomed.iter().map(|c| async {
-        cleanup::sweep(&client, &c.id, c.workspace.as_deref())
-            .await
-            .map(|()| c.id.clone())
-    }))
+    let results = join_all(
+        doomed
+            .iter()
+            .map(|c| cleanup::sweep(&client, &c.id, c.workspace.as_deref())),
+    )
     .await;
+    let mut errors = Vec::new();
+    let mut removed = Vec::new();
+    for (c, result) in doomed.iter().zip(results) {
+        match result {
+            Ok(()) => removed.push(c.id.clone()),
+            Err(e) => errors.push(e),
+        }
+    }
     // Privilege probes belong to no cluster; one whose process died is left over.
     let probes = [
         labels::PROJECT.to_string(),
@@ -187,10 +205,15 @@ pub async fn clean(all: bool) -> Result<Vec<String>> {
     ];
     for probe in client.containers(&probes).await? {
         let l = probe.labels.unwrap_or_default();
-        let orphan = all || !labels::owner_of(&l).is_some_and(|o| o.is_alive());
-        if let (true, Some(id)) = (orphan, probe.id) {
-            client.remove_container(&id).await?;
+        let orphan = all || labels::owner_of(&l).is_none_or(|o| o.verdict() == Verdict::Dead);
+        if let (true, Some(id)) = (orphan, probe.id)
+            && let Err(e) = client.remove_container(&id).await
+        {
+            errors.push(e);
         }
     }
-    results.into_iter().collect()
+    match Error::from_all(errors) {
+        Some(e) => Err(e),
+        None => Ok(removed),
+    }
 }

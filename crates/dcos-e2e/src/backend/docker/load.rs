@@ -266,6 +266,8 @@ pub(crate) async fn load_images(
             user,
             script: "docker load -q".into(),
             stdin: true,
+            // Both streams are read to the end while the input is written.
+            paced: false,
         })
     }))
     .await;

@@ -1,7 +1,8 @@
-//! Which process owns a cluster: its pid, start time and boot id name it uniquely on
-//! this host, even after the pid is reused. A leaf: it reads `/proc` and nothing else.
+//! Which process owns a cluster, and whether this host can tell if it still lives: its
+//! pid, start time, boot id, machine id and pid namespace name it uniquely, even after
+//! the pid is reused. A leaf: it reads `/proc` and `/etc/machine-id`, nothing else.
 
-/// A process on this host, named so that a reused pid is not mistaken for it.
+/// A process, named so that a reused pid is not mistaken for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ProcessIdentity {
     pub pid: u32,
@@ -9,6 +10,19 @@ pub(crate) struct ProcessIdentity {
     pub start: Option<String>,
     /// `/proc/sys/kernel/random/boot_id`.
     pub boot: Option<String>,
+    /// `/etc/machine-id`: which host (absent on objects made before it was recorded).
+    pub machine: Option<String>,
+    /// The pid namespace (`/proc/self/ns/pid`); pids mean something only within it.
+    pub pidns: Option<String>,
+}
+
+/// What this host can say of an owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Alive,
+    Dead,
+    /// Another host, or another pid namespace here: not ours to judge.
+    Unknown,
 }
 
 impl ProcessIdentity {
@@ -19,22 +33,50 @@ impl ProcessIdentity {
             pid,
             start: process_start(pid),
             boot: boot_id(),
+            machine: machine_id(),
+            pidns: pid_namespace(),
         }
     }
 
-    /// Whether this very process still runs (same boot, same pid, same start time).
-    pub(crate) fn is_alive(&self) -> bool {
-        self.boot.is_some()
-            && self.boot == boot_id()
-            && self.start.is_some()
-            && process_start(self.pid) == self.start
+    /// Whether this very process still runs, as far as this host can see.
+    pub(crate) fn verdict(&self) -> Verdict {
+        if self.machine.is_some() && self.machine != machine_id() {
+            return Verdict::Unknown;
+        }
+        // Same machine (or not recorded), another boot: the owner died with that boot.
+        if self.boot.is_none() || self.boot != boot_id() {
+            return Verdict::Dead;
+        }
+        if self.pidns.is_some() && self.pidns != pid_namespace() {
+            return Verdict::Unknown;
+        }
+        if self.start.is_some() && process_start(self.pid) == self.start {
+            Verdict::Alive
+        } else {
+            Verdict::Dead
+        }
     }
 }
 
 fn boot_id() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+    read_trimmed("/proc/sys/kernel/random/boot_id")
+}
+
+fn machine_id() -> Option<String> {
+    read_trimmed("/etc/machine-id")
+}
+
+fn read_trimmed(path: &str) -> Option<String> {
+    std::fs::read_to_string(path)
         .ok()
         .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+fn pid_namespace() -> Option<String> {
+    std::fs::read_link("/proc/self/ns/pid")
+        .ok()
+        .map(|p| p.to_string_lossy().to_string())
 }
 
 fn process_start(pid: u32) -> Option<String> {
@@ -48,13 +90,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn this_process_is_alive_and_a_changed_start_is_not() {
+    fn verdicts() {
         let me = ProcessIdentity::current();
-        assert!(me.is_alive());
+        assert_eq!(me.verdict(), Verdict::Alive);
         let reused = ProcessIdentity {
             start: Some("0".into()),
+            ..me.clone()
+        };
+        assert_eq!(reused.verdict(), Verdict::Dead);
+        let rebooted = ProcessIdentity {
+            boot: Some("another-boot".into()),
+            ..me.clone()
+        };
+        assert_eq!(rebooted.verdict(), Verdict::Dead);
+        let elsewhere = ProcessIdentity {
+            machine: Some("another-machine".into()),
+            ..me.clone()
+        };
+        assert_eq!(elsewhere.verdict(), Verdict::Unknown);
+        let other_namespace = ProcessIdentity {
+            pidns: Some("pid:[1]".into()),
             ..me
         };
-        assert!(!reused.is_alive());
+        assert_eq!(other_namespace.verdict(), Verdict::Unknown);
     }
 }

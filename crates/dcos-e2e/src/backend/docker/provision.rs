@@ -8,7 +8,7 @@ use std::time::Instant;
 use bollard::models::NetworkCreateRequest;
 use futures_util::future::join_all;
 
-use super::client::{DockerClient, op};
+use super::client::{DockerClient, is_not_found, op};
 use super::config::{Docker, Privileged};
 use super::container::{DEFAULT_USER, NodeContext, Planned};
 use super::daemon::{DaemonFacts, daemon_facts};
@@ -39,10 +39,22 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ne
                 None::<bollard::query_parameters::InspectNetworkOptions>,
             )
             .await
-            .map_err(|_| Error::invalid("network", name, "no such Docker network"))?;
+            .map_err(|e| {
+                if is_not_found(&e) {
+                    Error::invalid("network", name, "no such Docker network")
+                } else {
+                    op(format!("inspecting network {name}"))(e)
+                }
+            })?;
     }
     // Before anything of the cluster exists: a build can take a minute.
     let image = node_image(&client, cfg).await?;
+    // The watchdog (root on the daemon's host) and the privilege probe run our own
+    // image, whatever the nodes run.
+    let own_image = match &cfg.node_image {
+        Some(_) => super::image::ensure_image(&client, &cfg.image_options).await?,
+        None => image.clone(),
+    };
     let id = match &cfg.cluster_id {
         Some(id) => {
             ensure_unused(&client, id).await?;
@@ -68,6 +80,7 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ne
         id: &id,
         workspace: &workspace,
         image: &image,
+        own_image: &own_image,
     };
     let made = plan.make().await;
     let made = match made {
@@ -186,6 +199,8 @@ struct Plan<'a> {
     id: &'a str,
     workspace: &'a Workspace,
     image: &'a str,
+    /// Ours, for the watchdog and the probe.
+    own_image: &'a str,
 }
 
 impl Plan<'_> {
@@ -216,14 +231,14 @@ impl Plan<'_> {
         // the loser stops here and removes only what it made (its workspace). All three
         // requests are waited for, so none lands after that removal.
         let (claim, network, facts) = tokio::join!(
-            watchdog::claim(client, id, self.image, workspace),
+            watchdog::claim(client, id, self.own_image, workspace),
             network,
-            daemon_facts(client, self.image)
+            daemon_facts(client, self.own_image)
         );
         let (claim, network, facts) = (claim?, network?, facts?);
         // The watchdog arms while the nodes start (it sweeps by label, so arming late is
         // safe); the owner labels cover the moment before, for `clean`.
-        let watchdog = watchdog::arm(client, claim, self.image, keep_requested());
+        let watchdog = watchdog::arm(client, claim, keep_requested());
         let nodes = self.start_nodes(&network, facts);
         let (watchdog, nodes) = tokio::join!(watchdog, nodes);
         let (liveness, nodes) = match nodes {

@@ -21,16 +21,28 @@ pub(crate) async fn wait_ready<'a>(
     let checks = nodes.map(|node| async move {
         let mut pause = Duration::from_millis(20);
         loop {
-            let attempt = match transport {
-                TransportKind::Ssh => node.ping().await,
-                TransportKind::DockerExec => node
-                    // Debian names the unit `ssh`, most others `sshd`.
-                    .run(Command::shell(
-                        "systemctl is-active --quiet ssh || systemctl is-active --quiet sshd",
-                    ))
-                    .await
-                    .map(drop),
+            let attempt = async {
+                match transport {
+                    TransportKind::Ssh => node.ping().await,
+                    TransportKind::DockerExec => node
+                        // Debian names the unit `ssh`, most others `sshd`.
+                        .run(Command::shell(
+                            "systemctl is-active --quiet ssh || systemctl is-active --quiet sshd",
+                        ))
+                        .await
+                        .map(drop),
+                }
             };
+            // One attempt that hangs (a daemon that stopped answering) ends with the wait.
+            let attempt = tokio::time::timeout_at(deadline.into(), attempt)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Error::Timeout {
+                        node: node.to_string(),
+                        transport: transport.as_str(),
+                        timeout,
+                    })
+                });
             match attempt {
                 Ok(()) => return Ok(()),
                 Err(e) if Instant::now() >= deadline => {
@@ -54,6 +66,9 @@ pub(crate) async fn wait_ready<'a>(
     join_all(checks).await.into_iter().collect()
 }
 
+/// How long looking for the reason of a stalled boot may take.
+const STUCK_BOOT_CHECK: Duration = Duration::from_secs(10);
+
 /// Why a node's boot stalled, when it is the usual cause: systemd out of inotify
 /// instances, a per-user limit of the host shared by every container (the same limit
 /// kind documents).
@@ -63,10 +78,14 @@ async fn stuck_boot(client: &DockerClient, node: &Node) -> String {
     };
     let exec = DockerExecTransport::new(client.clone(), container.to_string(), node.to_string());
     let probe = "journalctl -b --no-pager 2>/dev/null | grep -m1 -o 'Failed to create inotify object: Too many open files'";
-    let Ok(process) = exec.spawn(Launch::new("root", probe.to_string())).await else {
-        return String::new();
+    let read = async {
+        let process = exec.spawn(Launch::new("root", probe.to_string())).await?;
+        finish(&exec, "reading the journal", process).await
     };
-    match finish(&exec, "reading the journal", process).await {
+    match tokio::time::timeout(STUCK_BOOT_CHECK, read)
+        .await
+        .unwrap_or_else(|_| Ok(Vec::new()))
+    {
         Ok(out) if !out.is_empty() => ": systemd on the node ran out of inotify instances; raise the \
              host's limit, e.g. `sysctl -w fs.inotify.max_user_instances=1024` (see `minidcos docker doctor`)"
             .to_string(),

@@ -1,15 +1,17 @@
 //! A running Docker cluster as the lifecycle sees it: destroy (also from `Drop`, on any
 //! runtime or none), keep, and hand to the user.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use super::client::{DockerClient, op};
 use super::container::NODE_GENCONF_DIR;
 use super::watchdog::{self, Watchdog};
 use super::workspace::GENCONF_DIR;
 use super::{cleanup, labels};
-use crate::backend::running::{GenconfMount, RunningCluster};
+use crate::backend::running::{GENCONF_LOG, GenconfMount, RunningCluster};
 use crate::error::Result;
 use crate::node::transport::BoxFuture;
 
@@ -28,6 +30,21 @@ impl DockerCluster {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
+    }
+
+    /// After standing the watchdog down for a kept cluster: let go of its connection, or,
+    /// when it could not be stood down, hold it for good (closing it would set the
+    /// watchdog off and remove the cluster that is to be kept).
+    fn settle_watchdog(&self, disarmed: bool) {
+        let watchdog = self
+            .watchdog
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let (false, Some(watchdog)) = (disarmed, watchdog) {
+            tracing::error!(cluster = %self.id, "the cleanup watchdog could not be stood down: the cluster is removed when this process exits");
+            std::mem::forget(watchdog);
+        }
     }
 }
 
@@ -69,17 +86,64 @@ impl RunningCluster for DockerCluster {
         self.release_watchdog();
     }
 
+    fn keep(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let disarmed = watchdog::disarm(&self.client, &self.id).await;
+            self.settle_watchdog(disarmed.is_ok());
+            tracing::warn!(cluster = %self.id, "cluster kept; remove it with `minidcos docker destroy {}`", self.id);
+            disarmed
+        })
+    }
+
     fn keep_from_drop(&self) {
         let id = self.id.clone();
-        off_runtime(move |client| Box::pin(async move { watchdog::disarm(&client, &id).await }));
-        self.release_watchdog();
+        let disarmed = off_runtime(move |client| {
+            Box::pin(async move { watchdog::disarm(&client, &id).await })
+        });
+        self.settle_watchdog(disarmed);
         tracing::warn!(cluster = %self.id, "cluster kept; remove it with `minidcos docker destroy {}`", self.id);
+    }
+
+    fn describe_nodes(&self) -> BoxFuture<'_, HashMap<String, String>> {
+        Box::pin(async move {
+            let filter = labels::cluster_filter(&self.id, Some(&self.workspace));
+            let names: Vec<String> = match self.client.containers(&filter).await {
+                Ok(containers) => containers
+                    .into_iter()
+                    .filter(|c| {
+                        let l = c.labels.as_ref();
+                        l.and_then(|l| l.get(labels::ROLE))
+                            .is_some_and(|r| r.parse::<crate::node::Role>().is_ok())
+                    })
+                    .filter_map(|c| {
+                        c.names?
+                            .first()
+                            .map(|n| n.trim_start_matches('/').to_string())
+                    })
+                    .collect(),
+                Err(_) => Vec::new(),
+            };
+            super::logs::describe(&self.client, &names).await
+        })
+    }
+
+    fn export_logs_from_drop(&self, dir: &Path) {
+        let (id, dir) = (self.id.clone(), dir.to_path_buf());
+        let extra = vec![(GENCONF_LOG, self.workspace.join(GENCONF_LOG))];
+        off_runtime(move |client| {
+            Box::pin(async move {
+                let bundle = super::logs::export(&client, &id, &dir, &extra).await?;
+                tracing::warn!(cluster = %id, "the scope ended with an error: logs in {}", bundle.dir.display());
+                Ok(())
+            })
+        });
     }
 
     fn persist(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
-            watchdog::disarm(&self.client, &self.id).await?;
-            self.release_watchdog();
+            let disarmed = watchdog::disarm(&self.client, &self.id).await;
+            self.settle_watchdog(disarmed.is_ok());
+            disarmed?;
             // A labelled marker volume: it survives what a file in the workspace might
             // not (a temp dir cleared at boot), and goes with the cluster's volumes.
             let request = bollard::models::VolumeCreateRequest {
@@ -91,39 +155,53 @@ impl RunningCluster for DockerCluster {
                 )),
                 ..Default::default()
             };
-            self.client
-                .api
-                .create_volume(request)
-                .await
-                .map(drop)
-                .map_err(op(format!("marking {} as the user's", self.id)))
+            match self.client.api.create_volume(request).await {
+                Ok(_) => Ok(()),
+                // Handed over already: persisting twice is persisting.
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 409, ..
+                }) => Ok(()),
+                Err(e) => Err(op(format!("marking {} as the user's", self.id))(e)),
+            }
         })
     }
 }
 
+/// How long one Docker call may take during cleanup from `Drop`.
+const DROP_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long cleanup from `Drop` may block the dropping thread in all.
+const DROP_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// Run Docker work to completion from synchronous code (`Drop`), whatever runtime the
-/// caller is on: a fresh thread with its own runtime and client.
+/// caller is on: a fresh thread with its own runtime and client. Whether it succeeded.
 pub(crate) fn off_runtime(
     work: impl FnOnce(DockerClient) -> BoxFuture<'static, Result<()>> + Send + 'static,
-) {
+) -> bool {
     let joined = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?;
         runtime.block_on(async move {
-            let client = DockerClient::connect()
+            let client = DockerClient::connect_with(DROP_REQUEST_TIMEOUT)
                 .await
                 .map_err(|e| crate::error::chain(&e))?;
-            work(client).await.map_err(|e| crate::error::chain(&e))
+            match tokio::time::timeout(DROP_TIMEOUT, work(client)).await {
+                Ok(done) => done.map_err(|e| crate::error::chain(&e)),
+                Err(_) => Err(format!("the daemon did not finish within {DROP_TIMEOUT:?}")),
+            }
         })
     })
     .join();
     match joined {
-        Ok(Ok(())) => {}
+        Ok(Ok(())) => true,
         Ok(Err(e)) => {
-            tracing::error!("cleaning up a cluster failed: {e}; run `minidcos docker clean`")
+            tracing::error!("cleaning up a cluster failed: {e}; run `minidcos docker clean`");
+            false
         }
-        Err(_) => tracing::error!("cleaning up a cluster panicked; run `minidcos docker clean`"),
+        Err(_) => {
+            tracing::error!("cleaning up a cluster panicked; run `minidcos docker clean`");
+            false
+        }
     }
 }

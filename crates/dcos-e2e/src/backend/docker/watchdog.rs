@@ -11,7 +11,7 @@
 use std::path::Path;
 use std::pin::Pin;
 
-use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
 use bollard::query_parameters::{AttachContainerOptionsBuilder, CreateContainerOptionsBuilder};
 use futures_util::StreamExt;
 use tokio::io::AsyncWrite;
@@ -95,6 +95,13 @@ pub(crate) struct Claim {
 }
 
 /// Claim the cluster id by creating its watchdog container (not started yet).
+///
+/// The watchdog holds the Docker API, which is root on the daemon's host, so it runs
+/// only our script from our image, with as little as that script needs: the daemon's
+/// socket, the workspace's parent directory (to remove the workspace itself), no
+/// network, no capabilities, no new privileges, a read-only root, small pid and memory
+/// limits, and this process's user (with the socket's group), so it can remove only
+/// what we could.
 pub(crate) async fn claim(
     client: &DockerClient,
     cluster_id: &str,
@@ -103,11 +110,14 @@ pub(crate) async fn claim(
 ) -> Result<Claim> {
     let socket = daemon_socket();
     let (parent, name) = match (workspace.parent(), workspace.file_name()) {
-        (Some(p), Some(n)) => (
-            p.to_string_lossy().to_string(),
-            n.to_string_lossy().to_string(),
-        ),
-        _ => (String::from("/nonexistent"), String::new()),
+        (Some(p), Some(n)) => (p.to_path_buf(), n.to_string_lossy().to_string()),
+        _ => {
+            return Err(Error::invalid(
+                "workspace_dir",
+                workspace.display(),
+                "the workspace must be a directory inside another",
+            ));
+        }
     };
     let object_labels = labels::object_labels(cluster_id, labels::WATCHDOG_ROLE, workspace);
     // This create's objects only: its id and its workspace (another create racing for
@@ -116,8 +126,20 @@ pub(crate) async fn claim(
         "label": labels::cluster_filter(cluster_id, Some(workspace))
     })
     .to_string();
+    let bind = |source: String, target: &str| Mount {
+        typ: Some(MountType::BIND),
+        source: Some(source),
+        target: Some(target.to_string()),
+        ..Default::default()
+    };
+    let (uid, gid) = owner_ids();
+    let socket_group = socket
+        .as_deref()
+        .and_then(|s| std::fs::metadata(s).ok())
+        .map(|m| std::os::unix::fs::MetadataExt::gid(&m).to_string());
     let body = ContainerCreateBody {
         image: Some(image.to_string()),
+        user: Some(format!("{uid}:{gid}")),
         entrypoint: Some(vec![
             "/bin/sh".into(),
             "-c".into(),
@@ -136,12 +158,18 @@ pub(crate) async fn claim(
         host_config: Some(HostConfig {
             auto_remove: Some(true),
             network_mode: Some("none".into()),
-            binds: socket.as_ref().map(|socket| {
+            mounts: socket.as_ref().map(|socket| {
                 vec![
-                    format!("{socket}:/var/run/docker.sock"),
-                    format!("{parent}:/workspaces"),
+                    bind(socket.clone(), "/var/run/docker.sock"),
+                    bind(parent.to_string_lossy().to_string(), "/workspaces"),
                 ]
             }),
+            group_add: socket_group.map(|g| vec![g]),
+            cap_drop: Some(vec!["ALL".into()]),
+            security_opt: Some(vec!["no-new-privileges".into()]),
+            readonly_rootfs: Some(true),
+            pids_limit: Some(WATCHDOG_PIDS),
+            memory: Some(WATCHDOG_MEMORY),
             ..Default::default()
         }),
         ..Default::default()
@@ -163,12 +191,23 @@ pub(crate) async fn claim(
     }
 }
 
+/// Processes the watchdog may run at once: its shell, curl, and a few for the loops.
+const WATCHDOG_PIDS: i64 = 32;
+/// Memory the watchdog may use: a shell and curl need a few MiB.
+const WATCHDOG_MEMORY: i64 = 64 << 20;
+
+/// This process's user and group, for the watchdog to run as.
+fn owner_ids() -> (u32, u32) {
+    // SAFETY: geteuid and getegid have no preconditions and cannot fail.
+    unsafe { (libc::geteuid(), libc::getegid()) }
+}
+
 /// Start the claimed watchdog. `None` (with a warning, and the container removed) where
-/// it cannot work: a remote daemon, or a node image without `curl`; and when `keep`.
+/// it cannot work: a daemon not on a local socket; and when `keep`. A watchdog that does
+/// not say it is armed is an error: without it a killed owner would leak the cluster.
 pub(crate) async fn arm(
     client: &DockerClient,
     claim: Claim,
-    image: &str,
     keep: bool,
 ) -> Result<Option<Watchdog>> {
     if keep || !claim.armable {
@@ -221,18 +260,12 @@ pub(crate) async fn arm(
             drain,
         }));
     }
-    if said.contains("no-curl") {
-        tracing::warn!(
-            image,
-            "the node image has no curl: no cleanup watchdog; use `minidcos docker clean` after a killed run"
-        );
-    } else {
-        tracing::warn!(
-            image,
-            said = said.trim(),
-            "the cleanup watchdog did not start; use `minidcos docker clean` after a killed run"
-        );
-    }
-    client.remove_container(&created).await?;
-    Ok(None)
+    let _ = client.remove_container(&created).await;
+    Err(Error::WatchdogFailed {
+        detail: if said.trim().is_empty() {
+            format!("it said nothing within {ARM_TIMEOUT:?}")
+        } else {
+            format!("it said: {}", said.trim())
+        },
+    })
 }

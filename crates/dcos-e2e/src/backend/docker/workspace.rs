@@ -13,6 +13,21 @@ pub(crate) const KEY_FILE: &str = "ssh/id_ed25519";
 pub(crate) const KNOWN_HOSTS_FILE: &str = "ssh/known_hosts";
 /// The installer's genconf directory (its `serve/` is what nodes install from).
 pub(crate) const GENCONF_DIR: &str = "genconf";
+/// Written first into every workspace, holding the cluster id: what cleanup checks
+/// before it removes a directory a label names.
+pub(crate) const MARKER_FILE: &str = ".dcos-e2e-workspace";
+
+/// Whether `path` is a workspace of cluster `id`: absolute, named after the cluster, and
+/// holding our marker (or, made before the marker, our key). A label can name any path;
+/// only such a directory is ever removed.
+pub(crate) fn is_workspace_of(path: &Path, id: &str) -> bool {
+    let named = path
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{id}-")));
+    let marked = std::fs::read_to_string(path.join(MARKER_FILE)).is_ok_and(|m| m.trim() == id)
+        || path.join(KEY_FILE).is_file();
+    path.is_absolute() && named && marked
+}
 
 /// The cluster's workspace while it is being made: removed if provisioning does not
 /// finish (an error, or the provisioning future dropped by an interrupt), since it holds
@@ -33,6 +48,8 @@ impl Workspace {
             .tempdir_in(base)
             .map_err(Error::io("create a workspace in", base))?
             .keep();
+        let marker = path.join(MARKER_FILE);
+        std::fs::write(&marker, format!("{id}\n")).map_err(Error::io("write", &marker))?;
         let serve = path.join(GENCONF_DIR).join("serve");
         std::fs::create_dir_all(&serve).map_err(Error::io("create", &serve))?;
         Ok(Self { path, armed: true })

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ExistingCluster, Host};
 use crate::error::{Error, Result};
+use crate::node::HostKeyChecking;
 
 impl ExistingCluster {
     /// Read a cluster file (YAML), as the CLI's `minidcos existing --cluster-file` does.
@@ -31,12 +32,14 @@ impl ExistingCluster {
 /// let yaml = "
 /// ssh_user: centos
 /// ssh_key_path: /home/me/.ssh/id_ed25519
+/// known_hosts: /home/me/clusters/known_hosts
 /// masters: [10.0.0.1]
 /// agents: [10.0.0.2, 10.0.0.3]
 /// public_agents: []
 /// ";
 /// let file = dcos_e2e::ClusterFile::from_yaml(yaml).unwrap();
 /// assert_eq!(file.agents.len(), 2);
+/// assert!(file.strict_host_key_checking);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,6 +58,23 @@ pub struct ClusterFile {
     /// Public agent addresses.
     #[serde(default)]
     pub public_agents: Vec<IpAddr>,
+    /// The OpenSSH `known_hosts` file the hosts' keys are checked against, by address
+    /// (paths as for `ssh_key_path`). Default `~/.ssh/known_hosts`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_hosts: Option<PathBuf>,
+    /// `true` (default): a host not in `known_hosts` is refused. `false`: it is trusted
+    /// with the first key it presents, for this run only (the file is not written); a
+    /// host that is listed must still present a listed key (OpenSSH's `accept-new`).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub strict_host_key_checking: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 impl ClusterFile {
@@ -72,7 +92,15 @@ impl ClusterFile {
             masters,
             agents,
             public_agents,
+            known_hosts: None,
+            strict_host_key_checking: true,
         }
+    }
+
+    /// Check host keys against this `known_hosts` file instead of `~/.ssh/known_hosts`.
+    pub fn known_hosts(mut self, path: impl Into<PathBuf>) -> Self {
+        self.known_hosts = Some(path.into());
+        self
     }
 
     /// The cluster file as YAML text.
@@ -94,6 +122,15 @@ impl ClusterFile {
     pub(crate) fn into_backend(self, base: &Path) -> ExistingCluster {
         let home = std::env::var_os("HOME").map(PathBuf::from);
         let key = key_path(&self.ssh_key_path, base, home.as_deref());
+        let known_hosts = self
+            .known_hosts
+            .as_deref()
+            .map(|k| key_path(k, base, home.as_deref()));
+        let checking = if self.strict_host_key_checking {
+            HostKeyChecking::Strict
+        } else {
+            HostKeyChecking::AcceptNew
+        };
         let hosts = |ips: Vec<IpAddr>| {
             ips.into_iter()
                 .map(|ip| Host {
@@ -102,17 +139,22 @@ impl ClusterFile {
                 })
                 .collect::<Vec<_>>()
         };
-        ExistingCluster::new(
+        let backend = ExistingCluster::new(
             hosts(self.masters),
             hosts(self.agents),
             hosts(self.public_agents),
             self.ssh_user,
         )
+        .host_key_checking(checking);
+        match known_hosts {
+            Some(path) => backend.known_hosts(path),
+            None => backend,
+        }
     }
 }
 
-/// A cluster file's key path: `~/` is the user's home, a relative path is from the
-/// file's directory.
+/// A cluster file's path (key, known_hosts): `~/` is the user's home, a relative path
+/// is from the file's directory.
 fn key_path(given: &Path, base: &Path, home: Option<&Path>) -> PathBuf {
     match (given.strip_prefix("~"), home) {
         (Ok(rest), Some(home)) => home.join(rest),
@@ -150,6 +192,23 @@ mod tests {
             PathBuf::from("/etc/clusters/keys/id")
         );
         assert!(backend.hosts(Role::Agent).is_empty());
+        assert_eq!(backend.known_hosts, None, "~/.ssh/known_hosts");
+        assert_eq!(backend.host_key_checking, HostKeyChecking::Strict);
+        let file = ClusterFile::from_yaml(
+            "ssh_user: core\nssh_key_path: k\nmasters: []\nknown_hosts: hosts/known\nstrict_host_key_checking: false\n",
+        )
+        .unwrap();
+        assert_eq!(
+            ClusterFile::from_yaml(&file.to_yaml()).unwrap(),
+            file,
+            "written back as read"
+        );
+        let backend = file.into_backend(Path::new("/etc/clusters"));
+        assert_eq!(
+            backend.known_hosts.as_deref(),
+            Some(Path::new("/etc/clusters/hosts/known"))
+        );
+        assert_eq!(backend.host_key_checking, HostKeyChecking::AcceptNew);
         assert!(
             ClusterFile::from_yaml("ssh_user: a\nssh_key_path: k\nmasters: []\nbogus: 1\n")
                 .is_err()

@@ -1,6 +1,6 @@
 //! `ExistingCluster`: nodes that already exist (any hosts reachable over SSH with a key).
 //! Nothing is provisioned or destroyed; every node operation runs over SSH as the
-//! default SSH user.
+//! default SSH user. Host keys are checked against a `known_hosts` file.
 
 mod cluster_file;
 
@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::node::liveness::Liveness;
 use crate::node::node::{Node, NodeSpec};
 use crate::node::role::{PerRole, Role, display_name};
-use crate::node::transport::host_keys::HostKeys;
+use crate::node::transport::host_keys::{HostKeyChecking, HostKeys};
 use crate::node::transport::ssh::{SshSettings, SshTransport};
 use crate::node::transport::{BoxFuture, Transport};
 use crate::params::ClusterParams;
@@ -72,6 +72,8 @@ pub struct ExistingCluster {
     public_agents: Vec<Host>,
     default_ssh_user: String,
     connect_timeout: Duration,
+    known_hosts: Option<PathBuf>,
+    host_key_checking: HostKeyChecking,
 }
 
 impl ExistingCluster {
@@ -96,6 +98,8 @@ impl ExistingCluster {
             public_agents: public_agents.into_iter().map(Into::into).collect(),
             default_ssh_user: default_ssh_user.into(),
             connect_timeout: Duration::from_secs(10),
+            known_hosts: None,
+            host_key_checking: HostKeyChecking::Strict,
         }
     }
 
@@ -103,6 +107,49 @@ impl ExistingCluster {
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
+    }
+
+    /// The OpenSSH `known_hosts` file host keys are checked against (default
+    /// `~/.ssh/known_hosts`, where a missing file lists nothing; a file given here must
+    /// exist). Hosts are looked up by address. A Docker cluster's own file is
+    /// `ssh/known_hosts` in its workspace.
+    pub fn known_hosts(mut self, path: impl Into<PathBuf>) -> Self {
+        self.known_hosts = Some(path.into());
+        self
+    }
+
+    /// How a host missing from the `known_hosts` file is treated (default
+    /// [`HostKeyChecking::Strict`]: refused, [`Error::HostKeyUnknown`]).
+    pub fn host_key_checking(mut self, checking: HostKeyChecking) -> Self {
+        self.host_key_checking = checking;
+        self
+    }
+
+    /// The `known_hosts` file host keys are checked against: the one given, else
+    /// `~/.ssh/known_hosts` (none when `HOME` is not set).
+    pub fn known_hosts_path(&self) -> Option<PathBuf> {
+        self.known_hosts.clone().or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|h| !h.is_empty())
+                .map(|h| PathBuf::from(h).join(".ssh/known_hosts"))
+        })
+    }
+
+    /// How a host missing from the `known_hosts` file is treated.
+    pub fn host_key_checking_mode(&self) -> HostKeyChecking {
+        self.host_key_checking
+    }
+
+    /// The host keys to check against, read now. Only the default file may be missing.
+    fn host_keys(&self) -> Result<HostKeys> {
+        let Some(path) = self.known_hosts_path() else {
+            return Err(Error::invalid(
+                "known_hosts",
+                "~/.ssh/known_hosts",
+                "HOME is not set; give the known_hosts file explicitly",
+            ));
+        };
+        HostKeys::from_file(&path, self.host_key_checking, self.known_hosts.is_none())
     }
 
     /// The hosts of a role.
@@ -174,7 +221,7 @@ impl ExistingCluster {
     /// Nodes over SSH; nothing is contacted until the first command.
     pub(crate) fn wrap(&self, p: &ClusterParams) -> Result<NewCluster> {
         let liveness = Arc::new(Liveness::new(&self.cluster_id()));
-        let host_keys = HostKeys::default();
+        let host_keys = self.host_keys()?;
         let mut settings_by_key: Vec<(PathBuf, SshSettings)> = Vec::new();
         let mut nodes: PerRole<Vec<Node>> = PerRole::default();
         for role in Role::ALL {
@@ -255,11 +302,22 @@ impl RunningCluster for Existing {
 
     fn destroy_from_drop(&self) {}
 
+    fn keep(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+
     fn keep_from_drop(&self) {}
 
     fn persist(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async { Ok(()) })
     }
+
+    fn describe_nodes(&self) -> BoxFuture<'_, std::collections::HashMap<String, String>> {
+        Box::pin(async { Default::default() })
+    }
+
+    // Never destroyed, so never from Drop: `Cluster::export_logs` reads its hosts.
+    fn export_logs_from_drop(&self, _dir: &Path) {}
 }
 
 #[cfg(test)]

@@ -1,14 +1,56 @@
-//! Copying files over any transport: `cat` through the remote shell's stdin and stdout,
-//! so files are streamed, never held in memory.
+//! Copying files and directories over any transport: `cat` (a file) or `tar` (a
+//! directory) through the remote shell's stdin and stdout, so nothing is held in memory,
+//! as a user of the caller's choice, through `sudo` if asked.
 
 use std::path::Path;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
 
-use super::{ChunkReader, Launch, Transport, drain, finish, lost};
+use super::{Launch, Transport, drain, lost};
 use crate::error::{Error, Result};
-use crate::node::command::quote;
+use crate::node::command::{Command, quote};
+
+/// Whom a copy runs as on the node.
+///
+/// ```
+/// use dcos_e2e::CopyOptions;
+///
+/// let as_alice = CopyOptions::new().user("alice");
+/// let as_root = CopyOptions::new().user("alice").sudo(true);
+/// # let _ = (as_alice, as_root);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CopyOptions {
+    /// The user to copy as (default: the node's default user); the files are theirs.
+    pub user: Option<String>,
+    /// Copy as root through `sudo -n` (a no-op for root); the files are root's.
+    pub sudo: bool,
+}
+
+impl CopyOptions {
+    /// As the node's default user.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// As this user.
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// Through `sudo -n`.
+    pub fn sudo(mut self, sudo: bool) -> Self {
+        self.sudo = sudo;
+        self
+    }
+}
+
+/// A copy's script, as `user`, wrapped in `sudo` when asked.
+pub(crate) fn as_user(user: &str, sudo: bool, script: String) -> Result<String> {
+    Command::shell(script).sudo(sudo).script_for(user)
+}
 
 /// Local file facts needed before anything is sent, so a missing file fails early.
 pub(crate) fn local_source(local: &Path) -> Result<(std::fs::File, u32)> {
@@ -27,124 +69,105 @@ pub(crate) fn local_source(local: &Path) -> Result<(std::fs::File, u32)> {
     Ok((file, meta.permissions().mode() & 0o7777))
 }
 
-/// Write to a temporary name beside the target and rename it, so a reader never sees a
-/// half-written file; `cat` streams stdin, so the file is never held in memory.
+/// Write to a private temporary file beside the target and rename it, so a reader
+/// never sees a half-written file; `cat` streams stdin, so the file is never held in
+/// memory. The temporary name is `mktemp`'s (random, created mode 0600 and exclusively):
+/// concurrent uploads to one target do not meet, and nothing planted there is followed.
 pub(crate) async fn send_file(
     t: &(impl Transport + ?Sized),
     user: &str,
+    sudo: bool,
     local: &Path,
     remote: &str,
 ) -> Result<()> {
     let (file, mode) = local_source(local)?;
-    let (dir, _) = split_remote(remote)?;
-    let tmp = format!("{remote}.dcos-e2e-partial");
-    // A directory at `remote` is refused: `mv` would have put the partial file, under
-    // its temporary name, inside it and reported success. The trap removes the partial
+    // Exactly this many bytes, checked before the rename: an upload cut short (the
+    // connection dropped, the caller interrupted) ends the remote `head` early, and a
+    // truncated file must not take the target's place.
+    let size = file
+        .metadata()
+        .map_err(Error::io("read metadata of", local))?
+        .len();
+    let (dir, name) = split_remote(remote)?;
+    let template = format!("{}/.{name}.dcos-e2e-XXXXXXXXXX", dir.trim_end_matches('/'));
+    // A directory at `remote` is refused: `mv` would have put the file, under its
+    // temporary name, inside it and reported success. The trap removes the temporary
     // file when anything fails.
     let script = format!(
         "set -e; if [ -d {r} ]; then echo {r_msg} >&2; exit 1; fi; mkdir -p -- {d}; \
-         trap {cleanup} EXIT; cat > {t}; chmod {mode:o} -- {t}; mv -f -- {t} {r}",
+         t=$(mktemp {template}); trap 'rm -f -- \"$t\"' EXIT; head -c {size} > \"$t\"; \
+         [ \"$(wc -c < \"$t\")\" -eq {size} ] || {{ echo 'the upload was cut short' >&2; exit 1; }}; \
+         chmod {mode:o} -- \"$t\"; mv -f -- \"$t\" {r}; trap - EXIT",
         d = quote(dir),
-        t = quote(&tmp),
-        cleanup = quote(&format!("rm -f -- {}", quote(&tmp))),
+        template = quote(&template),
         r = quote(remote),
         r_msg = quote(&format!("{remote} is a directory")),
     );
+    let script = as_user(user, sudo, script)?;
     let mut p = t
         .spawn(Launch {
-            user,
-            script,
             stdin: true,
+            ..Launch::new(user, script)
         })
         .await?;
     let mut stdin = p.stdin.take().ok_or_else(|| lost(t))?;
-    let mut file = tokio::fs::File::from_std(file);
+    let mut file = tokio::fs::File::from_std(file).take(size);
+    let upload = async {
+        let copied = copy_big(&mut file, &mut stdin).await;
+        let _ = stdin.shutdown().await;
+        drop(stdin);
+        copied
+    };
+    // Its output is read while the file goes up, so that no output ever waits.
+    let (copied, _, stderr) = tokio::join!(upload, drain(&mut p.stdout), drain(&mut p.stderr));
+    let status = p.exit.await.unwrap_or_else(|_| Err(lost(t)));
     // A failed write means the remote side stopped reading (e.g. an unwritable path);
-    // its exit status and stderr say why, so keep going to collect them.
-    let copied = copy_big(&mut file, &mut stdin).await;
-    let _ = stdin.shutdown().await;
-    drop(stdin);
-    finish(t, &format!("writing {remote}"), p).await?;
+    // its exit status and stderr say why, so they come first.
+    checked(t, &format!("writing {remote}"), status, &stderr)?;
     copied.map_err(Error::io("read", local))?;
     Ok(())
 }
 
-pub(crate) async fn download_file(
+/// A download's file until it is complete, beside `local`; removed when dropped, unless
+/// persisted.
+pub(crate) fn partial_file(local: &Path) -> Result<tempfile::NamedTempFile> {
+    let dir = match local.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let name = local
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // tempfile opens with O_CREAT|O_EXCL and mode 0600: an existing name, a symlink
+    // included, is never opened, and a new random name is tried instead.
+    tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".dcos-e2e-partial")
+        .rand_bytes(10)
+        .tempfile_in(dir)
+        .map_err(Error::io("create a temporary file in", dir))
+}
+
+/// `status` of a finished transfer command, as an error naming `what` with its stderr
+/// when it is not 0.
+pub(crate) fn checked(
     t: &(impl Transport + ?Sized),
-    user: &str,
-    remote: &str,
-    local: &Path,
+    what: &str,
+    status: Result<i32>,
+    stderr: &[u8],
 ) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let script = format!("stat -c %a -- {r} && exec cat -- {r}", r = quote(remote));
-    let mut p = t.spawn(Launch::new(user, script)).await?;
-    let partial = partial_path(local);
-    let out = tokio::fs::File::create(&partial)
-        .await
-        .map_err(Error::io("create", &partial))?;
-    // Removed on every way out but the last, which renames it.
-    let partial = Partial(partial);
-    // Output arrives in SSH-packet-sized chunks (32 KiB); written one by one, each was a
-    // trip to tokio's blocking pool, and that made downloads about half as fast as
-    // uploads on a busy machine. Batch them.
-    let mut out = tokio::io::BufWriter::with_capacity(2 << 20, out);
-    // The first line is the mode; the rest is the file.
-    let mut reader = ChunkReader::new(std::mem::replace(&mut p.stdout, mpsc::channel(1).1));
-    let mut mode_line = Vec::new();
-    let mut byte = [0u8; 1];
-    while reader
-        .read(&mut byte)
-        .await
-        .map_err(Error::io("read from node for", local))?
-        == 1
-        && byte[0] != b'\n'
-    {
-        mode_line.push(byte[0]);
-    }
-    let copied = copy_big(&mut reader, &mut out).await;
-    let stderr = drain(&mut p.stderr).await;
-    let status = p.exit.await.unwrap_or_else(|_| Err(lost(t)));
-    let fail = |detail: String| t.failure(detail, None);
     let status = status?;
     if status != 0 {
-        return Err(fail(format!(
-            "reading {remote} failed (status {status}): {}",
-            String::from_utf8_lossy(&stderr).trim()
-        )));
+        return Err(t.failure(
+            format!(
+                "{what} failed (status {status}): {}",
+                String::from_utf8_lossy(stderr).trim()
+            ),
+            None,
+        ));
     }
-    copied.map_err(Error::io("write", &partial.0))?;
-    out.flush().await.map_err(Error::io("write", &partial.0))?;
-    drop(out);
-    let mode =
-        u32::from_str_radix(String::from_utf8_lossy(&mode_line).trim(), 8).map_err(|_| {
-            fail(format!(
-                "unexpected mode line {:?} for {remote}",
-                String::from_utf8_lossy(&mode_line)
-            ))
-        })?;
-    std::fs::set_permissions(&partial.0, std::fs::Permissions::from_mode(mode))
-        .map_err(Error::io("set mode of", &partial.0))?;
-    std::fs::rename(&partial.0, local).map_err(Error::io("rename into", local))?;
     Ok(())
-}
-
-/// A download's file until it is complete: removed when dropped, unless renamed.
-struct Partial(std::path::PathBuf);
-
-impl Drop for Partial {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// `local` with a suffix, beside it: written first, renamed when complete.
-pub(crate) fn partial_path(local: &Path) -> std::path::PathBuf {
-    let mut name = local
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    name.push(".dcos-e2e-partial");
-    local.with_file_name(name)
 }
 
 /// The remote file's directory and name; the path must be absolute.

@@ -1,10 +1,14 @@
 //! How commands and files reach a node. A transport only knows how to start one script
-//! for a user's login shell with piped stdin/stdout/stderr; running, `popen`, killing
-//! and (by default) file transfer are built on that once, in [`crate::node`].
+//! under `sh` as a user (from the user's login environment) with piped
+//! stdin/stdout/stderr; running, `popen`, killing and (by default) file transfer are
+//! built on that once, in [`crate::node`].
 
+pub(crate) mod copy;
 pub(crate) mod files;
 pub(crate) mod host_keys;
 pub(crate) mod ssh;
+pub(crate) mod stream;
+pub(crate) mod trees;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,7 +17,9 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
+
+pub(crate) use stream::StreamRx;
 
 use crate::error::{Error, Result};
 
@@ -63,15 +69,16 @@ impl FromStr for TransportKind {
 
 /// A started script: its output streams, optional stdin, and its exit status.
 pub(crate) struct RawProcess {
-    pub stdout: mpsc::Receiver<Bytes>,
-    pub stderr: mpsc::Receiver<Bytes>,
+    pub stdout: StreamRx,
+    pub stderr: StreamRx,
     pub stdin: Option<Pin<Box<dyn AsyncWrite + Send>>>,
     /// Exit status (128 + signal when killed), or why it could not be known.
     pub exit: oneshot::Receiver<Result<i32>>,
 }
 
-/// Output chunks buffered between a transport's reader task and the consumer.
-pub(crate) const STREAM_BUFFER: usize = 64;
+/// Unread output held per stream of a [`Launch::paced`] process before the process is
+/// paused until it is read (as a pipe pauses a writer, with a larger buffer).
+pub(crate) const PACED_LIMIT: usize = 16 << 20;
 
 pub(crate) trait Transport: Send + Sync {
     /// How it travels, and the node as named in errors.
@@ -90,24 +97,30 @@ pub(crate) trait Transport: Send + Sync {
         Error::transport(self.node_name(), self.kind().as_str(), detail, source)
     }
 
-    /// Run `script` with the login shell of `user`.
+    /// Run `script` with `sh` as `user`, in the user's login environment.
     fn spawn<'a>(&'a self, launch: Launch<'a>) -> BoxFuture<'a, Result<RawProcess>>;
 }
 
-/// What to start: `script` in the login shell of `user`, with stdin piped if asked.
+/// What to start: `script` as `user`, with stdin piped if asked.
 pub(crate) struct Launch<'a> {
     pub user: &'a str,
     pub script: String,
     pub stdin: bool,
+    /// The consumer reads the output at its own pace, or not at all (`popen`, a
+    /// download): its output is flow-controlled, and a transport must keep that from
+    /// stalling anything else (over SSH: a connection of its own). Otherwise the
+    /// consumer promises to read both streams to the end at once, and no output waits.
+    pub paced: bool,
 }
 
 impl<'a> Launch<'a> {
-    /// A script with no input.
+    /// A script with no input whose output is read at once.
     pub(crate) fn new(user: &'a str, script: String) -> Self {
         Self {
             user,
             script,
             stdin: false,
+            paced: false,
         }
     }
 }
@@ -132,7 +145,7 @@ pub(crate) async fn finish(
     Ok(stdout)
 }
 
-pub(crate) async fn drain(rx: &mut mpsc::Receiver<Bytes>) -> Vec<u8> {
+pub(crate) async fn drain(rx: &mut StreamRx) -> Vec<u8> {
     let mut all = Vec::new();
     while let Some(chunk) = rx.recv().await {
         all.extend_from_slice(&chunk);
@@ -150,12 +163,12 @@ pub(crate) fn lost(transport: &(impl Transport + ?Sized)) -> Error {
 /// Reads a stream of output chunks as bytes.
 #[derive(Debug)]
 pub(crate) struct ChunkReader {
-    rx: mpsc::Receiver<Bytes>,
+    rx: StreamRx,
     current: Bytes,
 }
 
 impl ChunkReader {
-    pub(crate) fn new(rx: mpsc::Receiver<Bytes>) -> Self {
+    pub(crate) fn new(rx: StreamRx) -> Self {
         Self {
             rx,
             current: Bytes::new(),
@@ -163,7 +176,7 @@ impl ChunkReader {
     }
 
     /// Put bytes back in front (already read while looking for something).
-    pub(crate) fn with_prefix(rx: mpsc::Receiver<Bytes>, prefix: Bytes) -> Self {
+    pub(crate) fn with_prefix(rx: StreamRx, prefix: Bytes) -> Self {
         Self {
             rx,
             current: prefix,
@@ -209,9 +222,9 @@ mod tests {
 
     #[tokio::test]
     async fn chunk_reader_reads_across_chunks() {
-        let (tx, rx) = mpsc::channel(4);
-        tx.send(Bytes::from_static(b"ab")).await.unwrap();
-        tx.send(Bytes::from_static(b"cd")).await.unwrap();
+        let (tx, rx) = stream::bounded(4);
+        tx.send(Bytes::from_static(b"ab")).await;
+        tx.send(Bytes::from_static(b"cd")).await;
         drop(tx);
         let mut out = String::new();
         ChunkReader::with_prefix(rx, Bytes::from_static(b">"))

@@ -1,7 +1,16 @@
 //! SSH with russh: one connection per node and user, opened on first use and kept;
 //! each command is a channel on it, many at once. A dropped connection is reopened on
-//! the next command. Host keys are pinned per cluster: known in advance for Docker nodes
-//! (we generate them), trusted on first use otherwise.
+//! the next command. Host keys are checked per cluster ([`super::host_keys`]).
+//!
+//! A consumer must never stall that shared connection: russh runs all its channels in
+//! one loop, which waits whenever one channel's queue is full, and russh 0.65's client
+//! cannot hold back one channel's window instead (it replenishes every window as data
+//! arrives; `Handler::adjust_window`'s result is unused, russh issue #770). So output
+//! on the shared connection is buffered without bound (its consumers read both streams
+//! to the end at once), and a [`Launch::paced`] process (`popen`, a download), whose
+//! consumer may read slowly or never, gets a connection of its own: its reader waits
+//! when [`PACED_LIMIT`] bytes are unread, that connection's TCP window closes, and the
+//! remote process blocks on write as behind a pipe, while every other command goes on.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -13,11 +22,17 @@ use bytes::Bytes;
 use russh::client::{self, Handle};
 use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg};
 use russh::{ChannelMsg, ChannelOpenFailure, Sig};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
-use super::host_keys::{Checker, HostKeys};
-use super::{BoxFuture, Launch, RawProcess, STREAM_BUFFER, Transport, TransportKind};
+use super::host_keys::{Checker, HostKeys, Refusal};
+use super::stream;
+use super::{BoxFuture, Launch, PACED_LIMIT, RawProcess, Transport, TransportKind};
 use crate::error::{Error, Result};
+use crate::node::command::for_any_login_shell;
+
+/// Connections of their own being set up at once per node: sshd drops unauthenticated
+/// connections at random beyond `MaxStartups` (OpenSSH's default starts at 10).
+const HANDSHAKES_AT_ONCE: usize = 4;
 
 /// Settings shared by every SSH connection of a cluster.
 #[derive(Clone, Debug)]
@@ -40,27 +55,7 @@ impl SshSettings {
         host_keys: HostKeys,
     ) -> Result<Self> {
         let key = load_private_key(key_path)?;
-        let config = client::Config {
-            // A killed node sends nothing; keepalives notice within ~10 s.
-            keepalive_interval: Some(Duration::from_secs(3)),
-            keepalive_max: 3,
-            window_size: 16 * 1024 * 1024,
-            channel_buffer_size: 256,
-            nodelay: true,
-            preferred: russh::Preferred {
-                // AES-GCM runs on the CPU's AES instructions: about twice the file
-                // throughput of the default ChaCha20-Poly1305 here.
-                cipher: std::borrow::Cow::Borrowed(&[
-                    russh::cipher::AES_256_GCM,
-                    russh::cipher::AES_128_GCM,
-                    russh::cipher::CHACHA20_POLY1305,
-                    russh::cipher::AES_256_CTR,
-                    russh::cipher::AES_128_CTR,
-                ]),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
+        let config = client_config(None);
         Ok(Self {
             key_path: key_path.to_path_buf(),
             key: Arc::new(key),
@@ -70,6 +65,35 @@ impl SshSettings {
             host_keys,
             config: Arc::new(config),
         })
+    }
+}
+
+/// Our client settings; `host_key_order` puts some host key algorithms first.
+fn client_config(host_key_order: Option<Vec<russh::keys::Algorithm>>) -> client::Config {
+    let mut preferred = russh::Preferred {
+        // AES-GCM runs on the CPU's AES instructions: about twice the file
+        // throughput of the default ChaCha20-Poly1305 here.
+        cipher: std::borrow::Cow::Borrowed(&[
+            russh::cipher::AES_256_GCM,
+            russh::cipher::AES_128_GCM,
+            russh::cipher::CHACHA20_POLY1305,
+            russh::cipher::AES_256_CTR,
+            russh::cipher::AES_128_CTR,
+        ]),
+        ..Default::default()
+    };
+    if let Some(order) = host_key_order {
+        preferred.key = std::borrow::Cow::Owned(order);
+    }
+    client::Config {
+        // A killed node sends nothing; keepalives notice within ~10 s.
+        keepalive_interval: Some(Duration::from_secs(3)),
+        keepalive_max: 3,
+        window_size: 16 * 1024 * 1024,
+        channel_buffer_size: 256,
+        nodelay: true,
+        preferred,
+        ..Default::default()
     }
 }
 
@@ -101,12 +125,20 @@ struct Connection {
     sessions: Arc<Semaphore>,
 }
 
+/// What a running command holds until it ends: its session slot on the shared
+/// connection, or a connection of its own (closed when dropped).
+struct Hold {
+    _slot: Option<OwnedSemaphorePermit>,
+    _connection: Option<Connection>,
+}
+
 /// The SSH transport to one node.
 pub(crate) struct SshTransport {
     ip: IpAddr,
     name: String,
     settings: SshSettings,
     connections: tokio::sync::Mutex<HashMap<String, Arc<Connection>>>,
+    handshakes: Semaphore,
 }
 
 impl SshTransport {
@@ -116,6 +148,7 @@ impl SshTransport {
             name,
             settings,
             connections: Default::default(),
+            handshakes: Semaphore::new(HANDSHAKES_AT_ONCE),
         }
     }
 
@@ -145,14 +178,24 @@ impl SshTransport {
             });
         }
         let timeout = self.settings.connect_timeout;
+        let port = self.settings.port;
+        let host_keys = &self.settings.host_keys;
+        // A host listed with, say, only its ECDSA key is asked for that one.
+        let config = match host_keys.preferred_algorithms(self.ip, port) {
+            Some(order) => Arc::new(client_config(Some(order))),
+            None => self.settings.config.clone(),
+        };
         let attempt = async {
-            let addr = SocketAddr::new(self.ip, self.settings.port);
+            let addr = SocketAddr::new(self.ip, port);
             let mut handle = loop {
+                let refusal = Arc::new(std::sync::Mutex::new(None));
                 let checker = Checker {
                     ip: self.ip,
-                    host_keys: self.settings.host_keys.clone(),
+                    port,
+                    host_keys: host_keys.clone(),
+                    refusal: refusal.clone(),
                 };
-                match client::connect(self.settings.config.clone(), addr, checker).await {
+                match client::connect(config.clone(), addr, checker).await {
                     Ok(handle) => break handle,
                     // "No route to host" is the kernel's way of saying nothing answered
                     // ARP: a node that does not answer (stopped, rebooting). Whether that
@@ -163,9 +206,12 @@ impl SshTransport {
                     }
                     // Said plainly: russh's own text is just "Unknown server key".
                     Err(russh::Error::UnknownKey) => {
-                        return Err(Error::HostKeyMismatch {
-                            node: self.name.clone(),
-                        });
+                        let refusal = refusal
+                            .lock()
+                            .unwrap_or_else(|poisoned| poisoned.into_inner())
+                            .take()
+                            .unwrap_or(Refusal::Mismatch);
+                        return Err(refusal.error(&self.name));
                     }
                     Err(e) => {
                         return Err(Error::Unreachable {
@@ -309,6 +355,34 @@ impl SshTransport {
     }
 }
 
+impl SshTransport {
+    /// A session channel on a connection of its own, for a paced process; bounded, as
+    /// a whole, by the connect timeout.
+    async fn open_own_channel(
+        &self,
+        user: &str,
+    ) -> Result<(russh::Channel<client::Msg>, Connection)> {
+        let attempt = async {
+            let slot = self
+                .handshakes
+                .acquire()
+                .await
+                .map_err(|_| self.error("connection closed", None))?;
+            let conn = self.connect(user).await?;
+            drop(slot);
+            let channel = conn
+                .handle
+                .channel_open_session()
+                .await
+                .map_err(|e| self.error("cannot open a session channel", Some(e)))?;
+            Ok((channel, conn))
+        };
+        tokio::time::timeout(self.settings.connect_timeout, attempt)
+            .await
+            .map_err(|_| self.timeout())?
+    }
+}
+
 /// Nothing answers at the address (as opposed to a refused connection, or no route to
 /// its network at all, which is a configuration error worth reporting at once).
 fn unreachable(e: &std::io::Error) -> bool {
@@ -342,15 +416,38 @@ impl Transport for SshTransport {
 
     fn spawn<'a>(&'a self, launch: Launch<'a>) -> BoxFuture<'a, Result<RawProcess>> {
         Box::pin(async move {
-            let (user, script, stdin) = (launch.user, launch.script, launch.stdin);
-            let (channel, permit) = self.open_channel(user).await?;
+            let Launch {
+                user,
+                script,
+                stdin,
+                paced,
+            } = launch;
+            let (channel, hold) = if paced {
+                let (channel, conn) = self.open_own_channel(user).await?;
+                let hold = Hold {
+                    _slot: None,
+                    _connection: Some(conn),
+                };
+                (channel, hold)
+            } else {
+                let (channel, permit) = self.open_channel(user).await?;
+                let hold = Hold {
+                    _slot: Some(permit),
+                    _connection: None,
+                };
+                (channel, hold)
+            };
             let (mut read, write) = channel.split();
+            // sshd hands the command to the user's login shell, which may not be POSIX.
             write
-                .exec(true, script.into_bytes())
+                .exec(true, for_any_login_shell(&script).into_bytes())
                 .await
                 .map_err(|e| self.error("cannot start the command", Some(e)))?;
-            let (out_tx, stdout) = mpsc::channel(STREAM_BUFFER);
-            let (err_tx, stderr) = mpsc::channel(STREAM_BUFFER);
+            let ((out_tx, stdout), (err_tx, stderr)) = if paced {
+                (stream::bounded(PACED_LIMIT), stream::bounded(PACED_LIMIT))
+            } else {
+                (stream::unbounded(), stream::unbounded())
+            };
             let (exit_tx, exit) = oneshot::channel();
             let lost = self.error("the connection ended before the command finished", None);
             let refusal = self.error("the server refused to run the command", None);
@@ -360,18 +457,17 @@ impl Transport for SshTransport {
                 None
             };
             tokio::spawn(async move {
-                let _permit = permit;
+                let _hold = hold;
                 let _write = write;
                 let mut status = None;
                 let mut refused = false;
                 while let Some(msg) = read.wait().await {
                     match msg {
-                        // A receiver that was dropped wants no more output; keep reading.
                         ChannelMsg::Data { data } => {
-                            let _ = out_tx.send(Bytes::copy_from_slice(&data)).await;
+                            out_tx.send(Bytes::copy_from_slice(&data)).await;
                         }
                         ChannelMsg::ExtendedData { data, ext: 1 } => {
-                            let _ = err_tx.send(Bytes::copy_from_slice(&data)).await;
+                            err_tx.send(Bytes::copy_from_slice(&data)).await;
                         }
                         ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status as i32),
                         ChannelMsg::ExitSignal { signal_name, .. } => {

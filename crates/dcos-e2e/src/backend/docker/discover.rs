@@ -1,0 +1,120 @@
+//! An existing Docker cluster found by id: its nodes from their labels, keys and pinned
+//! host keys from its workspace.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::client::{DockerClient, first_address};
+use super::config::Docker;
+use super::labels;
+use super::nodes::{NODE_MAX_SESSIONS, Wiring};
+use super::workspace::{KEY_FILE, KNOWN_HOSTS_FILE};
+use crate::error::{Error, Result};
+use crate::node::liveness::Liveness;
+use crate::node::role::PerRole;
+use crate::node::transport::host_keys::{HostKeyChecking, HostKeys};
+use crate::node::transport::ssh::SshSettings;
+use crate::node::{Role, TransportKind};
+
+/// A node container as its labels describe it.
+struct Found {
+    role: Role,
+    index: usize,
+    name: String,
+    ip: Option<IpAddr>,
+    transport: TransportKind,
+}
+
+/// What labels and the workspace say of a cluster.
+pub(crate) struct Discovered {
+    pub client: DockerClient,
+    pub workspace: PathBuf,
+    pub liveness: Arc<Liveness>,
+    pub nodes: PerRole<Vec<crate::node::Node>>,
+}
+
+/// Find cluster `id`: node handles over `transport` (default: as each was created).
+pub(crate) async fn discover(id: &str, transport: Option<TransportKind>) -> Result<Discovered> {
+    let client = DockerClient::connect().await?;
+    let containers = client.containers(&labels::cluster_filter(id, None)).await?;
+    let mut workspace = None;
+    let mut connect_timeout = None;
+    let mut found = Vec::new();
+    for c in containers {
+        let l = c.labels.clone().unwrap_or_default();
+        let Some(role) = l.get(labels::ROLE).and_then(|r| r.parse::<Role>().ok()) else {
+            continue;
+        };
+        workspace = workspace.or_else(|| labels::workspace_of(&l));
+        connect_timeout = connect_timeout.or_else(|| {
+            l.get(labels::CONNECT_TIMEOUT_MS)
+                .and_then(|ms| ms.parse().ok())
+                .map(Duration::from_millis)
+        });
+        let name = c
+            .names
+            .as_ref()
+            .and_then(|n| n.first())
+            .map(|n| n.trim_start_matches('/').to_string())
+            .unwrap_or_default();
+        found.push(Found {
+            role,
+            index: l
+                .get(labels::NODE_INDEX)
+                .and_then(|i| i.parse().ok())
+                .unwrap_or(0),
+            name,
+            ip: first_address(
+                c.network_settings
+                    .as_ref()
+                    .and_then(|s| s.networks.as_ref()),
+            ),
+            transport: transport
+                .or_else(|| l.get(labels::TRANSPORT).and_then(|t| t.parse().ok()))
+                .unwrap_or_default(),
+        });
+    }
+    let workspace = workspace.ok_or_else(|| Error::NoSuchCluster {
+        cluster_id: id.to_string(),
+    })?;
+    // The keys pinned at creation; without them no node could be told from an impostor,
+    // so a file that cannot be read is an error, not "trust anything".
+    let host_keys = HostKeys::from_file(
+        &workspace.join(KNOWN_HOSTS_FILE),
+        HostKeyChecking::Strict,
+        false,
+    )?;
+    let settings = SshSettings::new(
+        &workspace.join(KEY_FILE),
+        // As the cluster was created; clusters from before the label, the default.
+        connect_timeout.unwrap_or(Docker::default().connect_timeout),
+        NODE_MAX_SESSIONS,
+        host_keys,
+    )?;
+    let liveness = Arc::new(Liveness::new(id));
+    let mut nodes: PerRole<Vec<_>> = PerRole::default();
+    found.sort_by_key(|f| (f.role, f.index));
+    for f in found {
+        let wiring = Wiring {
+            client: &client,
+            settings: &settings,
+            transport: f.transport,
+            liveness: &liveness,
+            log_output_live: false,
+        };
+        // A stopped node has no address; it still belongs to the cluster. SSH refuses
+        // the unspecified address, docker exec says the container is not running.
+        let ip = f.ip.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        nodes
+            .get_mut(f.role)
+            .push(wiring.node(f.role, f.index, ip, &f.name));
+    }
+    Ok(Discovered {
+        client,
+        workspace,
+        liveness,
+        nodes,
+    })
+}

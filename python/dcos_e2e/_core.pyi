@@ -1,0 +1,107 @@
+"""Types of the Rust extension module behind ``dcos_e2e`` (private: use the
+``dcos_e2e.cluster``, ``dcos_e2e.backends`` and ``dcos_e2e.node`` modules)."""
+
+from pathlib import Path
+from typing import Any, List, Optional, Tuple
+
+__version__: str
+
+class HarnessError(RuntimeError):
+    """The harness itself failed (Docker, SSH, the node image), rather than a command
+    on a node."""
+
+_Mount = Tuple[str, str, bool]
+_Host = Tuple[str, str]
+
+class ClusterHandle:
+    @property
+    def id(self) -> str: ...
+    @property
+    def default_ssh_user(self) -> str: ...
+    @property
+    def workspace(self) -> Optional[Path]: ...
+    def masters(self) -> List[NodeHandle]: ...
+    def agents(self) -> List[NodeHandle]: ...
+    def public_agents(self) -> List[NodeHandle]: ...
+    def wait_for_dcos(self, timeout: float) -> None: ...
+    def destroy(self) -> None: ...
+    def keep(self) -> None: ...
+
+class NodeHandle:
+    @property
+    def ip_address(self) -> str: ...
+    @property
+    def ssh_key_path(self) -> Path: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def index(self) -> int: ...
+    @property
+    def container_name(self) -> Optional[str]: ...
+    @property
+    def transport(self) -> str: ...
+    @property
+    def default_user(self) -> str: ...
+    def run(
+        self,
+        script: str,
+        user: Optional[str],
+        env: List[Tuple[str, str]],
+        log_output_live: bool,
+        cmd: Any,
+    ) -> Tuple[bytes, bytes]: ...
+    def popen(
+        self,
+        script: str,
+        user: Optional[str],
+        env: List[Tuple[str, str]],
+        cmd: Any,
+    ) -> ProcessHandle: ...
+    def send_file(self, local: str, remote: str) -> None: ...
+    def download_file(self, remote: str, local: str) -> None: ...
+
+class ProcessHandle:
+    @property
+    def pid(self) -> int: ...
+    def read(self, which: int, size: int) -> bytes: ...
+    def communicate(
+        self, timeout: Optional[float] = None
+    ) -> Optional[Tuple[bytes, bytes, int]]: ...
+    def poll(self) -> Optional[int]: ...
+    def wait(self, timeout: Optional[float] = None) -> Optional[int]: ...
+    def kill(self) -> None: ...
+
+def create_docker_cluster(
+    *,
+    build_artifact: str,
+    extra_config_json: Optional[str],
+    masters: int,
+    agents: int,
+    public_agents: int,
+    log_output_live: bool,
+    destroy_on_error: bool,
+    destroy_on_success: bool,
+    files_to_copy_to_installer: List[Tuple[str, str]],
+    workspace_dir: Optional[str],
+    master_mounts: List[_Mount],
+    agent_mounts: List[_Mount],
+    public_agent_mounts: List[_Mount],
+    node_image: Optional[str],
+    network: Optional[str],
+    privileged: Optional[bool],
+    cluster_id: Optional[str],
+    transport: str,
+    connect_timeout: float,
+    ready_timeout: float,
+) -> ClusterHandle: ...
+def existing_cluster(
+    *,
+    masters: List[_Host],
+    agents: List[_Host],
+    public_agents: List[_Host],
+    default_ssh_user: str,
+    log_output_live: bool,
+) -> ClusterHandle: ...
+def standalone_node(ip_address: str, ssh_key_path: str) -> NodeHandle: ...
+def flush_logs() -> None: ...
+def keep_requested() -> bool: ...

@@ -1,0 +1,495 @@
+"""
+Cluster backends: where the machines of a cluster come from.
+
+``Docker`` makes a fresh cluster of machine-like Docker containers for each ``Cluster``
+and removes it afterwards; ``ExistingCluster`` wraps nodes that already exist.
+"""
+
+import abc
+import json
+import os
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Type, Union
+
+from . import _checks, _core
+from .node import Node, Transport
+
+__all__ = ["ClusterBackend", "ClusterManager", "Docker", "ExistingCluster"]
+
+
+class ClusterManager(abc.ABC):
+    """
+    The running side of a cluster, made by its backend's ``cluster_cls``.
+    """
+
+    @abc.abstractmethod
+    def __init__(
+        self,
+        build_artifact: Optional[Union[str, Path]],
+        masters: int,
+        agents: int,
+        public_agents: int,
+        extra_config: Dict[str, Any],
+        log_output_live: bool,
+        files_to_copy_to_installer: Dict[Path, Path],
+        cluster_backend: "ClusterBackend",
+    ) -> None:
+        """
+        Create (or wrap) a cluster with the given ``cluster_backend``.
+
+        Args:
+            build_artifact: The installer to install from, if any.
+            masters: The number of master nodes.
+            agents: The number of agent nodes.
+            public_agents: The number of public agent nodes.
+            extra_config: Configuration merged over the installer's base config.
+            log_output_live: If ``True``, log command output as it arrives.
+            files_to_copy_to_installer: Host paths to paths under ``/genconf``.
+            cluster_backend: The backend's configuration.
+        """
+
+    @abc.abstractmethod
+    def destroy(self) -> None:
+        """Destroy every node of the cluster."""
+
+    @property
+    @abc.abstractmethod
+    def masters(self) -> Set[Node]:
+        """The master nodes."""
+
+    @property
+    @abc.abstractmethod
+    def agents(self) -> Set[Node]:
+        """The agent nodes."""
+
+    @property
+    @abc.abstractmethod
+    def public_agents(self) -> Set[Node]:
+        """The public agent nodes."""
+
+
+class ClusterBackend(abc.ABC):
+    """
+    The configuration of a kind of cluster: what ``Cluster(cluster_backend=...)`` takes.
+    """
+
+    @property
+    @abc.abstractmethod
+    def cluster_cls(self) -> Type[ClusterManager]:
+        """The ``ClusterManager`` class that makes and manages such a cluster."""
+
+    @property
+    @abc.abstractmethod
+    def supports_destruction(self) -> bool:
+        """Whether clusters of this backend can be destroyed."""
+
+    @property
+    @abc.abstractmethod
+    def default_ssh_user(self) -> str:
+        """The user commands run as by default."""
+
+
+class _LibraryCluster(ClusterManager):
+    """A cluster held by the Rust library: its nodes, in role order."""
+
+    _handle: _core.ClusterHandle
+
+    def _adopt(self, handle: _core.ClusterHandle) -> None:
+        self._handle = handle
+        # Made once, so that the sets hold the same objects on every access.
+        self._nodes: Tuple[List[Node], List[Node], List[Node]] = (
+            [Node._of(n) for n in handle.masters()],
+            [Node._of(n) for n in handle.agents()],
+            [Node._of(n) for n in handle.public_agents()],
+        )
+
+    @property
+    def masters(self) -> Set[Node]:
+        return set(self._nodes[0])
+
+    @property
+    def agents(self) -> Set[Node]:
+        return set(self._nodes[1])
+
+    @property
+    def public_agents(self) -> Set[Node]:
+        return set(self._nodes[2])
+
+    @property
+    def cluster_id(self) -> str:
+        return self._handle.id
+
+    def _first_master(self) -> Node:
+        return self._nodes[0][0]
+
+    def _wait_for_dcos(self, timeout: float) -> None:
+        self._handle.wait_for_dcos(timeout)
+
+
+_MountsArg = Optional[Union[Dict[str, Dict[str, str]], List[str]]]
+
+
+def _mounts(name: str, given: _MountsArg) -> List[Tuple[str, str, bool]]:
+    """docker-py ``volumes`` form (``{host: {'bind': path, 'mode': 'rw'}}``, or a list
+    of ``'host:path[:mode]'``) as (host path, node path, read-only)."""
+    if given is None:
+        return []
+    result = []
+    if isinstance(given, dict):
+        for source, spec in given.items():
+            source = str(_checks.path(name + " keys", source))
+            if not isinstance(spec, dict) or not isinstance(spec.get("bind"), str):
+                raise ValueError(
+                    "{name}: {source!r} must map to {{'bind': <path in the node>, "
+                    "'mode': 'rw' or 'ro'}}, got {spec!r}".format(
+                        name=name, source=source, spec=spec
+                    )
+                )
+            result.append((source, spec["bind"], _read_only(name, spec.get("mode", "rw"))))
+        return result
+    if isinstance(given, (list, tuple)):
+        for item in given:
+            parts = item.split(":") if isinstance(item, str) else []
+            if len(parts) not in (2, 3):
+                raise ValueError(
+                    "{name}: expected 'host_path:node_path[:mode]', got {item!r}".format(
+                        name=name, item=item
+                    )
+                )
+            mode = parts[2] if len(parts) == 3 else "rw"
+            result.append((parts[0], parts[1], _read_only(name, mode)))
+        return result
+    raise _checks.type_error(name, "a dict in docker-py volumes form, or None", given)
+
+
+def _checked_mounts(name: str, given: _MountsArg) -> List[Tuple[str, str, bool]]:
+    mounts = _mounts(name, given)
+    for source, target, _ in mounts:
+        # Named as the caller knows it (the library calls it `master_mounts`).
+        if not os.path.exists(source):
+            raise ValueError(
+                "{name}: the host path {source!r} does not exist".format(
+                    name=name, source=source
+                )
+            )
+        if not target.startswith("/"):
+            raise ValueError(
+                "{name}: the path in the node must be absolute, got {target!r}".format(
+                    name=name, target=target
+                )
+            )
+    return mounts
+
+
+def _read_only(name: str, mode: Any) -> bool:
+    if mode not in ("rw", "ro"):
+        raise ValueError(
+            "{name}: mode must be 'rw' or 'ro', got {mode!r}".format(name=name, mode=mode)
+        )
+    return bool(mode == "ro")
+
+
+class Docker(ClusterBackend):
+    """
+    Clusters of machine-like Docker containers (systemd, sshd, their own address),
+    made for each ``Cluster`` and removed after it. One ``Docker`` serves any number of
+    clusters, at the same time too.
+    """
+
+    def __init__(
+        self,
+        workspace_dir: Optional[_checks.PathLike] = None,
+        custom_master_mounts: _MountsArg = None,
+        *,
+        custom_agent_mounts: _MountsArg = None,
+        custom_public_agent_mounts: _MountsArg = None,
+        node_image: Optional[str] = None,
+        network: Optional[str] = None,
+        privileged: Optional[bool] = None,
+        cluster_id: Optional[str] = None,
+        transport: Union[Transport, str] = Transport.SSH,
+        connect_timeout: float = 10.0,
+        ready_timeout: float = 120.0,
+    ) -> None:
+        """
+        Args:
+            workspace_dir: The directory in which each cluster's temporary directory
+                (keys, the installer's genconf) is made; the system's temporary
+                directory if ``None``. Removed with the cluster.
+            custom_master_mounts: Bind mounts on master nodes, in docker-py ``volumes``
+                form: ``{'/host/path': {'bind': '/path/in/node', 'mode': 'rw'}}``. A
+                change on the host is seen in the nodes at once.
+            custom_agent_mounts: The same for agent nodes.
+            custom_public_agent_mounts: The same for public agent nodes.
+            node_image: The Docker image of the nodes (it must run systemd and sshd);
+                ours, built on this machine when missing, if ``None``.
+            network: An existing Docker network for the nodes; a new one per cluster if
+                ``None``.
+            privileged: Run nodes ``--privileged``: ``None`` where the daemon allows
+                it, ``True`` always, ``False`` never.
+            cluster_id: The cluster's id (the prefix of its container names); a random
+                ``dcos-e2e-...`` id if ``None``. Only one cluster at a time can have it.
+            transport: How commands reach the nodes: ``Transport.SSH`` or
+                ``Transport.DOCKER_EXEC`` (or ``'ssh'``, ``'docker-exec'``).
+            connect_timeout: Seconds one SSH connection attempt may take.
+            ready_timeout: Seconds new nodes may take to accept commands.
+        """
+        self.workspace_dir = _checks.optional_path("workspace_dir", workspace_dir)
+        self.custom_master_mounts = custom_master_mounts or {}
+        self._mounts = (
+            _checked_mounts("custom_master_mounts", custom_master_mounts),
+            _checked_mounts("custom_agent_mounts", custom_agent_mounts),
+            _checked_mounts("custom_public_agent_mounts", custom_public_agent_mounts),
+        )
+        self.node_image = _checks.optional_str("node_image", node_image)
+        self.network = _checks.optional_str("network", network)
+        if privileged is not None:
+            _checks.boolean("privileged", privileged)
+        self.privileged = privileged
+        self.cluster_id = _checks.optional_str("cluster_id", cluster_id)
+        if isinstance(transport, str):
+            try:
+                transport = Transport(transport.replace("_", "-"))
+            except ValueError:
+                raise ValueError(
+                    "transport must be Transport.SSH or Transport.DOCKER_EXEC, "
+                    "got {!r}".format(transport)
+                ) from None
+        if not isinstance(transport, Transport):
+            raise _checks.type_error("transport", "a dcos_e2e.node.Transport", transport)
+        self.transport = transport
+        self.connect_timeout = _checks.seconds("connect_timeout", connect_timeout)
+        self.ready_timeout = _checks.seconds("ready_timeout", ready_timeout)
+
+    @property
+    def cluster_cls(self) -> Type["DockerCluster"]:
+        return DockerCluster
+
+    @property
+    def supports_destruction(self) -> bool:
+        """Docker clusters can be destroyed."""
+        return True
+
+    @property
+    def default_ssh_user(self) -> str:
+        """``root``: commands on Docker nodes run as root by default."""
+        return "root"
+
+
+class DockerCluster(_LibraryCluster):
+    """A cluster of Docker containers, created and installed from a build artifact."""
+
+    def __init__(
+        self,
+        build_artifact: Optional[Union[str, Path]],
+        masters: int,
+        agents: int,
+        public_agents: int,
+        extra_config: Dict[str, Any],
+        log_output_live: bool,
+        files_to_copy_to_installer: Dict[Path, Path],
+        cluster_backend: Docker,
+        *,
+        destroy_on_error: bool = True,
+        destroy_on_success: bool = True,
+    ) -> None:
+        """
+        Create the nodes and install from ``build_artifact``. A failed creation is
+        removed if ``destroy_on_error``; a cluster dropped without ``with`` is destroyed
+        when garbage-collected if ``destroy_on_success``.
+
+        Raises:
+            ValueError: No ``build_artifact`` was given, or a parameter is refused.
+            NotImplementedError: ``build_artifact`` is not a ``pathlib.Path`` (a URL).
+            subprocess.CalledProcessError: The installer failed.
+        """
+        if not build_artifact:
+            raise ValueError(
+                "The Docker backend only supports creating new clusters. "
+                "build_artifact must be a path to a build artifact."
+            )
+        if not isinstance(build_artifact, Path):
+            if isinstance(build_artifact, str):
+                raise NotImplementedError(
+                    "The Docker backend only supports creating clusters from "
+                    "build artifacts specified by path."
+                )
+            raise _checks.type_error("build_artifact", "a pathlib.Path", build_artifact)
+        try:
+            extra_config_json = json.dumps(extra_config) if extra_config else None
+        except (TypeError, ValueError) as e:
+            raise TypeError(
+                "extra_config must hold only YAML values (mappings, lists, str, numbers, "
+                "bools, None): {}".format(e)
+            ) from None
+        files = [
+            (
+                str(_checks.path("files_to_copy_to_installer keys", source)),
+                str(_checks.path("files_to_copy_to_installer values", destination)),
+            )
+            for source, destination in files_to_copy_to_installer.items()
+        ]
+        backend = cluster_backend
+        handle = _core.create_docker_cluster(
+            build_artifact=str(build_artifact),
+            extra_config_json=extra_config_json,
+            masters=masters,
+            agents=agents,
+            public_agents=public_agents,
+            log_output_live=log_output_live,
+            destroy_on_error=destroy_on_error,
+            destroy_on_success=destroy_on_success,
+            files_to_copy_to_installer=files,
+            workspace_dir=None if backend.workspace_dir is None else str(backend.workspace_dir),
+            master_mounts=backend._mounts[0],
+            agent_mounts=backend._mounts[1],
+            public_agent_mounts=backend._mounts[2],
+            node_image=backend.node_image,
+            network=backend.network,
+            privileged=backend.privileged,
+            cluster_id=backend.cluster_id,
+            transport=backend.transport.value,
+            connect_timeout=backend.connect_timeout,
+            ready_timeout=backend.ready_timeout,
+        )
+        self._adopt(handle)
+
+    @property
+    def workspace(self) -> Optional[Path]:
+        """The cluster's temporary directory on this host."""
+        ws = self._handle.workspace
+        return None if ws is None else Path(ws)
+
+    def destroy(self) -> None:
+        """Remove every container, volume and network of the cluster, and its workspace."""
+        self._handle.destroy()
+
+    def _keep(self) -> None:
+        """The scope ended and the flags say keep: the cluster outlives this process."""
+        self._handle.keep()
+
+
+class ExistingCluster(ClusterBackend):
+    """
+    Nodes that already exist, for example those of another ``Cluster``. Commands reach
+    them over SSH with each node's key. Such a cluster cannot be destroyed.
+    """
+
+    def __init__(
+        self,
+        masters: Iterable[Node],
+        agents: Iterable[Node],
+        public_agents: Iterable[Node],
+        default_ssh_user: str,
+    ) -> None:
+        """
+        Args:
+            masters: The master nodes.
+            agents: The agent nodes.
+            public_agents: The public agent nodes.
+            default_ssh_user: The user commands run as by default.
+        """
+        self.masters = _nodes("masters", masters)
+        self.agents = _nodes("agents", agents)
+        self.public_agents = _nodes("public_agents", public_agents)
+        self._default_ssh_user = _checks.text("default_ssh_user", default_ssh_user)
+
+    @property
+    def cluster_cls(self) -> Type["ExistingClusterManager"]:
+        return ExistingClusterManager
+
+    @property
+    def supports_destruction(self) -> bool:
+        """Destroying an existing cluster is the responsibility of the caller."""
+        return False
+
+    @property
+    def default_ssh_user(self) -> str:
+        return self._default_ssh_user
+
+
+def _nodes(name: str, given: Any) -> Set[Node]:
+    if isinstance(given, (str, bytes)) or not isinstance(given, Iterable):
+        raise _checks.type_error(name, "a collection of dcos_e2e.node.Node", given)
+    nodes = list(given)
+    for node in nodes:
+        if not isinstance(node, Node):
+            raise _checks.type_error(name, "a collection of dcos_e2e.node.Node", nodes)
+    return set(nodes)
+
+
+class ExistingClusterManager(_LibraryCluster):
+    """The nodes of an ``ExistingCluster``, reached over SSH."""
+
+    def __init__(
+        self,
+        build_artifact: Optional[Union[str, Path]],
+        masters: int,
+        agents: int,
+        public_agents: int,
+        extra_config: Dict[str, Any],
+        log_output_live: bool,
+        files_to_copy_to_installer: Dict[Path, Path],
+        cluster_backend: ExistingCluster,
+        *,
+        destroy_on_error: bool = False,
+        destroy_on_success: bool = False,
+    ) -> None:
+        """
+        Wrap the backend's nodes.
+
+        Raises:
+            ValueError: A parameter does not fit an existing cluster: an artifact, node
+                counts other than the nodes', ``extra_config`` or files for the
+                installer.
+        """
+        backend = cluster_backend
+        if build_artifact is not None:
+            raise ValueError(
+                "Cluster already exists with DC/OS installed. "
+                "Therefore, `build_artifact` must be `None`."
+            )
+        for given, nodes, what, parameter in (
+            (masters, backend.masters, "master", "masters"),
+            (agents, backend.agents, "agent", "agents"),
+            (public_agents, backend.public_agents, "public agent", "public_agents"),
+        ):
+            if given != len(nodes):
+                raise ValueError(
+                    "The number of {what} nodes is `{n}`. "
+                    "Therefore, `{parameter}` must be set to `{n}`.".format(
+                        what=what, n=len(nodes), parameter=parameter
+                    )
+                )
+        if extra_config:
+            raise ValueError(
+                "Nodes are already configured. Therefore, `extra_config` must be empty."
+            )
+        if files_to_copy_to_installer:
+            raise ValueError(
+                "No files can be copied to the installer of an existing cluster. "
+                "Therefore, `files_to_copy_to_installer` must be empty."
+            )
+
+        def hosts(nodes: Set[Node]) -> List[Tuple[str, str]]:
+            return [(str(n.ip_address), str(n.ssh_key_path)) for n in nodes]
+
+        handle = _core.existing_cluster(
+            masters=hosts(backend.masters),
+            agents=hosts(backend.agents),
+            public_agents=hosts(backend.public_agents),
+            default_ssh_user=backend.default_ssh_user,
+            log_output_live=log_output_live,
+        )
+        self._adopt(handle)
+
+    def destroy(self) -> None:
+        """
+        Destroying an existing cluster is the responsibility of the caller.
+
+        Raises:
+            NotImplementedError: Always.
+        """
+        raise NotImplementedError(
+            "An ExistingCluster cannot be destroyed: its nodes are not ours to remove."
+        )

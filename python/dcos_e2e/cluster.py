@@ -1,0 +1,257 @@
+"""
+A cluster of masters, agents and public agents, independent of the backend.
+"""
+
+from pathlib import Path
+from subprocess import CompletedProcess
+from typing import Any, Dict, Iterable, List, Literal, Optional, Set, Type, Union
+
+from . import _checks, _core
+from .backends import ClusterBackend, ClusterManager, _LibraryCluster
+from .node import Node
+
+__all__ = ["Cluster"]
+
+#: How long ``wait_for_dcos`` waits by default: the original tried 500 times, 5 s apart.
+DEFAULT_WAIT_TIMEOUT = 2500.0
+
+
+class Cluster:
+    """
+    A DC/OS cluster, made (or wrapped) by its backend.
+
+    Use it as a context manager: leaving the ``with`` block destroys the cluster if
+    ``destroy_on_success`` (the block ended normally) or ``destroy_on_error`` (it raised)
+    says so; the exception, if any, comes out unchanged. A cluster kept by these flags
+    outlives the process until ``destroy()`` is called on it. A cluster never used with
+    ``with`` is destroyed when it is garbage-collected, if ``destroy_on_success``.
+    Setting the environment variable ``DCOS_E2E_KEEP=1`` keeps every cluster, for
+    debugging (``minidcos docker destroy ID`` removes them).
+    """
+
+    def __init__(
+        self,
+        cluster_backend: ClusterBackend,
+        build_artifact: Optional[Union[str, Path]] = None,
+        extra_config: Optional[Dict[str, Any]] = None,
+        masters: int = 1,
+        agents: int = 1,
+        public_agents: int = 1,
+        log_output_live: bool = False,
+        destroy_on_error: bool = True,
+        destroy_on_success: bool = True,
+        files_to_copy_to_installer: Optional[Dict[Path, Path]] = None,
+    ) -> None:
+        """
+        Create a cluster: with ``Docker``, make the nodes and install from
+        ``build_artifact``; with ``ExistingCluster``, wrap its nodes.
+
+        Args:
+            cluster_backend: The backend: ``Docker(...)`` or ``ExistingCluster(...)``.
+            build_artifact: The installer to install from, as a ``pathlib.Path``.
+            extra_config: Configuration merged over the installer's base
+                ``config.yaml`` (its top-level keys win).
+            masters: The number of master nodes.
+            agents: The number of agent nodes.
+            public_agents: The number of public agent nodes.
+            log_output_live: If ``True``, log the output of the installer and of node
+                commands as DEBUG records as it arrives, with stderr merged into stdout.
+            destroy_on_error: If ``False``, the cluster is not destroyed when the
+                ``with`` block raises (nor when creating it fails).
+            destroy_on_success: If ``False``, the cluster is not destroyed when the
+                ``with`` block ends normally.
+            files_to_copy_to_installer: Host paths to paths under ``/genconf``, copied
+                for the installer before it runs.
+
+        Raises:
+            ValueError: ``destroy_on_error`` or ``destroy_on_success`` is ``True`` and
+                the backend cannot be destroyed, or the backend refuses a parameter.
+            NotImplementedError: The backend cannot install from this artifact.
+            subprocess.CalledProcessError: Installing failed.
+            TypeError: A parameter has the wrong type.
+        """
+        if not isinstance(cluster_backend, ClusterBackend):
+            raise _checks.type_error(
+                "cluster_backend",
+                "a dcos_e2e.backends.ClusterBackend (Docker or ExistingCluster)",
+                cluster_backend,
+            )
+        if destroy_on_error and not cluster_backend.supports_destruction:
+            raise ValueError(
+                "The given cluster backend does not support being destroyed. "
+                "Therefore, `destroy_on_error` must be set to `False`."
+            )
+        if destroy_on_success and not cluster_backend.supports_destruction:
+            raise ValueError(
+                "The given cluster backend does not support being destroyed. "
+                "Therefore, `destroy_on_success` must be set to `False`."
+            )
+        masters = _checks.count("masters", masters)
+        agents = _checks.count("agents", agents)
+        public_agents = _checks.count("public_agents", public_agents)
+        self._log_output_live = _checks.boolean("log_output_live", log_output_live)
+        self._destroy_on_error = _checks.boolean("destroy_on_error", destroy_on_error)
+        self._destroy_on_success = _checks.boolean(
+            "destroy_on_success", destroy_on_success
+        )
+        extra = _checks.mapping("extra_config", extra_config)
+        files = _checks.mapping("files_to_copy_to_installer", files_to_copy_to_installer)
+        self._default_ssh_user = cluster_backend.default_ssh_user
+
+        cls: Type[ClusterManager] = cluster_backend.cluster_cls
+        arguments: Dict[str, Any] = dict(
+            masters=masters,
+            agents=agents,
+            public_agents=public_agents,
+            extra_config=extra,
+            log_output_live=self._log_output_live,
+            files_to_copy_to_installer=files,
+            cluster_backend=cluster_backend,
+            build_artifact=build_artifact,
+        )
+        if issubclass(cls, _LibraryCluster):
+            # Ours also follow the flags when creation fails or the object is dropped.
+            arguments.update(
+                destroy_on_error=self._destroy_on_error,
+                destroy_on_success=self._destroy_on_success,
+            )
+        self._cluster = cls(**arguments)
+
+    def __enter__(self) -> "Cluster":
+        """Enter the context: the cluster itself."""
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type],
+        exc_value: Optional[BaseException],
+        traceback: Any,
+    ) -> "Literal[False]":
+        """Leave the context: destroy per the flags; never swallow the exception."""
+        failed = exc_type is not None
+        destroy = (failed and self._destroy_on_error) or (
+            not failed and self._destroy_on_success
+        )
+        if destroy and not _core.keep_requested():
+            self.destroy()
+        else:
+            keep = getattr(self._cluster, "_keep", None)
+            if keep is not None:
+                keep()
+        return False
+
+    @property
+    def masters(self) -> Set[Node]:
+        """The master nodes."""
+        return self._cluster.masters
+
+    @property
+    def agents(self) -> Set[Node]:
+        """The agent nodes."""
+        return self._cluster.agents
+
+    @property
+    def public_agents(self) -> Set[Node]:
+        """The public agent nodes."""
+        return self._cluster.public_agents
+
+    @property
+    def default_ssh_user(self) -> str:
+        """The user commands run as by default (``root`` with ``Docker``)."""
+        return self._default_ssh_user
+
+    @property
+    def cluster_id(self) -> Optional[str]:
+        """The cluster's id (for Docker, the prefix of its container names)."""
+        return getattr(self._cluster, "cluster_id", None)
+
+    def wait_for_dcos(self, timeout: float = DEFAULT_WAIT_TIMEOUT) -> None:
+        """
+        Wait until DC/OS is up on every master: until
+        ``/opt/mesosphere/bin/dcos-diagnostics --diag`` (or ``3dt --diag``) passes and
+        ``http://<master>/ca/dcos-ca.crt`` answers 200 or 404.
+
+        Args:
+            timeout: Seconds to wait at most.
+
+        Raises:
+            TimeoutError: DC/OS was not up in time; the message names each master and
+                the check it still failed.
+        """
+        timeout = _checks.seconds("timeout", timeout)
+        waiter = getattr(self._cluster, "_wait_for_dcos", None)
+        if waiter is None:
+            raise NotImplementedError(
+                "wait_for_dcos needs a cluster made by a dcos_e2e backend"
+            )
+        waiter(timeout)
+
+    def run_integration_tests(
+        self,
+        pytest_command: List[str],
+        env: Optional[Dict[str, Any]] = None,
+    ) -> "CompletedProcess[bytes]":
+        """
+        Run the integration tests on a master, once DC/OS is up.
+
+        On a master, as the default SSH user: ``source
+        /opt/mesosphere/environment.export && cd
+        /opt/mesosphere/active/dcos-integration-test/ && <pytest_command>``, with
+        ``MASTER_HOSTS``, ``SLAVE_HOSTS`` and ``PUBLIC_SLAVE_HOSTS`` set to the nodes'
+        addresses (comma-separated), plus ``env``.
+
+        Args:
+            pytest_command: The ``pytest`` command, as words (read by the node's shell).
+            env: More environment variables for the tests.
+
+        Returns:
+            The result of the ``pytest`` command.
+
+        Raises:
+            subprocess.CalledProcessError: The ``pytest`` command failed; its
+                ``returncode`` is pytest's exit status.
+        """
+        words = _checks.args("pytest_command", pytest_command)
+        extra_env = _checks.mapping("env", env)
+        self.wait_for_dcos()
+
+        def addresses(nodes: Iterable[Node]) -> str:
+            return ",".join(str(node.ip_address) for node in nodes)
+
+        environment = {
+            "MASTER_HOSTS": addresses(self._ordered(0)),
+            "SLAVE_HOSTS": addresses(self._ordered(1)),
+            "PUBLIC_SLAVE_HOSTS": addresses(self._ordered(2)),
+            **extra_env,
+        }
+        args = [
+            "source",
+            "/opt/mesosphere/environment.export",
+            "&&",
+            "cd",
+            "/opt/mesosphere/active/dcos-integration-test/",
+            "&&",
+        ] + words
+        return self._ordered(0)[0].run(
+            args=args,
+            user=self.default_ssh_user,
+            log_output_live=self._log_output_live,
+            env=environment,
+        )
+
+    def _ordered(self, role: int) -> List[Node]:
+        """The nodes of a role in the cluster's order (the sets have none)."""
+        nodes = getattr(self._cluster, "_nodes", None)
+        if nodes is not None:
+            return list(nodes[role])
+        return list((self.masters, self.agents, self.public_agents)[role])
+
+    def destroy(self) -> None:
+        """
+        Destroy every node of the cluster (idempotent).
+
+        Raises:
+            NotImplementedError: The backend cannot destroy clusters
+                (``ExistingCluster``).
+        """
+        self._cluster.destroy()

@@ -1,0 +1,289 @@
+//! Clusters: made by the library (Docker) or wrapped (existing hosts), held for Python.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dcos_e2e::{Cluster, Docker, ExistingCluster, Host, Mount, Privileged, TransportKind};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+use crate::errors::to_py;
+use crate::node::NodeHandle;
+use crate::wait::{OnSignal, wait};
+
+/// A host path, a path in the node, and whether it is read-only.
+type MountSpec = (PathBuf, String, bool);
+
+/// A library cluster. Dropping the last handle (garbage collection) ends its scope: the
+/// library destroys it if `destroy_on_success` says so.
+#[pyclass(module = "dcos_e2e._core", frozen)]
+#[derive(Debug)]
+pub struct ClusterHandle {
+    /// `None` only while being dropped.
+    cluster: Option<Arc<Cluster>>,
+    id: String,
+    default_ssh_user: String,
+    workspace: Option<PathBuf>,
+}
+
+impl ClusterHandle {
+    fn new(cluster: Cluster) -> Self {
+        Self {
+            id: cluster.id().to_string(),
+            default_ssh_user: cluster.default_ssh_user().to_string(),
+            workspace: cluster.workspace().map(PathBuf::from),
+            cluster: Some(Arc::new(cluster)),
+        }
+    }
+
+    fn cluster(&self) -> Arc<Cluster> {
+        match &self.cluster {
+            Some(c) => c.clone(),
+            None => unreachable!("a cluster handle is only empty while it is dropped"),
+        }
+    }
+}
+
+impl Drop for ClusterHandle {
+    fn drop(&mut self) {
+        let cluster = self.cluster.take();
+        // The library's drop may destroy the cluster, which blocks: not with the GIL
+        // held. While the interpreter shuts down it cannot be given back; then the
+        // closure is dropped unrun, and the cluster with it, as it is.
+        let _ = Python::try_attach(|py| {
+            py.detach(|| drop(cluster));
+            crate::logs::flush(py);
+        });
+    }
+}
+
+#[pymethods]
+impl ClusterHandle {
+    /// The cluster id (Docker: the prefix of its container names).
+    #[getter]
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The user commands run as by default.
+    #[getter]
+    fn default_ssh_user(&self) -> &str {
+        &self.default_ssh_user
+    }
+
+    /// The per-cluster temporary directory, if the backend made one.
+    #[getter]
+    fn workspace(&self) -> Option<PathBuf> {
+        self.workspace.clone()
+    }
+
+    fn masters(&self) -> Vec<NodeHandle> {
+        self.cluster()
+            .masters()
+            .iter()
+            .cloned()
+            .map(NodeHandle::new)
+            .collect()
+    }
+
+    fn agents(&self) -> Vec<NodeHandle> {
+        self.cluster()
+            .agents()
+            .iter()
+            .cloned()
+            .map(NodeHandle::new)
+            .collect()
+    }
+
+    fn public_agents(&self) -> Vec<NodeHandle> {
+        self.cluster()
+            .public_agents()
+            .iter()
+            .cloned()
+            .map(NodeHandle::new)
+            .collect()
+    }
+
+    /// Wait until every master is healthy, for at most `timeout` seconds.
+    fn wait_for_dcos(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
+        let timeout = seconds("timeout", timeout)?;
+        let cluster = self.cluster();
+        wait(py, OnSignal::Abort, async move {
+            cluster.wait_for_dcos(timeout).await
+        })?
+        .map_err(|e| to_py(py, e, None))
+    }
+
+    /// Destroy the cluster now (idempotent). Ctrl-C does not cut it short.
+    fn destroy(&self, py: Python<'_>) -> PyResult<()> {
+        let cluster = self.cluster();
+        wait(py, OnSignal::Defer, async move { cluster.destroy().await })?
+            .map_err(|e| to_py(py, e, None))
+    }
+
+    /// Keep the cluster past this process (the scope ended and the flags say keep):
+    /// it stays until destroyed. Nothing to keep once it was destroyed.
+    fn keep(&self, py: Python<'_>) -> PyResult<()> {
+        let cluster = self.cluster();
+        wait(py, OnSignal::Defer, async move {
+            match cluster.persist().await {
+                Err(dcos_e2e::Error::Destroyed { .. }) => Ok(()),
+                other => other,
+            }
+        })?
+        .map_err(|e| to_py(py, e, None))
+    }
+}
+
+fn seconds(name: &str, value: f64) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(value).map_err(|_| {
+        PyValueError::new_err(format!(
+            "{name} must be a non-negative number of seconds, got {value}"
+        ))
+    })
+}
+
+fn mount((source, target, read_only): MountSpec) -> Mount {
+    let m = Mount::new(source, target);
+    if read_only { m.read_only() } else { m }
+}
+
+/// Create (provision and install) a Docker cluster. Ctrl-C stops it and removes what
+/// was made.
+#[pyfunction]
+#[pyo3(signature = (
+    *, build_artifact, extra_config_json, masters, agents, public_agents, log_output_live,
+    destroy_on_error, destroy_on_success, files_to_copy_to_installer, workspace_dir,
+    master_mounts, agent_mounts, public_agent_mounts, node_image, network, privileged,
+    cluster_id, transport, connect_timeout, ready_timeout
+))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn create_docker_cluster(
+    py: Python<'_>,
+    build_artifact: PathBuf,
+    extra_config_json: Option<String>,
+    masters: usize,
+    agents: usize,
+    public_agents: usize,
+    log_output_live: bool,
+    destroy_on_error: bool,
+    destroy_on_success: bool,
+    files_to_copy_to_installer: Vec<(PathBuf, PathBuf)>,
+    workspace_dir: Option<PathBuf>,
+    master_mounts: Vec<MountSpec>,
+    agent_mounts: Vec<MountSpec>,
+    public_agent_mounts: Vec<MountSpec>,
+    node_image: Option<String>,
+    network: Option<String>,
+    privileged: Option<bool>,
+    cluster_id: Option<String>,
+    transport: &str,
+    connect_timeout: f64,
+    ready_timeout: f64,
+) -> PyResult<ClusterHandle> {
+    let transport: TransportKind = transport.parse().map_err(|e| to_py(py, e, None))?;
+    let mut docker = Docker::new()
+        .transport(transport)
+        .privileged(match privileged {
+            None => Privileged::Auto,
+            Some(true) => Privileged::Yes,
+            Some(false) => Privileged::No,
+        })
+        .connect_timeout(seconds("connect_timeout", connect_timeout)?)
+        .ready_timeout(seconds("ready_timeout", ready_timeout)?);
+    if let Some(id) = cluster_id {
+        docker = docker.cluster_id(id);
+    }
+    if let Some(dir) = workspace_dir {
+        docker = docker.workspace_dir(dir);
+    }
+    if let Some(image) = node_image {
+        docker = docker.node_image(image);
+    }
+    if let Some(network) = network {
+        docker = docker.network(network);
+    }
+    for m in master_mounts {
+        docker = docker.master_mount(mount(m));
+    }
+    for m in agent_mounts {
+        docker = docker.agent_mount(mount(m));
+    }
+    for m in public_agent_mounts {
+        docker = docker.public_agent_mount(mount(m));
+    }
+    let mut builder = Cluster::builder(docker)
+        .build_artifact(build_artifact)
+        .masters(masters)
+        .agents(agents)
+        .public_agents(public_agents)
+        .log_output_live(log_output_live)
+        .destroy_on_error(destroy_on_error)
+        .destroy_on_success(destroy_on_success);
+    if let Some(json) = extra_config_json {
+        // JSON is YAML: the Python layer serialises the mapping it was given.
+        let value = dcos_e2e::ExtraConfig::from_yaml(&json).map_err(|e| to_py(py, e, None))?;
+        builder = builder.extra_config(value);
+    }
+    for (source, destination) in files_to_copy_to_installer {
+        builder = builder.file_to_copy_to_installer(source, destination);
+    }
+
+    // Ctrl-C drops the create, and the library removes what it had made.
+    wait(py, OnSignal::Abort, builder.create())?
+        .map(ClusterHandle::new)
+        .map_err(|e| to_py(py, e, None))
+}
+
+/// Whether `DCOS_E2E_KEEP` asks to keep clusters (for debugging) instead of destroying
+/// them at the end of their scope.
+#[pyfunction]
+pub(crate) fn keep_requested() -> bool {
+    dcos_e2e::keep_requested()
+}
+
+/// Wrap existing hosts (`ExistingCluster`): nothing is contacted until a command runs.
+#[pyfunction]
+#[pyo3(signature = (*, masters, agents, public_agents, default_ssh_user, log_output_live))]
+pub(crate) fn existing_cluster(
+    py: Python<'_>,
+    masters: Vec<(String, PathBuf)>,
+    agents: Vec<(String, PathBuf)>,
+    public_agents: Vec<(String, PathBuf)>,
+    default_ssh_user: String,
+    log_output_live: bool,
+) -> PyResult<ClusterHandle> {
+    let hosts = |name: &str, given: Vec<(String, PathBuf)>| -> PyResult<Vec<Host>> {
+        given
+            .into_iter()
+            .map(|(ip, ssh_key_path)| {
+                let ip_address: IpAddr = ip.parse().map_err(|_| {
+                    PyValueError::new_err(format!("{name}: `{ip}` is not an IP address"))
+                })?;
+                Ok(Host::new(ip_address, ssh_key_path))
+            })
+            .collect()
+    };
+    let (masters, agents, public_agents) = (
+        hosts("masters", masters)?,
+        hosts("agents", agents)?,
+        hosts("public_agents", public_agents)?,
+    );
+    let counts = (masters.len(), agents.len(), public_agents.len());
+    // As the original did (`StrictHostKeyChecking=no`): its ExistingCluster takes nodes,
+    // not a known_hosts file. A key seen first is still held to for the handle's life.
+    let backend = ExistingCluster::new(masters, agents, public_agents, default_ssh_user)
+        .host_key_checking(dcos_e2e::HostKeyChecking::AcceptNew);
+    let builder = Cluster::builder(backend)
+        .masters(counts.0)
+        .agents(counts.1)
+        .public_agents(counts.2)
+        .log_output_live(log_output_live)
+        .destroy_on_error(false)
+        .destroy_on_success(false);
+    wait(py, OnSignal::Abort, builder.provision())?
+        .map(ClusterHandle::new)
+        .map_err(|e| to_py(py, e, None))
+}

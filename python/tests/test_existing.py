@@ -1,0 +1,63 @@
+"""
+An ExistingCluster over the nodes of a Docker cluster.
+"""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import assert_gone, running
+from dcos_e2e.backends import Docker, ExistingCluster
+from dcos_e2e.cluster import Cluster
+from dcos_e2e.node import Transport
+
+
+@pytest.mark.parametrize("transport", [Transport.SSH, Transport.DOCKER_EXEC])
+def test_wrapping_the_nodes_of_a_docker_cluster(artifact: Path, transport: Transport) -> None:
+    with Cluster(
+        cluster_backend=Docker(transport=transport),
+        build_artifact=artifact,
+        extra_config={"sample_startup_delay": 0},
+        destroy_on_success=False,
+    ) as cluster:
+        existing = ExistingCluster(
+            masters=cluster.masters,
+            agents=cluster.agents,
+            public_agents=cluster.public_agents,
+            default_ssh_user=cluster.default_ssh_user,
+        )
+        with Cluster(
+            cluster_backend=existing,
+            masters=1,
+            agents=1,
+            public_agents=1,
+            destroy_on_error=False,
+            destroy_on_success=False,
+        ) as wrapped:
+            assert wrapped.default_ssh_user == "root"
+            pairs = [
+                (cluster.masters, wrapped.masters),
+                (cluster.agents, wrapped.agents),
+                (cluster.public_agents, wrapped.public_agents),
+            ]
+            for (node,), (same,) in pairs:
+                assert same.ip_address == node.ip_address
+                assert same.ssh_key_path == node.ssh_key_path
+                # A relative path is in the same home directory over either transport.
+                same.run(["touch", "made_through_the_existing_cluster"], user="root")
+                node.run(["test", "-f", "made_through_the_existing_cluster"], user="root")
+            wrapped.wait_for_dcos()
+            result = wrapped.run_integration_tests(["pytest", "-q", "test_sample_cluster.py"])
+            assert b"4 passed" in result.stdout
+        with pytest.raises(NotImplementedError):
+            wrapped.destroy()
+        # Neither leaving the block nor the refused destroy touched the nodes.
+        assert len(running(cluster.cluster_id)) == 3
+        cluster.destroy()
+    assert_gone(cluster.cluster_id)
+    # The wrapped nodes now fail as the original's did on removed hosts.
+    (gone,) = wrapped.masters
+    with pytest.raises(subprocess.CalledProcessError) as excinfo:
+        gone.run(["true"], user="root")
+    assert excinfo.value.returncode == 255

@@ -1,0 +1,47 @@
+//! The `ExistingCluster` backend, one file per area: the seed's test (wrap the nodes of a
+//! Docker cluster), one test per seed condition, unanswering nodes, and the cluster file.
+
+use std::time::Duration;
+
+use dcos_e2e::blocking::{Cluster, ClusterBuilder};
+use dcos_e2e::{ExistingCluster, Role};
+
+use crate::common;
+
+mod cluster_file;
+mod conditions;
+mod failures;
+mod wrap;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+fn docker_cluster(masters: usize, agents: usize, public_agents: usize) -> Cluster {
+    Cluster::builder(common::docker())
+        .masters(masters)
+        .agents(agents)
+        .public_agents(public_agents)
+        .provision()
+        .expect("the Docker cluster provisions")
+}
+
+/// The builder the seed requires for an existing cluster, for `existing`'s node counts.
+fn seed_builder(existing: &ExistingCluster) -> ClusterBuilder {
+    Cluster::builder(existing.clone())
+        .masters(existing.hosts(Role::Master).len())
+        .agents(existing.hosts(Role::Agent).len())
+        .public_agents(existing.hosts(Role::PublicAgent).len())
+        .destroy_on_error(false)
+        .destroy_on_success(false)
+}
+
+/// The host keys a Docker cluster pinned, which an existing cluster of its nodes checks.
+fn pinned_keys(cluster: &Cluster) -> std::path::PathBuf {
+    cluster
+        .workspace()
+        .expect("a Docker cluster has a workspace")
+        .join("ssh/known_hosts")
+}
+
+fn hostname(node: &dcos_e2e::blocking::Node) -> String {
+    node.run(["hostname"]).unwrap().stdout_text()
+}
