@@ -295,7 +295,7 @@ impl Cluster {
         &self,
         images: &[&str],
         nodes: &[&Node],
-        progress: Option<crate::docker::ProgressFn>,
+        progress: Option<crate::backend::docker::image::ProgressFn>,
     ) -> Result<()> {
         self.liveness.check()?;
         let images: Vec<String> = images.iter().map(|i| i.to_string()).collect();
