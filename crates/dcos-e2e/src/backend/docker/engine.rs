@@ -87,9 +87,9 @@ pub(crate) const ENGINE_FILES: &[(&str, &str, u32)] = &[
 
 /// Units the package enables at boot that the node starts on first use instead: the
 /// socket listens from boot, and the first `docker` client starts the daemon (and it,
-/// containerd). At boot, dockerd cost every node CPU while sshd was starting: 1.46x the
-/// provisioning time of the default image against 1.09x this way (benches, engine
-/// section), for about a second on first use.
+/// containerd). At boot, dockerd took CPU from every node while sshd was starting
+/// (1.15x to 1.46x the default image's provisioning time, about the same this way; the
+/// bench's engine section), for a second or so on first use.
 pub(crate) const ENGINE_UNITS_NOT_AT_BOOT: &[&str] = &["docker.service", "containerd.service"];
 
 /// The systemd cgroup driver: with the host's cgroup namespace on cgroup v1, the
