@@ -9,6 +9,7 @@ mod process;
 mod cli;
 mod docker;
 mod docs;
+mod engine;
 mod existing;
 mod image;
 mod install;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use dcos_e2e::docker::Distribution;
 use dcos_e2e::{Mount, NodeSelector};
 
 const EXAMPLES: &str = "\
@@ -183,21 +184,49 @@ Examples:
         #[arg(long, value_name = "DIR")]
         workspace_dir: Option<PathBuf>,
     },
-    /// Build the node image (debootstrap; needs root; about a minute).
+    /// Build the node image (debootstrap; needs root; about a minute). Prints its tag.
     #[command(
-        after_help = "Examples:\n  minidcos docker build-image\n  minidcos docker build-image --mirror http://mirror.example/debian --extra-package jq"
+        after_help = "Examples:\n  minidcos docker build-image\n  minidcos docker build-image --engine --distribution trixie\n  minidcos docker build-image --mirror http://mirror.example/debian --extra-package jq"
     )]
     BuildImage {
         /// Debian mirror URL (default: from the host's apt sources).
         #[arg(long, value_name = "URL")]
         mirror: Option<String>,
-        /// Debian suite.
-        #[arg(long, default_value = "bookworm")]
-        suite: String,
+        #[command(flatten)]
+        recipe: RecipeArgs,
         /// Also install this Debian package in the image (repeatable; makes a new tag).
         #[arg(long = "extra-package", value_name = "PACKAGE")]
         extra_packages: Vec<String>,
     },
+    /// Load images from this host's Docker daemon into the container engine of nodes
+    /// (no registry needed; the nodes' image needs the engine: `create --engine`).
+    #[command(after_help = "\
+Examples:
+  minidcos docker load-image dcos-e2e-1a2b3c4d my-app:1.0
+  minidcos docker load-image dcos-e2e-1a2b3c4d my-app:1.0 my-db:2 --node all-agents")]
+    LoadImage {
+        /// The cluster id.
+        id: String,
+        /// Images on this host's daemon (name:tag or id).
+        #[arg(required = true, value_name = "IMAGE")]
+        images: Vec<String>,
+        /// Which nodes: as for `run` (default: every node).
+        #[arg(long = "node", value_name = "NODE", value_parser = parse_node)]
+        node: Vec<NodeSelector>,
+    },
+}
+
+/// What the node image is built from (each choice is a recipe and tag of its own).
+#[derive(Debug, Args)]
+pub struct RecipeArgs {
+    /// Debian release of the nodes: bookworm, trixie or forky (forky needs a cgroup v2
+    /// host).
+    #[arg(long, visible_alias = "suite", value_name = "NAME", default_value = "bookworm", value_parser = parse_distribution)]
+    pub distribution: Distribution,
+    /// Put a Docker Engine in the node image (docker.io, containerd, runc); its socket
+    /// listens from boot, the first client starts the daemon.
+    #[arg(long)]
+    pub engine: bool,
 }
 
 #[derive(Debug, Args)]
@@ -247,8 +276,14 @@ pub struct CreateArgs {
     #[arg(long, value_name = "SRC:DST[:ro]", value_parser = parse_mount)]
     pub custom_public_agent_volume: Vec<Mount>,
     /// Node image (default: ours, built when missing).
-    #[arg(long, value_name = "IMAGE")]
+    #[arg(long, value_name = "IMAGE", conflicts_with_all = ["engine", "distribution"])]
     pub node_image: Option<String>,
+    #[command(flatten)]
+    pub recipe: RecipeArgs,
+    /// Storage driver of the engine inside nodes (with --engine): auto picks what works
+    /// on each node's volume (overlay2, then fuse-overlayfs, then vfs).
+    #[arg(long, value_enum, default_value_t = StorageDriverArg::Auto)]
+    pub engine_storage_driver: StorageDriverArg,
     /// Run nodes privileged.
     #[arg(long, value_enum, default_value_t = PrivilegedArg::Auto)]
     pub privileged: PrivilegedArg,
@@ -288,6 +323,19 @@ pub enum PrivilegedArg {
     Yes,
     /// Never privileged.
     No,
+}
+
+/// `--engine-storage-driver`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StorageDriverArg {
+    /// What works on the node's volume.
+    Auto,
+    /// Kernel overlayfs.
+    Overlay2,
+    /// overlayfs in user space (nodes get /dev/fuse).
+    FuseOverlayfs,
+    /// Plain copies (slow, always works).
+    Vfs,
 }
 
 /// `--transport`.
@@ -482,6 +530,14 @@ fn parse_mount(s: &str) -> Result<Mount, String> {
 /// A node selector (see [`NodeSelector`]); a bad one is a usage error naming it.
 fn parse_node(s: &str) -> Result<NodeSelector, String> {
     s.parse::<NodeSelector>().map_err(|e| match e {
+        dcos_e2e::Error::InvalidParameter { reason, .. } => format!("`{s}`: {reason}"),
+        other => other.to_string(),
+    })
+}
+
+/// A distribution name; an unknown one is a usage error naming those supported.
+fn parse_distribution(s: &str) -> Result<Distribution, String> {
+    s.parse::<Distribution>().map_err(|e| match e {
         dcos_e2e::Error::InvalidParameter { reason, .. } => format!("`{s}`: {reason}"),
         other => other.to_string(),
     })

@@ -11,7 +11,7 @@ use dcos_e2e::docker::{self, ImageOptions};
 use dcos_e2e::{Cluster, ExtraConfig, InstallOptions, Privileged, TransportKind};
 use serde::Serialize;
 
-use crate::cli::{DockerCmd, PrivilegedArg, RunArgs, TransportArg};
+use crate::cli::{DockerCmd, PrivilegedArg, RecipeArgs, RunArgs, StorageDriverArg, TransportArg};
 use crate::errors::{failure, in_flag_terms};
 use crate::output::{self, Progress};
 use crate::signals::interruptible;
@@ -51,7 +51,7 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
         DockerCmd::List => list(json).await,
         DockerCmd::Inspect { id } => {
             let cluster = attach(&id, None).await?;
-            nodes::inspect(&cluster, json);
+            nodes::inspect(&cluster, json).await;
             Ok(0)
         }
         DockerCmd::Run(RunArgs {
@@ -130,21 +130,24 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
         DockerCmd::Doctor { workspace_dir } => doctor(workspace_dir.as_deref(), json).await,
         DockerCmd::BuildImage {
             mirror,
-            suite,
+            recipe,
             extra_packages,
         } => {
             let p = Arc::new(Progress::start("building the node image"));
             let reporter = p.clone();
-            let mut options = ImageOptions::default()
-                .suite(suite)
-                .progress(move |line: &str| reporter.detail(line));
+            let mut options = recipe_options(
+                ImageOptions::default().progress(move |line: &str| reporter.detail(line)),
+                &recipe,
+            );
             if let Some(mirror) = mirror {
                 options = options.mirror(mirror);
             }
             for package in extra_packages {
                 options = options.extra_package(package);
             }
-            let tag = docker::ensure_node_image(&options).await?;
+            let tag = docker::ensure_node_image(&options)
+                .await
+                .map_err(in_flag_terms)?;
             p.done();
             if json {
                 output::json(&serde_json::json!({ "image": tag }));
@@ -152,6 +155,28 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
                 crate::say!("{tag}");
             }
             Ok(0)
+        }
+        DockerCmd::LoadImage { id, images, node } => {
+            let cluster = attach(&id, None).await?;
+            nodes::load_image(&cluster, &images, &node).await
+        }
+    }
+}
+
+/// The image recipe the flags choose.
+pub fn recipe_options(options: ImageOptions, recipe: &RecipeArgs) -> ImageOptions {
+    options
+        .distribution(recipe.distribution)
+        .engine(recipe.engine)
+}
+
+impl From<StorageDriverArg> for docker::StorageDriver {
+    fn from(d: StorageDriverArg) -> Self {
+        match d {
+            StorageDriverArg::Auto => docker::StorageDriver::Auto,
+            StorageDriverArg::Overlay2 => docker::StorageDriver::Overlay2,
+            StorageDriverArg::FuseOverlayfs => docker::StorageDriver::FuseOverlayfs,
+            StorageDriverArg::Vfs => docker::StorageDriver::Vfs,
         }
     }
 }

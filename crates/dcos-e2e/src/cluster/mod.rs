@@ -277,6 +277,31 @@ impl Cluster {
         .envs(env))
     }
 
+    /// Load an image from the host's Docker daemon into the container engine of every
+    /// node, as `docker save | docker load` would, without a registry. The image must be
+    /// on the host's daemon ([`Error::ImageMissing`] otherwise) and every node must have
+    /// an engine ([`Error::NoEngine`]: build the node image with
+    /// [`ImageOptions::engine`](crate::docker::ImageOptions::engine)).
+    pub async fn load_image(&self, image: &str) -> Result<()> {
+        let nodes: Vec<&Node> = self.nodes().collect();
+        self.load_images(&[image], &nodes, None).await
+    }
+
+    /// Load `images` into the engines of `nodes` (e.g. from [`Cluster::select`]): one
+    /// export from the host's daemon, streamed into every node at once. Everything is
+    /// checked before anything is sent; `progress` gets a line for each step. When some
+    /// nodes fail, [`Error::ImageLoad`] names each (the others have the images).
+    pub async fn load_images(
+        &self,
+        images: &[&str],
+        nodes: &[&Node],
+        progress: Option<crate::backend::docker::image::ProgressFn>,
+    ) -> Result<()> {
+        self.liveness.check()?;
+        let images: Vec<String> = images.iter().map(|i| i.to_string()).collect();
+        crate::backend::docker::load::load_images(nodes, &images, progress.as_deref()).await
+    }
+
     /// Destroy the cluster: every container with its volumes, the network and the
     /// workspace. Idempotent. Not supported by `ExistingCluster`.
     pub async fn destroy(&self) -> Result<()> {

@@ -47,7 +47,11 @@ pub async fn create(args: CreateArgs, json: bool) -> Result<Status> {
         .cluster_id(&id)
         .privileged(args.privileged.into())
         .transport(args.transport.into())
-        .image_options(image_progress(step.clone()))
+        .image_options(super::recipe_options(
+            image_progress(step.clone()),
+            &args.recipe,
+        ))
+        .engine_storage_driver(args.engine_storage_driver.into())
         .connect_timeout(args.connect_timeout)
         .ready_timeout(args.ready_timeout);
     if let Some(dir) = &args.workspace_dir {

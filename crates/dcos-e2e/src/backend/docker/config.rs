@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::engine::StorageDriver;
 use super::image::ImageOptions;
 use crate::error::{Error, Result};
 use crate::node::TransportKind;
@@ -106,7 +107,8 @@ pub struct Docker {
     pub(crate) workspace_dir: Option<PathBuf>,
     pub(crate) mounts: PerRole<Vec<Mount>>,
     pub(crate) node_image: Option<String>,
-    pub(crate) image_options: ImageOptions,
+    // Boxed: the backend is passed around by value, and these are rarely read.
+    pub(crate) image_options: Box<ImageOptions>,
     pub(crate) network: Option<String>,
     pub(crate) privileged: Privileged,
     pub(crate) cluster_id: Option<String>,
@@ -118,6 +120,7 @@ pub struct Docker {
     pub(crate) role_labels: PerRole<Vec<(String, String)>>,
     /// Ports of the first master published on the host: (host port, container port).
     pub(crate) master_ports: Vec<(u16, u16)>,
+    pub(crate) engine_storage_driver: StorageDriver,
 }
 
 impl Default for Docker {
@@ -126,7 +129,7 @@ impl Default for Docker {
             workspace_dir: None,
             mounts: Default::default(),
             node_image: None,
-            image_options: ImageOptions::default(),
+            image_options: Box::default(),
             network: None,
             privileged: Privileged::Auto,
             cluster_id: None,
@@ -136,6 +139,7 @@ impl Default for Docker {
             labels: Vec::new(),
             role_labels: PerRole::default(),
             master_ports: Vec::new(),
+            engine_storage_driver: StorageDriver::Auto,
         }
     }
 }
@@ -182,7 +186,7 @@ impl Docker {
 
     /// How to build our node image when it is missing (mirror, suite, progress).
     pub fn image_options(mut self, options: ImageOptions) -> Self {
-        self.image_options = options;
+        self.image_options = Box::new(options);
         self
     }
 
@@ -255,6 +259,13 @@ impl Docker {
     /// The labels of yours a node of `role` carries.
     pub(crate) fn labels_for(&self, role: Role) -> impl Iterator<Item = &(String, String)> {
         self.labels.iter().chain(self.role_labels.get(role))
+    }
+
+    /// The storage driver of the container engine inside nodes whose image has one
+    /// (default: what works on the node's volume, chosen at each boot).
+    pub fn engine_storage_driver(mut self, driver: StorageDriver) -> Self {
+        self.engine_storage_driver = driver;
+        self
     }
 
     /// A fresh random cluster id, `dcos-e2e-` and 8 hex digits.

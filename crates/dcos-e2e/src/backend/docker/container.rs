@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bollard::models::{
-    ContainerCreateBody, HostConfig, HostConfigCgroupnsModeEnum, Mount as ApiMount,
+    ContainerCreateBody, DeviceMapping, HostConfig, HostConfigCgroupnsModeEnum, Mount as ApiMount,
     MountBindOptions, MountType, MountVolumeOptions, PortBinding,
 };
 use bollard::query_parameters::CreateContainerOptionsBuilder;
@@ -15,6 +15,7 @@ use russh::keys::ssh_key::PrivateKey;
 
 use super::client::{DockerClient, first_address, op, while_busy};
 use super::config::Docker;
+use super::engine::{STORAGE_DRIVER_ENV, StorageDriver};
 use super::labels;
 use super::workspace::{GENCONF_DIR, write_private, write_private_key};
 use crate::error::{Error, Result};
@@ -177,6 +178,18 @@ impl NodeContext<'_> {
                 (format!("{container}/tcp"), Some(vec![binding]))
             })
             .collect();
+        // A node manages its own network namespace as a host would: a container engine
+        // inside needs NET_ADMIN for its bridges and iptables (even for `--network
+        // none`), and DC/OS's dcos-net programs iptables, ipset and IPVS. SYS_ADMIN is
+        // systemd's (and the engine's overlay mounts on the node's volume).
+        let storage = self.cfg.engine_storage_driver;
+        let devices = (storage == StorageDriver::FuseOverlayfs && !self.privileged).then(|| {
+            vec![DeviceMapping {
+                path_on_host: Some("/dev/fuse".into()),
+                path_in_container: Some("/dev/fuse".into()),
+                cgroup_permissions: Some("rwm".into()),
+            }]
+        });
         let host_config = HostConfig {
             port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
             network_mode: Some(self.network.to_string()),
@@ -187,7 +200,8 @@ impl NodeContext<'_> {
                 ("/tmp".into(), "rw,nosuid,nodev,exec,mode=1777".into()),
             ])),
             privileged: Some(self.privileged),
-            cap_add: (!self.privileged).then(|| vec!["SYS_ADMIN".into()]),
+            cap_add: (!self.privileged).then(|| vec!["SYS_ADMIN".into(), "NET_ADMIN".into()]),
+            devices,
             security_opt: (!self.privileged)
                 .then(|| vec!["seccomp=unconfined".into(), "apparmor=unconfined".into()]),
             cgroupns_mode: Some(if private_cgroups {
@@ -198,11 +212,16 @@ impl NodeContext<'_> {
             binds: (!private_cgroups).then(|| vec!["/sys/fs/cgroup:/sys/fs/cgroup:rw".into()]),
             ..Default::default()
         };
+        let mut env = vec!["container=docker".to_string()];
+        // The node's boot script reads it from PID 1's environment (see `engine`).
+        if storage != StorageDriver::Auto {
+            env.push(format!("{STORAGE_DRIVER_ENV}={storage}"));
+        }
         Ok(ContainerCreateBody {
             hostname: Some(p.name.clone()),
             image: Some(self.image.to_string()),
             cmd: Some(vec!["/sbin/init".into()]),
-            env: Some(vec!["container=docker".into()]),
+            env: Some(env),
             labels: Some(tags),
             exposed_ports: (!published.is_empty()).then(|| {
                 published
