@@ -5,6 +5,7 @@
 
 mod common;
 mod process;
+mod publish;
 
 mod cli;
 mod docker;

@@ -78,7 +78,7 @@ Examples:
   minidcos docker create installer.sh --wait
   minidcos docker create installer.sh --masters 3 --agents 2 --public-agents 0 --extra-config extra.yaml
   minidcos docker create --agents 0 --public-agents 0      # nodes only, install later")]
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// Install DC/OS from an artifact on a cluster created without one.
     #[command(after_help = "Example:\n  minidcos docker install dcos-e2e-1a2b3c4d installer.sh")]
     Install {
@@ -134,6 +134,12 @@ Examples:
         nodes: NodeArgs,
         #[command(flatten)]
         copy: CopyArgs,
+    },
+    /// Print the first master's web addresses; open the first with $BROWSER if set.
+    #[command(after_help = "Example:\n  minidcos docker web dcos-e2e-1a2b3c4d")]
+    Web {
+        /// The cluster id.
+        id: String,
     },
     /// Write a log bundle: per node the journal, unit states, installer output,
     /// dcos-diagnostics and the container's inspect; a summary beside them.
@@ -275,6 +281,21 @@ pub struct CreateArgs {
     /// Bind mount on public agents (repeatable).
     #[arg(long, value_name = "SRC:DST[:ro]", value_parser = parse_mount)]
     pub custom_public_agent_volume: Vec<Mount>,
+    /// A label of yours on every node container (repeatable; keys `dcos-e2e…` are ours).
+    #[arg(long = "label", value_name = "K=V", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
+    /// A label of yours on master containers (repeatable).
+    #[arg(long = "master-label", value_name = "K=V", value_parser = parse_label)]
+    pub master_labels: Vec<(String, String)>,
+    /// A label of yours on agent containers (repeatable).
+    #[arg(long = "agent-label", value_name = "K=V", value_parser = parse_label)]
+    pub agent_labels: Vec<(String, String)>,
+    /// A label of yours on public agent containers (repeatable).
+    #[arg(long = "public-agent-label", value_name = "K=V", value_parser = parse_label)]
+    pub public_agent_labels: Vec<(String, String)>,
+    /// Publish a port of the first master on this host (repeatable), e.g. 8080:80.
+    #[arg(long = "one-master-host-port-map", value_name = "HOST:CONTAINER", value_parser = parse_port_map)]
+    pub one_master_host_port_map: Vec<(u16, u16)>,
     /// Node image (default: ours, built when missing).
     #[arg(long, value_name = "IMAGE", conflicts_with_all = ["engine", "distribution"])]
     pub node_image: Option<String>,
@@ -509,6 +530,26 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
             "`{s}` is not K=V with K a variable name (letters, digits, _)"
         )),
     }
+}
+
+/// `K=V` for a label; the value may be empty or hold `=`.
+fn parse_label(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() && !k.contains(char::is_whitespace) => {
+            Ok((k.to_string(), v.to_string()))
+        }
+        _ => Err(format!(
+            "`{s}` is not K=V with a non-empty key without spaces"
+        )),
+    }
+}
+
+/// `HOST:CONTAINER` ports, each 1 to 65535.
+fn parse_port_map(s: &str) -> Result<(u16, u16), String> {
+    let bad = || format!("`{s}` is not HOST:CONTAINER, two ports from 1 to 65535");
+    let (host, container) = s.split_once(':').ok_or_else(bad)?;
+    let port = |p: &str| p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(bad);
+    Ok((port(host)?, port(container)?))
 }
 
 /// `SRC:/genconf/DST` (the source may itself hold `:`).

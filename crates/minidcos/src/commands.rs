@@ -23,7 +23,7 @@ pub type Status = i32;
 
 pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
     match cmd {
-        DockerCmd::Create(args) => create::create(args, json).await,
+        DockerCmd::Create(args) => create::create(*args, json).await,
         DockerCmd::Install { id, install } => {
             let options = install_options(
                 &install.artifact,
@@ -100,6 +100,26 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
         DockerCmd::Wait { id, timeout } => {
             let cluster = attach(&id, None).await?;
             interruptible(nodes::wait(&cluster, timeout)).await
+        }
+        DockerCmd::Web { id } => {
+            let cluster = attach(&id, None).await?;
+            let urls = cluster.web_urls().await?;
+            for url in &urls {
+                crate::say!("{url}");
+            }
+            // As `xdg-open` users expect: $BROWSER names the program.
+            if let (Ok(browser), Some(url)) = (std::env::var("BROWSER"), urls.last()) {
+                std::process::Command::new(&browser)
+                    .arg(url)
+                    .spawn()
+                    .map_err(|e| {
+                        failure(
+                            format!("cannot run $BROWSER `{browser}`: {e}"),
+                            "set BROWSER to a program that opens a URL, or unset it",
+                        )
+                    })?;
+            }
+            Ok(0)
         }
         DockerCmd::ExportLogs { id, dir } => {
             let cluster = attach(&id, None).await?;

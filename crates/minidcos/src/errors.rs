@@ -46,6 +46,8 @@ pub fn flag_of(parameter: &str) -> Option<&'static str> {
         "transport" => "--transport",
         "network" => "--network",
         "node" => "--node",
+        "labels" => "--label",
+        "one_master_host_port_map" => "--one-master-host-port-map",
         "distribution" => "--distribution",
         "engine_storage_driver" => "--engine-storage-driver",
         "images" => "IMAGE",

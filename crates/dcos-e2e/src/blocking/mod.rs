@@ -266,6 +266,11 @@ impl Cluster {
         )
     }
 
+    /// Blocking [`crate::Cluster::published_ports`].
+    pub fn published_ports(&self) -> Result<Vec<(u16, u16)>> {
+        wait("Cluster::published_ports", self.inner.published_ports())
+    }
+
     /// Blocking [`crate::Cluster::export_logs`].
     pub fn export_logs(&self, dir: impl AsRef<Path>) -> Result<LogBundle> {
         wait("Cluster::export_logs", self.inner.export_logs(dir))

@@ -27,6 +27,8 @@ struct NodeView {
     ip_address: String,
     transport: String,
     ssh_command: String,
+    /// The container's state (`running`, `exited`, ...); `null` for an existing host.
+    state: Option<String>,
     /// The container engine inside the node; `null` when the node did not answer.
     engine: Option<EngineStatus>,
 }
@@ -39,6 +41,8 @@ struct ClusterView {
     default_ssh_user: String,
     workspace: Option<PathBuf>,
     ssh_key_path: Option<PathBuf>,
+    /// Where a browser reaches the first master (its address; published ports).
+    web: Vec<String>,
     nodes: Vec<NodeView>,
 }
 
@@ -76,6 +80,11 @@ pub async fn inspect(cluster: &Cluster, json: bool) {
 async fn show(cluster: &Cluster, json: bool, host_keys: &HostKeysView) {
     // Each node is asked at once; one that does not answer is shown as such.
     let engines = futures_util::future::join_all(cluster.nodes().map(docker::engine_status)).await;
+    let mut states = cluster.node_states().await;
+    let web = cluster.web_urls().await.unwrap_or_else(|e| {
+        tracing::warn!("cannot read the published ports: {}", dcos_e2e::chain(&e));
+        Vec::new()
+    });
     let nodes: Vec<NodeView> = cluster
         .nodes()
         .zip(engines)
@@ -101,6 +110,7 @@ async fn show(cluster: &Cluster, json: bool, host_keys: &HostKeysView) {
                 ip_address: n.ip_address().to_string(),
                 transport: n.transport().to_string(),
                 ssh_command: ssh,
+                state: n.container_name().and_then(|c| states.remove(c)),
                 engine: engine.ok(),
             }
         })
@@ -114,6 +124,7 @@ async fn show(cluster: &Cluster, json: bool, host_keys: &HostKeysView) {
             .nodes()
             .next()
             .map(|n| n.ssh_key_path().to_path_buf()),
+        web,
         nodes,
     };
     if json {
@@ -128,6 +139,9 @@ async fn show(cluster: &Cluster, json: bool, host_keys: &HostKeysView) {
     if let Some(k) = &view.ssh_key_path {
         crate::say!("ssh key:   {}", k.display());
     }
+    if !view.web.is_empty() {
+        crate::say!("web:       {}", view.web.join("  "));
+    }
     let rows = view
         .nodes
         .iter()
@@ -136,12 +150,25 @@ async fn show(cluster: &Cluster, json: bool, host_keys: &HostKeysView) {
                 format!("{}:{}", n.role, n.index),
                 n.container.clone().unwrap_or_default(),
                 n.ip_address.clone(),
+                n.state.clone().unwrap_or_else(|| "-".into()),
+                n.transport.clone(),
                 engine_cell(&n.engine),
                 n.ssh_command.clone(),
             ]
         })
         .collect();
-    output::table(&["node", "container", "ip", "engine", "ssh"], rows);
+    output::table(
+        &[
+            "node",
+            "container",
+            "ip",
+            "state",
+            "transport",
+            "engine",
+            "ssh",
+        ],
+        rows,
+    );
 }
 
 /// `load-image`: stream images from this host's daemon into the engines of the chosen
