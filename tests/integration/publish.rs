@@ -57,11 +57,7 @@ fn a_published_port_and_labels_of_the_users_own() {
     assert_eq!(label(name, "tier"), "control");
     let agent = cluster.agents()[0].container_name().unwrap();
     assert_eq!(label(agent, "ci-run"), "42");
-    assert_eq!(
-        label(agent, "tier"),
-        "",
-        "a master label on an agent"
-    );
+    assert_eq!(label(agent, "tier"), "", "a master label on an agent");
     // Ours are there too, and decide what is removed.
     assert_eq!(label(name, "dcos-e2e.cluster-id"), cluster.id());
 

@@ -344,15 +344,7 @@ if e=$(iptables -t nat -N DCOS_E2E_PROBE 2>&1); then echo iptables=ok; else echo
         cmd: Some(vec![]),
         // Owner labels: `clean` removes a probe whose process died before removing it
         // (with its anonymous volume).
-        labels: Some(
-            [
-                (labels::PROJECT.to_string(), "1".to_string()),
-                (labels::ROLE.into(), labels::PROBE_ROLE.into()),
-            ]
-            .into_iter()
-            .chain(labels::owner_labels())
-            .collect(),
-        ),
+        labels: Some(labels::probe_labels()),
         host_config: Some(HostConfig {
             network_mode: Some("none".into()),
             cap_add: Some(vec!["SYS_ADMIN".into(), "NET_ADMIN".into()]),
