@@ -1,4 +1,4 @@
-//! Benchmarks of issues 3, 4, 6 and 7, each printed beside a baseline measured in the
+//! Benchmarks of issues 3, 4, 6, 7 and 16, each printed beside a baseline measured in the
 //! same run (`cargo bench --bench cluster`; see `benches/README.md`).
 //!
 //! Baselines: `benches/baseline.sh` (plain `docker run` + OpenSSH), the same installer
@@ -19,6 +19,7 @@ mod report;
 mod scale;
 mod state;
 mod timeline;
+mod tty;
 mod util;
 
 use std::time::Instant;
@@ -55,6 +56,9 @@ async fn run(b: &mut Bench) -> Result<()> {
     }
     if b.cfg.wants("cli") {
         cli::bench(b).await?;
+    }
+    if b.cfg.wants("tty") {
+        tty::bench(b).await?;
     }
     Ok(())
 }
