@@ -28,7 +28,8 @@ const PROMPT: &str = "tty-prompt> ";
 /// with everything in it, when dropped.
 struct Tmux {
     socket: String,
-    _dir: tempfile::TempDir,
+    /// Holds the server's socket too (`TMUX_TMPDIR`), so none is left behind.
+    dir: tempfile::TempDir,
 }
 
 impl Tmux {
@@ -43,11 +44,8 @@ impl Tmux {
         )
         .unwrap();
         let tmux = Tmux {
-            socket: format!(
-                "dcos-e2e-{}",
-                dir.path().file_name().unwrap().to_string_lossy()
-            ),
-            _dir: dir,
+            socket: "dcos-e2e-tty".into(),
+            dir,
         };
         tmux.ok(&[
             "-f",
@@ -70,6 +68,7 @@ impl Tmux {
             .arg("-L")
             .arg(&self.socket)
             .args(args)
+            .env("TMUX_TMPDIR", self.dir.path())
             .env_remove("TMUX")
             .stdin(Stdio::null())
             .output()
@@ -387,6 +386,60 @@ fn without_a_terminal() {
     assert_eq!(plain.code, Some(4), "{plain:?}");
     assert_eq!(plain.stdout, "plain\n", "{plain:?}");
     assert_eq!(plain.stderr, "apart\n", "{plain:?}");
+    drop(guard);
+    assert_gone(&id, None);
+}
+
+/// SIGTERM from outside during a session: the terminal is restored, the command on the
+/// node stopped (over docker exec, where closing our connection alone would leave it
+/// running), and the status is 128 + 15.
+#[test]
+fn a_signal_restores_the_terminal_and_stops_the_command() {
+    let (id, guard) = cluster("ttyk");
+    let container = format!("{id}-master-1");
+    let minidcos = quote(&common::minidcos().display().to_string());
+    let script = format!(
+        "before=$(stty -g); {minidcos} docker run {} --transport docker-exec -- sleep 4246; {}",
+        quote(&id),
+        "s=$?; if [ \"$(stty -g)\" = \"$before\" ]; then echo KILLED-RESTORED; fi; echo KILLED-STATUS=$s"
+    );
+    let tmux = Tmux::start(&format!("sh -c {}", quote(&script)), 100, 30);
+    poll_node("the sleep on the node", || {
+        on_node(&container, "^sleep 4246$") == 1
+    });
+    // The minidcos process whose arguments name this cluster.
+    let ours = Proc::new("pgrep")
+        .args(["-x", "minidcos"])
+        .output()
+        .expect("pgrep runs");
+    let pids: Vec<i32> = String::from_utf8_lossy(&ours.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.split(|&b| b == 0).any(|arg| arg == id.as_bytes()))
+        })
+        .collect();
+    let [pid] = pids[..] else {
+        panic!("expected one minidcos for {id}: {pids:?}")
+    };
+    // SAFETY: kill(2) of the minidcos this test started in its pane.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let screen = tmux.wait_for("the end of the session", |s| {
+        tagged(s, "KILLED-STATUS=").is_some()
+    });
+    assert_eq!(
+        tagged(&screen, "KILLED-STATUS="),
+        Some("KILLED-STATUS=143"),
+        "{screen}"
+    );
+    assert!(
+        lines(&screen).any(|l| l == "KILLED-RESTORED"),
+        "the terminal settings changed:\n{screen}"
+    );
+    poll_node("the sleep to be stopped", || {
+        on_node(&container, "^sleep 4246$") == 0
+    });
     drop(guard);
     assert_gone(&id, None);
 }
