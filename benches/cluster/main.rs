@@ -1,4 +1,4 @@
-//! Benchmarks of issues 3, 4, 6, 7 and 16, each printed beside a baseline measured in the
+//! Benchmarks of issues 3, 4, 6, 7, 16 and 18, each printed beside a baseline measured in the
 //! same run (`cargo bench --bench cluster`; see `benches/README.md`).
 //!
 //! Baselines: `benches/baseline.sh` (plain `docker run` + OpenSSH), the same installer
@@ -11,6 +11,8 @@ mod baseline;
 mod capture;
 mod cli;
 mod config;
+mod daily;
+mod engine;
 mod environment;
 mod install;
 mod ops;
@@ -56,6 +58,12 @@ async fn run(b: &mut Bench) -> Result<()> {
     }
     if b.cfg.wants("cli") {
         cli::bench(b).await?;
+    }
+    if b.cfg.wants("daily") {
+        daily::bench(b).await?;
+    }
+    if b.cfg.wants("engine") {
+        engine::bench(b).await?;
     }
     if b.cfg.wants("tty") {
         tty::bench(b).await?;

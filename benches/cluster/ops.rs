@@ -39,7 +39,7 @@ async fn send(node: &Node, file: &Path, remote: &str, size: u64) -> Result<f64> 
 }
 
 /// What `ssh` and `scp` run with here: no host key checks, no prompts, errors only.
-const OPENSSH_OPTIONS: [&str; 8] = [
+pub const OPENSSH_OPTIONS: [&str; 8] = [
     "-o",
     "StrictHostKeyChecking=no",
     "-o",

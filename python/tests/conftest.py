@@ -90,7 +90,7 @@ def running(cluster_id: str) -> List[str]:
     )
     names = (json.loads(line) for line in out.splitlines() if line.strip())
     # The cleanup watchdog runs beside the nodes.
-    return sorted(n for n in names if not n.endswith("-reaper"))
+    return sorted(n for n in names if not n.endswith("-watchdog"))
 
 
 @pytest.fixture(scope="module")

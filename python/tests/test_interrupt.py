@@ -150,6 +150,6 @@ def test_sigkill_leaves_the_cluster_to_its_watchdog(artifact: Path, tmp_path: Pa
     process.kill()
     process.communicate()
     # The watchdog removes the cluster, then itself: wait for it to end.
-    subprocess.run(["docker", "wait", cluster_id + "-reaper"],
+    subprocess.run(["docker", "wait", cluster_id + "-watchdog"],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert_gone(cluster_id)

@@ -5,10 +5,12 @@
 
 mod common;
 mod process;
+mod publish;
 
 mod cli;
 mod docker;
 mod docs;
+mod engine;
 mod existing;
 mod image;
 mod install;

@@ -29,7 +29,7 @@ pub enum Error {
 
     /// A cluster (or a network or container of that name) already has this id.
     #[error(
-        "cluster id `{cluster_id}` is taken: a cluster (or network) with this id already exists"
+        "invalid cluster_id `{cluster_id}`: a cluster (or network) with this id already exists"
     )]
     ClusterIdTaken {
         /// The id asked for.
@@ -266,6 +266,54 @@ pub enum Error {
         /// Every failure, in the order found.
         errors: Vec<Error>,
     },
+
+    /// Another build of the same node image held its lock longer than the wait allowed.
+    #[error(
+        "another build of {tag} held the build lock {} for {waited:?}; gave up waiting",
+        lock.display()
+    )]
+    ImageBuildLocked {
+        /// The image being built.
+        tag: String,
+        /// The lock file.
+        lock: PathBuf,
+        /// How long it waited.
+        waited: Duration,
+    },
+
+    /// An image to load into nodes is not on the host's Docker daemon.
+    #[error("image `{image}` is not on the Docker daemon at {host}")]
+    ImageMissing {
+        /// The image as given.
+        image: String,
+        /// The daemon that was asked.
+        host: String,
+    },
+
+    /// A node has no container engine (no `docker` command in its image).
+    #[error("{node} has no container engine (no `docker` command)")]
+    NoEngine {
+        /// The node (role and address).
+        node: String,
+    },
+
+    /// A node's container engine is installed but does not answer.
+    #[error("the container engine on {node} does not answer: {detail}")]
+    EngineDown {
+        /// The node (role and address).
+        node: String,
+        /// What `docker info` said.
+        detail: String,
+    },
+
+    /// Loading images into nodes failed on some of them (the others have them).
+    #[error("loading {} failed on {}", images.join(", "), failed.join("; "))]
+    ImageLoad {
+        /// The images.
+        images: Vec<String>,
+        /// One entry per failed node: the node and why.
+        failed: Vec<String>,
+    },
 }
 
 /// Creating a cluster failed part-way: which cluster, what became of what was made, and
@@ -483,7 +531,7 @@ mod tests {
             "found through the chain"
         );
         assert!(chain(&e).starts_with(
-            "creating cluster c1 failed (everything created was removed): cluster id `c1` is taken"
+            "creating cluster c1 failed (everything created was removed): invalid cluster_id `c1`"
         ));
     }
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use dcos_e2e::docker::Distribution;
 use dcos_e2e::{Mount, NodeSelector};
 
 const EXAMPLES: &str = "\
@@ -77,7 +78,7 @@ Examples:
   minidcos docker create installer.sh --wait
   minidcos docker create installer.sh --masters 3 --agents 2 --public-agents 0 --extra-config extra.yaml
   minidcos docker create --agents 0 --public-agents 0      # nodes only, install later")]
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// Install DC/OS from an artifact on a cluster created without one.
     #[command(after_help = "Example:\n  minidcos docker install dcos-e2e-1a2b3c4d installer.sh")]
     Install {
@@ -135,6 +136,12 @@ Examples:
         #[command(flatten)]
         copy: CopyArgs,
     },
+    /// Print the first master's web addresses; open the first with $BROWSER if set.
+    #[command(after_help = "Example:\n  minidcos docker web dcos-e2e-1a2b3c4d")]
+    Web {
+        /// The cluster id.
+        id: String,
+    },
     /// Write a log bundle: per node the journal, unit states, installer output,
     /// dcos-diagnostics and the container's inspect; a summary beside them.
     #[command(
@@ -184,21 +191,49 @@ Examples:
         #[arg(long, value_name = "DIR")]
         workspace_dir: Option<PathBuf>,
     },
-    /// Build the node image (debootstrap; needs root; about a minute).
+    /// Build the node image (debootstrap; needs root; about a minute). Prints its tag.
     #[command(
-        after_help = "Examples:\n  minidcos docker build-image\n  minidcos docker build-image --mirror http://mirror.example/debian --extra-package jq"
+        after_help = "Examples:\n  minidcos docker build-image\n  minidcos docker build-image --engine --distribution trixie\n  minidcos docker build-image --mirror http://mirror.example/debian --extra-package jq"
     )]
     BuildImage {
         /// Debian mirror URL (default: from the host's apt sources).
         #[arg(long, value_name = "URL")]
         mirror: Option<String>,
-        /// Debian suite.
-        #[arg(long, default_value = "bookworm")]
-        suite: String,
+        #[command(flatten)]
+        recipe: RecipeArgs,
         /// Also install this Debian package in the image (repeatable; makes a new tag).
         #[arg(long = "extra-package", value_name = "PACKAGE")]
         extra_packages: Vec<String>,
     },
+    /// Load images from this host's Docker daemon into the container engine of nodes
+    /// (no registry needed; the nodes' image needs the engine: `create --engine`).
+    #[command(after_help = "\
+Examples:
+  minidcos docker load-image dcos-e2e-1a2b3c4d my-app:1.0
+  minidcos docker load-image dcos-e2e-1a2b3c4d my-app:1.0 my-db:2 --node all-agents")]
+    LoadImage {
+        /// The cluster id.
+        id: String,
+        /// Images on this host's daemon (name:tag or id).
+        #[arg(required = true, value_name = "IMAGE")]
+        images: Vec<String>,
+        /// Which nodes: as for `run` (default: every node).
+        #[arg(long = "node", value_name = "NODE", value_parser = parse_node)]
+        node: Vec<NodeSelector>,
+    },
+}
+
+/// What the node image is built from (each choice is a recipe and tag of its own).
+#[derive(Debug, Args)]
+pub struct RecipeArgs {
+    /// Debian release of the nodes: bookworm, trixie or forky (forky needs a cgroup v2
+    /// host).
+    #[arg(long, visible_alias = "suite", value_name = "NAME", default_value = "bookworm", value_parser = parse_distribution)]
+    pub distribution: Distribution,
+    /// Put a Docker Engine in the node image (docker.io, containerd, runc); its socket
+    /// listens from boot, the first client starts the daemon.
+    #[arg(long)]
+    pub engine: bool,
 }
 
 #[derive(Debug, Args)]
@@ -247,9 +282,30 @@ pub struct CreateArgs {
     /// Bind mount on public agents (repeatable).
     #[arg(long, value_name = "SRC:DST[:ro]", value_parser = parse_mount)]
     pub custom_public_agent_volume: Vec<Mount>,
+    /// A label of yours on every node container (repeatable; keys `dcos-e2e…` are ours).
+    #[arg(long = "label", value_name = "K=V", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
+    /// A label of yours on master containers (repeatable).
+    #[arg(long = "master-label", value_name = "K=V", value_parser = parse_label)]
+    pub master_labels: Vec<(String, String)>,
+    /// A label of yours on agent containers (repeatable).
+    #[arg(long = "agent-label", value_name = "K=V", value_parser = parse_label)]
+    pub agent_labels: Vec<(String, String)>,
+    /// A label of yours on public agent containers (repeatable).
+    #[arg(long = "public-agent-label", value_name = "K=V", value_parser = parse_label)]
+    pub public_agent_labels: Vec<(String, String)>,
+    /// Publish a port of the first master on this host (repeatable), e.g. 8080:80.
+    #[arg(long = "one-master-host-port-map", value_name = "HOST:CONTAINER", value_parser = parse_port_map)]
+    pub one_master_host_port_map: Vec<(u16, u16)>,
     /// Node image (default: ours, built when missing).
-    #[arg(long, value_name = "IMAGE")]
+    #[arg(long, value_name = "IMAGE", conflicts_with_all = ["engine", "distribution"])]
     pub node_image: Option<String>,
+    #[command(flatten)]
+    pub recipe: RecipeArgs,
+    /// Storage driver of the engine inside nodes (with --engine): auto picks what works
+    /// on each node's volume (overlay2, then fuse-overlayfs, then vfs).
+    #[arg(long, value_enum, default_value_t = StorageDriverArg::Auto)]
+    pub engine_storage_driver: StorageDriverArg,
     /// Run nodes privileged.
     #[arg(long, value_enum, default_value_t = PrivilegedArg::Auto)]
     pub privileged: PrivilegedArg,
@@ -289,6 +345,19 @@ pub enum PrivilegedArg {
     Yes,
     /// Never privileged.
     No,
+}
+
+/// `--engine-storage-driver`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StorageDriverArg {
+    /// What works on the node's volume.
+    Auto,
+    /// Kernel overlayfs.
+    Overlay2,
+    /// overlayfs in user space (nodes get /dev/fuse).
+    FuseOverlayfs,
+    /// Plain copies (slow, always works).
+    Vfs,
 }
 
 /// `--transport`.
@@ -473,6 +542,26 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
     }
 }
 
+/// `K=V` for a label; the value may be empty or hold `=`.
+fn parse_label(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() && !k.contains(char::is_whitespace) => {
+            Ok((k.to_string(), v.to_string()))
+        }
+        _ => Err(format!(
+            "`{s}` is not K=V with a non-empty key without spaces"
+        )),
+    }
+}
+
+/// `HOST:CONTAINER` ports, each 1 to 65535.
+fn parse_port_map(s: &str) -> Result<(u16, u16), String> {
+    let bad = || format!("`{s}` is not HOST:CONTAINER, two ports from 1 to 65535");
+    let (host, container) = s.split_once(':').ok_or_else(bad)?;
+    let port = |p: &str| p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(bad);
+    Ok((port(host)?, port(container)?))
+}
+
 /// `SRC:/genconf/DST` (the source may itself hold `:`).
 fn parse_copy(s: &str) -> Result<(PathBuf, PathBuf), String> {
     match s.rsplit_once(':') {
@@ -492,6 +581,14 @@ fn parse_mount(s: &str) -> Result<Mount, String> {
 /// A node selector (see [`NodeSelector`]); a bad one is a usage error naming it.
 fn parse_node(s: &str) -> Result<NodeSelector, String> {
     s.parse::<NodeSelector>().map_err(|e| match e {
+        dcos_e2e::Error::InvalidParameter { reason, .. } => format!("`{s}`: {reason}"),
+        other => other.to_string(),
+    })
+}
+
+/// A distribution name; an unknown one is a usage error naming those supported.
+fn parse_distribution(s: &str) -> Result<Distribution, String> {
+    s.parse::<Distribution>().map_err(|e| match e {
         dcos_e2e::Error::InvalidParameter { reason, .. } => format!("`{s}`: {reason}"),
         other => other.to_string(),
     })

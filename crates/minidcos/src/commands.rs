@@ -11,7 +11,7 @@ use dcos_e2e::docker::{self, ImageOptions};
 use dcos_e2e::{Cluster, ExtraConfig, InstallOptions, Privileged, TransportKind};
 use serde::Serialize;
 
-use crate::cli::{DockerCmd, PrivilegedArg, RunArgs, TransportArg};
+use crate::cli::{DockerCmd, PrivilegedArg, RecipeArgs, RunArgs, StorageDriverArg, TransportArg};
 use crate::errors::{failure, in_flag_terms};
 use crate::output::{self, Progress};
 use crate::signals::interruptible;
@@ -23,7 +23,7 @@ pub type Status = i32;
 
 pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
     match cmd {
-        DockerCmd::Create(args) => create::create(args, json).await,
+        DockerCmd::Create(args) => create::create(*args, json).await,
         DockerCmd::Install { id, install } => {
             let options = install_options(
                 &install.artifact,
@@ -51,7 +51,7 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
         DockerCmd::List => list(json).await,
         DockerCmd::Inspect { id } => {
             let cluster = attach(&id, None).await?;
-            nodes::inspect(&cluster, json);
+            nodes::inspect(&cluster, json).await;
             Ok(0)
         }
         DockerCmd::Run(RunArgs {
@@ -101,6 +101,26 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
             let cluster = attach(&id, None).await?;
             interruptible(nodes::wait(&cluster, timeout)).await
         }
+        DockerCmd::Web { id } => {
+            let cluster = attach(&id, None).await?;
+            let urls = cluster.web_urls().await?;
+            for url in &urls {
+                crate::say!("{url}");
+            }
+            // As `xdg-open` users expect: $BROWSER names the program.
+            if let (Ok(browser), Some(url)) = (std::env::var("BROWSER"), urls.last()) {
+                std::process::Command::new(&browser)
+                    .arg(url)
+                    .spawn()
+                    .map_err(|e| {
+                        failure(
+                            format!("cannot run $BROWSER `{browser}`: {e}"),
+                            "set BROWSER to a program that opens a URL, or unset it",
+                        )
+                    })?;
+            }
+            Ok(0)
+        }
         DockerCmd::ExportLogs { id, dir } => {
             let cluster = attach(&id, None).await?;
             let p = Progress::start(format!("reading the logs of {id}"));
@@ -130,21 +150,24 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
         DockerCmd::Doctor { workspace_dir } => doctor(workspace_dir.as_deref(), json).await,
         DockerCmd::BuildImage {
             mirror,
-            suite,
+            recipe,
             extra_packages,
         } => {
             let p = Arc::new(Progress::start("building the node image"));
             let reporter = p.clone();
-            let mut options = ImageOptions::default()
-                .suite(suite)
-                .progress(move |line: &str| reporter.detail(line));
+            let mut options = recipe_options(
+                ImageOptions::default().progress(move |line: &str| reporter.detail(line)),
+                &recipe,
+            );
             if let Some(mirror) = mirror {
                 options = options.mirror(mirror);
             }
             for package in extra_packages {
                 options = options.extra_package(package);
             }
-            let tag = docker::ensure_node_image(&options).await?;
+            let tag = docker::ensure_node_image(&options)
+                .await
+                .map_err(in_flag_terms)?;
             p.done();
             if json {
                 output::json(&serde_json::json!({ "image": tag }));
@@ -152,6 +175,28 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
                 crate::say!("{tag}");
             }
             Ok(0)
+        }
+        DockerCmd::LoadImage { id, images, node } => {
+            let cluster = attach(&id, None).await?;
+            nodes::load_image(&cluster, &images, &node).await
+        }
+    }
+}
+
+/// The image recipe the flags choose.
+pub fn recipe_options(options: ImageOptions, recipe: &RecipeArgs) -> ImageOptions {
+    options
+        .distribution(recipe.distribution)
+        .engine(recipe.engine)
+}
+
+impl From<StorageDriverArg> for docker::StorageDriver {
+    fn from(d: StorageDriverArg) -> Self {
+        match d {
+            StorageDriverArg::Auto => docker::StorageDriver::Auto,
+            StorageDriverArg::Overlay2 => docker::StorageDriver::Overlay2,
+            StorageDriverArg::FuseOverlayfs => docker::StorageDriver::FuseOverlayfs,
+            StorageDriverArg::Vfs => docker::StorageDriver::Vfs,
         }
     }
 }

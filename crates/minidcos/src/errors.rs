@@ -46,6 +46,11 @@ pub fn flag_of(parameter: &str) -> Option<&'static str> {
         "transport" => "--transport",
         "network" => "--network",
         "node" => "--node",
+        "labels" => "--label",
+        "one_master_host_port_map" => "--one-master-host-port-map",
+        "distribution" => "--distribution",
+        "engine_storage_driver" => "--engine-storage-driver",
+        "images" => "IMAGE",
         _ => return None,
     })
 }
@@ -104,6 +109,7 @@ fn hint_for(lib: &Lib) -> Option<String> {
                 "network" => {
                     "`docker network ls` shows the networks; leave --network out for a private one"
                 }
+                "distribution" => "bookworm and trixie boot on any host; forky needs a cgroup v2 host",
                 "cluster file" => "see `minidcos existing --help` for the format",
                 _ => return None,
             },
@@ -143,6 +149,21 @@ fn hint_for(lib: &Lib) -> Option<String> {
                 "the message ends with the step's output; `minidcos docker create --log-output-live` streams it as it runs"
             }
             Lib::Io { .. } => "check the path exists and is readable",
+            Lib::ImageBuildLocked { .. } => {
+                "another build of this image is running (or stuck): wait for it, or find it with `fuser` on the lock file"
+            }
+            Lib::ImageMissing { .. } => {
+                "`docker images` lists the images on this host; build, pull or `docker load` it there first"
+            }
+            Lib::NoEngine { .. } => {
+                "create the cluster with `--engine` (a node image with a Docker Engine inside)"
+            }
+            Lib::EngineDown { .. } => {
+                "`minidcos docker run ID --node NODE -- journalctl -u docker --no-pager` says why"
+            }
+            Lib::ImageLoad { .. } => {
+                "the message says why on each node; `minidcos docker inspect ID` shows each node's engine"
+            }
             _ => return None,
         }
         .to_string(),

@@ -79,6 +79,12 @@ fn help_has_examples_and_completions_and_doctor_work() {
         "node image",
         "debootstrap",
         "Debian mirror",
+        "distributions",
+        "engine image",
+        "engine cgroups",
+        "engine capabilities",
+        "engine iptables",
+        "engine storage",
         "inotify instances",
         "free disk in workspace",
     ];

@@ -140,6 +140,7 @@ fn the_readme_links_to_every_docs_page() {
     for page in [
         "docs/backends.md",
         "docs/installer-contract.md",
+        "docs/node-image.md",
         "docs/troubleshooting.md",
     ] {
         assert!(

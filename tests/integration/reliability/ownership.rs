@@ -99,3 +99,59 @@ fn clean_removes_only_real_workspaces() {
         "clean removed a directory of someone else"
     );
 }
+
+/// The owner labels of this very process, as the library writes them.
+fn my_owner_labels() -> Vec<(&'static str, String)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let start = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .to_string();
+    let read = |p: &str| std::fs::read_to_string(p).unwrap().trim().to_string();
+    vec![
+        (labels::OWNER_PID, std::process::id().to_string()),
+        (labels::OWNER_START, start),
+        (labels::BOOT_ID, read("/proc/sys/kernel/random/boot_id")),
+        (labels::OWNER_MACHINE, read("/etc/machine-id")),
+        (
+            labels::OWNER_PIDNS,
+            std::fs::read_link("/proc/self/ns/pid")
+                .unwrap()
+                .display()
+                .to_string(),
+        ),
+    ]
+}
+
+#[test]
+fn a_create_under_way_is_not_taken_for_a_dead_ones() {
+    let _case = Case::new("clean during a create's first moment (watchdog created, not started)");
+    let id = Docker::new_cluster_id();
+    let _remove = Remove(id.clone());
+    // A create's first object: its watchdog container, created but not started yet.
+    let mut args = vec![
+        "create".to_string(),
+        "--name".into(),
+        format!("{id}-watchdog"),
+    ];
+    let mut all: Vec<(&str, String)> = vec![
+        (labels::PROJECT, "1".into()),
+        (labels::CLUSTER_ID, id.clone()),
+        (labels::ROLE, "watchdog".into()),
+    ];
+    all.extend(my_owner_labels());
+    for (k, v) in all {
+        args.extend(["--label".into(), format!("{k}={v}")]);
+    }
+    args.extend([crate::common::node_image().to_string(), "true".into()]);
+    let out = Proc::new("docker").args(&args).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(owner(&id), Some(Owner::Process));
+    let removed = dcos_e2e::blocking::docker::clean(false).unwrap();
+    assert!(!removed.contains(&id), "clean removed a create under way");
+    assert_eq!(leftovers(&id).0.len(), 1);
+}

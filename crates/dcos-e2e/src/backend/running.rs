@@ -53,6 +53,9 @@ pub(crate) trait RunningCluster: Send + Sync {
     /// JSON), by container name.
     fn describe_nodes(&self) -> BoxFuture<'_, HashMap<String, String>>;
 
+    /// Ports of the first master published on this host: (container port, host port).
+    fn published_ports(&self) -> BoxFuture<'_, Result<Vec<(u16, u16)>>>;
+
     /// Write a log bundle into `dir`, from `Drop` (before destroying): blocks, works
     /// whatever runtime (if any) is running. Failures are logged.
     fn export_logs_from_drop(&self, dir: &Path);

@@ -6,6 +6,7 @@ use super::wait;
 use crate::backend::docker::doctor::DoctorCheck;
 use crate::backend::docker::image::ImageOptions;
 use crate::backend::docker::list::ClusterSummary;
+use crate::backend::docker::load::EngineStatus;
 use crate::error::Result;
 
 /// Blocking [`crate::docker::ensure_node_image`].
@@ -42,6 +43,14 @@ pub fn doctor(workspace_dir: Option<&Path>) -> Result<Vec<DoctorCheck>> {
     wait("docker::doctor", async {
         Ok(crate::backend::docker::doctor::doctor(workspace_dir).await)
     })
+}
+
+/// Blocking [`crate::docker::engine_status`].
+pub fn engine_status(node: &super::Node) -> Result<EngineStatus> {
+    wait(
+        "docker::engine_status",
+        crate::backend::docker::load::engine_status(node.as_async()),
+    )
 }
 
 #[cfg(test)]

@@ -247,6 +247,30 @@ impl Cluster {
         self.inner.test_command(pytest_command, env)
     }
 
+    /// Blocking [`crate::Cluster::load_image`].
+    pub fn load_image(&self, image: &str) -> Result<()> {
+        wait("Cluster::load_image", self.inner.load_image(image))
+    }
+
+    /// Blocking [`crate::Cluster::load_images`].
+    pub fn load_images(
+        &self,
+        images: &[&str],
+        nodes: &[&Node],
+        progress: Option<crate::backend::docker::image::ProgressFn>,
+    ) -> Result<()> {
+        let nodes: Vec<&crate::node::Node> = nodes.iter().map(|n| n.as_async()).collect();
+        wait(
+            "Cluster::load_images",
+            self.inner.load_images(images, &nodes, progress),
+        )
+    }
+
+    /// Blocking [`crate::Cluster::published_ports`].
+    pub fn published_ports(&self) -> Result<Vec<(u16, u16)>> {
+        wait("Cluster::published_ports", self.inner.published_ports())
+    }
+
     /// Blocking [`crate::Cluster::export_logs`].
     pub fn export_logs(&self, dir: impl AsRef<Path>) -> Result<LogBundle> {
         wait("Cluster::export_logs", self.inner.export_logs(dir))

@@ -196,6 +196,44 @@ impl Cluster {
         logs::collect(self.id(), sources, &extra, dir.as_ref()).await
     }
 
+    /// Each node container's state as Docker reports it (`running`, `exited`, `paused`,
+    /// ...), by container name; empty for an existing cluster.
+    pub async fn node_states(&self) -> std::collections::HashMap<String, String> {
+        self.backend
+            .describe_nodes()
+            .await
+            .into_iter()
+            .filter_map(|(name, json)| {
+                let info: serde_json::Value = serde_json::from_str(&json).ok()?;
+                Some((name, info["State"]["Status"].as_str()?.to_string()))
+            })
+            .collect()
+    }
+
+    /// Ports of the first master published on this host (see
+    /// [`Docker::one_master_host_port`](crate::Docker::one_master_host_port)), as
+    /// (container port, host port); none for an existing cluster.
+    pub async fn published_ports(&self) -> Result<Vec<(u16, u16)>> {
+        self.liveness.check()?;
+        self.backend.published_ports().await
+    }
+
+    /// Where a browser reaches the first master: its address on the cluster network, then
+    /// `http://localhost:PORT` for each published port (`https` for 443).
+    pub async fn web_urls(&self) -> Result<Vec<String>> {
+        let mut urls: Vec<String> = self
+            .masters()
+            .first()
+            .map(|m| format!("http://{}", m.ip_address()))
+            .into_iter()
+            .collect();
+        for (container, host) in self.published_ports().await? {
+            let scheme = if container == 443 { "https" } else { "http" };
+            urls.push(format!("{scheme}://localhost:{host}"));
+        }
+        Ok(urls)
+    }
+
     /// Stop installers still running on the nodes (an install that was cut short: the
     /// node installers outlive the connections that started them).
     pub async fn stop_install(&self) -> Result<()> {
@@ -275,6 +313,31 @@ impl Cluster {
             (self.agents().len() + self.public_agents().len()).to_string(),
         )
         .envs(env))
+    }
+
+    /// Load an image from the host's Docker daemon into the container engine of every
+    /// node, as `docker save | docker load` would, without a registry. The image must be
+    /// on the host's daemon ([`Error::ImageMissing`] otherwise) and every node must have
+    /// an engine ([`Error::NoEngine`]: build the node image with
+    /// [`ImageOptions::engine`](crate::docker::ImageOptions::engine)).
+    pub async fn load_image(&self, image: &str) -> Result<()> {
+        let nodes: Vec<&Node> = self.nodes().collect();
+        self.load_images(&[image], &nodes, None).await
+    }
+
+    /// Load `images` into the engines of `nodes` (e.g. from [`Cluster::select`]): one
+    /// export from the host's daemon, streamed into every node at once. Everything is
+    /// checked before anything is sent; `progress` gets a line for each step. When some
+    /// nodes fail, [`Error::ImageLoad`] names each (the others have the images).
+    pub async fn load_images(
+        &self,
+        images: &[&str],
+        nodes: &[&Node],
+        progress: Option<crate::backend::docker::image::ProgressFn>,
+    ) -> Result<()> {
+        self.liveness.check()?;
+        let images: Vec<String> = images.iter().map(|i| i.to_string()).collect();
+        crate::backend::docker::load::load_images(nodes, &images, progress.as_deref()).await
     }
 
     /// Destroy the cluster: every container with its volumes, the network and the

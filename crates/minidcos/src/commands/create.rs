@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Result;
 use dcos_e2e::docker::ImageOptions;
-use dcos_e2e::{Cluster, Docker, Error as Lib, KEEP_ENV};
+use dcos_e2e::{Cluster, Docker, Error as Lib, KEEP_ENV, Role};
 
 use super::{Status, install_options};
 use crate::cli::CreateArgs;
@@ -47,7 +47,11 @@ pub async fn create(args: CreateArgs, json: bool) -> Result<Status> {
         .cluster_id(&id)
         .privileged(args.privileged.into())
         .transport(args.transport.into())
-        .image_options(image_progress(step.clone()))
+        .image_options(super::recipe_options(
+            image_progress(step.clone()),
+            &args.recipe,
+        ))
+        .engine_storage_driver(args.engine_storage_driver.into())
         .connect_timeout(args.connect_timeout)
         .ready_timeout(args.ready_timeout);
     if let Some(dir) = &args.workspace_dir {
@@ -67,6 +71,21 @@ pub async fn create(args: CreateArgs, json: bool) -> Result<Status> {
     }
     for m in &args.custom_public_agent_volume {
         backend = backend.public_agent_mount(m.clone());
+    }
+    for (k, v) in &args.labels {
+        backend = backend.label(k, v);
+    }
+    for (role, labels) in [
+        (Role::Master, &args.master_labels),
+        (Role::Agent, &args.agent_labels),
+        (Role::PublicAgent, &args.public_agent_labels),
+    ] {
+        for (k, v) in labels {
+            backend = backend.role_label(role, k, v);
+        }
+    }
+    for (host, container) in &args.one_master_host_port_map {
+        backend = backend.one_master_host_port(*host, *container);
     }
 
     let work = async {

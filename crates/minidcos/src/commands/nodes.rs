@@ -2,10 +2,14 @@
 //! send-file, download-file, wait.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use dcos_e2e::{Cluster, Command, ExistingCluster, HostKeyChecking, Node, Role, quote};
+use dcos_e2e::docker::{self, EngineState, EngineStatus};
+use dcos_e2e::{
+    Cluster, Command, ExistingCluster, HostKeyChecking, Node, NodeSelector, Role, quote,
+};
 use serde::Serialize;
 
 use super::Status;
@@ -24,6 +28,10 @@ struct NodeView {
     ip_address: String,
     transport: String,
     ssh_command: String,
+    /// The container's state (`running`, `exited`, ...); `null` for an existing host.
+    state: Option<String>,
+    /// The container engine inside the node; `null` when the node did not answer.
+    engine: Option<EngineStatus>,
 }
 
 /// `inspect --json`.
@@ -34,11 +42,25 @@ struct ClusterView {
     default_ssh_user: String,
     workspace: Option<PathBuf>,
     ssh_key_path: Option<PathBuf>,
+    /// Where a browser reaches the first master (its address; published ports).
+    web: Vec<String>,
     nodes: Vec<NodeView>,
 }
 
 fn path_word(p: &Path) -> String {
     quote(&p.display().to_string())
+}
+
+/// The engine column: its state, and the storage driver when it runs.
+fn engine_cell(engine: &Option<EngineStatus>) -> String {
+    match engine {
+        None => "unknown (no answer)".into(),
+        Some(e) => match (e.state, &e.storage_driver) {
+            (EngineState::Absent, _) => "none".into(),
+            (EngineState::Running, Some(driver)) => format!("running ({driver})"),
+            (state, _) => state.to_string(),
+        },
+    }
 }
 
 /// How the printed ssh commands check host keys: as the cluster does.
@@ -47,19 +69,27 @@ struct HostKeysView {
     accept_new: bool,
 }
 
-pub fn inspect(cluster: &Cluster, json: bool) {
+pub async fn inspect(cluster: &Cluster, json: bool) {
     // A Docker cluster's keys are pinned in its workspace.
     let view = HostKeysView {
         known_hosts: cluster.workspace().map(|w| w.join("ssh/known_hosts")),
         accept_new: false,
     };
-    show(cluster, json, &view);
+    show(cluster, json, &view).await;
 }
 
-fn show(cluster: &Cluster, json: bool, host_keys: &HostKeysView) {
+async fn show(cluster: &Cluster, json: bool, host_keys: &HostKeysView) {
+    // Each node is asked at once; one that does not answer is shown as such.
+    let engines = futures_util::future::join_all(cluster.nodes().map(docker::engine_status)).await;
+    let mut states = cluster.node_states().await;
+    let web = cluster.web_urls().await.unwrap_or_else(|e| {
+        tracing::warn!("cannot read the published ports: {}", dcos_e2e::chain(&e));
+        Vec::new()
+    });
     let nodes: Vec<NodeView> = cluster
         .nodes()
-        .map(|n| {
+        .zip(engines)
+        .map(|(n, engine)| {
             let mut ssh = format!("ssh -i {}", path_word(n.ssh_key_path()));
             if let Some(kh) = &host_keys.known_hosts {
                 ssh.push_str(&format!(" -o UserKnownHostsFile={}", path_word(kh)));
@@ -68,6 +98,12 @@ fn show(cluster: &Cluster, json: bool, host_keys: &HostKeysView) {
                 ssh.push_str(" -o StrictHostKeyChecking=accept-new");
             }
             ssh.push_str(&format!(" {}@{}", n.default_user(), n.ip_address()));
+            if let Err(e) = &engine {
+                tracing::warn!(
+                    "{n}: cannot tell whether its engine runs: {}",
+                    dcos_e2e::chain(e)
+                );
+            }
             NodeView {
                 role: n.role(),
                 index: n.index(),
@@ -75,6 +111,8 @@ fn show(cluster: &Cluster, json: bool, host_keys: &HostKeysView) {
                 ip_address: n.ip_address().to_string(),
                 transport: n.transport().to_string(),
                 ssh_command: ssh,
+                state: n.container_name().and_then(|c| states.remove(c)),
+                engine: engine.ok(),
             }
         })
         .collect();
@@ -87,6 +125,7 @@ fn show(cluster: &Cluster, json: bool, host_keys: &HostKeysView) {
             .nodes()
             .next()
             .map(|n| n.ssh_key_path().to_path_buf()),
+        web,
         nodes,
     };
     if json {
@@ -101,6 +140,9 @@ fn show(cluster: &Cluster, json: bool, host_keys: &HostKeysView) {
     if let Some(k) = &view.ssh_key_path {
         crate::say!("ssh key:   {}", k.display());
     }
+    if !view.web.is_empty() {
+        crate::say!("web:       {}", view.web.join("  "));
+    }
     let rows = view
         .nodes
         .iter()
@@ -109,11 +151,54 @@ fn show(cluster: &Cluster, json: bool, host_keys: &HostKeysView) {
                 format!("{}:{}", n.role, n.index),
                 n.container.clone().unwrap_or_default(),
                 n.ip_address.clone(),
+                n.state.clone().unwrap_or_else(|| "-".into()),
+                n.transport.clone(),
+                engine_cell(&n.engine),
                 n.ssh_command.clone(),
             ]
         })
         .collect();
-    output::table(&["node", "container", "ip", "ssh"], rows);
+    output::table(
+        &[
+            "node",
+            "container",
+            "ip",
+            "state",
+            "transport",
+            "engine",
+            "ssh",
+        ],
+        rows,
+    );
+}
+
+/// `load-image`: stream images from this host's daemon into the engines of the chosen
+/// nodes (default: every node) at once, with a line per step.
+pub async fn load_image(
+    cluster: &Cluster,
+    images: &[String],
+    selectors: &[NodeSelector],
+) -> Result<Status> {
+    let selectors = if selectors.is_empty() {
+        vec![NodeSelector::All]
+    } else {
+        selectors.to_vec()
+    };
+    let chosen = cluster.select(&selectors).map_err(in_flag_terms)?;
+    let p = Arc::new(Progress::start(format!(
+        "loading {} into {} node(s)",
+        images.join(" "),
+        chosen.len()
+    )));
+    let reporter = p.clone();
+    let progress: docker::ProgressFn = Arc::new(move |line: &str| reporter.note(line));
+    let images: Vec<&str> = images.iter().map(String::as_str).collect();
+    cluster
+        .load_images(&images, &chosen, Some(progress))
+        .await
+        .map_err(in_flag_terms)?;
+    p.done();
+    Ok(0)
 }
 
 /// The nodes a `--node` list names, without repeats (default: the first master).
@@ -254,7 +339,7 @@ pub async fn existing(args: ExistingArgs, json: bool) -> Result<Status> {
                 known_hosts: backend.known_hosts_path(),
                 accept_new: backend.host_key_checking_mode() == HostKeyChecking::AcceptNew,
             };
-            show(&cluster, json, &view);
+            show(&cluster, json, &view).await;
             Ok(0)
         }
     }

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::engine::StorageDriver;
 use super::image::ImageOptions;
 use crate::error::{Error, Result};
 use crate::node::TransportKind;
@@ -106,13 +107,20 @@ pub struct Docker {
     pub(crate) workspace_dir: Option<PathBuf>,
     pub(crate) mounts: PerRole<Vec<Mount>>,
     pub(crate) node_image: Option<String>,
-    pub(crate) image_options: ImageOptions,
+    // Boxed: the backend is passed around by value, and these are rarely read.
+    pub(crate) image_options: Box<ImageOptions>,
     pub(crate) network: Option<String>,
     pub(crate) privileged: Privileged,
     pub(crate) cluster_id: Option<String>,
     pub(crate) transport: TransportKind,
     pub(crate) connect_timeout: Duration,
     pub(crate) ready_timeout: Duration,
+    /// The user's own labels on every node container, and per role.
+    pub(crate) labels: Vec<(String, String)>,
+    pub(crate) role_labels: PerRole<Vec<(String, String)>>,
+    /// Ports of the first master published on the host: (host port, container port).
+    pub(crate) master_ports: Vec<(u16, u16)>,
+    pub(crate) engine_storage_driver: StorageDriver,
 }
 
 impl Default for Docker {
@@ -121,13 +129,17 @@ impl Default for Docker {
             workspace_dir: None,
             mounts: Default::default(),
             node_image: None,
-            image_options: ImageOptions::default(),
+            image_options: Box::default(),
             network: None,
             privileged: Privileged::Auto,
             cluster_id: None,
             transport: TransportKind::Ssh,
             connect_timeout: Duration::from_secs(10),
             ready_timeout: Duration::from_secs(120),
+            labels: Vec::new(),
+            role_labels: PerRole::default(),
+            master_ports: Vec::new(),
+            engine_storage_driver: StorageDriver::Auto,
         }
     }
 }
@@ -174,7 +186,7 @@ impl Docker {
 
     /// How to build our node image when it is missing (mirror, suite, progress).
     pub fn image_options(mut self, options: ImageOptions) -> Self {
-        self.image_options = options;
+        self.image_options = Box::new(options);
         self
     }
 
@@ -215,6 +227,47 @@ impl Docker {
         self
     }
 
+    /// A label of yours on every node container (for CI systems that find and reap
+    /// resources by their own labels). Ours stay, and still decide what is removed; a
+    /// key of ours (`dcos-e2e…`) is refused.
+    pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.labels.push((key.into(), value.into()));
+        self
+    }
+
+    /// A label of yours on the containers of one role (it wins over [`Docker::label`]).
+    pub fn role_label(
+        mut self,
+        role: Role,
+        key: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        self.role_labels
+            .get_mut(role)
+            .push((key.into(), value.into()));
+        self
+    }
+
+    /// Publish `container_port` of the first master on `host_port` of this host (the
+    /// original's `one_master_host_port_map`, e.g. 80 and 443). Nothing is published by
+    /// default; a host port in use is refused before anything is made.
+    pub fn one_master_host_port(mut self, host_port: u16, container_port: u16) -> Self {
+        self.master_ports.push((host_port, container_port));
+        self
+    }
+
+    /// The labels of yours a node of `role` carries.
+    pub(crate) fn labels_for(&self, role: Role) -> impl Iterator<Item = &(String, String)> {
+        self.labels.iter().chain(self.role_labels.get(role))
+    }
+
+    /// The storage driver of the container engine inside nodes whose image has one
+    /// (default: what works on the node's volume, chosen at each boot).
+    pub fn engine_storage_driver(mut self, driver: StorageDriver) -> Self {
+        self.engine_storage_driver = driver;
+        self
+    }
+
     /// A fresh random cluster id, `dcos-e2e-` and 8 hex digits.
     pub fn new_cluster_id() -> String {
         format!("dcos-e2e-{}", hex::encode(rand::random::<[u8; 4]>()))
@@ -248,6 +301,12 @@ impl Docker {
         if let Some(id) = &self.cluster_id {
             validate_cluster_id(id)?;
         }
+        for role in Role::ALL {
+            for (key, value) in self.labels_for(role) {
+                validate_label(key, value)?;
+            }
+        }
+        self.validate_ports()?;
         let base = self
             .workspace_dir
             .clone()
@@ -260,6 +319,60 @@ impl Docker {
             ));
         }
         std::path::absolute(&base).map_err(Error::io("find the absolute path of", base))
+    }
+}
+
+/// A label of the user's: a key Docker accepts, not one of ours.
+fn validate_label(key: &str, value: &str) -> Result<()> {
+    let shown = format!("{key}={value}");
+    if key.is_empty() || key.contains('=') || key.chars().any(char::is_whitespace) {
+        return Err(Error::invalid(
+            "labels",
+            shown,
+            "a label is KEY=VALUE, the key non-empty and without spaces or `=`",
+        ));
+    }
+    if key == super::labels::PROJECT || key.starts_with("dcos-e2e.") {
+        return Err(Error::invalid(
+            "labels",
+            shown,
+            "keys starting with `dcos-e2e` are the harness's own",
+        ));
+    }
+    Ok(())
+}
+
+impl Docker {
+    /// Published ports: each valid, each host and container port once, each host port
+    /// free now (Docker would only say so after the nodes were made).
+    fn validate_ports(&self) -> Result<()> {
+        let mut hosts = std::collections::HashSet::new();
+        let mut containers = std::collections::HashSet::new();
+        for &(host, container) in &self.master_ports {
+            let shown = format!("{host}:{container}");
+            if host == 0 || container == 0 {
+                return Err(Error::invalid(
+                    "one_master_host_port_map",
+                    shown,
+                    "ports are 1 to 65535",
+                ));
+            }
+            if !hosts.insert(host) || !containers.insert(container) {
+                return Err(Error::invalid(
+                    "one_master_host_port_map",
+                    shown,
+                    "each host port and each container port may be given once",
+                ));
+            }
+            if let Err(e) = std::net::TcpListener::bind(("0.0.0.0", host)) {
+                return Err(Error::invalid(
+                    "one_master_host_port_map",
+                    shown,
+                    format!("port {host} of this host is not free: {e}"),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -7,14 +7,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bollard::models::{
-    ContainerCreateBody, HostConfig, HostConfigCgroupnsModeEnum, Mount as ApiMount,
-    MountBindOptions, MountType, MountVolumeOptions,
+    ContainerCreateBody, DeviceMapping, HostConfig, HostConfigCgroupnsModeEnum, Mount as ApiMount,
+    MountBindOptions, MountType, MountVolumeOptions, PortBinding,
 };
 use bollard::query_parameters::CreateContainerOptionsBuilder;
 use russh::keys::ssh_key::PrivateKey;
 
 use super::client::{DockerClient, first_address, op, while_busy};
 use super::config::Docker;
+use super::engine::{STORAGE_DRIVER_ENV, StorageDriver};
 use super::labels;
 use super::workspace::{GENCONF_DIR, write_private, write_private_key};
 use crate::error::{Error, Result};
@@ -83,7 +84,10 @@ impl NodeContext<'_> {
 
     fn container_body(&self, p: &Planned) -> Result<ContainerCreateBody> {
         let role = p.role.as_str();
-        let mut tags = labels::object_labels(self.id, role, self.workspace);
+        let tags = labels::object_labels(self.id, role, self.workspace);
+        // The user's labels first: ours are written over them and still decide.
+        let mut tags: HashMap<String, String> =
+            self.cfg.labels_for(p.role).cloned().chain(tags).collect();
         tags.insert(labels::NODE_INDEX.into(), p.index.to_string());
         tags.insert(labels::SSH_USER.into(), DEFAULT_USER.into());
         tags.insert(labels::TRANSPORT.into(), self.cfg.transport.as_str().into());
@@ -158,7 +162,36 @@ impl NodeContext<'_> {
         // tree bound read-write it creates its own subtree inside the container's cgroup
         // (works for v1 and v2 without privileges); privileged on v2 gets a private one.
         let private_cgroups = self.privileged && self.cgroup_v2;
+        let first_master = p.role == Role::Master && p.index == 1;
+        let published = if first_master {
+            &self.cfg.master_ports[..]
+        } else {
+            &[]
+        };
+        let port_bindings: HashMap<String, Option<Vec<PortBinding>>> = published
+            .iter()
+            .map(|(host, container)| {
+                let binding = PortBinding {
+                    host_ip: None,
+                    host_port: Some(host.to_string()),
+                };
+                (format!("{container}/tcp"), Some(vec![binding]))
+            })
+            .collect();
+        // A node manages its own network namespace as a host would: a container engine
+        // inside needs NET_ADMIN for its bridges and iptables (even for `--network
+        // none`), and DC/OS's dcos-net programs iptables, ipset and IPVS. SYS_ADMIN is
+        // systemd's (and the engine's overlay mounts on the node's volume).
+        let storage = self.cfg.engine_storage_driver;
+        let devices = (storage == StorageDriver::FuseOverlayfs && !self.privileged).then(|| {
+            vec![DeviceMapping {
+                path_on_host: Some("/dev/fuse".into()),
+                path_in_container: Some("/dev/fuse".into()),
+                cgroup_permissions: Some("rwm".into()),
+            }]
+        });
         let host_config = HostConfig {
+            port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
             network_mode: Some(self.network.to_string()),
             mounts: Some(mounts),
             tmpfs: Some(HashMap::from([
@@ -167,7 +200,8 @@ impl NodeContext<'_> {
                 ("/tmp".into(), "rw,nosuid,nodev,exec,mode=1777".into()),
             ])),
             privileged: Some(self.privileged),
-            cap_add: (!self.privileged).then(|| vec!["SYS_ADMIN".into()]),
+            cap_add: (!self.privileged).then(|| vec!["SYS_ADMIN".into(), "NET_ADMIN".into()]),
+            devices,
             security_opt: (!self.privileged)
                 .then(|| vec!["seccomp=unconfined".into(), "apparmor=unconfined".into()]),
             cgroupns_mode: Some(if private_cgroups {
@@ -178,12 +212,23 @@ impl NodeContext<'_> {
             binds: (!private_cgroups).then(|| vec!["/sys/fs/cgroup:/sys/fs/cgroup:rw".into()]),
             ..Default::default()
         };
+        let mut env = vec!["container=docker".to_string()];
+        // The node's boot script reads it from PID 1's environment (see `engine`).
+        if storage != StorageDriver::Auto {
+            env.push(format!("{STORAGE_DRIVER_ENV}={storage}"));
+        }
         Ok(ContainerCreateBody {
             hostname: Some(p.name.clone()),
             image: Some(self.image.to_string()),
             cmd: Some(vec!["/sbin/init".into()]),
-            env: Some(vec!["container=docker".into()]),
+            env: Some(env),
             labels: Some(tags),
+            exposed_ports: (!published.is_empty()).then(|| {
+                published
+                    .iter()
+                    .map(|(_, container)| format!("{container}/tcp"))
+                    .collect()
+            }),
             stop_signal: Some("SIGRTMIN+3".into()),
             host_config: Some(host_config),
             ..Default::default()

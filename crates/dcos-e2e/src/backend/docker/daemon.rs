@@ -62,15 +62,7 @@ async fn probe_privileged(client: &DockerClient, image: &str) -> Result<Option<b
         entrypoint: Some(vec!["/bin/true".into()]),
         cmd: Some(vec![]),
         // Owner labels: `clean` removes a probe whose process died before removing it.
-        labels: Some(
-            [
-                (labels::PROJECT.to_string(), "1".to_string()),
-                (labels::ROLE.into(), labels::PROBE_ROLE.into()),
-            ]
-            .into_iter()
-            .chain(labels::owner_labels())
-            .collect(),
-        ),
+        labels: Some(labels::probe_labels()),
         network_disabled: Some(true),
         host_config: Some(HostConfig {
             privileged: Some(true),

@@ -1,12 +1,20 @@
 //! `doctor`: check this machine can run clusters, and say what to do where it cannot.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
+use bollard::models::{
+    ContainerCreateBody, HostConfig, Mount as ApiMount, MountType, SystemInfoCgroupVersionEnum,
+};
+use bollard::query_parameters::LogsOptionsBuilder;
+use futures_util::StreamExt;
 use serde::Serialize;
 
-use super::client::DockerClient;
+use super::client::{DockerClient, op};
 use super::daemon::daemon_facts;
-use super::image;
+use super::image::{self, Distribution, ImageOptions};
+use super::labels;
+use crate::error::Result;
 
 /// One line of `minidcos docker doctor`.
 #[derive(Clone, Debug, Serialize)]
@@ -36,7 +44,7 @@ fn check(check: &'static str, ok: bool, detail: impl Into<String>, hint: &str) -
 
 /// Check this machine can run clusters: daemon, API version, cgroup version, whether
 /// privileged containers are allowed, node image, debootstrap, free disk in the
-/// workspace directory.
+/// workspace directory, and what a container engine inside nodes needs here.
 pub async fn doctor(workspace_dir: Option<&Path>) -> Vec<DoctorCheck> {
     let mut checks = Vec::new();
     let client = match DockerClient::connect().await {
@@ -71,8 +79,13 @@ pub async fn doctor(workspace_dir: Option<&Path>) -> Vec<DoctorCheck> {
     ));
     let tag = image::default_image();
     let has_image = client.image_exists(&tag).await.unwrap_or(false);
+    let mut cgroup_v2 = None;
     match client.api.info().await {
         Ok(info) => {
+            cgroup_v2 = Some(matches!(
+                info.cgroup_version,
+                Some(SystemInfoCgroupVersionEnum::_2)
+            ));
             let v = info
                 .cgroup_version
                 .map(|v| v.to_string())
@@ -154,6 +167,7 @@ pub async fn doctor(workspace_dir: Option<&Path>) -> Vec<DoctorCheck> {
         mirror.unwrap_or_else(|| "none in /etc/apt".into()),
         "pass --mirror URL to build-image",
     ));
+    checks.extend(engine_checks(&client, has_image.then_some(tag.as_str()), cgroup_v2).await);
     let instances = std::fs::read_to_string("/proc/sys/fs/inotify/max_user_instances")
         .ok()
         .and_then(|v| v.trim().parse::<u64>().ok());
@@ -197,4 +211,186 @@ fn free_bytes(dir: &Path) -> Option<u64> {
     // SAFETY: `path` is a valid NUL-terminated string and `st` a valid out-pointer.
     let rc = unsafe { libc::statvfs(path.as_ptr(), &mut st) };
     (rc == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
+}
+
+/// What a node's container engine needs here, tried in a throwaway container with the
+/// nodes' own capabilities and a fresh volume at `/var/lib/docker`, as a node has.
+async fn engine_checks(
+    client: &DockerClient,
+    image: Option<&str>,
+    cgroup_v2: Option<bool>,
+) -> Vec<DoctorCheck> {
+    let mut checks = Vec::new();
+    let refused: Vec<&str> = Distribution::ALL
+        .iter()
+        .filter(|d| cgroup_v2 == Some(false) && !d.boots_on_cgroup_v1())
+        .map(|d| d.name())
+        .collect();
+    let boots: Vec<&str> = Distribution::ALL
+        .iter()
+        .map(|d| d.name())
+        .filter(|d| !refused.contains(d))
+        .collect();
+    checks.push(check(
+        "distributions",
+        true,
+        if refused.is_empty() {
+            format!("{} boot here", boots.join(", "))
+        } else {
+            format!(
+                "{} boot here; {} {} a cgroup v2 host (systemd 258 and later refuses cgroup v1)",
+                boots.join(", "),
+                refused.join(", "),
+                if refused.len() == 1 { "needs" } else { "need" }
+            )
+        },
+        "",
+    ));
+    let engine_tag = ImageOptions::default().engine(true).image_tag();
+    let built = client.image_exists(&engine_tag).await.unwrap_or(false);
+    checks.push(check(
+        "engine image",
+        true,
+        if built {
+            format!("{engine_tag} (nodes with a Docker Engine: `create --engine`)")
+        } else {
+            format!("{engine_tag} not built yet (`build-image --engine`, or `create --engine` builds it)")
+        },
+        "",
+    ));
+    checks.push(check(
+        "engine cgroups",
+        true,
+        match cgroup_v2 {
+            Some(false) => "cgroup v1: the image's engine uses the systemd cgroup driver, so inner containers stay inside their node's cgroup and go with it",
+            Some(true) => "cgroup v2: the image's engine uses the systemd cgroup driver under the node's own cgroup (not tried on this project's machines)",
+            None => "unknown (the daemon did not say its cgroup version)",
+        },
+        "",
+    ));
+    let Some(image) = image else {
+        checks.push(check(
+            "engine capabilities",
+            true,
+            "not probed yet (needs the node image)",
+            "",
+        ));
+        return checks;
+    };
+    match probe_engine(client, image).await {
+        Ok(found) => {
+            let field = |k: &str| found.get(k).map(String::as_str).unwrap_or("not reported");
+            let net_admin = field("net_admin") == "ok";
+            checks.push(check(
+                "engine capabilities",
+                net_admin,
+                if net_admin {
+                    "NET_ADMIN granted: nodes get it beyond SYS_ADMIN, for the engine's bridges and iptables (no --privileged needed)".to_string()
+                } else {
+                    format!("a node cannot make a bridge with NET_ADMIN: {}", field("net_admin"))
+                },
+                "the daemon must allow --cap-add NET_ADMIN; without it no inner container can start (runc brings up `lo`)",
+            ));
+            let iptables = field("iptables");
+            checks.push(check(
+                "engine iptables",
+                iptables == "ok" || iptables.contains("not found"),
+                match iptables {
+                    "ok" => "iptables (nf_tables) works in a node's network namespace".to_string(),
+                    other if other.contains("not found") => {
+                        "not tried: the node image has no iptables (rebuild it)".to_string()
+                    }
+                    other => format!("iptables fails in a node: {other}"),
+                },
+                "the inner engine needs nf_tables (or legacy iptables) in the host kernel",
+            ));
+            let fs = field("fs");
+            let overlay = field("overlay");
+            checks.push(check(
+                "engine storage",
+                true,
+                if overlay == "ok" {
+                    format!("overlay2: overlay mounts work on node volumes ({fs})")
+                } else {
+                    format!(
+                        "overlay mounts fail on node volumes ({fs}: {overlay}): nodes fall back to fuse-overlayfs where they have /dev/fuse (`--engine-storage-driver fuse-overlayfs` gives them the host's, {}), else vfs (slow, full copies)",
+                        if Path::new("/dev/fuse").exists() { "present here" } else { "absent here" }
+                    )
+                },
+                "",
+            ));
+        }
+        Err(e) => checks.push(check(
+            "engine capabilities",
+            false,
+            crate::error::chain(&e),
+            "the probe container could not run; see the error",
+        )),
+    }
+    checks
+}
+
+/// What the probe found: `key=value` lines.
+async fn probe_engine(client: &DockerClient, image: &str) -> Result<BTreeMap<String, String>> {
+    const SCRIPT: &str = r#"d=/var/lib/docker/probe; mkdir -p $d/l $d/u $d/w $d/m
+echo "fs=$(stat -f -c %T /var/lib/docker)"
+if e=$(mount -t overlay overlay -o lowerdir=$d/l,upperdir=$d/u,workdir=$d/w $d/m 2>&1); then umount $d/m; echo overlay=ok; else echo "overlay=$e"; fi
+if e=$(ip link add dcos-e2e-probe type bridge 2>&1); then ip link del dcos-e2e-probe; echo net_admin=ok; else echo "net_admin=$e"; fi
+if e=$(iptables -t nat -N DCOS_E2E_PROBE 2>&1); then echo iptables=ok; else echo "iptables=$e" | tr '\n' ' '; echo; fi
+"#;
+    let body = ContainerCreateBody {
+        image: Some(image.to_string()),
+        entrypoint: Some(vec!["/bin/sh".into(), "-c".into(), SCRIPT.into()]),
+        cmd: Some(vec![]),
+        // Owner labels: `clean` removes a probe whose process died before removing it
+        // (with its anonymous volume).
+        labels: Some(labels::probe_labels()),
+        host_config: Some(HostConfig {
+            network_mode: Some("none".into()),
+            cap_add: Some(vec!["SYS_ADMIN".into(), "NET_ADMIN".into()]),
+            security_opt: Some(vec![
+                "seccomp=unconfined".into(),
+                "apparmor=unconfined".into(),
+            ]),
+            mounts: Some(vec![ApiMount {
+                target: Some("/var/lib/docker".into()),
+                typ: Some(MountType::VOLUME),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let created = client
+        .api
+        .create_container(None, body)
+        .await
+        .map_err(op("creating the engine probe"))?;
+    let result = async {
+        client
+            .api
+            .start_container(&created.id, None)
+            .await
+            .map_err(op("starting the engine probe"))?;
+        // Its exit status is not the verdict: the lines are.
+        let _ = client.api.wait_container(&created.id, None).next().await;
+        let options = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .build();
+        let mut logs = client.api.logs(&created.id, Some(options));
+        let mut text = String::new();
+        while let Some(item) = logs.next().await {
+            let item = item.map_err(op("reading the engine probe's output"))?;
+            text.push_str(&item.to_string());
+        }
+        Ok(text
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect())
+    }
+    .await;
+    client.remove_container(&created.id).await?;
+    result
 }

@@ -123,6 +123,18 @@ pub(crate) fn owner_labels() -> Vec<(String, String)> {
     out
 }
 
+/// Labels of a throwaway probe container: ours, its role, and the owner (so `clean`
+/// removes a probe whose process died before removing it).
+pub(crate) fn probe_labels() -> HashMap<String, String> {
+    [
+        (PROJECT.to_string(), "1".to_string()),
+        (ROLE.into(), PROBE_ROLE.into()),
+    ]
+    .into_iter()
+    .chain(owner_labels())
+    .collect()
+}
+
 /// The owning process named by an object's labels, if they name one.
 pub(crate) fn owner_of(labels: &HashMap<String, String>) -> Option<ProcessIdentity> {
     Some(ProcessIdentity {

@@ -118,12 +118,13 @@ pub(crate) async fn list(client: &DockerClient) -> Result<Vec<ClusterSummary>> {
                 s.running += usize::from(running);
                 s.note(&l);
             }
-            // The cleanup watchdog runs while its owner lives.
-            None if labels::is_watchdog(role) && running => {
-                s.owner_alive = true;
-                s.workspace = s.workspace.take().or_else(|| labels::workspace_of(&l));
+            // The cleanup watchdog runs while its owner lives. Created and not yet
+            // started, it is the first object of a create under way: its owner labels
+            // speak for that create (else `clean` would take it for a dead one's).
+            None => {
+                s.owner_alive |= labels::is_watchdog(role) && running;
+                s.note(&l);
             }
-            None => s.workspace = s.workspace.take().or_else(|| labels::workspace_of(&l)),
         }
     }
     // A create killed early may have left only a network or volumes.

@@ -3,11 +3,12 @@
 //! /var/lib/mesos/slave volumes).
 //!
 //! Files, lowest first: `client` (the Docker API), `labels` and `owner`, `config` (what
-//! the user chooses), `image`/`mirror` (the node image), `daemon` (what the daemon
-//! allows), `workspace` (keys and genconf on the host), `exec` (the docker exec
-//! transport), `watchdog`, `cleanup`, `container` (a node's spec), `ready`, `nodes`
-//! (node handles), `running` (the lifecycle side), `provision`, `attach`, `list`,
-//! `doctor`.
+//! the user chooses), `image`/`mirror` (the node image), `engine` (the container
+//! engine the image can hold), `daemon` (what the daemon allows), `workspace` (keys and
+//! genconf on the host), `exec` (the docker exec transport), `watchdog`, `cleanup`,
+//! `container` (a node's spec), `ready`, `nodes` (node handles), `running` (the
+//! lifecycle side), `provision`, `attach`, `list`, `load` (images into nodes' engines,
+//! and their state), `doctor`.
 
 pub(crate) mod attach;
 pub(crate) mod cleanup;
@@ -17,10 +18,12 @@ pub(crate) mod container;
 pub(crate) mod daemon;
 pub(crate) mod discover;
 pub(crate) mod doctor;
+pub(crate) mod engine;
 pub(crate) mod exec;
 pub(crate) mod image;
 pub mod labels;
 pub(crate) mod list;
+pub(crate) mod load;
 pub(crate) mod logs;
 pub(crate) mod mirror;
 pub(crate) mod nodes;

@@ -127,6 +127,32 @@ impl RunningCluster for DockerCluster {
         })
     }
 
+    fn published_ports(&self) -> BoxFuture<'_, Result<Vec<(u16, u16)>>> {
+        Box::pin(async move {
+            let master = labels::node_container(&self.id, crate::node::Role::Master, 1);
+            let info = self
+                .client
+                .api
+                .inspect_container(&master, None)
+                .await
+                .map_err(op(format!("inspecting container {master}")))?;
+            let bindings = info
+                .host_config
+                .and_then(|h| h.port_bindings)
+                .unwrap_or_default();
+            let mut ports: Vec<(u16, u16)> = bindings
+                .into_iter()
+                .filter_map(|(port, hosts)| {
+                    let container = port.split('/').next()?.parse().ok()?;
+                    let host = hosts?.into_iter().find_map(|b| b.host_port)?.parse().ok()?;
+                    Some((container, host))
+                })
+                .collect();
+            ports.sort_unstable();
+            Ok(ports)
+        })
+    }
+
     fn export_logs_from_drop(&self, dir: &Path) {
         let (id, dir) = (self.id.clone(), dir.to_path_buf());
         let extra = vec![(GENCONF_LOG, self.workspace.join(GENCONF_LOG))];

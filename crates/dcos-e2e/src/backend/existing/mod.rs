@@ -318,6 +318,10 @@ impl RunningCluster for Existing {
 
     // Never destroyed, so never from Drop: `Cluster::export_logs` reads its hosts.
     fn export_logs_from_drop(&self, _dir: &Path) {}
+
+    fn published_ports(&self) -> BoxFuture<'_, Result<Vec<(u16, u16)>>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
 }
 
 #[cfg(test)]

@@ -104,6 +104,23 @@ pub(crate) async fn send_file(
         r_msg = quote(&format!("{remote} is a directory")),
     );
     let script = as_user(user, sudo, script)?;
+    let mut file = tokio::fs::File::from_std(file).take(size);
+    let (copied, status, stderr) = upload(t, user, script, &mut file).await?;
+    // A failed write means the remote side stopped reading (e.g. an unwritable path);
+    // its exit status and stderr say why, so they come first.
+    checked(t, &format!("writing {remote}"), status, &stderr)?;
+    copied.map_err(Error::io("read", local))?;
+    Ok(())
+}
+
+/// Run `script` as `user` with `source` streamed to its stdin, reading its output all
+/// along (no output ever waits): what was copied, its status, and its stderr.
+pub(crate) async fn upload(
+    t: &(impl Transport + ?Sized),
+    user: &str,
+    script: String,
+    source: &mut (impl AsyncRead + Unpin + ?Sized),
+) -> Result<(std::io::Result<u64>, Result<i32>, Vec<u8>)> {
     let mut p = t
         .spawn(Launch {
             stdin: true,
@@ -111,21 +128,15 @@ pub(crate) async fn send_file(
         })
         .await?;
     let mut stdin = p.stdin.take().ok_or_else(|| lost(t))?;
-    let mut file = tokio::fs::File::from_std(file).take(size);
-    let upload = async {
-        let copied = copy_big(&mut file, &mut stdin).await;
+    let send = async {
+        let copied = copy_big(source, &mut stdin).await;
         let _ = stdin.shutdown().await;
         drop(stdin);
         copied
     };
-    // Its output is read while the file goes up, so that no output ever waits.
-    let (copied, _, stderr) = tokio::join!(upload, drain(&mut p.stdout), drain(&mut p.stderr));
+    let (copied, _, stderr) = tokio::join!(send, drain(&mut p.stdout), drain(&mut p.stderr));
     let status = p.exit.await.unwrap_or_else(|_| Err(lost(t)));
-    // A failed write means the remote side stopped reading (e.g. an unwritable path);
-    // its exit status and stderr say why, so they come first.
-    checked(t, &format!("writing {remote}"), status, &stderr)?;
-    copied.map_err(Error::io("read", local))?;
-    Ok(())
+    Ok((copied, status, stderr))
 }
 
 /// A download's file until it is complete, beside `local`; removed when dropped, unless

@@ -9,8 +9,8 @@ use std::path::Path;
 use tokio::io::AsyncWriteExt;
 use tokio_util::io::SyncIoBridge;
 
-use super::files::{as_user, copy_big, split_remote};
-use super::{ChunkReader, Launch, Transport, drain, lost};
+use super::files::{as_user, checked, copy_big, split_remote, upload};
+use super::{ChunkReader, Transport};
 use crate::error::{Error, Result};
 use crate::node::command::quote;
 
@@ -38,38 +38,20 @@ pub(crate) async fn send_tree(
         r_msg = quote(&format!("{remote} exists and is not a directory")),
     );
     let script = as_user(user, sudo, script)?;
-    let mut p = t
-        .spawn(Launch {
-            stdin: true,
-            ..Launch::new(user, script)
-        })
-        .await?;
-    let mut stdin = p.stdin.take().ok_or_else(|| lost(t))?;
-    let (reader, writer) = tokio::io::duplex(1 << 20);
+    let (mut reader, writer) = tokio::io::duplex(1 << 20);
     let root = local.to_path_buf();
     // The archive is written by a blocking thread into a pipe the upload reads.
     let pack = tokio::task::spawn_blocking(move || pack(&root, SyncIoBridge::new(writer)));
-    let upload = async {
-        let mut reader = reader;
-        let copied = copy_big(&mut reader, &mut stdin).await;
-        let _ = stdin.shutdown().await;
-        drop(stdin);
-        copied
-    };
-    let (copied, _, stderr) = tokio::join!(upload, drain(&mut p.stdout), drain(&mut p.stderr));
+    let (copied, status, stderr) = upload(t, user, script, &mut reader).await?;
     let packed = pack
         .await
         .map_err(|e| Error::io("archive", local)(std::io::Error::other(e)))?;
-    let status = p.exit.await.unwrap_or_else(|_| Err(lost(t)))?;
-    if status != 0 {
-        return Err(t.failure(
-            format!(
-                "writing the directory {remote} failed (status {status}): {}",
-                String::from_utf8_lossy(&stderr).trim()
-            ),
-            None,
-        ));
-    }
+    checked(
+        t,
+        &format!("writing the directory {remote}"),
+        status,
+        &stderr,
+    )?;
     packed?;
     copied.map_err(Error::io("send", local))?;
     Ok(())
