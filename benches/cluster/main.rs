@@ -1,4 +1,4 @@
-//! Benchmarks of issues 3, 4, 6, 7 and 18, each printed beside a baseline measured in the
+//! Benchmarks of issues 3, 4, 6, 7, 16 and 18, each printed beside a baseline measured in the
 //! same run (`cargo bench --bench cluster`; see `benches/README.md`).
 //!
 //! Baselines: `benches/baseline.sh` (plain `docker run` + OpenSSH), the same installer
@@ -21,6 +21,7 @@ mod report;
 mod scale;
 mod state;
 mod timeline;
+mod tty;
 mod util;
 
 use std::time::Instant;
@@ -63,6 +64,9 @@ async fn run(b: &mut Bench) -> Result<()> {
     }
     if b.cfg.wants("engine") {
         engine::bench(b).await?;
+    }
+    if b.cfg.wants("tty") {
+        tty::bench(b).await?;
     }
     Ok(())
 }

@@ -36,6 +36,7 @@ pub use node::{
     Command, CopyOptions, HostKeyChecking, LogBundle, Node, NodeLogs, NodeSelector, Output,
     OutputStream, Process, Role, TransportKind, quote,
 };
+pub use node::{ProcessStdin, Tty};
 pub use params::{ExtraConfig, InstallOptions};
 pub use policy::{KEEP_ENV, keep_requested};
 

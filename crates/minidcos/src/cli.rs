@@ -101,7 +101,8 @@ Examples:
 Examples:
   minidcos docker run dcos-e2e-1a2b3c4d -- systemctl is-system-running
   minidcos docker run dcos-e2e-1a2b3c4d --node agent:1 --env A=b -- sh -c 'echo $A'
-  minidcos docker run dcos-e2e-1a2b3c4d --test-env -- pytest -x")]
+  minidcos docker run dcos-e2e-1a2b3c4d --test-env -- pytest -x
+  minidcos docker run dcos-e2e-1a2b3c4d -- bash    # an interactive shell on a terminal")]
     Run(RunArgs),
     /// Copy a local file or directory to nodes (modes and links kept).
     #[command(
@@ -430,6 +431,15 @@ pub struct CommandArgs {
     /// first master).
     #[arg(long)]
     pub test_env: bool,
+    /// Run on a terminal, as `ssh -t` does: raw mode, the window size and its changes,
+    /// every key (Ctrl-C, Ctrl-D) to the command, its output and errors as one stream.
+    /// The default when standard input and output are terminals; needs a terminal on
+    /// standard input.
+    #[arg(long, conflicts_with = "no_tty")]
+    pub tty: bool,
+    /// Run without a terminal even on one: separate output and error streams, no input.
+    #[arg(long)]
+    pub no_tty: bool,
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub args: Vec<String>,

@@ -5,6 +5,7 @@ mod commands;
 mod errors;
 mod output;
 mod signals;
+mod terminal;
 
 use std::io::IsTerminal;
 

@@ -13,6 +13,7 @@ mod lifecycle;
 mod progress;
 mod race;
 mod signals;
+mod tty;
 mod user;
 
 use std::path::{Path, PathBuf};

@@ -40,6 +40,7 @@ mod files;
 mod logging;
 mod popen;
 mod trees;
+mod tty;
 mod users;
 
 /// Far above anything that should take a second; a hang fails instead of blocking CI.

@@ -1,6 +1,6 @@
 //! Blocking [`crate::node::Node`] and [`crate::node::Process`].
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -131,6 +131,25 @@ impl Process {
     /// The standard error stream as a blocking reader (once).
     pub fn stderr(&mut self) -> Option<impl Read + use<>> {
         self.0.stderr().map(bridge)
+    }
+
+    /// The standard input as a blocking writer (once), for a command started with
+    /// [`Command::stdin`](crate::Command::stdin). Dropping it closes it (see
+    /// [`crate::ProcessStdin`]).
+    pub fn stdin(&mut self) -> Option<impl Write + use<>> {
+        self.0
+            .stdin()
+            .map(|w| SyncIoBridge::new_with_handle(w, runtime().handle().clone()))
+    }
+
+    /// See [`crate::Process::has_tty`].
+    pub fn has_tty(&self) -> bool {
+        self.0.has_tty()
+    }
+
+    /// Blocking [`crate::Process::resize`].
+    pub fn resize(&self, cols: u16, rows: u16) -> Result<()> {
+        wait("Process::resize", self.0.resize(cols, rows))
     }
 
     /// Blocking [`crate::Process::wait`].

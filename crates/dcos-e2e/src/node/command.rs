@@ -34,6 +34,63 @@ pub struct Command {
     env: Vec<(String, String)>,
     pub(crate) sudo: bool,
     pub(crate) log_output_live: Option<bool>,
+    pub(crate) tty: Option<Tty>,
+    pub(crate) stdin: bool,
+}
+
+/// A pseudo-terminal for a command ([`Command::tty`]): its size in character cells and
+/// its terminal type, which the node's programs see as `TERM`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tty {
+    /// Columns (at least 1).
+    pub cols: u16,
+    /// Rows (at least 1).
+    pub rows: u16,
+    /// Terminal type: letters, digits and `-` `.` `+` `_`, such as `xterm-256color`.
+    pub term: String,
+}
+
+impl Tty {
+    /// A terminal of `cols` columns and `rows` rows, of type `xterm` (known everywhere).
+    pub fn new(cols: u16, rows: u16) -> Self {
+        Self {
+            cols,
+            rows,
+            term: "xterm".into(),
+        }
+    }
+
+    /// Another terminal type, such as the local `$TERM`.
+    pub fn term(mut self, term: impl Into<String>) -> Self {
+        self.term = term.into();
+        self
+    }
+
+    /// This terminal, or why a node could not be given it.
+    pub(crate) fn checked(&self) -> Result<&Self> {
+        check_size(self.cols, self.rows)?;
+        let ok = |c: char| c.is_ascii_alphanumeric() || "-.+_".contains(c);
+        if self.term.is_empty() || !self.term.chars().all(ok) {
+            return Err(Error::invalid(
+                "tty",
+                &self.term,
+                "a terminal type is letters, digits and - . + _ (such as xterm-256color)",
+            ));
+        }
+        Ok(self)
+    }
+}
+
+/// Refuse a terminal without a column or a row: programs divide by its size.
+pub(crate) fn check_size(cols: u16, rows: u16) -> Result<()> {
+    if cols == 0 || rows == 0 {
+        return Err(Error::invalid(
+            "tty",
+            format!("{cols}x{rows}"),
+            "a terminal has at least one column and one row",
+        ));
+    }
+    Ok(())
 }
 
 impl Command {
@@ -58,6 +115,8 @@ impl Command {
             env: Vec::new(),
             sudo: false,
             log_output_live: None,
+            tty: None,
+            stdin: false,
         }
     }
 
@@ -96,6 +155,33 @@ impl Command {
     pub fn log_output_live(mut self, live: bool) -> Self {
         self.log_output_live = Some(live);
         self
+    }
+
+    /// Run on a pseudo-terminal, as `ssh -t` or `docker exec -t` would: the command sees
+    /// a terminal on its standard input, output and error, of this size and type, and
+    /// its output and errors arrive as one stream, as a terminal shows them (on
+    /// standard output, lines ending in `\r\n`). With [`Node::popen`](crate::Node::popen)
+    /// and [`Command::stdin`], what is written to [`Process::stdin`](crate::Process::stdin)
+    /// is typed on that terminal (`\x03` is Ctrl-C, `\x04` Ctrl-D) and
+    /// [`Process::resize`](crate::Process::resize) changes its size. Otherwise nothing is
+    /// typed: a program that reads its terminal waits.
+    pub fn tty(mut self, tty: Tty) -> Self {
+        self.tty = Some(tty);
+        self
+    }
+
+    /// Give the command a standard input that [`Process::stdin`](crate::Process::stdin)
+    /// writes, for [`Node::popen`](crate::Node::popen). Without it, and always with
+    /// `run` and `output`, the command reads end of file at once (on a terminal,
+    /// nothing is typed instead).
+    pub fn stdin(mut self, piped: bool) -> Self {
+        self.stdin = piped;
+        self
+    }
+
+    /// The terminal asked for, if it is one a node can give.
+    pub(crate) fn checked_tty(&self) -> Result<Option<&Tty>> {
+        self.tty.as_ref().map(Tty::checked).transpose()
     }
 
     /// The shell text the node runs, as you could paste it into a shell there.
@@ -414,6 +500,22 @@ mod tests {
                 "{shell}"
             );
             assert_eq!(String::from_utf8(out.stderr).unwrap(), "line2\n");
+        }
+    }
+
+    #[test]
+    fn terminals_need_a_size_and_a_plain_type() {
+        let ok = Command::new(["bash"]).tty(Tty::new(80, 24).term("screen-256color"));
+        assert_eq!(ok.checked_tty().unwrap().map(|t| t.cols), Some(80));
+        assert_eq!(Command::new(["bash"]).checked_tty().unwrap(), None);
+        for bad in [Tty::new(0, 24), Tty::new(80, 0)] {
+            let err = Command::new(["bash"]).tty(bad).checked_tty().unwrap_err();
+            assert!(err.to_string().contains("one column and one row"), "{err}");
+        }
+        for term in ["", "xterm 256", "a=b", "x;rm", "é"] {
+            let cmd = Command::new(["bash"]).tty(Tty::new(80, 24).term(term));
+            let err = cmd.checked_tty().unwrap_err().to_string();
+            assert!(err.contains("terminal type"), "{term:?}: {err}");
         }
     }
 

@@ -12,9 +12,11 @@ pub(crate) mod role;
 pub(crate) mod select;
 pub(crate) mod transport;
 
+pub use command::Tty;
 pub use command::{Command, Output, quote};
 pub use logs::{LogBundle, NodeLogs};
 pub use node::Node;
+pub use process::ProcessStdin;
 pub use process::{OutputStream, Process};
 pub use role::Role;
 pub use select::NodeSelector;

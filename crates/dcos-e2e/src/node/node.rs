@@ -125,11 +125,12 @@ impl Node {
         let cmd = cmd.into();
         let user = self.user_of(&cmd);
         let script = cmd.script_for(user)?;
+        let launch = Launch {
+            tty: cmd.checked_tty()?.cloned(),
+            ..Launch::new(user, script)
+        };
         let live = cmd.log_output_live.unwrap_or(self.inner.log_output_live);
-        let mut p = self
-            .transport_live()?
-            .spawn(Launch::new(user, script))
-            .await?;
+        let mut p = self.transport_live()?.spawn(launch).await?;
         let (stdout, stderr) = if live {
             tokio::join!(
                 self.log_lines(&mut p.stdout, "stdout"),
@@ -175,8 +176,25 @@ impl Node {
     }
 
     /// Start a command and return at once with its running [`Process`]: its output as
-    /// it comes, `wait` and `kill`. Over SSH it has a connection of its own, so that
-    /// however its output is read, other commands on the node are not held up.
+    /// it comes, its input if the command asks for one ([`Command::stdin`]), its
+    /// terminal if it asks for one ([`Command::tty`]), `wait` and `kill`. Over SSH it
+    /// has a connection of its own, so that however its output is read, other commands
+    /// on the node are not held up.
+    ///
+    /// ```no_run
+    /// # async fn shell(node: &dcos_e2e::Node) -> Result<(), Box<dyn std::error::Error>> {
+    /// use dcos_e2e::{Command, Tty};
+    /// use tokio::io::AsyncWriteExt;
+    ///
+    /// let cmd = Command::new(["bash"]).tty(Tty::new(80, 24)).stdin(true);
+    /// let mut shell = node.popen(cmd).await?;
+    /// let mut keys = shell.stdin().expect("asked for");
+    /// keys.write_all(b"stty size; exit 3\r").await?;
+    /// shell.resize(100, 30).await?;
+    /// let out = shell.wait().await?;
+    /// assert_eq!(out.status, 3);
+    /// # Ok(()) }
+    /// ```
     pub async fn popen(&self, cmd: impl Into<Command>) -> Result<Process> {
         let cmd = cmd.into();
         let place = Place {

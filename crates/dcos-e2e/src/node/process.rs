@@ -1,16 +1,19 @@
-//! A command running on a node ([`Node::popen`](crate::Node::popen)): its output as it comes, waiting,
-//! killing, and forwarding its output to local streams.
+//! A command running on a node ([`Node::popen`](crate::Node::popen)): its output as it
+//! comes, its input, its terminal, waiting, killing, and forwarding its output to local
+//! streams.
 
 use std::fmt;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::oneshot;
 
-use super::command::{Command, Output};
+use super::command::{Command, Output, check_size};
 use super::liveness::Liveness;
-use super::transport::{ChunkReader, Launch, RawProcess, Transport, drain, lost};
+use super::transport::{ChunkReader, Launch, RawProcess, Terminal, Transport, drain, lost};
 use crate::error::{Error, Result};
 
 const PID_MARK: &str = "dcos-e2e-pid:";
@@ -50,23 +53,33 @@ pub(crate) struct Place {
 /// Start `cmd` as `user` and return once its shell has reported its pid.
 pub(crate) async fn start(place: Place, user: String, cmd: Command) -> Result<Process> {
     let script = cmd.script_for(&user)?;
+    let tty = cmd.checked_tty()?.cloned();
     // The shell reports its pid first: it leads the process group that kill() stops
     // (sshd and docker exec both start it as a session leader).
     let wrapped = format!("echo {PID_MARK}$$ >&2; {script}");
     place.liveness.check()?;
     let transport = &*place.transport;
+    let on_tty = tty.is_some();
     // The caller reads the streams when it likes, or never.
     let launch = Launch {
         paced: true,
+        stdin: cmd.stdin,
+        tty,
         ..Launch::new(&user, wrapped)
     };
     let mut raw = transport.spawn(launch).await?;
     // Startup files of the login shell may print to stderr before the mark: keep
-    // those lines as the process's stderr.
+    // those lines as the process's stderr. On a terminal everything, the mark too,
+    // arrives as one stream, on stdout.
+    let marked = if on_tty {
+        &mut raw.stdout
+    } else {
+        &mut raw.stderr
+    };
     let mut seen = Vec::new();
     let mut scanned = 0;
     let pid = 'mark: loop {
-        let Some(chunk) = raw.stderr.recv().await else {
+        let Some(chunk) = marked.recv().await else {
             break None;
         };
         seen.extend_from_slice(&chunk);
@@ -99,18 +112,34 @@ pub(crate) async fn start(place: Place, user: String, cmd: Command) -> Result<Pr
     let RawProcess {
         stdout,
         stderr,
+        stdin,
+        terminal,
         exit,
-        ..
     } = raw;
     let command = cmd.shown_for(&user)?;
+    let seen = Bytes::from(seen);
+    let (stdout, stderr) = if on_tty {
+        (ChunkReader::with_prefix(stdout, seen), None)
+    } else {
+        (
+            ChunkReader::new(stdout),
+            Some(ChunkReader::with_prefix(stderr, seen)),
+        )
+    };
     Ok(Process {
         place,
         user,
         sudo: cmd.sudo,
         pid,
         command,
-        stdout: Some(ChunkReader::new(stdout)),
-        stderr: Some(ChunkReader::with_prefix(stderr, Bytes::from(seen))),
+        stdout: Some(stdout),
+        stderr,
+        stdin: stdin.map(|inner| ProcessStdin {
+            inner: Mutex::new(Some(inner)),
+            on_tty,
+            runtime: tokio::runtime::Handle::current(),
+        }),
+        terminal,
         exit: Mutex::new(Exit {
             pending: Some(exit),
             arrived: None,
@@ -129,6 +158,8 @@ pub struct Process {
     command: String,
     stdout: Option<ChunkReader>,
     stderr: Option<ChunkReader>,
+    stdin: Option<ProcessStdin>,
+    terminal: Option<Box<dyn Terminal>>,
     exit: Mutex<Exit>,
 }
 
@@ -138,7 +169,90 @@ impl fmt::Debug for Process {
             .field("node", &self.place.node)
             .field("pid", &self.pid)
             .field("command", &self.command)
+            .field("tty", &self.terminal.is_some())
             .finish()
+    }
+}
+
+/// The standard input of a process started with [`Command::stdin`]: what is written is
+/// what the command reads (on a terminal: what is typed on it). Shutting it down
+/// (`AsyncWriteExt::shutdown`) or dropping it closes it: the command reads end of file.
+/// A terminal has no end of file, so on one closing sends nothing: write `\x04`
+/// (Ctrl-D) for a shell or `cat` to see the end of its input.
+pub struct ProcessStdin {
+    /// None once shut down. Only ever used through `&mut self` (`get_mut`, no locking):
+    /// the mutex makes it `Sync`, as a `Process` holding it must be.
+    inner: Mutex<Option<Pin<Box<dyn AsyncWrite + Send>>>>,
+    on_tty: bool,
+    /// Where a drop finishes the close (it is async).
+    runtime: tokio::runtime::Handle,
+}
+
+impl fmt::Debug for ProcessStdin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProcessStdin")
+            .field("tty", &self.on_tty)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProcessStdin {
+    fn writer(&mut self) -> &mut Option<Pin<Box<dyn AsyncWrite + Send>>> {
+        self.inner.get_mut().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn closed() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the input was closed")
+}
+
+impl AsyncWrite for ProcessStdin {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        if buf.is_empty() {
+            // The SSH writer refuses empty writes; for a caller, one is a no-op.
+            return Poll::Ready(Ok(0));
+        }
+        match self.writer() {
+            Some(w) => w.as_mut().poll_write(cx, buf),
+            None => Poll::Ready(Err(closed())),
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.writer() {
+            Some(w) => w.as_mut().poll_flush(cx),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        if self.on_tty {
+            // Over docker exec, closing a terminal's input also detaches its output.
+            *self.writer() = None;
+            return Poll::Ready(Ok(()));
+        }
+        let Some(w) = self.writer() else {
+            return Poll::Ready(Ok(()));
+        };
+        let done = std::task::ready!(w.as_mut().poll_shutdown(cx));
+        *self.writer() = None;
+        Poll::Ready(done)
+    }
+}
+
+impl Drop for ProcessStdin {
+    fn drop(&mut self) {
+        if let Some(mut w) = self.writer().take()
+            && !self.on_tty
+        {
+            self.runtime.spawn(async move {
+                let _ = w.shutdown().await;
+            });
+        }
     }
 }
 
@@ -171,13 +285,51 @@ impl Process {
         self.stdout.take().map(OutputStream)
     }
 
-    /// Take the standard error stream (once).
+    /// Take the standard error stream (once). A process on a terminal has none: all
+    /// its output is on [`Process::stdout`].
     pub fn stderr(&mut self) -> Option<OutputStream> {
         self.stderr.take().map(OutputStream)
     }
 
-    /// Wait for the process to end. Returns its status and any output not taken.
+    /// Take the standard input (once), for a command started with
+    /// [`Command::stdin`]; otherwise `None`.
+    pub fn stdin(&mut self) -> Option<ProcessStdin> {
+        self.stdin.take()
+    }
+
+    /// Whether the process runs on a terminal ([`Command::tty`]).
+    pub fn has_tty(&self) -> bool {
+        self.terminal.is_some()
+    }
+
+    /// Resize its terminal to `cols` columns and `rows` rows; the programs on it get
+    /// SIGWINCH. Once its exit status is known this does nothing.
+    pub async fn resize(&self, cols: u16, rows: u16) -> Result<()> {
+        let Some(terminal) = &self.terminal else {
+            return Err(Error::invalid(
+                "tty",
+                &self.command,
+                "the process has no terminal (start it with Command::tty)",
+            ));
+        };
+        check_size(cols, rows)?;
+        if self
+            .exit
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .check()
+        {
+            return Ok(());
+        }
+        self.place.liveness.check()?;
+        terminal.resize(cols, rows).await
+    }
+
+    /// Wait for the process to end. Returns its status and any output not taken. Its
+    /// standard input, if not taken, is closed first (as `std::process::Child::wait`
+    /// does), so a command reading it does not wait for input that cannot come.
     pub async fn wait(&mut self) -> Result<Output> {
+        drop(self.stdin.take());
         let mut stdout = Vec::new();
         let mut stderr = Vec::new();
         let out = async {

@@ -17,6 +17,7 @@ use crate::cli::{CommandArgs, CopyArgs, ExistingArgs, ExistingCmd, NodeArgs};
 use crate::errors::{failure, in_flag_terms};
 use crate::output::{self, Progress};
 use crate::signals::Interrupt;
+use crate::terminal::{self, Ended};
 
 /// One node in `inspect --json`.
 #[derive(Serialize)]
@@ -221,9 +222,21 @@ fn build_command(cluster: &Cluster, node: &Node, args: &CommandArgs) -> Result<C
     Ok(cmd.sudo(args.sudo))
 }
 
-/// Run on each chosen node in turn, streaming its output; the status is the first
-/// non-zero one (or 0). An interrupt stops the command on the node.
+/// Run on each chosen node in turn, streaming its output (or on a terminal joined to
+/// ours: [`terminal`]); the status is the first non-zero one (or 0). An interrupt stops
+/// the command on the node.
 pub async fn run(cluster: &Cluster, nodes: &NodeArgs, args: &CommandArgs) -> Result<Status> {
+    if terminal::wanted(args.tty, args.no_tty)? {
+        let mut status = 0;
+        for node in select(cluster, nodes)? {
+            match terminal::session(node, build_command(cluster, node, args)?).await? {
+                Ended::Exited(ran) if status == 0 => status = ran,
+                Ended::Exited(_) => {}
+                Ended::Signalled(signal) => return Ok(128 + signal),
+            }
+        }
+        return Ok(status);
+    }
     let mut interrupt = Interrupt::register()?;
     let mut status = 0;
     for node in select(cluster, nodes)? {

@@ -266,6 +266,7 @@ pub(crate) async fn load_images(
             user,
             script: "docker load -q".into(),
             stdin: true,
+            tty: None,
             // Both streams are read to the end while the input is written.
             paced: false,
         })

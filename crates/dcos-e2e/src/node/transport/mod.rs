@@ -1,7 +1,7 @@
 //! How commands and files reach a node. A transport only knows how to start one script
 //! under `sh` as a user (from the user's login environment) with piped
-//! stdin/stdout/stderr; running, `popen`, killing and (by default) file transfer are
-//! built on that once, in [`crate::node`].
+//! stdin/stdout/stderr, or on a pseudo-terminal it can resize; running, `popen`,
+//! killing and (by default) file transfer are built on that once, in [`crate::node`].
 
 pub(crate) mod copy;
 pub(crate) mod files;
@@ -22,6 +22,7 @@ use tokio::sync::oneshot;
 pub(crate) use stream::StreamRx;
 
 use crate::error::{Error, Result};
+use crate::node::command::Tty;
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -67,13 +68,24 @@ impl FromStr for TransportKind {
     }
 }
 
-/// A started script: its output streams, optional stdin, and its exit status.
+/// A started script: its output streams, optional stdin, its terminal if it has one,
+/// and its exit status.
 pub(crate) struct RawProcess {
+    /// Everything it writes when it runs on a terminal.
     pub stdout: StreamRx,
+    /// Ended at once when it runs on a terminal.
     pub stderr: StreamRx,
     pub stdin: Option<Pin<Box<dyn AsyncWrite + Send>>>,
+    pub terminal: Option<Box<dyn Terminal>>,
     /// Exit status (128 + signal when killed), or why it could not be known.
     pub exit: oneshot::Receiver<Result<i32>>,
+}
+
+/// The pseudo-terminal of a started script.
+pub(crate) trait Terminal: Send + Sync {
+    /// Tell the node the terminal now has `cols` columns and `rows` rows (the programs
+    /// on it get SIGWINCH).
+    fn resize(&self, cols: u16, rows: u16) -> BoxFuture<'_, Result<()>>;
 }
 
 /// Unread output held per stream of a [`Launch::paced`] process before the process is
@@ -101,11 +113,14 @@ pub(crate) trait Transport: Send + Sync {
     fn spawn<'a>(&'a self, launch: Launch<'a>) -> BoxFuture<'a, Result<RawProcess>>;
 }
 
-/// What to start: `script` as `user`, with stdin piped if asked.
+/// What to start: `script` as `user`, with stdin piped if asked (else it reads end of
+/// file, or on a terminal nothing is typed), on a terminal if asked.
 pub(crate) struct Launch<'a> {
     pub user: &'a str,
     pub script: String,
     pub stdin: bool,
+    /// Checked ([`Tty::checked`]) by the caller.
+    pub tty: Option<Tty>,
     /// The consumer reads the output at its own pace, or not at all (`popen`, a
     /// download): its output is flow-controlled, and a transport must keep that from
     /// stalling anything else (over SSH: a connection of its own). Otherwise the
@@ -120,6 +135,7 @@ impl<'a> Launch<'a> {
             user,
             script,
             stdin: false,
+            tty: None,
             paced: false,
         }
     }

@@ -26,9 +26,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use super::host_keys::{Checker, HostKeys, Refusal};
 use super::stream;
-use super::{BoxFuture, Launch, PACED_LIMIT, RawProcess, Transport, TransportKind};
+use super::{BoxFuture, Launch, PACED_LIMIT, RawProcess, Terminal, Transport, TransportKind};
 use crate::error::{Error, Result};
-use crate::node::command::for_any_login_shell;
+use crate::node::command::{Tty, for_any_login_shell};
 
 /// Connections of their own being set up at once per node: sshd drops unauthenticated
 /// connections at random beyond `MaxStartups` (OpenSSH's default starts at 10).
@@ -383,6 +383,76 @@ impl SshTransport {
     }
 }
 
+impl SshTransport {
+    /// Ask for a pseudo-terminal and wait for the answer: a server that gives none
+    /// (`PermitTTY no`) would otherwise run the command without one.
+    async fn request_pty(
+        &self,
+        read: &mut russh::ChannelReadHalf,
+        write: &russh::ChannelWriteHalf<client::Msg>,
+        tty: &Tty,
+    ) -> Result<()> {
+        write
+            .request_pty(
+                true,
+                &tty.term,
+                u32::from(tty.cols),
+                u32::from(tty.rows),
+                0,
+                0,
+                &[],
+            )
+            .await
+            .map_err(|e| self.error("cannot ask for a terminal", Some(e)))?;
+        let answer = async {
+            loop {
+                match read.wait().await {
+                    Some(ChannelMsg::Success) => return Ok(()),
+                    Some(ChannelMsg::Failure) => {
+                        return Err(self.error(
+                            "the server refused a terminal (is PermitTTY off in its sshd_config?)",
+                            None,
+                        ));
+                    }
+                    Some(_) => {}
+                    None => {
+                        return Err(
+                            self.error("the channel closed while asking for a terminal", None)
+                        );
+                    }
+                }
+            }
+        };
+        tokio::time::timeout(self.settings.connect_timeout, answer)
+            .await
+            .map_err(|_| self.timeout())?
+    }
+}
+
+/// A channel's pseudo-terminal: resized with `window-change` requests.
+struct SshTerminal {
+    write: Arc<russh::ChannelWriteHalf<client::Msg>>,
+    node: String,
+}
+
+impl Terminal for SshTerminal {
+    fn resize(&self, cols: u16, rows: u16) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            self.write
+                .window_change(u32::from(cols), u32::from(rows), 0, 0)
+                .await
+                .map_err(|e| {
+                    Error::transport(
+                        &self.node,
+                        TransportKind::Ssh.as_str(),
+                        "cannot resize the terminal",
+                        Some(Box::new(e)),
+                    )
+                })
+        })
+    }
+}
+
 /// Nothing answers at the address (as opposed to a refused connection, or no route to
 /// its network at all, which is a configuration error worth reporting at once).
 fn unreachable(e: &std::io::Error) -> bool {
@@ -420,6 +490,7 @@ impl Transport for SshTransport {
                 user,
                 script,
                 stdin,
+                tty,
                 paced,
             } = launch;
             let (channel, hold) = if paced {
@@ -438,11 +509,23 @@ impl Transport for SshTransport {
                 (channel, hold)
             };
             let (mut read, write) = channel.split();
+            let write = Arc::new(write);
+            if let Some(tty) = &tty {
+                self.request_pty(&mut read, &write, tty).await?;
+            }
             // sshd hands the command to the user's login shell, which may not be POSIX.
             write
                 .exec(true, for_any_login_shell(&script).into_bytes())
                 .await
                 .map_err(|e| self.error("cannot start the command", Some(e)))?;
+            // No input: end of file at once, as docker exec gives (and `ssh -n`). A
+            // terminal has no end of file (closing its input would not reach the program).
+            if !stdin && tty.is_none() {
+                write
+                    .eof()
+                    .await
+                    .map_err(|e| self.error("cannot start the command", Some(e)))?;
+            }
             let ((out_tx, stdout), (err_tx, stderr)) = if paced {
                 (stream::bounded(PACED_LIMIT), stream::bounded(PACED_LIMIT))
             } else {
@@ -456,6 +539,12 @@ impl Transport for SshTransport {
             } else {
                 None
             };
+            let terminal = tty.is_some().then(|| {
+                Box::new(SshTerminal {
+                    write: write.clone(),
+                    node: self.name.clone(),
+                }) as Box<dyn Terminal>
+            });
             tokio::spawn(async move {
                 let _hold = hold;
                 let _write = write;
@@ -490,6 +579,7 @@ impl Transport for SshTransport {
                 stdout,
                 stderr,
                 stdin: input,
+                terminal,
                 exit,
             })
         })
