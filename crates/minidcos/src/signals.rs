@@ -43,9 +43,12 @@ pub async fn interruptible(work: impl Future<Output = Result<i32>>) -> Result<i3
     let mut interrupt = Interrupt::register()?;
     tokio::select! {
         done = work => done,
-        signal = interrupt.recv() => {
+        // Said before `work` is dropped: select! drops it before a handler runs, and
+        // stopping what it did on the nodes can take a moment.
+        signal = async {
+            let signal = interrupt.recv().await;
             eprintln!("interrupted");
-            Ok(128 + signal)
-        }
+            signal
+        } => Ok(128 + signal),
     }
 }

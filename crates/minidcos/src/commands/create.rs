@@ -46,7 +46,7 @@ pub async fn create(args: CreateArgs, json: bool) -> Result<Status> {
     let mut backend = Docker::new()
         .cluster_id(&id)
         .privileged(args.privileged.into())
-        .transport(args.transport.into())
+        .mount_sources_on_daemon(args.mount_sources_on_daemon)
         .image_options(super::recipe_options(
             image_progress(step.clone()),
             &args.recipe,
@@ -59,6 +59,9 @@ pub async fn create(args: CreateArgs, json: bool) -> Result<Status> {
     }
     if let Some(image) = &args.node_image {
         backend = backend.node_image(image);
+    }
+    if let Some(transport) = args.transport {
+        backend = backend.transport(transport.into());
     }
     if let Some(network) = &args.network {
         backend = backend.network(network);
@@ -125,11 +128,13 @@ pub async fn create(args: CreateArgs, json: bool) -> Result<Status> {
     };
     let outcome = tokio::select! {
         r = work => Ok(r),
-        signal = interrupt.recv() => {
-            // The work is dropped when this select ends, and that removes what it made.
+        // Said before the branch's handler runs: select! drops the work (and so runs
+        // its cleanup) before that.
+        signal = async {
+            let signal = interrupt.recv().await;
             eprintln!("interrupted: cleaning up {id} (Ctrl-C again stops at once; `minidcos docker clean` then removes what is left)");
-            Err(signal)
-        }
+            signal
+        } => Err(signal),
     };
     drop(step);
     match outcome {
