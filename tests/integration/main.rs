@@ -16,5 +16,6 @@ mod image;
 mod install;
 mod logs;
 mod reliability;
+mod remote;
 mod testenv;
 mod transports;

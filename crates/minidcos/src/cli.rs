@@ -309,9 +309,14 @@ pub struct CreateArgs {
     /// Run nodes privileged.
     #[arg(long, value_enum, default_value_t = PrivilegedArg::Auto)]
     pub privileged: PrivilegedArg,
-    /// How node commands travel.
-    #[arg(long, value_enum, default_value_t = TransportArg::Ssh)]
-    pub transport: TransportArg,
+    /// How node commands travel. Default: ssh, or docker-exec on a Docker daemon on
+    /// another host (DOCKER_HOST), whose node addresses are not reachable from here.
+    #[arg(long, value_enum)]
+    pub transport: Option<TransportArg>,
+    /// The sources of --custom-*-volume are paths on the Docker daemon's host (needed
+    /// for them on a daemon on another host).
+    #[arg(long)]
+    pub mount_sources_on_daemon: bool,
     /// Attach nodes to this existing Docker network instead of a private one.
     #[arg(long, value_name = "NETWORK")]
     pub network: Option<String>,

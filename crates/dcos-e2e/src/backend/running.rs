@@ -20,6 +20,9 @@ pub(crate) const GENCONF_LOG: &str = "genconf.log";
 pub(crate) struct GenconfMount {
     pub host_dir: PathBuf,
     pub node_dir: &'static str,
+    /// The nodes do not see `host_dir`: `node_dir` is one volume on every node, filled
+    /// through the first master after genconf ran (a daemon on another host).
+    pub upload: bool,
 }
 
 /// The backend side of a running cluster.

@@ -37,6 +37,23 @@ impl Target<'_> {
     }
 }
 
+/// `genconf/serve` into the volume every node holds at the genconf directory, through
+/// the first master (its daemon does not see the workspace, so nothing is bound).
+async fn upload_serve(target: &Target<'_>, genconf: &GenconfMount) -> Result<()> {
+    let first = target
+        .masters
+        .first()
+        .ok_or_else(|| Error::invalid("masters", 0, "an installation needs a master"))?;
+    let serve = format!("{}/serve", genconf.node_dir);
+    first
+        .run(crate::node::Command::new(["rm", "-rf", serve.as_str()]))
+        .await?;
+    let options = crate::node::CopyOptions::new().sudo(true);
+    first
+        .send_file_with(genconf.host_dir.join("serve"), &serve, &options)
+        .await
+}
+
 pub(crate) async fn install(
     cluster_id: &str,
     target: &Target<'_>,
@@ -48,6 +65,9 @@ pub(crate) async fn install(
     genconf::write_genconf(target, options, &genconf.host_dir).await?;
     genconf::run_genconf(options, &genconf.host_dir, target.live).await?;
     tracing::info!(cluster = %cluster_id, "genconf done in {:.1?}", step.elapsed());
+    if genconf.upload {
+        upload_serve(target, genconf).await?;
+    }
     let step = std::time::Instant::now();
     let serve = format!("{}/serve", genconf.node_dir);
     let results = join_all(target.nodes().map(|n| node::install_node(n, &serve))).await;

@@ -17,6 +17,7 @@ pub(crate) async fn attach(id: &str, transport: Option<TransportKind>) -> Result
         id: id.to_string(),
         workspace: found.workspace,
         watchdog: Mutex::new(None),
+        genconf_upload: found.genconf_upload,
     };
     Ok(NewCluster {
         liveness: found.liveness,

@@ -18,9 +18,11 @@ use crate::error::{Error, Result};
 /// How long to wait for the daemon to answer the first call; an unreachable TCP daemon
 /// must give an error, not a hang.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// This machine's daemon, where DOCKER_HOST does not say otherwise.
+pub(crate) const LOCAL_HOST: &str = "unix:///var/run/docker.sock";
 /// Per-request timeout. Long operations (image import, big uploads) stream and are not
 /// bounded by it in practice; it guards against a daemon that stops answering.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// A connected Docker client. Cheap to clone; bound to the tokio runtime it is used on.
 #[derive(Clone, Debug)]
@@ -97,14 +99,18 @@ impl DockerClient {
     /// Connect with this per-request timeout (cleanup from `Drop` must not wait for a
     /// daemon that stopped answering as long as a big upload may take).
     pub(crate) async fn connect_with(request_timeout: Duration) -> Result<Self> {
-        let host =
-            std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+        let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| LOCAL_HOST.into());
+        Self::connect_to(host, request_timeout).await
+    }
+
+    /// Connect to the daemon at `host` (`unix://`, `tcp://`, `http://`).
+    pub(crate) async fn connect_to(host: String, request_timeout: Duration) -> Result<Self> {
         let unreachable =
             |source: Box<dyn std::error::Error + Send + Sync>| Error::DockerUnreachable {
                 host: host.clone(),
                 source,
             };
-        let api = Docker::connect_with_defaults()
+        let api = Docker::connect_with_host(&host)
             .map_err(|e| unreachable(Box::new(e)))?
             .with_timeout(request_timeout);
         let api = match tokio::time::timeout(CONNECT_TIMEOUT, api.negotiate_version()).await {

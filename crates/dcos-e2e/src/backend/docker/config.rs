@@ -112,7 +112,8 @@ pub struct Docker {
     pub(crate) network: Option<String>,
     pub(crate) privileged: Privileged,
     pub(crate) cluster_id: Option<String>,
-    pub(crate) transport: TransportKind,
+    /// `None`: SSH, or docker exec where SSH cannot reach the nodes (see `transport`).
+    pub(crate) transport: Option<TransportKind>,
     pub(crate) connect_timeout: Duration,
     pub(crate) ready_timeout: Duration,
     /// The user's own labels on every node container, and per role.
@@ -121,6 +122,8 @@ pub struct Docker {
     /// Ports of the first master published on the host: (host port, container port).
     pub(crate) master_ports: Vec<(u16, u16)>,
     pub(crate) engine_storage_driver: StorageDriver,
+    /// Bind-mount sources are paths on the daemon's host (which may not be this one).
+    pub(crate) mount_sources_on_daemon: bool,
 }
 
 impl Default for Docker {
@@ -133,13 +136,14 @@ impl Default for Docker {
             network: None,
             privileged: Privileged::Auto,
             cluster_id: None,
-            transport: TransportKind::Ssh,
+            transport: None,
             connect_timeout: Duration::from_secs(10),
             ready_timeout: Duration::from_secs(120),
             labels: Vec::new(),
             role_labels: PerRole::default(),
             master_ports: Vec::new(),
             engine_storage_driver: StorageDriver::Auto,
+            mount_sources_on_daemon: false,
         }
     }
 }
@@ -209,9 +213,11 @@ impl Docker {
         self
     }
 
-    /// How commands reach nodes (default SSH).
+    /// How commands reach nodes. Default: SSH, except on a Docker daemon that does not
+    /// see this machine's files (another host: its node addresses are not routable
+    /// from here), where it is docker exec; SSH is refused there.
     pub fn transport(mut self, transport: TransportKind) -> Self {
-        self.transport = transport;
+        self.transport = Some(transport);
         self
     }
 
@@ -245,6 +251,14 @@ impl Docker {
         self.role_labels
             .get_mut(role)
             .push((key.into(), value.into()));
+        self
+    }
+
+    /// The sources of the custom mounts are paths on the Docker daemon's host. Needed
+    /// for custom mounts on a daemon that does not see this machine's files (they are
+    /// refused there otherwise: the daemon would bind its own file of that name).
+    pub fn mount_sources_on_daemon(mut self, yes: bool) -> Self {
+        self.mount_sources_on_daemon = yes;
         self
     }
 
@@ -282,7 +296,8 @@ impl Docker {
     pub(crate) fn validate(&self) -> Result<PathBuf> {
         for role in Role::ALL {
             for m in self.mounts_for(role) {
-                if !m.source.exists() {
+                // A source on the daemon's host is the daemon's to check.
+                if !self.mount_sources_on_daemon && !m.source.exists() {
                     return Err(Error::invalid(
                         mount_param(role),
                         m.source.display(),

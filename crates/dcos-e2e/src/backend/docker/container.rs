@@ -43,7 +43,11 @@ pub(crate) struct NodeContext<'a> {
     pub network: &'a str,
     pub privileged: bool,
     pub cgroup_v2: bool,
+    pub transport: crate::node::TransportKind,
     pub authorized: &'a str,
+    /// The daemon sees the workspace (it runs on this machine): keys and genconf are
+    /// bound from it. Otherwise keys are copied in and genconf is a volume.
+    pub binds_workspace: bool,
 }
 
 impl NodeContext<'_> {
@@ -57,8 +61,8 @@ impl NodeContext<'_> {
         api.create_container(Some(options), body)
             .await
             .map_err(op(format!("creating container {}", p.name)))?;
-        if !binds_keys() {
-            self.copy_authorized_keys(p).await?;
+        if !self.binds_workspace || !binds_keys() {
+            self.copy_keys(p).await?;
         }
         // A create that lost this id to us may hold a network of the same name for a
         // moment (Docker before API 1.44 allows that); it removes it at once.
@@ -90,7 +94,10 @@ impl NodeContext<'_> {
             self.cfg.labels_for(p.role).cloned().chain(tags).collect();
         tags.insert(labels::NODE_INDEX.into(), p.index.to_string());
         tags.insert(labels::SSH_USER.into(), DEFAULT_USER.into());
-        tags.insert(labels::TRANSPORT.into(), self.cfg.transport.as_str().into());
+        tags.insert(labels::TRANSPORT.into(), self.transport.as_str().into());
+        if !self.binds_workspace {
+            tags.insert(labels::GENCONF_VOLUME.into(), self.genconf_volume());
+        }
         tags.insert(
             labels::CONNECT_TIMEOUT_MS.into(),
             self.cfg.connect_timeout.as_millis().to_string(),
@@ -128,30 +135,47 @@ impl NodeContext<'_> {
             }),
             ..Default::default()
         };
-        // Keys are bound from the workspace rather than copied in: copying into a
-        // created container mounts its root filesystem once more (slow on some storage
-        // drivers). sshd takes a host key of any owner, but root's authorized_keys only
-        // when root owns it: a harness not running as root copies that one in.
-        let (host_key, authorized) = self.key_files(p)?;
-        mounts.push(bind(
-            host_key.to_string_lossy().into(),
-            "/etc/ssh/ssh_host_ed25519_key",
-            true,
-        ));
-        if let Some(authorized) = authorized {
+        if self.binds_workspace {
+            // Keys are bound from the workspace rather than copied in: copying into a
+            // created container mounts its root filesystem once more (slow on some
+            // storage drivers). sshd takes a host key of any owner, but root's
+            // authorized_keys only when root owns it: a harness not running as root
+            // copies that one in.
+            let (host_key, authorized) = self.key_files(p)?;
+            mounts.push(bind(host_key.to_string_lossy().into(), HOST_KEY, true));
+            if let Some(authorized) = authorized {
+                mounts.push(bind(
+                    authorized.to_string_lossy().into(),
+                    AUTHORIZED_KEYS,
+                    false,
+                ));
+            }
             mounts.push(bind(
-                authorized.to_string_lossy().into(),
-                AUTHORIZED_KEYS,
-                false,
+                self.workspace.join(GENCONF_DIR).to_string_lossy().into(),
+                NODE_GENCONF_DIR,
+                true,
             ));
+        } else {
+            // One volume for the cluster, filled through the first master at install.
+            let first_master = p.role == Role::Master && p.index == 1;
+            mounts.push(ApiMount {
+                target: Some(NODE_GENCONF_DIR.into()),
+                source: Some(self.genconf_volume()),
+                typ: Some(MountType::VOLUME),
+                read_only: Some(!first_master),
+                volume_options: Some(MountVolumeOptions {
+                    labels: Some(labels::object_labels(self.id, role, self.workspace)),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
         }
-        mounts.push(bind(
-            self.workspace.join(GENCONF_DIR).to_string_lossy().into(),
-            NODE_GENCONF_DIR,
-            true,
-        ));
         for m in self.cfg.mounts_for(p.role) {
-            let source = std::fs::canonicalize(&m.source).unwrap_or_else(|_| m.source.clone());
+            let source = if self.cfg.mount_sources_on_daemon {
+                m.source.clone()
+            } else {
+                std::fs::canonicalize(&m.source).unwrap_or_else(|_| m.source.clone())
+            };
             mounts.push(bind(
                 source.to_string_lossy().into(),
                 &m.target,
@@ -235,9 +259,27 @@ impl NodeContext<'_> {
         })
     }
 
-    /// Put root's authorized_keys into a created container, owned by root, 0600.
-    async fn copy_authorized_keys(&self, p: &Planned) -> Result<()> {
+    fn genconf_volume(&self) -> String {
+        format!("{}-genconf", self.id)
+    }
+
+    /// Put root's authorized_keys (and, where the daemon cannot bind it from the
+    /// workspace, the node's host key) into a created container, owned by root, 0600.
+    async fn copy_keys(&self, p: &Planned) -> Result<()> {
         let content = self.authorized_line();
+        let host_key = if self.binds_workspace {
+            None
+        } else {
+            let pem = p
+                .host_key
+                .to_openssh(russh::keys::ssh_key::LineEnding::LF)
+                .map_err(|e| {
+                    Error::io("encode the host key of", &p.name)(std::io::Error::other(
+                        e.to_string(),
+                    ))
+                })?;
+            Some(pem)
+        };
         let mut archive = tar::Builder::new(Vec::new());
         let mut entry = |path: &str, kind: tar::EntryType, mode: u32, data: &[u8]| {
             let mut header = tar::Header::new_gnu();
@@ -258,6 +300,15 @@ impl NodeContext<'_> {
                     content.as_bytes(),
                 )
             })
+            .and_then(|()| match &host_key {
+                Some(pem) => entry(
+                    HOST_KEY.trim_start_matches('/'),
+                    tar::EntryType::Regular,
+                    0o600,
+                    pem.as_bytes(),
+                ),
+                None => Ok(()),
+            })
             .map_err(Error::io("archive", AUTHORIZED_KEYS))?;
         let bytes = archive
             .into_inner()
@@ -269,7 +320,7 @@ impl NodeContext<'_> {
             .api
             .upload_to_container(&p.name, Some(options), bollard::body_full(bytes.into()))
             .await
-            .map_err(op(format!("copying authorized_keys into {}", p.name)))
+            .map_err(op(format!("copying keys into {}", p.name)))
     }
 
     /// The node's own host key (known to the harness in advance, so it is pinned) and,
@@ -294,6 +345,7 @@ impl NodeContext<'_> {
 }
 
 const AUTHORIZED_KEYS: &str = "/root/.ssh/authorized_keys";
+const HOST_KEY: &str = "/etc/ssh/ssh_host_ed25519_key";
 
 /// Whether root's authorized_keys can be bound from the workspace: only when we are
 /// root, so the file is root's (sshd's StrictModes).

@@ -31,6 +31,8 @@ struct Found {
 pub(crate) struct Discovered {
     pub client: DockerClient,
     pub workspace: PathBuf,
+    /// Its nodes hold genconf in a volume (their daemon does not see the workspace).
+    pub genconf_upload: bool,
     pub liveness: Arc<Liveness>,
     pub nodes: PerRole<Vec<crate::node::Node>>,
 }
@@ -41,6 +43,7 @@ pub(crate) async fn discover(id: &str, transport: Option<TransportKind>) -> Resu
     let containers = client.containers(&labels::cluster_filter(id, None)).await?;
     let mut workspace = None;
     let mut connect_timeout = None;
+    let mut genconf_upload = false;
     let mut found = Vec::new();
     for c in containers {
         let l = c.labels.clone().unwrap_or_default();
@@ -48,6 +51,7 @@ pub(crate) async fn discover(id: &str, transport: Option<TransportKind>) -> Resu
             continue;
         };
         workspace = workspace.or_else(|| labels::workspace_of(&l));
+        genconf_upload |= l.contains_key(labels::GENCONF_VOLUME);
         connect_timeout = connect_timeout.or_else(|| {
             l.get(labels::CONNECT_TIMEOUT_MS)
                 .and_then(|ms| ms.parse().ok())
@@ -114,6 +118,7 @@ pub(crate) async fn discover(id: &str, transport: Option<TransportKind>) -> Resu
     Ok(Discovered {
         client,
         workspace,
+        genconf_upload,
         liveness,
         nodes,
     })

@@ -418,6 +418,11 @@ pub(crate) async fn ensure_image(client: &DockerClient, options: &ImageOptions) 
     if client.image_exists(&tag).await? {
         return Ok(tag);
     }
+    // A daemon elsewhere: this machine's may have it already (a minute of building saved).
+    if super::transfer::from_local(client, &tag).await? {
+        options.report(&format!("sent {tag} from this machine's Docker daemon"));
+        return Ok(tag);
+    }
     if !is_root() {
         return Err(Error::ImageBuild {
             step: "checking permissions",

@@ -4,7 +4,8 @@
 //!
 //! Files, lowest first: `client` (the Docker API), `labels` and `owner`, `config` (what
 //! the user chooses), `image`/`mirror` (the node image), `engine` (the container
-//! engine the image can hold), `daemon` (what the daemon allows), `workspace` (keys and
+//! engine the image can hold), `daemon` (what the daemon allows), `filesystem` (whether
+//! it sees this machine's files), `transfer` (images into it), `workspace` (keys and
 //! genconf on the host), `exec` (the docker exec transport), `watchdog`, `cleanup`,
 //! `container` (a node's spec), `ready`, `nodes` (node handles), `running` (the
 //! lifecycle side), `provision`, `attach`, `list`, `load` (images into nodes' engines,
@@ -20,6 +21,7 @@ pub(crate) mod discover;
 pub(crate) mod doctor;
 pub(crate) mod engine;
 pub(crate) mod exec;
+pub(crate) mod filesystem;
 pub(crate) mod image;
 pub mod labels;
 pub(crate) mod list;
@@ -32,5 +34,6 @@ pub(crate) mod private;
 pub(crate) mod provision;
 pub(crate) mod ready;
 pub(crate) mod running;
+pub(crate) mod transfer;
 pub(crate) mod watchdog;
 pub(crate) mod workspace;

@@ -16,14 +16,14 @@ use super::nodes::{NODE_MAX_SESSIONS, Wiring};
 use super::ready::wait_ready;
 use super::running::{DockerCluster, off_runtime};
 use super::workspace::{KNOWN_HOSTS_FILE, Workspace, new_ed25519, write_keypair};
-use super::{cleanup, labels, watchdog};
+use super::{cleanup, filesystem, labels, watchdog};
 use crate::backend::running::NewCluster;
 use crate::error::{Aftermath, Error, Result};
-use crate::node::Role;
 use crate::node::liveness::Liveness;
 use crate::node::role::PerRole;
 use crate::node::transport::host_keys::HostKeys;
 use crate::node::transport::ssh::SshSettings;
+use crate::node::{Role, TransportKind};
 use crate::params::ClusterParams;
 use crate::policy::{keep_reason, keep_requested};
 
@@ -63,6 +63,10 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ne
         None => Docker::new_cluster_id(),
     };
     let workspace = Workspace::create(&base, &id)?;
+    // A daemon elsewhere (another host, another mount namespace) resolves bind sources
+    // in its own filesystem: nothing of the workspace can be bound there.
+    let binds_workspace = filesystem::daemon_sees(&client, &own_image, workspace.path()).await?;
+    let transport = remote_checks(cfg, &client, binds_workspace)?;
     let keep_on_error = params.keep_on_error();
     // From here on objects exist: if this future is dropped (a timeout, a select!, an
     // interrupt), whatever was made goes too.
@@ -81,6 +85,8 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ne
         workspace: &workspace,
         image: &image,
         own_image: &own_image,
+        binds_workspace,
+        transport,
     };
     let made = plan.make().await;
     let made = match made {
@@ -146,12 +152,52 @@ impl Drop for Unfinished {
     }
 }
 
+/// The transport, and what a daemon that does not see this machine's files cannot do:
+/// SSH to its nodes (their addresses are on that host) and bind mounts of sources here.
+fn remote_checks(
+    cfg: &Docker,
+    client: &DockerClient,
+    binds_workspace: bool,
+) -> Result<TransportKind> {
+    if binds_workspace {
+        return Ok(cfg.transport.unwrap_or(TransportKind::Ssh));
+    }
+    let elsewhere = format!(
+        "the Docker daemon at {} does not see this machine's files (it runs on another host or in another mount namespace)",
+        client.host()
+    );
+    if cfg.transport == Some(TransportKind::Ssh) {
+        return Err(Error::invalid(
+            "transport",
+            TransportKind::Ssh.as_str(),
+            format!(
+                "{elsewhere}, so its nodes' addresses are not reachable from here; use the docker-exec transport"
+            ),
+        ));
+    }
+    if !cfg.mount_sources_on_daemon {
+        let mut mounts = Role::ALL.into_iter().flat_map(|role| cfg.mounts_for(role));
+        if let Some(m) = mounts.next() {
+            return Err(Error::invalid(
+                "custom mounts",
+                m.source.display(),
+                format!(
+                    "{elsewhere}; a bind mount's source would be that host's path: say that the sources exist there (mount_sources_on_daemon)"
+                ),
+            ));
+        }
+    }
+    Ok(TransportKind::DockerExec)
+}
+
 /// The node image to use: the user's (it must exist; no registry is used) or ours,
 /// built when missing.
 async fn node_image(client: &DockerClient, cfg: &Docker) -> Result<String> {
     match &cfg.node_image {
         Some(image) => {
-            if !client.image_exists(image).await? {
+            if !client.image_exists(image).await?
+                && !super::transfer::from_local(client, image).await?
+            {
                 return Err(Error::invalid(
                     "node_image",
                     image,
@@ -201,6 +247,9 @@ struct Plan<'a> {
     image: &'a str,
     /// Ours, for the watchdog and the probe.
     own_image: &'a str,
+    /// The daemon sees the workspace (see `filesystem`).
+    binds_workspace: bool,
+    transport: TransportKind,
 }
 
 impl Plan<'_> {
@@ -231,7 +280,7 @@ impl Plan<'_> {
         // the loser stops here and removes only what it made (its workspace). All three
         // requests are waited for, so none lands after that removal.
         let (claim, network, facts) = tokio::join!(
-            watchdog::claim(client, id, self.own_image, workspace),
+            watchdog::claim(client, id, self.own_image, workspace, self.binds_workspace),
             network,
             daemon_facts(client, self.own_image)
         );
@@ -256,6 +305,7 @@ impl Plan<'_> {
             id: id.to_string(),
             workspace: workspace.to_path_buf(),
             watchdog: Mutex::new(watchdog?),
+            genconf_upload: !self.binds_workspace,
         };
         Ok(NewCluster {
             liveness,
@@ -304,7 +354,9 @@ impl Plan<'_> {
             network,
             privileged,
             cgroup_v2: facts.cgroup_v2,
+            transport: self.transport,
             authorized: &authorized,
+            binds_workspace: self.binds_workspace,
         };
         // Every node's requests are waited for, failed or not: an error must not leave a
         // request in flight that lands after the cleanup.
@@ -326,7 +378,7 @@ impl Plan<'_> {
         let wiring = Wiring {
             client: self.client,
             settings: &settings,
-            transport: cfg.transport,
+            transport: self.transport,
             liveness: &liveness,
             log_output_live: params.log_output_live,
         };
@@ -336,7 +388,7 @@ impl Plan<'_> {
                 .get_mut(p.role)
                 .push(wiring.node(p.role, p.index, *ip, &p.name));
         }
-        wait_ready(self.client, nodes.iter(), cfg.ready_timeout, cfg.transport).await?;
+        wait_ready(self.client, nodes.iter(), cfg.ready_timeout, self.transport).await?;
         Ok((liveness, nodes))
     }
 }

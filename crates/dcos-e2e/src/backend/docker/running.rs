@@ -21,6 +21,8 @@ pub(crate) struct DockerCluster {
     pub id: String,
     pub workspace: PathBuf,
     pub watchdog: Mutex<Option<Watchdog>>,
+    /// The daemon does not see the workspace: genconf goes to nodes through the API.
+    pub genconf_upload: bool,
 }
 
 impl DockerCluster {
@@ -61,6 +63,7 @@ impl RunningCluster for DockerCluster {
         Some(GenconfMount {
             host_dir: self.workspace.join(GENCONF_DIR),
             node_dir: NODE_GENCONF_DIR,
+            upload: self.genconf_upload,
         })
     }
 

@@ -78,7 +78,10 @@ pub(crate) async fn disarm(client: &DockerClient, cluster_id: &str) -> Result<()
     new.and(old)
 }
 
-/// The daemon's socket path as seen by the daemon's host, when it is a local socket.
+/// Where a daemon that does not see this machine's files most likely has its socket.
+const USUAL_SOCKET: &str = "/var/run/docker.sock";
+
+/// The daemon's socket path as seen by the daemon's host, when it is a unix socket.
 fn daemon_socket() -> Option<String> {
     match std::env::var("DOCKER_HOST") {
         Ok(host) => host.strip_prefix("unix://").map(str::to_string),
@@ -107,6 +110,7 @@ pub(crate) async fn claim(
     cluster_id: &str,
     image: &str,
     workspace: &Path,
+    binds_workspace: bool,
 ) -> Result<Claim> {
     let socket = daemon_socket();
     let (parent, name) = match (workspace.parent(), workspace.file_name()) {
@@ -132,12 +136,24 @@ pub(crate) async fn claim(
         target: Some(target.to_string()),
         ..Default::default()
     };
-    let (uid, gid) = owner_ids();
+    // On this machine: as this process's user, with the socket's group. Elsewhere our
+    // ids mean nothing; root of that host owns its socket (still without capabilities).
+    let (uid, gid) = if binds_workspace { owner_ids() } else { (0, 0) };
     let socket_group = socket
         .as_deref()
+        .filter(|_| binds_workspace)
         .and_then(|s| std::fs::metadata(s).ok())
         .map(|m| std::os::unix::fs::MetadataExt::gid(&m).to_string());
-    let body = ContainerCreateBody {
+    let mut mounts = |socket: &str| {
+        let mut mounts = vec![bind(socket.to_string(), "/var/run/docker.sock")];
+        // Elsewhere the workspace is not there to remove (this process's own cleanup
+        // and `clean` remove it here).
+        if binds_workspace {
+            mounts.push(bind(parent.to_string_lossy().to_string(), "/workspaces"));
+        }
+        mounts
+    };
+    let body = |mounts: Option<Vec<Mount>>| ContainerCreateBody {
         image: Some(image.to_string()),
         user: Some(format!("{uid}:{gid}")),
         entrypoint: Some(vec![
@@ -146,11 +162,15 @@ pub(crate) async fn claim(
             SCRIPT.into(),
             "watchdog".into(),
             cluster_id.into(),
-            name,
-            filter,
+            if binds_workspace {
+                name.clone()
+            } else {
+                String::new()
+            },
+            filter.clone(),
         ]),
         cmd: Some(vec![]),
-        labels: Some(object_labels),
+        labels: Some(object_labels.clone()),
         open_stdin: Some(true),
         stdin_once: Some(true),
         attach_stdin: Some(true),
@@ -158,13 +178,8 @@ pub(crate) async fn claim(
         host_config: Some(HostConfig {
             auto_remove: Some(true),
             network_mode: Some("none".into()),
-            mounts: socket.as_ref().map(|socket| {
-                vec![
-                    bind(socket.clone(), "/var/run/docker.sock"),
-                    bind(parent.to_string_lossy().to_string(), "/workspaces"),
-                ]
-            }),
-            group_add: socket_group.map(|g| vec![g]),
+            mounts,
+            group_add: socket_group.clone().map(|g| vec![g]),
             cap_drop: Some(vec!["ALL".into()]),
             security_opt: Some(vec!["no-new-privileges".into()]),
             readonly_rootfs: Some(true),
@@ -177,10 +192,36 @@ pub(crate) async fn claim(
     let options = CreateContainerOptionsBuilder::default()
         .name(&labels::watchdog_container(cluster_id))
         .build();
-    match client.api.create_container(Some(options), body).await {
+    let mut created = client
+        .api
+        .create_container(
+            Some(options.clone()),
+            body(socket.as_deref().map(&mut mounts)),
+        )
+        .await;
+    let mut armable = socket.is_some();
+    // A daemon elsewhere may not have its socket where we reach it (a forwarded socket):
+    // then at the usual place, else no watchdog.
+    if let Err(e) = &created
+        && !binds_workspace
+        && e.to_string().contains("bind source path does not exist")
+    {
+        created = client
+            .api
+            .create_container(Some(options.clone()), body(Some(mounts(USUAL_SOCKET))))
+            .await;
+        if created
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("bind source path does not exist"))
+        {
+            armable = false;
+            created = client.api.create_container(Some(options), body(None)).await;
+        }
+    }
+    match created {
         Ok(created) => Ok(Claim {
             container: created.id,
-            armable: socket.is_some(),
+            armable,
         }),
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 409, ..

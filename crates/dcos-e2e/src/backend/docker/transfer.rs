@@ -1,0 +1,37 @@
+//! An image into a daemon on another host that lacks it, without a registry: this
+//! machine's daemon saves it and the other loads it, one stream between them (the
+//! `docker save | docker -H … load` of the by-hand way, with nothing on disk).
+
+use bollard::query_parameters::ImportImageOptionsBuilder;
+use futures_util::StreamExt;
+
+use super::client::{DockerClient, LOCAL_HOST, REQUEST_TIMEOUT, op};
+use crate::error::Result;
+
+/// Send `image` from this machine's daemon to `to`, when `to` is another daemon and
+/// this machine's has it. False when there is nothing to send it from.
+pub(crate) async fn from_local(to: &DockerClient, image: &str) -> Result<bool> {
+    if to.host() == LOCAL_HOST {
+        return Ok(false);
+    }
+    // No daemon here, or one without the image: the caller builds it or says it is missing.
+    let Ok(local) = DockerClient::connect_to(LOCAL_HOST.into(), REQUEST_TIMEOUT).await else {
+        return Ok(false);
+    };
+    if !local.image_exists(image).await? {
+        return Ok(false);
+    }
+    tracing::info!(target: "dcos_e2e::image", "sending {image} from this machine's Docker daemon to {}", to.host());
+    let saved = local.api.export_image(image);
+    let options = ImportImageOptionsBuilder::default().quiet(true).build();
+    let mut loaded = to.api.import_image_stream(options, saved, None);
+    while let Some(item) = loaded.next().await {
+        let info = item.map_err(op(format!("sending image {image} to {}", to.host())))?;
+        if let Some(detail) = info.error_detail.and_then(|d| d.message) {
+            return Err(op(format!("loading image {image} on {}", to.host()))(
+                bollard::errors::Error::DockerStreamError { error: detail },
+            ));
+        }
+    }
+    Ok(true)
+}
