@@ -1,4 +1,4 @@
-//! Benchmarks of issues 3, 4, 6, 7, 16 and 18, each printed beside a baseline measured in the
+//! Benchmarks of issues 3, 4, 6, 7, 16, 17 and 18, each printed beside a baseline measured in the
 //! same run (`cargo bench --bench cluster`; see `benches/README.md`).
 //!
 //! Baselines: `benches/baseline.sh` (plain `docker run` + OpenSSH), the same installer
@@ -17,6 +17,7 @@ mod environment;
 mod install;
 mod ops;
 mod provision;
+mod remote;
 mod report;
 mod scale;
 mod state;
@@ -67,6 +68,9 @@ async fn run(b: &mut Bench) -> Result<()> {
     }
     if b.cfg.wants("tty") {
         tty::bench(b).await?;
+    }
+    if b.cfg.wants("remote") {
+        remote::bench(b).await?;
     }
     Ok(())
 }

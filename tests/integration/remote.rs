@@ -154,9 +154,11 @@ fn a_cluster_on_a_remote_daemon_installs_runs_copies_and_goes() {
 
 #[test]
 fn ssh_and_local_bind_mounts_are_refused_there_and_daemon_paths_work() {
-    let host = use_remote();
+    // Chosen per backend here, not by DOCKER_HOST.
+    common::node_image();
+    let host = remote();
     let provision = |backend: Docker| {
-        Cluster::builder(backend)
+        Cluster::builder(backend.docker_host(host))
             .masters(1)
             .agents(0)
             .public_agents(0)

@@ -93,17 +93,21 @@ impl DockerClient {
     /// Connect the way the `docker` CLI does (DOCKER_HOST, else the local socket) and
     /// agree on an API version with the daemon.
     pub(crate) async fn connect() -> Result<Self> {
-        Self::connect_with(REQUEST_TIMEOUT).await
-    }
-
-    /// Connect with this per-request timeout (cleanup from `Drop` must not wait for a
-    /// daemon that stopped answering as long as a big upload may take).
-    pub(crate) async fn connect_with(request_timeout: Duration) -> Result<Self> {
         let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| LOCAL_HOST.into());
-        Self::connect_to(host, request_timeout).await
+        Self::connect_to(host, REQUEST_TIMEOUT).await
     }
 
-    /// Connect to the daemon at `host` (`unix://`, `tcp://`, `http://`).
+    /// Connect to the daemon at `host`, or where DOCKER_HOST says.
+    pub(crate) async fn connect_at(host: Option<String>) -> Result<Self> {
+        match host {
+            Some(host) => Self::connect_to(host, REQUEST_TIMEOUT).await,
+            None => Self::connect().await,
+        }
+    }
+
+    /// Connect to the daemon at `host` (`unix://`, `tcp://`, `http://`), with this
+    /// per-request timeout (cleanup from `Drop` must not wait for a daemon that stopped
+    /// answering as long as a big upload may take).
     pub(crate) async fn connect_to(host: String, request_timeout: Duration) -> Result<Self> {
         let unreachable =
             |source: Box<dyn std::error::Error + Send + Sync>| Error::DockerUnreachable {

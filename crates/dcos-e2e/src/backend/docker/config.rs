@@ -118,12 +118,15 @@ pub struct Docker {
     pub(crate) ready_timeout: Duration,
     /// The user's own labels on every node container, and per role.
     pub(crate) labels: Vec<(String, String)>,
-    pub(crate) role_labels: PerRole<Vec<(String, String)>>,
+    // Boxed, like the image options: rarely set, and it keeps `ClusterBackend` small.
+    pub(crate) role_labels: Box<PerRole<Vec<(String, String)>>>,
     /// Ports of the first master published on the host: (host port, container port).
     pub(crate) master_ports: Vec<(u16, u16)>,
     pub(crate) engine_storage_driver: StorageDriver,
     /// Bind-mount sources are paths on the daemon's host (which may not be this one).
     pub(crate) mount_sources_on_daemon: bool,
+    /// The daemon's address; `None`: DOCKER_HOST, else this machine's socket.
+    pub(crate) docker_host: Option<String>,
 }
 
 impl Default for Docker {
@@ -140,10 +143,11 @@ impl Default for Docker {
             connect_timeout: Duration::from_secs(10),
             ready_timeout: Duration::from_secs(120),
             labels: Vec::new(),
-            role_labels: PerRole::default(),
+            role_labels: Box::default(),
             master_ports: Vec::new(),
             engine_storage_driver: StorageDriver::Auto,
             mount_sources_on_daemon: false,
+            docker_host: None,
         }
     }
 }
@@ -251,6 +255,15 @@ impl Docker {
         self.role_labels
             .get_mut(role)
             .push((key.into(), value.into()));
+        self
+    }
+
+    /// The Docker daemon to make the cluster on (`unix://…`, `tcp://…`), instead of
+    /// where DOCKER_HOST says (else this machine's socket). Functions that take a
+    /// cluster id (`destroy_cluster`, `clean`, `list_clusters`, attach) go by
+    /// DOCKER_HOST. A daemon elsewhere: see `docs/remote-hosts.md`.
+    pub fn docker_host(mut self, host: impl Into<String>) -> Self {
+        self.docker_host = Some(host.into());
         self
     }
 

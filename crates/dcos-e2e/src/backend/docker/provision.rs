@@ -30,7 +30,7 @@ use crate::policy::{keep_reason, keep_requested};
 /// Make a Docker cluster. The cluster parameters were validated by the caller.
 pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<NewCluster> {
     let base = cfg.validate()?;
-    let client = DockerClient::connect().await?;
+    let client = DockerClient::connect_at(cfg.docker_host.clone()).await?;
     if let Some(name) = &cfg.network {
         client
             .api
@@ -71,6 +71,7 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ne
     // From here on objects exist: if this future is dropped (a timeout, a select!, an
     // interrupt), whatever was made goes too.
     let unfinished = Unfinished {
+        host: client.host().to_string(),
         id: id.clone(),
         workspace: workspace.path().to_path_buf(),
         keep: keep_on_error,
@@ -119,6 +120,7 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ne
 /// A create in progress. Dropped before it finished (its future was cancelled), it
 /// removes what the create made, by its workspace label, or keeps it per the policy.
 struct Unfinished {
+    host: String,
     id: String,
     workspace: std::path::PathBuf,
     keep: bool,
@@ -139,13 +141,13 @@ impl Drop for Unfinished {
         let (id, workspace) = (self.id.clone(), self.workspace.clone());
         if self.keep {
             tracing::warn!(cluster = %id, "creation cancelled; kept for inspection: `minidcos docker destroy {id}`");
-            off_runtime(move |client| {
+            off_runtime(&self.host, move |client| {
                 Box::pin(async move { watchdog::disarm(&client, &id).await })
             });
         } else {
             // Requests in flight when the future was dropped may land a moment later:
             // sweep until none does.
-            off_runtime(move |client| {
+            off_runtime(&self.host, move |client| {
                 Box::pin(async move { cleanup::sweep(&client, &id, Some(&workspace)).await })
             });
         }

@@ -79,7 +79,7 @@ impl RunningCluster for DockerCluster {
 
     fn destroy_from_drop(&self) {
         let (id, workspace) = (self.id.clone(), self.workspace.clone());
-        off_runtime(move |client| {
+        off_runtime(self.client.host(), move |client| {
             Box::pin(async move {
                 cleanup::remove_once(&client, &id, Some(&workspace))
                     .await
@@ -100,7 +100,7 @@ impl RunningCluster for DockerCluster {
 
     fn keep_from_drop(&self) {
         let id = self.id.clone();
-        let disarmed = off_runtime(move |client| {
+        let disarmed = off_runtime(self.client.host(), move |client| {
             Box::pin(async move { watchdog::disarm(&client, &id).await })
         });
         self.settle_watchdog(disarmed);
@@ -159,7 +159,7 @@ impl RunningCluster for DockerCluster {
     fn export_logs_from_drop(&self, dir: &Path) {
         let (id, dir) = (self.id.clone(), dir.to_path_buf());
         let extra = vec![(GENCONF_LOG, self.workspace.join(GENCONF_LOG))];
-        off_runtime(move |client| {
+        off_runtime(self.client.host(), move |client| {
             Box::pin(async move {
                 let bundle = super::logs::export(&client, &id, &dir, &extra).await?;
                 tracing::warn!(cluster = %id, "the scope ended with an error: logs in {}", bundle.dir.display());
@@ -204,15 +204,17 @@ const DROP_TIMEOUT: Duration = Duration::from_secs(120);
 /// Run Docker work to completion from synchronous code (`Drop`), whatever runtime the
 /// caller is on: a fresh thread with its own runtime and client. Whether it succeeded.
 pub(crate) fn off_runtime(
+    host: &str,
     work: impl FnOnce(DockerClient) -> BoxFuture<'static, Result<()>> + Send + 'static,
 ) -> bool {
+    let host = host.to_string();
     let joined = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?;
         runtime.block_on(async move {
-            let client = DockerClient::connect_with(DROP_REQUEST_TIMEOUT)
+            let client = DockerClient::connect_to(host, DROP_REQUEST_TIMEOUT)
                 .await
                 .map_err(|e| crate::error::chain(&e))?;
             match tokio::time::timeout(DROP_TIMEOUT, work(client)).await {

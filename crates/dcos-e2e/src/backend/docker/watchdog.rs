@@ -82,11 +82,8 @@ pub(crate) async fn disarm(client: &DockerClient, cluster_id: &str) -> Result<()
 const USUAL_SOCKET: &str = "/var/run/docker.sock";
 
 /// The daemon's socket path as seen by the daemon's host, when it is a unix socket.
-fn daemon_socket() -> Option<String> {
-    match std::env::var("DOCKER_HOST") {
-        Ok(host) => host.strip_prefix("unix://").map(str::to_string),
-        Err(_) => Some("/var/run/docker.sock".to_string()),
-    }
+fn daemon_socket(host: &str) -> Option<String> {
+    host.strip_prefix("unix://").map(str::to_string)
 }
 
 /// The watchdog's container, created but not started. Its name is the cluster id's
@@ -112,7 +109,7 @@ pub(crate) async fn claim(
     workspace: &Path,
     binds_workspace: bool,
 ) -> Result<Claim> {
-    let socket = daemon_socket();
+    let socket = daemon_socket(client.host());
     let (parent, name) = match (workspace.parent(), workspace.file_name()) {
         (Some(p), Some(n)) => (p.to_path_buf(), n.to_string_lossy().to_string()),
         _ => {

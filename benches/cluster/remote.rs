@@ -1,0 +1,99 @@
+//! Issue 17: a Docker daemon on another host. Provisioning 1+1+1 there against this
+//! machine's daemon, and `run(["true"])` on its nodes (docker exec through its API)
+//! against docker exec and SSH to nodes here, in the same run. The other host is a
+//! daemon of the bench's own in its own network and mount namespaces
+//! (`scripts/remote-daemon`), stopped at the end.
+
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use dcos_e2e::{Docker, TransportKind};
+
+use crate::report::{Target, median};
+use crate::state::Bench;
+use crate::util::{cmd, repo_file, secs};
+
+/// The name of the bench's daemon (the tests use r1).
+const NAME: &str = "r3";
+
+pub async fn bench(b: &mut Bench) -> Result<()> {
+    eprintln!("\n== remote: a Docker daemon on another host");
+    let script = repo_file("scripts/remote-daemon");
+    let script = script.to_str().context("repository path")?;
+    let host = cmd(script, &["start", NAME])?.trim().to_string();
+    let measured = measure(b, &host).await;
+    if let Err(e) = cmd(script, &["stop", NAME]) {
+        b.report
+            .note(format!("stopping the bench's remote daemon: {e}"));
+    }
+    measured
+}
+
+async fn measure(b: &mut Bench, host: &str) -> Result<()> {
+    let here = || Docker::new().transport(TransportKind::DockerExec);
+    let there = || Docker::new().docker_host(host);
+    // The first create there is sent the node image: timed on its own.
+    let t = Instant::now();
+    let first = b.provision_with(there(), 1, 1, 1).await?;
+    let first_s = secs(t);
+    first.destroy().await?;
+    let (mut ours, mut base) = (Vec::new(), Vec::new());
+    for rep in 0..b.cfg.reps {
+        // Alternate who goes first, so drift in the machine's load is shared.
+        for remote in [rep % 2 == 0, rep % 2 == 1] {
+            let backend = if remote { there() } else { here() };
+            let t = Instant::now();
+            let cluster = b.provision_with(backend, 1, 1, 1).await?;
+            let took = secs(t);
+            cluster.destroy().await?;
+            if remote { &mut ours } else { &mut base }.push(took);
+        }
+    }
+    b.report.row(
+        "provision 1+1+1 on a daemon on another host (s)",
+        median(&ours),
+        median(&base),
+        "the same on this machine's daemon (docker exec)",
+        "s",
+        Target::None,
+    );
+    b.report.note(format!(
+        "the first create on the other daemon, which is sent the node image: {first_s:.1} s"
+    ));
+
+    let remote = b.provision_with(there(), 1, 0, 0).await?;
+    let exec_here = b.provision_with(here(), 1, 0, 0).await?;
+    let ssh_here = b.provision_with(Docker::new(), 1, 0, 0).await?;
+    let iters = b.cfg.iters;
+    let mut times: [Vec<f64>; 3] = Default::default();
+    for round in 0..2 {
+        for (i, cluster) in [&remote, &exec_here, &ssh_here].into_iter().enumerate() {
+            let node = &cluster.masters()[0];
+            for _ in 0..10 {
+                node.run(["true"]).await?;
+            }
+            for _ in 0..iters / 2 {
+                let t = Instant::now();
+                let out = node.output(["true"]).await?;
+                times[i].push(secs(t) * 1000.0);
+                if out.status != 0 {
+                    bail!("`true` exited with {} (round {round})", out.status);
+                }
+            }
+        }
+    }
+    for (label, i) in [("docker exec to nodes here", 1), ("SSH to nodes here", 2)] {
+        b.report.row(
+            format!("run([\"true\"]) median, on the other daemon vs {label} (ms)"),
+            median(&times[0]),
+            median(&times[i]),
+            label,
+            "ms",
+            Target::None,
+        );
+    }
+    for cluster in [remote, exec_here, ssh_here] {
+        cluster.destroy().await?;
+    }
+    Ok(())
+}
