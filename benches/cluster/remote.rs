@@ -13,20 +13,59 @@ use crate::report::{Target, median};
 use crate::state::Bench;
 use crate::util::{cmd, repo_file, secs};
 
-/// The name of the bench's daemon (the tests use r1).
+/// The names of the bench's daemons (the tests use r1, r4 and r5): one alone, two in
+/// a swarm.
 const NAME: &str = "r3";
+const SWARM: [&str; 2] = ["r6", "r7"];
 
 pub async fn bench(b: &mut Bench) -> Result<()> {
     eprintln!("\n== remote: a Docker daemon on another host");
     let script = repo_file("scripts/remote-daemon");
     let script = script.to_str().context("repository path")?;
     let host = cmd(script, &["start", NAME])?.trim().to_string();
-    let measured = measure(b, &host).await;
-    if let Err(e) = cmd(script, &["stop", NAME]) {
-        b.report
-            .note(format!("stopping the bench's remote daemon: {e}"));
+    let mut measured = measure(b, &host).await;
+    if measured.is_ok() {
+        measured = match cmd(script, &["swarm", SWARM[0], SWARM[1]]) {
+            Ok(swarm) => spread(b, &swarm.lines().map(str::to_string).collect::<Vec<_>>()).await,
+            Err(e) => Err(e),
+        };
+    }
+    for name in [NAME, SWARM[0], SWARM[1]] {
+        if let Err(e) = cmd(script, &["stop", name]) {
+            b.report
+                .note(format!("stopping the bench's daemon {name}: {e}"));
+        }
     }
     measured
+}
+
+/// 1+1+1 over the swarm's two daemons against the same on the first alone.
+async fn spread(b: &mut Bench, hosts: &[String]) -> Result<()> {
+    let over_two = || Docker::new().docker_hosts(hosts);
+    let on_one = || Docker::new().docker_host(&hosts[0]);
+    // Both daemons are sent the node image by the first create over both.
+    let warm = b.provision_with(over_two(), 1, 1, 1).await?;
+    warm.destroy().await?;
+    let (mut ours, mut base) = (Vec::new(), Vec::new());
+    for rep in 0..b.cfg.reps {
+        for spread in [rep % 2 == 0, rep % 2 == 1] {
+            let backend = if spread { over_two() } else { on_one() };
+            let t = Instant::now();
+            let cluster = b.provision_with(backend, 1, 1, 1).await?;
+            let took = secs(t);
+            cluster.destroy().await?;
+            if spread { &mut ours } else { &mut base }.push(took);
+        }
+    }
+    b.report.row(
+        "provision 1+1+1 over two daemons of a swarm (s)",
+        median(&ours),
+        median(&base),
+        "the same on one of them",
+        "s",
+        Target::None,
+    );
+    Ok(())
 }
 
 async fn measure(b: &mut Bench, host: &str) -> Result<()> {

@@ -302,3 +302,199 @@ fn a_killed_owner_s_cluster_is_removed_there() {
     assert!(workspace.exists());
     std::fs::remove_dir_all(&workspace).unwrap();
 }
+
+/// Two daemons of the tests' own joined in a swarm of their own (the first its
+/// manager); the machine's main daemon stays out of it.
+fn swarm() -> &'static [String; 2] {
+    static HOSTS: OnceLock<[String; 2]> = OnceLock::new();
+    HOSTS.get_or_init(|| {
+        let script = common::repo_root().join("scripts/remote-daemon");
+        let out = Proc::new(&script)
+            .args(["swarm", "r4", "r5"])
+            .output()
+            .expect("scripts/remote-daemon runs");
+        assert!(
+            out.status.success(),
+            "scripts/remote-daemon swarm r4 r5: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let hosts: Vec<&str> = text.lines().collect();
+        [hosts[0].to_string(), hosts[1].to_string()]
+    })
+}
+
+fn names_on(host: &str, id: &str) -> Vec<String> {
+    let filter = format!("label=dcos-e2e.cluster-id={id}");
+    let mut names = docker_at(host, &["ps", "--format", "{{.Names}}", "--filter", &filter]);
+    names.sort();
+    names
+}
+
+#[test]
+fn a_cluster_over_two_daemons_of_a_swarm_installs_and_its_nodes_meet() {
+    common::node_image();
+    let [manager, worker] = swarm();
+    let cluster = Cluster::builder(Docker::new().docker_hosts([manager, worker]))
+        .masters(1)
+        .agents(1)
+        .public_agents(1)
+        .build_artifact(common::sample_installer())
+        .extra_config(ExtraConfig::from_yaml("sample_startup_delay: 0").unwrap())
+        .create()
+        .unwrap();
+    let id = cluster.id().to_string();
+    // Round-robin over all nodes in role order: master and public agent on the first.
+    assert_eq!(
+        names_on(manager, &id),
+        [
+            format!("{id}-master-1"),
+            format!("{id}-pub-agent-1"),
+            format!("{id}-watchdog")
+        ]
+    );
+    assert_eq!(
+        names_on(worker, &id),
+        [format!("{id}-agent-1"), format!("{id}-watchdog")]
+    );
+    cluster.wait_for_dcos(Duration::from_secs(120)).unwrap();
+    let out = cluster
+        .run_integration_tests(["pytest", "-x"], BTreeMap::new())
+        .unwrap();
+    assert!(
+        out.stdout_text().contains("8 passed"),
+        "{}",
+        out.stdout_text()
+    );
+    // Across daemons, over the overlay: the master fetches a page the agent serves.
+    let agent = &cluster.agents()[0];
+    agent
+        .run(dcos_e2e::Command::shell(
+            "mkdir -p /srv/www && echo across-daemons > /srv/www/marker",
+        ))
+        .unwrap();
+    let _server = agent
+        .popen(["python3", "-m", "http.server", "8080", "-d", "/srv/www"])
+        .unwrap();
+    let url = format!("http://{}:8080/marker", agent.ip_address());
+    let fetched = cluster.masters()[0]
+        .run(dcos_e2e::Command::shell(format!(
+            "for i in $(seq 50); do curl -sf {url} && exit 0; sleep 0.1; done; exit 1"
+        )))
+        .unwrap();
+    assert_eq!(fetched.stdout_text(), "across-daemons");
+    drop(cluster);
+    assert!(objects_on(manager, &id).is_empty(), "left on the manager");
+    assert!(objects_on(worker, &id).is_empty(), "left on the worker");
+}
+
+#[test]
+fn daemons_that_cannot_make_one_cluster_are_named() {
+    common::node_image();
+    let [manager, worker] = swarm();
+    let alone = remote();
+    let provision = |hosts: [&str; 2]| {
+        Cluster::builder(Docker::new().docker_hosts(hosts))
+            .masters(1)
+            .agents(1)
+            .public_agents(0)
+            .provision()
+    };
+    let err = provision([manager, alone]).unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidParameter { parameter, value, .. }
+            if *parameter == "docker_hosts" && value == alone),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("not in a Docker Swarm"), "{err}");
+    let err = provision([worker, manager]).unwrap_err();
+    assert!(err.to_string().contains("must be a swarm manager"), "{err}");
+}
+
+/// Provisions over the swarm's two daemons and holds the cluster until killed (run by
+/// `a_killed_owner_s_cluster_over_a_swarm_is_removed_from_both`).
+#[test]
+#[ignore = "run as a child process by another test"]
+fn swarm_holder() {
+    common::node_image();
+    let [manager, worker] = swarm();
+    let cluster = Cluster::builder(Docker::new().docker_hosts([manager, worker]))
+        .masters(1)
+        .agents(1)
+        .public_agents(0)
+        .provision()
+        .unwrap();
+    println!(
+        "cluster-id {} {}",
+        cluster.id(),
+        cluster.workspace().unwrap().display()
+    );
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+#[test]
+fn a_killed_owner_s_cluster_over_a_swarm_is_removed_from_both() {
+    let [manager, worker] = swarm();
+    let mut child = Proc::new("/proc/self/exe")
+        .args([
+            "remote::swarm_holder",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = lines
+        .find_map(|l| {
+            l.ok()
+                .and_then(|l| l.strip_prefix("cluster-id ").map(str::to_string))
+        })
+        .expect("the holder reports its cluster");
+    std::thread::spawn(move || lines.for_each(drop));
+    let (id, workspace) = line.split_once(' ').unwrap();
+    let (id, workspace) = (id.to_string(), std::path::PathBuf::from(workspace));
+    assert_eq!(names_on(manager, &id).len(), 2, "master and watchdog");
+    assert_eq!(names_on(worker, &id).len(), 2, "agent and watchdog");
+    send_signal(&child, libc::SIGKILL);
+    child.wait().unwrap();
+    poll(
+        "the watchdogs to remove it from both",
+        Duration::from_secs(90),
+        || objects_on(manager, &id).is_empty() && objects_on(worker, &id).is_empty(),
+    );
+    std::fs::remove_dir_all(&workspace).unwrap();
+}
+
+#[test]
+fn destroy_by_id_through_either_daemon_removes_it_from_both() {
+    common::node_image();
+    let [manager, worker] = swarm();
+    let cluster = Cluster::builder(Docker::new().docker_hosts([manager, worker]))
+        .masters(1)
+        .agents(1)
+        .public_agents(0)
+        .provision()
+        .unwrap();
+    cluster.persist().unwrap();
+    let id = cluster.id().to_string();
+    drop(cluster);
+    assert!(
+        !objects_on(worker, &id).is_empty(),
+        "handed over: still there"
+    );
+    let destroyed = Proc::new(common::minidcos())
+        .args(["docker", "destroy", &id])
+        .env("DOCKER_HOST", worker)
+        .output()
+        .unwrap();
+    assert!(
+        destroyed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&destroyed.stderr)
+    );
+    assert!(objects_on(manager, &id).is_empty(), "left on the manager");
+    assert!(objects_on(worker, &id).is_empty(), "left on the worker");
+}

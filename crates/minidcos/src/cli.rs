@@ -317,6 +317,12 @@ pub struct CreateArgs {
     /// for them on a daemon on another host).
     #[arg(long)]
     pub mount_sources_on_daemon: bool,
+    /// Make the cluster on this Docker daemon instead of DOCKER_HOST's. Repeated: one
+    /// cluster over several daemons of one Docker Swarm (the first a manager), nodes
+    /// round-robin over them; `destroy` and the other commands then go by DOCKER_HOST
+    /// set to any of them.
+    #[arg(long, value_name = "HOST")]
+    pub docker_host: Vec<String>,
     /// Attach nodes to this existing Docker network instead of a private one.
     #[arg(long, value_name = "NETWORK")]
     pub network: Option<String>,

@@ -20,9 +20,10 @@ pub(crate) const GENCONF_LOG: &str = "genconf.log";
 pub(crate) struct GenconfMount {
     pub host_dir: PathBuf,
     pub node_dir: &'static str,
-    /// The nodes do not see `host_dir`: `node_dir` is one volume on every node, filled
-    /// through the first master after genconf ran (a daemon on another host).
-    pub upload: bool,
+    /// Where the nodes do not see `host_dir` (a daemon on another host): `node_dir` is
+    /// a volume of each daemon, filled after genconf ran through these nodes (role,
+    /// index), one per daemon. Empty: `host_dir` is bound there.
+    pub upload: Vec<(crate::node::Role, usize)>,
 }
 
 /// The backend side of a running cluster.

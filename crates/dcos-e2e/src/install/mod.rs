@@ -37,21 +37,36 @@ impl Target<'_> {
     }
 }
 
-/// `genconf/serve` into the volume every node holds at the genconf directory, through
-/// the first master (its daemon does not see the workspace, so nothing is bound).
+/// `genconf/serve` into the volume the nodes of each daemon hold at the genconf
+/// directory, through the node named for it (the daemons do not see the workspace, so
+/// nothing is bound).
 async fn upload_serve(target: &Target<'_>, genconf: &GenconfMount) -> Result<()> {
-    let first = target
-        .masters
-        .first()
-        .ok_or_else(|| Error::invalid("masters", 0, "an installation needs a master"))?;
     let serve = format!("{}/serve", genconf.node_dir);
-    first
-        .run(crate::node::Command::new(["rm", "-rf", serve.as_str()]))
-        .await?;
-    let options = crate::node::CopyOptions::new().sudo(true);
-    first
-        .send_file_with(genconf.host_dir.join("serve"), &serve, &options)
+    let sends = genconf.upload.iter().map(|&(role, index)| {
+        let serve = serve.as_str();
+        async move {
+            let node = target
+                .nodes()
+                .find(|n| n.role() == role && n.index() == index)
+                .ok_or_else(|| {
+                    Error::invalid("nodes", format!("{role} {index}"), "no such node")
+                })?;
+            node.run(crate::node::Command::new(["rm", "-rf", serve]))
+                .await?;
+            let options = crate::node::CopyOptions::new().sudo(true);
+            node.send_file_with(genconf.host_dir.join("serve"), serve, &options)
+                .await
+        }
+    });
+    let failures: Vec<Error> = join_all(sends)
         .await
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
+    match Error::from_all(failures) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 pub(crate) async fn install(
@@ -65,7 +80,7 @@ pub(crate) async fn install(
     genconf::write_genconf(target, options, &genconf.host_dir).await?;
     genconf::run_genconf(options, &genconf.host_dir, target.live).await?;
     tracing::info!(cluster = %cluster_id, "genconf done in {:.1?}", step.elapsed());
-    if genconf.upload {
+    if !genconf.upload.is_empty() {
         upload_serve(target, genconf).await?;
     }
     let step = std::time::Instant::now();

@@ -60,6 +60,9 @@ pub async fn create(args: CreateArgs, json: bool) -> Result<Status> {
     if let Some(image) = &args.node_image {
         backend = backend.node_image(image);
     }
+    if !args.docker_host.is_empty() {
+        backend = backend.docker_hosts(&args.docker_host);
+    }
     if let Some(transport) = args.transport {
         backend = backend.transport(transport.into());
     }

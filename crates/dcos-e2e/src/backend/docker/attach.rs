@@ -14,9 +14,10 @@ pub(crate) async fn attach(id: &str, transport: Option<TransportKind>) -> Result
     let found = discover(id, transport).await?;
     let running = DockerCluster {
         client: found.client,
+        others: found.others,
         id: id.to_string(),
         workspace: found.workspace,
-        watchdog: Mutex::new(None),
+        watchdog: Mutex::new(Vec::new()),
         genconf_upload: found.genconf_upload,
     };
     Ok(NewCluster {

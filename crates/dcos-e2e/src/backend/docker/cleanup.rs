@@ -24,11 +24,15 @@ pub(crate) async fn remove_once(
     workspace: Option<&Path>,
 ) -> Result<usize> {
     let filter = labels::cluster_filter(cluster_id, workspace);
-    let (containers, volumes, networks) = tokio::try_join!(
+    let (containers, volumes, mut networks) = tokio::try_join!(
         client.containers(&filter),
         client.volumes(&filter),
         client.networks(&filter)
     )?;
+    // A swarm's overlay network is removed through a manager; a worker only sees it.
+    if networks.iter().any(|n| n.scope.as_deref() == Some("swarm")) && !is_manager(client).await {
+        networks.retain(|n| n.scope.as_deref() != Some("swarm"));
+    }
     let workspace = workspace
         .map(Path::to_path_buf)
         .or_else(|| {
@@ -80,6 +84,67 @@ pub(crate) async fn remove_once(
         Some(e) => Err(e),
         None => Ok(found),
     }
+}
+
+/// [`remove_once`] on every daemon of a cluster, in the order given (the manager last:
+/// its overlay network goes once the nodes on the others are gone).
+pub(crate) async fn remove_on_all(
+    hosts: &[DockerClient],
+    cluster_id: &str,
+    workspace: Option<&Path>,
+) -> Result<usize> {
+    let Some((manager, others)) = hosts.split_last() else {
+        return Ok(0);
+    };
+    let mut results = join_all(others.iter().map(|c| remove_once(c, cluster_id, workspace))).await;
+    results.push(remove_once(manager, cluster_id, workspace).await);
+    let mut found = 0;
+    let mut errors = Vec::new();
+    for result in results {
+        match result {
+            Ok(n) => found += n,
+            Err(e) => errors.push(e),
+        }
+    }
+    match Error::from_all(errors) {
+        Some(e) => Err(e),
+        None => Ok(found),
+    }
+}
+
+/// The daemons of the cluster `client` holds nodes of, as its nodes' labels name them,
+/// the manager last; just `client` for a cluster on one daemon.
+pub(crate) async fn hosts_of(client: &DockerClient, cluster_id: &str) -> Result<Vec<DockerClient>> {
+    let containers = client
+        .containers(&labels::cluster_filter(cluster_id, None))
+        .await?;
+    let named = containers
+        .iter()
+        .find_map(|c| c.labels.as_ref()?.get(labels::DOCKER_HOSTS).cloned());
+    let Some(named) = named else {
+        return Ok(vec![client.clone()]);
+    };
+    let mut hosts = Vec::new();
+    for host in named.split_whitespace() {
+        hosts.push(if host == client.host() {
+            client.clone()
+        } else {
+            DockerClient::connect_to(host.to_string(), super::client::REQUEST_TIMEOUT).await?
+        });
+    }
+    hosts.rotate_left(1);
+    Ok(hosts)
+}
+
+async fn is_manager(client: &DockerClient) -> bool {
+    client
+        .api
+        .info()
+        .await
+        .ok()
+        .and_then(|i| i.swarm)
+        .and_then(|s| s.control_available)
+        .unwrap_or(false)
 }
 
 /// Remove a workspace directory, off the runtime's threads (with a real installer it

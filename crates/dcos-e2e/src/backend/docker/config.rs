@@ -125,8 +125,17 @@ pub struct Docker {
     pub(crate) engine_storage_driver: StorageDriver,
     /// Bind-mount sources are paths on the daemon's host (which may not be this one).
     pub(crate) mount_sources_on_daemon: bool,
-    /// The daemon's address; `None`: DOCKER_HOST, else this machine's socket.
-    pub(crate) docker_host: Option<String>,
+    /// Which daemons, and which node on which.
+    pub(crate) daemons: Box<Daemons>,
+}
+
+/// The daemons a cluster is made on (none: DOCKER_HOST, else this machine's socket;
+/// several: members of one swarm, the first a manager), and nodes placed by hand.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Daemons {
+    pub hosts: Vec<String>,
+    /// (role, index from 1, host index).
+    pub placed: Vec<(Role, usize, usize)>,
 }
 
 impl Default for Docker {
@@ -147,7 +156,7 @@ impl Default for Docker {
             master_ports: Vec::new(),
             engine_storage_driver: StorageDriver::Auto,
             mount_sources_on_daemon: false,
-            docker_host: None,
+            daemons: Box::default(),
         }
     }
 }
@@ -262,8 +271,24 @@ impl Docker {
     /// where DOCKER_HOST says (else this machine's socket). Functions that take a
     /// cluster id (`destroy_cluster`, `clean`, `list_clusters`, attach) go by
     /// DOCKER_HOST. A daemon elsewhere: see `docs/remote-hosts.md`.
-    pub fn docker_host(mut self, host: impl Into<String>) -> Self {
-        self.docker_host = Some(host.into());
+    pub fn docker_host(self, host: impl Into<String>) -> Self {
+        self.docker_hosts([host.into()])
+    }
+
+    /// One cluster over several Docker daemons, members of one Docker Swarm with the
+    /// first a manager: the cluster's network is an attachable overlay made there, and
+    /// each node is made through its own daemon (round-robin over all nodes in role
+    /// order, unless [`Docker::place`] says). Nodes are reached with docker exec; see
+    /// `docs/remote-hosts.md`.
+    pub fn docker_hosts(mut self, hosts: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.daemons.hosts = hosts.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Put node `index` (from 1) of `role` on the daemon at `host` (an index into
+    /// [`Docker::docker_hosts`]).
+    pub fn place(mut self, role: Role, index: usize, host: usize) -> Self {
+        self.daemons.placed.push((role, index, host));
         self
     }
 
@@ -328,6 +353,18 @@ impl Docker {
         }
         if let Some(id) = &self.cluster_id {
             validate_cluster_id(id)?;
+        }
+        for (role, index, host) in &self.daemons.placed {
+            if *index == 0 || *host >= self.daemons.hosts.len().max(1) {
+                return Err(Error::invalid(
+                    "place",
+                    format!("{role} {index} on host {host}"),
+                    format!(
+                        "node indexes start at 1, and there are {} Docker hosts",
+                        self.daemons.hosts.len().max(1)
+                    ),
+                ));
+            }
         }
         for role in Role::ALL {
             for (key, value) in self.labels_for(role) {
@@ -440,6 +477,20 @@ mod tests {
         assert!(!m.read_only);
         assert!("/src".parse::<Mount>().is_err());
         assert!("/src:/dst:xx".parse::<Mount>().is_err());
+    }
+
+    #[test]
+    fn placements_name_a_node_and_a_daemon() {
+        let two = Docker::new().docker_hosts(["unix:///a", "unix:///b"]);
+        assert!(two.clone().place(Role::Agent, 1, 1).validate().is_ok());
+        for bad in [
+            two.clone().place(Role::Agent, 1, 2),
+            two.place(Role::Agent, 0, 0),
+            Docker::new().place(Role::Master, 1, 1),
+        ] {
+            let err = bad.validate().unwrap_err().to_string();
+            assert!(err.contains("place"), "{err}");
+        }
     }
 
     #[test]

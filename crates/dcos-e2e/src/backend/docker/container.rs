@@ -32,6 +32,10 @@ pub(crate) struct Planned {
     pub index: usize,
     pub name: String,
     pub host_key: PrivateKey,
+    /// Index of the daemon it is made on.
+    pub host: usize,
+    /// It mounts its daemon's genconf volume read-write (the first node there).
+    pub genconf_writer: bool,
 }
 
 pub(crate) struct NodeContext<'a> {
@@ -48,6 +52,9 @@ pub(crate) struct NodeContext<'a> {
     /// The daemon sees the workspace (it runs on this machine): keys and genconf are
     /// bound from it. Otherwise keys are copied in and genconf is a volume.
     pub binds_workspace: bool,
+    /// The daemons of a cluster over several, space-separated (a label on each node,
+    /// so that `destroy ID` finds all of it).
+    pub hosts_label: Option<&'a str>,
 }
 
 impl NodeContext<'_> {
@@ -96,7 +103,11 @@ impl NodeContext<'_> {
         tags.insert(labels::SSH_USER.into(), DEFAULT_USER.into());
         tags.insert(labels::TRANSPORT.into(), self.transport.as_str().into());
         if !self.binds_workspace {
-            tags.insert(labels::GENCONF_VOLUME.into(), self.genconf_volume());
+            let access = if p.genconf_writer { "rw" } else { "ro" };
+            tags.insert(labels::GENCONF_VOLUME.into(), access.into());
+        }
+        if let Some(hosts) = self.hosts_label {
+            tags.insert(labels::DOCKER_HOSTS.into(), hosts.into());
         }
         tags.insert(
             labels::CONNECT_TIMEOUT_MS.into(),
@@ -156,13 +167,13 @@ impl NodeContext<'_> {
                 true,
             ));
         } else {
-            // One volume for the cluster, filled through the first master at install.
-            let first_master = p.role == Role::Master && p.index == 1;
+            // One volume for the cluster on each daemon, filled at install through the
+            // first node there.
             mounts.push(ApiMount {
                 target: Some(NODE_GENCONF_DIR.into()),
                 source: Some(self.genconf_volume()),
                 typ: Some(MountType::VOLUME),
-                read_only: Some(!first_master),
+                read_only: Some(!p.genconf_writer),
                 volume_options: Some(MountVolumeOptions {
                     labels: Some(labels::object_labels(self.id, role, self.workspace)),
                     ..Default::default()

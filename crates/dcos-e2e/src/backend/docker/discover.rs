@@ -25,14 +25,18 @@ struct Found {
     name: String,
     ip: Option<IpAddr>,
     transport: TransportKind,
+    /// Index of its daemon in `hosts`.
+    host: usize,
 }
 
 /// What labels and the workspace say of a cluster.
 pub(crate) struct Discovered {
+    /// The daemon (of several, the manager).
     pub client: DockerClient,
+    pub others: Vec<DockerClient>,
     pub workspace: PathBuf,
-    /// Its nodes hold genconf in a volume (their daemon does not see the workspace).
-    pub genconf_upload: bool,
+    /// The nodes genconf goes through, where the daemons do not see the workspace.
+    pub genconf_upload: Vec<(Role, usize)>,
     pub liveness: Arc<Liveness>,
     pub nodes: PerRole<Vec<crate::node::Node>>,
 }
@@ -40,18 +44,23 @@ pub(crate) struct Discovered {
 /// Find cluster `id`: node handles over `transport` (default: as each was created).
 pub(crate) async fn discover(id: &str, transport: Option<TransportKind>) -> Result<Discovered> {
     let client = DockerClient::connect().await?;
-    let containers = client.containers(&labels::cluster_filter(id, None)).await?;
+    let mut hosts = super::cleanup::hosts_of(&client, id).await?;
+    let mut containers = Vec::new();
+    for (host, daemon) in hosts.iter().enumerate() {
+        let on = daemon.containers(&labels::cluster_filter(id, None)).await?;
+        containers.extend(on.into_iter().map(|c| (host, c)));
+    }
     let mut workspace = None;
     let mut connect_timeout = None;
-    let mut genconf_upload = false;
+    let mut genconf_upload = Vec::new();
     let mut found = Vec::new();
-    for c in containers {
+    for (host, c) in containers {
         let l = c.labels.clone().unwrap_or_default();
         let Some(role) = l.get(labels::ROLE).and_then(|r| r.parse::<Role>().ok()) else {
             continue;
         };
         workspace = workspace.or_else(|| labels::workspace_of(&l));
-        genconf_upload |= l.contains_key(labels::GENCONF_VOLUME);
+        let writer = l.get(labels::GENCONF_VOLUME).is_some_and(|a| a == "rw");
         connect_timeout = connect_timeout.or_else(|| {
             l.get(labels::CONNECT_TIMEOUT_MS)
                 .and_then(|ms| ms.parse().ok())
@@ -63,12 +72,17 @@ pub(crate) async fn discover(id: &str, transport: Option<TransportKind>) -> Resu
             .and_then(|n| n.first())
             .map(|n| n.trim_start_matches('/').to_string())
             .unwrap_or_default();
+        let index = l
+            .get(labels::NODE_INDEX)
+            .and_then(|i| i.parse().ok())
+            .unwrap_or(0);
+        if writer {
+            genconf_upload.push((role, index));
+        }
         found.push(Found {
+            host,
             role,
-            index: l
-                .get(labels::NODE_INDEX)
-                .and_then(|i| i.parse().ok())
-                .unwrap_or(0),
+            index,
             name,
             ip: first_address(
                 c.network_settings
@@ -102,7 +116,7 @@ pub(crate) async fn discover(id: &str, transport: Option<TransportKind>) -> Resu
     found.sort_by_key(|f| (f.role, f.index));
     for f in found {
         let wiring = Wiring {
-            client: &client,
+            client: &hosts[f.host],
             settings: &settings,
             transport: f.transport,
             liveness: &liveness,
@@ -115,8 +129,10 @@ pub(crate) async fn discover(id: &str, transport: Option<TransportKind>) -> Resu
             .get_mut(f.role)
             .push(wiring.node(f.role, f.index, ip, &f.name));
     }
+    let manager = hosts.pop().unwrap_or(client);
     Ok(Discovered {
-        client,
+        client: manager,
+        others: hosts,
         workspace,
         genconf_upload,
         liveness,

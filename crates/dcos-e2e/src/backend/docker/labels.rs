@@ -34,9 +34,13 @@ pub const OWNER_PIDNS: &str = "dcos-e2e.owner-pidns";
 pub const SSH_USER: &str = "dcos-e2e.ssh-user";
 /// The node transport chosen at creation (`ssh` or `docker-exec`).
 pub const TRANSPORT: &str = "dcos-e2e.transport";
-/// On nodes of a daemon that does not see this machine's files: the volume that holds
-/// the installer's genconf on every node (written through the first master).
+/// On nodes of a daemon that does not see this machine's files, how the node mounts
+/// the volume that holds the installer's genconf there: `rw` on the node it is filled
+/// through (one per daemon), `ro` on the others.
 pub const GENCONF_VOLUME: &str = "dcos-e2e.genconf-volume";
+/// On nodes of a cluster over several Docker daemons: their addresses, space-separated,
+/// the swarm manager first.
+pub const DOCKER_HOSTS: &str = "dcos-e2e.docker-hosts";
 /// The SSH connect timeout chosen at creation, in milliseconds.
 pub const CONNECT_TIMEOUT_MS: &str = "dcos-e2e.connect-timeout-ms";
 /// The hash of the node image recipe, on images we build (their only label: containers

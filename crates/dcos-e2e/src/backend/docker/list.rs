@@ -168,8 +168,9 @@ pub(crate) async fn list(client: &DockerClient) -> Result<Vec<ClusterSummary>> {
 /// its containers with their volumes, network and workspace.
 pub async fn destroy_cluster(cluster_id: &str) -> Result<()> {
     let client = DockerClient::connect().await?;
-    let _ = watchdog::disarm(&client, cluster_id).await;
-    cleanup::remove_once(&client, cluster_id, None)
+    let hosts = cleanup::hosts_of(&client, cluster_id).await?;
+    join_all(hosts.iter().map(|h| watchdog::disarm(h, cluster_id))).await;
+    cleanup::remove_on_all(&hosts, cluster_id, None)
         .await
         .map(drop)
 }

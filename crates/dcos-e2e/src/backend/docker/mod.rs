@@ -34,6 +34,7 @@ pub(crate) mod private;
 pub(crate) mod provision;
 pub(crate) mod ready;
 pub(crate) mod running;
+pub(crate) mod swarm;
 pub(crate) mod transfer;
 pub(crate) mod watchdog;
 pub(crate) mod workspace;

@@ -30,7 +30,19 @@ use crate::policy::{keep_reason, keep_requested};
 /// Make a Docker cluster. The cluster parameters were validated by the caller.
 pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<NewCluster> {
     let base = cfg.validate()?;
-    let client = DockerClient::connect_at(cfg.docker_host.clone()).await?;
+    let hosts = connect_all(&cfg.daemons.hosts).await?;
+    let client = hosts[0].clone();
+    let several = hosts.len() > 1;
+    if several {
+        super::swarm::preflight(&hosts).await?;
+        if cfg.network.is_some() {
+            return Err(Error::invalid(
+                "network",
+                cfg.network.as_deref().unwrap_or_default(),
+                "a cluster over several Docker hosts has its own overlay network",
+            ));
+        }
+    }
     if let Some(name) = &cfg.network {
         client
             .api
@@ -48,13 +60,21 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ne
             })?;
     }
     // Before anything of the cluster exists: a build can take a minute.
-    let image = node_image(&client, cfg).await?;
-    // The watchdog (root on the daemon's host) and the privilege probe run our own
-    // image, whatever the nodes run.
-    let own_image = match &cfg.node_image {
-        Some(_) => super::image::ensure_image(&client, &cfg.image_options).await?,
-        None => image.clone(),
-    };
+    let images = join_all(hosts.iter().map(|client| async move {
+        let image = node_image(client, cfg).await?;
+        // The watchdog (root on the daemon's host) and the privilege probe run our own
+        // image, whatever the nodes run.
+        let own_image = match &cfg.node_image {
+            Some(_) => super::image::ensure_image(client, &cfg.image_options).await?,
+            None => image.clone(),
+        };
+        Ok::<_, Error>((image, own_image))
+    }))
+    .await;
+    let (image, own_image) = images
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?
+        .swap_remove(0);
     let id = match &cfg.cluster_id {
         Some(id) => {
             ensure_unused(&client, id).await?;
@@ -64,14 +84,16 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ne
     };
     let workspace = Workspace::create(&base, &id)?;
     // A daemon elsewhere (another host, another mount namespace) resolves bind sources
-    // in its own filesystem: nothing of the workspace can be bound there.
-    let binds_workspace = filesystem::daemon_sees(&client, &own_image, workspace.path()).await?;
+    // in its own filesystem: nothing of the workspace can be bound there. Over several
+    // hosts, nothing is.
+    let binds_workspace =
+        !several && filesystem::daemon_sees(&client, &own_image, workspace.path()).await?;
     let transport = remote_checks(cfg, &client, binds_workspace)?;
     let keep_on_error = params.keep_on_error();
     // From here on objects exist: if this future is dropped (a timeout, a select!, an
     // interrupt), whatever was made goes too.
     let unfinished = Unfinished {
-        host: client.host().to_string(),
+        hosts: hosts.iter().map(|h| h.host().to_string()).collect(),
         id: id.clone(),
         workspace: workspace.path().to_path_buf(),
         keep: keep_on_error,
@@ -79,7 +101,7 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ne
     };
     let started = Instant::now();
     let plan = Plan {
-        client: &client,
+        hosts: &hosts,
         cfg,
         params,
         id: &id,
@@ -105,7 +127,7 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ne
                 Aftermath::Kept(keep_reason())
             } else {
                 Aftermath::of_cleanup(
-                    cleanup::remove_once(&client, &id, Some(workspace.path()))
+                    cleanup::remove_on_all(&hosts, &id, Some(workspace.path()))
                         .await
                         .map(drop),
                 )
@@ -120,7 +142,8 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ne
 /// A create in progress. Dropped before it finished (its future was cancelled), it
 /// removes what the create made, by its workspace label, or keeps it per the policy.
 struct Unfinished {
-    host: String,
+    /// The daemons' addresses, the first (the manager) last to be swept.
+    hosts: Vec<String>,
     id: String,
     workspace: std::path::PathBuf,
     keep: bool,
@@ -138,20 +161,39 @@ impl Drop for Unfinished {
         if !self.armed {
             return;
         }
-        let (id, workspace) = (self.id.clone(), self.workspace.clone());
         if self.keep {
-            tracing::warn!(cluster = %id, "creation cancelled; kept for inspection: `minidcos docker destroy {id}`");
-            off_runtime(&self.host, move |client| {
-                Box::pin(async move { watchdog::disarm(&client, &id).await })
-            });
-        } else {
-            // Requests in flight when the future was dropped may land a moment later:
-            // sweep until none does.
-            off_runtime(&self.host, move |client| {
-                Box::pin(async move { cleanup::sweep(&client, &id, Some(&workspace)).await })
-            });
+            tracing::warn!(cluster = %self.id, "creation cancelled; kept for inspection: `minidcos docker destroy {}`", self.id);
+        }
+        for host in self.hosts.iter().rev() {
+            let (id, workspace) = (self.id.clone(), self.workspace.clone());
+            if self.keep {
+                off_runtime(host, move |client| {
+                    Box::pin(async move { watchdog::disarm(&client, &id).await })
+                });
+            } else {
+                // Requests in flight when the future was dropped may land a moment
+                // later: sweep until none does.
+                off_runtime(host, move |client| {
+                    Box::pin(async move { cleanup::sweep(&client, &id, Some(&workspace)).await })
+                });
+            }
         }
     }
+}
+
+/// A client for each daemon given, or the one DOCKER_HOST names.
+async fn connect_all(hosts: &[String]) -> Result<Vec<DockerClient>> {
+    if hosts.is_empty() {
+        return Ok(vec![DockerClient::connect().await?]);
+    }
+    join_all(
+        hosts
+            .iter()
+            .map(|h| DockerClient::connect_at(Some(h.clone()))),
+    )
+    .await
+    .into_iter()
+    .collect()
 }
 
 /// The transport, and what a daemon that does not see this machine's files cannot do:
@@ -241,7 +283,8 @@ async fn ensure_unused(client: &DockerClient, id: &str) -> Result<()> {
 
 /// One create: what it makes the cluster from.
 struct Plan<'a> {
-    client: &'a DockerClient,
+    /// The daemons, the first a swarm manager when there are several.
+    hosts: &'a [DockerClient],
     cfg: &'a Docker,
     params: &'a ClusterParams,
     id: &'a str,
@@ -256,11 +299,14 @@ struct Plan<'a> {
 
 impl Plan<'_> {
     async fn make(&self) -> Result<NewCluster> {
-        let (client, id, workspace) = (self.client, self.id, self.workspace.path());
+        let (client, id, workspace) = (&self.hosts[0], self.id, self.workspace.path());
         let network = async {
             match &self.cfg.network {
                 // Checked to exist before anything was made.
                 Some(name) => Ok::<_, Error>(name.clone()),
+                None if self.hosts.len() > 1 => {
+                    super::swarm::create_overlay(client, id, workspace).await
+                }
                 None => {
                     let request = NetworkCreateRequest {
                         name: id.to_string(),
@@ -278,36 +324,56 @@ impl Plan<'_> {
                 }
             }
         };
-        // The watchdog's container is the claim on the id: of creates racing for one id,
-        // the loser stops here and removes only what it made (its workspace). All three
-        // requests are waited for, so none lands after that removal.
-        let (claim, network, facts) = tokio::join!(
-            watchdog::claim(client, id, self.own_image, workspace, self.binds_workspace),
-            network,
-            daemon_facts(client, self.own_image)
+        // The watchdog's container is the claim on the id (on each daemon): of creates
+        // racing for one id, the loser stops here and removes only what it made (its
+        // workspace). Every request is waited for, so none lands after that removal.
+        let claims = join_all(
+            self.hosts
+                .iter()
+                .map(|h| watchdog::claim(h, id, self.own_image, workspace, self.binds_workspace)),
         );
-        let (claim, network, facts) = (claim?, network?, facts?);
-        // The watchdog arms while the nodes start (it sweeps by label, so arming late is
-        // safe); the owner labels cover the moment before, for `clean`.
-        let watchdog = watchdog::arm(client, claim, keep_requested());
+        let facts = join_all(self.hosts.iter().map(|h| daemon_facts(h, self.own_image)));
+        let (claims, network, facts) = tokio::join!(claims, network, facts);
+        let claims = claims.into_iter().collect::<Result<Vec<_>>>()?;
+        let network = network?;
+        let facts = facts.into_iter().collect::<Result<Vec<_>>>()?;
+        // The same settings for every node: privileged only where every daemon allows it.
+        let facts = DaemonFacts {
+            cgroup_v2: facts[0].cgroup_v2,
+            privileged_allowed: facts.iter().all(|f| f.privileged_allowed),
+        };
+        // The watchdogs arm while the nodes start (they sweep by label, so arming late
+        // is safe); the owner labels cover the moment before, for `clean`.
+        let watchdogs = join_all(
+            self.hosts
+                .iter()
+                .zip(claims)
+                .map(|(h, claim)| watchdog::arm(h, claim, keep_requested())),
+        );
         let nodes = self.start_nodes(&network, facts);
-        let (watchdog, nodes) = tokio::join!(watchdog, nodes);
-        let (liveness, nodes) = match nodes {
+        let (watchdogs, nodes) = tokio::join!(watchdogs, nodes);
+        let (liveness, nodes, writers) = match nodes {
             Ok(made) => made,
             Err(e) => {
-                // Stood down before its connection drops: the caller removes what was made
-                // (or keeps it), and a watchdog sweeping at the same time would race it.
-                let _ = watchdog::disarm(client, id).await;
-                drop(watchdog);
+                // Stood down before their connections drop: the caller removes what was
+                // made (or keeps it), and watchdogs sweeping at the same time would race it.
+                join_all(self.hosts.iter().map(|h| watchdog::disarm(h, id))).await;
+                drop(watchdogs);
                 return Err(e);
             }
         };
+        let watchdogs = watchdogs.into_iter().collect::<Result<Vec<_>>>()?;
         let running = DockerCluster {
             client: client.clone(),
+            others: self.hosts[1..].to_vec(),
             id: id.to_string(),
             workspace: workspace.to_path_buf(),
-            watchdog: Mutex::new(watchdog?),
-            genconf_upload: !self.binds_workspace,
+            watchdog: Mutex::new(watchdogs.into_iter().flatten().collect()),
+            genconf_upload: if self.binds_workspace {
+                Vec::new()
+            } else {
+                writers
+            },
         };
         Ok(NewCluster {
             liveness,
@@ -317,12 +383,18 @@ impl Plan<'_> {
         })
     }
 
-    /// Every node at once: create, inject keys, start; then wait until each answers.
+    /// Every node at once, each through its own daemon: create, inject keys, start;
+    /// then wait until each answers. Also returns the node on each daemon that writes
+    /// its genconf volume.
     async fn start_nodes(
         &self,
         network: &str,
         facts: DaemonFacts,
-    ) -> Result<(Arc<Liveness>, PerRole<Vec<crate::node::Node>>)> {
+    ) -> Result<(
+        Arc<Liveness>,
+        PerRole<Vec<crate::node::Node>>,
+        Vec<(Role, usize)>,
+    )> {
         let (cfg, params, workspace) = (self.cfg, self.params, self.workspace.path());
         let key = new_ed25519();
         let key_path = write_keypair(workspace, &key)?;
@@ -331,38 +403,64 @@ impl Plan<'_> {
             Privileged::Yes => true,
             Privileged::No => false,
         };
-        let mut planned = Vec::new();
+        let mut order = Vec::new();
         for (role, count) in [
             (Role::Master, params.masters),
             (Role::Agent, params.agents),
             (Role::PublicAgent, params.public_agents),
         ] {
-            for index in 1..=count {
-                planned.push(Planned {
+            order.extend((1..=count).map(|index| (role, index)));
+        }
+        let placement = super::swarm::place(&order, self.hosts.len(), &cfg.daemons.placed);
+        let mut writers = Vec::new();
+        let planned: Vec<Planned> = order
+            .iter()
+            .zip(&placement)
+            .map(|(&(role, index), &host)| {
+                // The first node on each daemon fills that daemon's genconf volume.
+                let genconf_writer = !writers.iter().any(|(_, _, h)| *h == host);
+                if genconf_writer {
+                    writers.push((role, index, host));
+                }
+                Planned {
                     role,
                     index,
+                    host,
+                    genconf_writer,
                     name: labels::node_container(self.id, role, index),
                     host_key: new_ed25519(),
-                });
-            }
-        }
+                }
+            })
+            .collect();
         let authorized = key.public_key().to_openssh().unwrap_or_default();
-        let ctx = NodeContext {
-            client: self.client,
-            cfg,
-            id: self.id,
-            workspace,
-            image: self.image,
-            network,
-            privileged,
-            cgroup_v2: facts.cgroup_v2,
-            transport: self.transport,
-            authorized: &authorized,
-            binds_workspace: self.binds_workspace,
-        };
+        let hosts_label = (self.hosts.len() > 1).then(|| {
+            self.hosts
+                .iter()
+                .map(DockerClient::host)
+                .collect::<Vec<_>>()
+                .join(" ")
+        });
+        let contexts: Vec<NodeContext> = self
+            .hosts
+            .iter()
+            .map(|client| NodeContext {
+                client,
+                cfg,
+                id: self.id,
+                workspace,
+                image: self.image,
+                network,
+                privileged,
+                cgroup_v2: facts.cgroup_v2,
+                transport: self.transport,
+                authorized: &authorized,
+                binds_workspace: self.binds_workspace,
+                hosts_label: hosts_label.as_deref(),
+            })
+            .collect();
         // Every node's requests are waited for, failed or not: an error must not leave a
         // request in flight that lands after the cleanup.
-        let ips = join_all(planned.iter().map(|p| ctx.start_node(p)))
+        let ips = join_all(planned.iter().map(|p| contexts[p.host].start_node(p)))
             .await
             .into_iter()
             .collect::<Result<Vec<_>>>()?;
@@ -377,20 +475,26 @@ impl Plan<'_> {
         let settings =
             SshSettings::new(&key_path, cfg.connect_timeout, NODE_MAX_SESSIONS, host_keys)?;
         let liveness = Arc::new(Liveness::new(self.id));
-        let wiring = Wiring {
-            client: self.client,
-            settings: &settings,
-            transport: self.transport,
-            liveness: &liveness,
-            log_output_live: params.log_output_live,
-        };
         let mut nodes: PerRole<Vec<_>> = PerRole::default();
+        let mut by_host: Vec<Vec<crate::node::Node>> = vec![Vec::new(); self.hosts.len()];
         for (p, ip) in planned.iter().zip(&ips) {
-            nodes
-                .get_mut(p.role)
-                .push(wiring.node(p.role, p.index, *ip, &p.name));
+            let wiring = Wiring {
+                client: &self.hosts[p.host],
+                settings: &settings,
+                transport: self.transport,
+                liveness: &liveness,
+                log_output_live: params.log_output_live,
+            };
+            let node = wiring.node(p.role, p.index, *ip, &p.name);
+            by_host[p.host].push(node.clone());
+            nodes.get_mut(p.role).push(node);
         }
-        wait_ready(self.client, nodes.iter(), cfg.ready_timeout, self.transport).await?;
-        Ok((liveness, nodes))
+        let ready = join_all(self.hosts.iter().zip(&by_host).map(|(client, nodes)| {
+            wait_ready(client, nodes.iter(), cfg.ready_timeout, self.transport)
+        }))
+        .await;
+        ready.into_iter().collect::<Result<Vec<()>>>()?;
+        let writers = writers.into_iter().map(|(r, i, _)| (r, i)).collect();
+        Ok((liveness, nodes, writers))
     }
 }

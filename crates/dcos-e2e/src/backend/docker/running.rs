@@ -17,12 +17,17 @@ use crate::node::transport::BoxFuture;
 
 /// The backend side of a running Docker cluster.
 pub(crate) struct DockerCluster {
+    /// The daemon (of several: the swarm manager, where the overlay network is).
     pub client: DockerClient,
+    /// The other daemons of a cluster over several.
+    pub others: Vec<DockerClient>,
     pub id: String,
     pub workspace: PathBuf,
-    pub watchdog: Mutex<Option<Watchdog>>,
-    /// The daemon does not see the workspace: genconf goes to nodes through the API.
-    pub genconf_upload: bool,
+    /// One per daemon (none where it could not run, or the cluster is kept).
+    pub watchdog: Mutex<Vec<Watchdog>>,
+    /// Where the daemons do not see the workspace: the node on each daemon that
+    /// genconf goes through (into that daemon's genconf volume). Empty: bound.
+    pub genconf_upload: Vec<(crate::node::Role, usize)>,
 }
 
 impl DockerCluster {
@@ -31,21 +36,37 @@ impl DockerCluster {
         self.watchdog
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .take();
+            .clear();
+    }
+
+    /// Every daemon of the cluster, the manager last (its overlay network goes once
+    /// the nodes on the others are gone).
+    pub(crate) fn hosts(&self) -> Vec<DockerClient> {
+        let mut all = self.others.clone();
+        all.push(self.client.clone());
+        all
+    }
+
+    /// Stand down the watchdog on every daemon.
+    async fn disarm_all(&self) -> Result<()> {
+        let results = futures_util::future::join_all(
+            self.hosts()
+                .iter()
+                .map(|h| async move { watchdog::disarm(h, &self.id).await }),
+        )
+        .await;
+        results.into_iter().collect()
     }
 
     /// After standing the watchdog down for a kept cluster: let go of its connection, or,
     /// when it could not be stood down, hold it for good (closing it would set the
     /// watchdog off and remove the cluster that is to be kept).
     fn settle_watchdog(&self, disarmed: bool) {
-        let watchdog = self
-            .watchdog
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let (false, Some(watchdog)) = (disarmed, watchdog) {
+        let watchdogs =
+            std::mem::take(&mut *self.watchdog.lock().unwrap_or_else(|p| p.into_inner()));
+        if !disarmed && !watchdogs.is_empty() {
             tracing::error!(cluster = %self.id, "the cleanup watchdog could not be stood down: the cluster is removed when this process exits");
-            std::mem::forget(watchdog);
+            std::mem::forget(watchdogs);
         }
     }
 }
@@ -63,13 +84,13 @@ impl RunningCluster for DockerCluster {
         Some(GenconfMount {
             host_dir: self.workspace.join(GENCONF_DIR),
             node_dir: NODE_GENCONF_DIR,
-            upload: self.genconf_upload,
+            upload: self.genconf_upload.clone(),
         })
     }
 
     fn destroy(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
-            let result = cleanup::remove_once(&self.client, &self.id, Some(&self.workspace))
+            let result = cleanup::remove_on_all(&self.hosts(), &self.id, Some(&self.workspace))
                 .await
                 .map(drop);
             self.release_watchdog();
@@ -78,20 +99,22 @@ impl RunningCluster for DockerCluster {
     }
 
     fn destroy_from_drop(&self) {
-        let (id, workspace) = (self.id.clone(), self.workspace.clone());
-        off_runtime(self.client.host(), move |client| {
-            Box::pin(async move {
-                cleanup::remove_once(&client, &id, Some(&workspace))
-                    .await
-                    .map(drop)
-            })
-        });
+        for host in self.hosts() {
+            let (id, workspace) = (self.id.clone(), self.workspace.clone());
+            off_runtime(host.host(), move |client| {
+                Box::pin(async move {
+                    cleanup::remove_once(&client, &id, Some(&workspace))
+                        .await
+                        .map(drop)
+                })
+            });
+        }
         self.release_watchdog();
     }
 
     fn keep(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
-            let disarmed = watchdog::disarm(&self.client, &self.id).await;
+            let disarmed = self.disarm_all().await;
             self.settle_watchdog(disarmed.is_ok());
             tracing::warn!(cluster = %self.id, "cluster kept; remove it with `minidcos docker destroy {}`", self.id);
             disarmed
@@ -99,10 +122,13 @@ impl RunningCluster for DockerCluster {
     }
 
     fn keep_from_drop(&self) {
-        let id = self.id.clone();
-        let disarmed = off_runtime(self.client.host(), move |client| {
-            Box::pin(async move { watchdog::disarm(&client, &id).await })
-        });
+        let mut disarmed = true;
+        for host in self.hosts() {
+            let id = self.id.clone();
+            disarmed &= off_runtime(host.host(), move |client| {
+                Box::pin(async move { watchdog::disarm(&client, &id).await })
+            });
+        }
         self.settle_watchdog(disarmed);
         tracing::warn!(cluster = %self.id, "cluster kept; remove it with `minidcos docker destroy {}`", self.id);
     }
@@ -170,7 +196,7 @@ impl RunningCluster for DockerCluster {
 
     fn persist(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
-            let disarmed = watchdog::disarm(&self.client, &self.id).await;
+            let disarmed = self.disarm_all().await;
             self.settle_watchdog(disarmed.is_ok());
             disarmed?;
             // A labelled marker volume: it survives what a file in the workspace might

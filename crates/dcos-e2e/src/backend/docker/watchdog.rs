@@ -33,21 +33,30 @@ echo "owner of cluster $1 is gone: removing it"
 api() { curl -sS --unix-socket /var/run/docker.sock "$@"; }
 f="$3"
 self=$(cat /etc/hostname)
+# Prints how many objects it found (and asked to remove).
 sweep() {
+  found=0
   for c in $(api -G --data-urlencode "filters=$f" "http://d/containers/json?all=1" | grep -o '"Id":"[0-9a-f]*"' | cut -d'"' -f4); do
-    case "$c" in "$self"*) ;; *) api -X DELETE "http://d/containers/$c?force=1&v=1" >/dev/null ;; esac
+    case "$c" in "$self"*) ;; *) api -X DELETE "http://d/containers/$c?force=1&v=1" >/dev/null; found=$((found + 1)) ;; esac
   done
   for v in $(api -G --data-urlencode "filters=$f" "http://d/volumes" | grep -o '"Name":"[^"]*"' | cut -d'"' -f4); do
-    api -X DELETE "http://d/volumes/$v" >/dev/null
+    api -X DELETE "http://d/volumes/$v" >/dev/null; found=$((found + 1))
   done
   for n in $(api -G --data-urlencode "filters=$f" "http://d/networks" | grep -o '"Id":"[0-9a-f]*"' | cut -d'"' -f4); do
-    api -X DELETE "http://d/networks/$n" >/dev/null
+    api -X DELETE "http://d/networks/$n" >/dev/null; found=$((found + 1))
   done
+  echo "$found"
 }
-sweep
-# A create the owner sent just before dying may land after the first sweep.
-sleep 2
-sweep
+sweep >/dev/null
+# A create the owner sent just before dying may land after the first sweep; an overlay
+# network shared with other daemons goes once their nodes are gone: again until a
+# sweep finds nothing (at most half a minute).
+i=0
+while [ $i -lt 15 ]; do
+  sleep 2
+  [ "$(sweep)" = 0 ] && break
+  i=$((i + 1))
+done
 [ -n "$2" ] && rm -rf "/workspaces/$2"
 echo done
 "#;

@@ -1,0 +1,141 @@
+//! One cluster over several Docker daemons that are members of one Docker Swarm: the
+//! swarm is only the network (a per-cluster attachable overlay, made on a manager);
+//! every node is a plain container made through its own daemon's API.
+
+use bollard::models::{LocalNodeState, NetworkCreateRequest, SystemInfoCgroupVersionEnum};
+
+use super::client::{DockerClient, op};
+use super::labels;
+use crate::error::{Error, Result};
+use crate::node::Role;
+
+/// Why each daemon after the first cannot take part with the first: not in a swarm, in
+/// another one, another API version or cgroup mode. The first must be a manager (the
+/// overlay network is made there).
+pub(crate) async fn preflight(hosts: &[DockerClient]) -> Result<()> {
+    let mut facts = Vec::new();
+    for client in hosts {
+        let info = client
+            .api
+            .info()
+            .await
+            .map_err(op(format!("reading daemon info of {}", client.host())))?;
+        let version = client
+            .api
+            .version()
+            .await
+            .map_err(op(format!("reading the API version of {}", client.host())))?;
+        facts.push((client.host(), info, version.api_version));
+    }
+    let refuse = |host: &str, why: String| Err(Error::invalid("docker_hosts", host, why));
+    let (first, first_info, first_api) = &facts[0];
+    for (host, info, api) in &facts {
+        let swarm = info.swarm.clone().unwrap_or_default();
+        if swarm.local_node_state != Some(LocalNodeState::ACTIVE) {
+            return refuse(
+                host,
+                "this daemon is not in a Docker Swarm (`docker swarm init`, or `docker swarm join` to the first host's swarm)".into(),
+            );
+        }
+        if api != first_api {
+            return refuse(
+                host,
+                format!("its API version {api:?} differs from {first}'s {first_api:?}"),
+            );
+        }
+        if cgroup_v2(info) != cgroup_v2(first_info) {
+            return refuse(host, format!("its cgroup version differs from {first}'s"));
+        }
+    }
+    let first_swarm = first_info.swarm.clone().unwrap_or_default();
+    if first_swarm.control_available != Some(true) {
+        return refuse(
+            first,
+            "the first host must be a swarm manager: the cluster's overlay network is made there"
+                .into(),
+        );
+    }
+    let manager_nodes: Vec<String> = facts
+        .iter()
+        .filter_map(|(_, info, _)| info.swarm.as_ref())
+        .filter(|s| s.control_available == Some(true))
+        .filter_map(|s| s.node_id.clone())
+        .collect();
+    for (host, info, _) in facts.iter().skip(1) {
+        let managers = info
+            .swarm
+            .as_ref()
+            .and_then(|s| s.remote_managers.clone())
+            .unwrap_or_default();
+        let same = managers
+            .iter()
+            .filter_map(|m| m.node_id.as_ref())
+            .any(|m| first_swarm.node_id.as_ref() == Some(m) || manager_nodes.contains(m));
+        if !same {
+            return refuse(host, format!("it is in another swarm than {first}"));
+        }
+    }
+    Ok(())
+}
+
+fn cgroup_v2(info: &bollard::models::SystemInfo) -> bool {
+    matches!(info.cgroup_version, Some(SystemInfoCgroupVersionEnum::_2))
+}
+
+/// The cluster's attachable overlay network, made on the manager; its id.
+pub(crate) async fn create_overlay(
+    manager: &DockerClient,
+    id: &str,
+    workspace: &std::path::Path,
+) -> Result<String> {
+    let request = NetworkCreateRequest {
+        name: id.to_string(),
+        driver: Some("overlay".into()),
+        attachable: Some(true),
+        labels: Some(labels::object_labels(id, labels::NETWORK_ROLE, workspace)),
+        ..Default::default()
+    };
+    let created = manager
+        .api
+        .create_network(request)
+        .await
+        .map_err(op(format!(
+            "creating overlay network {id} on {}",
+            manager.host()
+        )))?;
+    Ok(created.id)
+}
+
+/// Which host (index into the hosts) each node goes on: where the user placed it, else
+/// round-robin over all nodes in role order (so a 1+1+1 cluster on two hosts has nodes
+/// on both).
+pub(crate) fn place(
+    nodes: &[(Role, usize)],
+    hosts: usize,
+    placed: &[(Role, usize, usize)],
+) -> Vec<usize> {
+    nodes
+        .iter()
+        .enumerate()
+        .map(|(k, (role, index))| {
+            placed
+                .iter()
+                .find(|(r, i, _)| r == role && i == index)
+                .map_or(k % hosts.max(1), |(_, _, h)| *h)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::place;
+    use crate::node::Role;
+
+    #[test]
+    fn round_robin_over_all_nodes_unless_placed() {
+        let nodes = [(Role::Master, 1), (Role::Agent, 1), (Role::PublicAgent, 1)];
+        assert_eq!(place(&nodes, 2, &[]), [0, 1, 0]);
+        assert_eq!(place(&nodes, 2, &[(Role::PublicAgent, 1, 1)]), [0, 1, 1]);
+        assert_eq!(place(&nodes, 1, &[]), [0, 0, 0]);
+    }
+}
