@@ -186,8 +186,11 @@ fn ssh_and_local_bind_mounts_are_refused_there_and_daemon_paths_work() {
     assert!(objects_on(host, &id).is_empty());
     assert!(common::temp_workspaces(&id).is_empty());
     // A path of the daemon's host, said to be one: bound there. (Outside /tmp the
-    // remote daemon's filesystem is this machine's.)
-    let marker = common::repo_root().join(format!("target/remote-mount-{}", std::process::id()));
+    // remote daemon's filesystem is this machine's; the repository may be in /tmp.)
+    let marker = std::path::PathBuf::from(format!(
+        "/var/tmp/dcos-e2e-remote-mount-{}",
+        std::process::id()
+    ));
     let content = format!("on the daemon's host {:?}", std::time::SystemTime::now());
     std::fs::write(&marker, &content).unwrap();
     let cluster = provision(
