@@ -185,15 +185,34 @@ impl DockerClient {
     }
 
     /// Remove a network; gone already is fine. A container that someone else is still
-    /// removing (our remove said "already in progress") keeps it busy for a moment.
+    /// removing (our remove said "already in progress") keeps it busy for a moment. A
+    /// swarm's overlay goes a moment after the manager accepted its removal: waited for.
     pub(crate) async fn remove_network(&self, id: &str) -> Result<()> {
         let removed = while_busy("active endpoints", Duration::from_secs(15), || {
             self.api.remove_network(id)
         });
         match removed.await {
-            Ok(()) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(op(format!("removing network {id}"))(e)),
+            Ok(()) => {}
+            Err(e) if is_not_found(&e) => return Ok(()),
+            Err(e) => return Err(op(format!("removing network {id}"))(e)),
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let inspected = self
+                .api
+                .inspect_network(id, None::<bollard::query_parameters::InspectNetworkOptions>)
+                .await;
+            match inspected {
+                Err(e) if is_not_found(&e) => return Ok(()),
+                _ if std::time::Instant::now() >= deadline => {
+                    return Err(op(format!("removing network {id}"))(
+                        ApiError::DockerStreamError {
+                            error: "still there 15 s after its removal was accepted".into(),
+                        },
+                    ));
+                }
+                _ => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
         }
     }
 

@@ -42,7 +42,7 @@ sweep() {
   for v in $(api -G --data-urlencode "filters=$f" "http://d/volumes" | grep -o '"Name":"[^"]*"' | cut -d'"' -f4); do
     api -X DELETE "http://d/volumes/$v" >/dev/null; found=$((found + 1))
   done
-  for n in $(api -G --data-urlencode "filters=$f" "http://d/networks" | grep -o '"Id":"[0-9a-f]*"' | cut -d'"' -f4); do
+  for n in $(api -G --data-urlencode "filters=$f" "http://d/networks" | grep -o '"Id":"[0-9a-z]*"' | cut -d'"' -f4); do
     api -X DELETE "http://d/networks/$n" >/dev/null; found=$((found + 1))
   done
   echo "$found"
