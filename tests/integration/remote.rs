@@ -83,6 +83,19 @@ fn objects_on(host: &str, id: &str) -> Vec<String> {
     all
 }
 
+/// The sample installer's cluster becomes healthy and its integration tests pass.
+fn healthy_and_tested(cluster: &Cluster) {
+    cluster.wait_for_dcos(Duration::from_secs(120)).unwrap();
+    let out = cluster
+        .run_integration_tests(["pytest", "-x"], BTreeMap::new())
+        .unwrap();
+    assert!(
+        out.stdout_text().contains("8 passed"),
+        "{}",
+        out.stdout_text()
+    );
+}
+
 #[test]
 fn a_cluster_on_a_remote_daemon_installs_runs_copies_and_goes() {
     let host = use_remote();
@@ -122,15 +135,7 @@ fn a_cluster_on_a_remote_daemon_installs_runs_copies_and_goes() {
             .unwrap();
         assert_ne!(seen.status, 0, "{node} sees the workspace");
     }
-    cluster.wait_for_dcos(Duration::from_secs(120)).unwrap();
-    let out = cluster
-        .run_integration_tests(["pytest", "-x"], BTreeMap::new())
-        .unwrap();
-    assert!(
-        out.stdout_text().contains("8 passed"),
-        "{}",
-        out.stdout_text()
-    );
+    healthy_and_tested(&cluster);
     // Copies both ways through the API.
     let dir = tempfile::tempdir().unwrap();
     let sent = dir.path().join("sent");
@@ -237,7 +242,12 @@ fn a_node_image_missing_there_is_sent_from_this_machine() {
 #[ignore = "run as a child process by another test"]
 fn remote_holder() {
     use_remote();
-    let cluster = Cluster::builder(Docker::new())
+    hold(Docker::new());
+}
+
+/// Provision 1+1+0 on the backend, say its id and workspace, and hold it until killed.
+fn hold(backend: Docker) {
+    let cluster = Cluster::builder(backend)
         .masters(1)
         .agents(1)
         .public_agents(0)
@@ -251,17 +261,11 @@ fn remote_holder() {
     std::thread::sleep(Duration::from_secs(600));
 }
 
-#[test]
-fn a_killed_owner_s_cluster_is_removed_there() {
-    let host = remote();
-    common::node_image();
+/// Run the holder test `name` of this binary as a child; the child, its cluster's id
+/// and workspace.
+fn spawn_holder(name: &str) -> (std::process::Child, String, std::path::PathBuf) {
     let mut child = Proc::new("/proc/self/exe")
-        .args([
-            "remote::remote_holder",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-        ])
+        .args([name, "--exact", "--ignored", "--nocapture"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -273,9 +277,17 @@ fn a_killed_owner_s_cluster_is_removed_there() {
                 .and_then(|l| l.strip_prefix("cluster-id ").map(str::to_string))
         })
         .expect("the holder reports its cluster");
-    let (id, workspace) = line.split_once(' ').unwrap();
-    let (id, workspace) = (id.to_string(), std::path::PathBuf::from(workspace));
+    // Keep draining so the child never blocks on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
+    let (id, workspace) = line.split_once(' ').unwrap();
+    (child, id.to_string(), std::path::PathBuf::from(workspace))
+}
+
+#[test]
+fn a_killed_owner_s_cluster_is_removed_there() {
+    let host = remote();
+    common::node_image();
+    let (mut child, id, workspace) = spawn_holder("remote::remote_holder");
     // The CLI finds it there too.
     let listed = Proc::new(common::minidcos())
         .args(["docker", "list"])
@@ -360,15 +372,7 @@ fn a_cluster_over_two_daemons_of_a_swarm_installs_and_its_nodes_meet() {
         names_on(worker, &id),
         [format!("{id}-agent-1"), format!("{id}-watchdog")]
     );
-    cluster.wait_for_dcos(Duration::from_secs(120)).unwrap();
-    let out = cluster
-        .run_integration_tests(["pytest", "-x"], BTreeMap::new())
-        .unwrap();
-    assert!(
-        out.stdout_text().contains("8 passed"),
-        "{}",
-        out.stdout_text()
-    );
+    healthy_and_tested(&cluster);
     // Across daemons, over the overlay: the master fetches a page the agent serves.
     let agent = &cluster.agents()[0];
     agent
@@ -421,44 +425,13 @@ fn daemons_that_cannot_make_one_cluster_are_named() {
 fn swarm_holder() {
     common::node_image();
     let [manager, worker] = swarm();
-    let cluster = Cluster::builder(Docker::new().docker_hosts([manager, worker]))
-        .masters(1)
-        .agents(1)
-        .public_agents(0)
-        .provision()
-        .unwrap();
-    println!(
-        "cluster-id {} {}",
-        cluster.id(),
-        cluster.workspace().unwrap().display()
-    );
-    std::thread::sleep(Duration::from_secs(600));
+    hold(Docker::new().docker_hosts([manager, worker]));
 }
 
 #[test]
 fn a_killed_owner_s_cluster_over_a_swarm_is_removed_from_both() {
     let [manager, worker] = swarm();
-    let mut child = Proc::new("/proc/self/exe")
-        .args([
-            "remote::swarm_holder",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = lines
-        .find_map(|l| {
-            l.ok()
-                .and_then(|l| l.strip_prefix("cluster-id ").map(str::to_string))
-        })
-        .expect("the holder reports its cluster");
-    std::thread::spawn(move || lines.for_each(drop));
-    let (id, workspace) = line.split_once(' ').unwrap();
-    let (id, workspace) = (id.to_string(), std::path::PathBuf::from(workspace));
+    let (mut child, id, workspace) = spawn_holder("remote::swarm_holder");
     assert_eq!(names_on(manager, &id).len(), 2, "master and watchdog");
     assert_eq!(names_on(worker, &id).len(), 2, "agent and watchdog");
     send_signal(&child, libc::SIGKILL);
