@@ -48,6 +48,64 @@ fn use_remote() -> &'static str {
     host
 }
 
+/// The daemon of `remote()` over TCP with TLS: (address, client certificate directory).
+fn remote_tls() -> (String, String) {
+    let unix = remote();
+    let dir = unix
+        .strip_prefix("unix://")
+        .and_then(|s| s.strip_suffix("/docker.sock"))
+        .unwrap();
+    let tcp = std::fs::read_to_string(format!("{dir}/tcp")).unwrap();
+    (tcp.trim().to_string(), format!("{dir}/client"))
+}
+
+#[test]
+fn a_daemon_over_tcp_with_tls_runs_a_cluster() {
+    common::node_image();
+    let unix = remote();
+    let (tcp, certs) = remote_tls();
+    // SAFETY: set before this test starts any thread of its own or any runtime; each
+    // test runs in its own process.
+    unsafe {
+        std::env::set_var("DOCKER_HOST", &tcp);
+        std::env::set_var("DOCKER_TLS_VERIFY", "1");
+        std::env::set_var("DOCKER_CERT_PATH", &certs);
+    }
+    let cluster = Cluster::builder(Docker::new())
+        .masters(1)
+        .agents(0)
+        .public_agents(0)
+        .provision()
+        .unwrap();
+    let id = cluster.id().to_string();
+    let master = &cluster.masters()[0];
+    assert_eq!(master.transport(), TransportKind::DockerExec);
+    assert_eq!(
+        master.run(["echo", "over tls"]).unwrap().stdout_text(),
+        "over tls"
+    );
+    // Made there, seen through its unix socket too; no watchdog over TCP.
+    assert_eq!(
+        names_on(unix, &id),
+        [format!("{id}-master-1")],
+        "the node, and no watchdog"
+    );
+    drop(cluster);
+    assert!(objects_on(unix, &id).is_empty());
+    // Without the client certificate the daemon refuses us, and the error says where.
+    unsafe { std::env::set_var("DOCKER_CERT_PATH", "/nonexistent") };
+    let err = Cluster::builder(Docker::new())
+        .masters(1)
+        .agents(0)
+        .public_agents(0)
+        .provision()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::DockerUnreachable { host, .. } if *host == tcp),
+        "{err:?}"
+    );
+}
+
 /// `docker -H HOST ARGS`, which must succeed; its stdout lines.
 fn docker_at(host: &str, args: &[&str]) -> Vec<String> {
     let out = Proc::new("docker")
