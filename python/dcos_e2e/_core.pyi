@@ -90,9 +90,10 @@ def create_docker_cluster(
     network: Optional[str],
     privileged: Optional[bool],
     cluster_id: Optional[str],
-    transport: str,
+    transport: Optional[str],
     connect_timeout: float,
     ready_timeout: float,
+    docker_hosts: List[str],
 ) -> ClusterHandle: ...
 def existing_cluster(
     *,

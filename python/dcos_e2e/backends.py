@@ -9,7 +9,7 @@ import abc
 import json
 import os
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Type, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Type, Union
 
 from . import _checks, _core
 from .node import Node, Transport
@@ -207,9 +207,10 @@ class Docker(ClusterBackend):
         network: Optional[str] = None,
         privileged: Optional[bool] = None,
         cluster_id: Optional[str] = None,
-        transport: Union[Transport, str] = Transport.SSH,
+        transport: Union[Transport, str, None] = None,
         connect_timeout: float = 10.0,
         ready_timeout: float = 120.0,
+        docker_hosts: Optional[Sequence[str]] = None,
     ) -> None:
         """
         Args:
@@ -230,9 +231,15 @@ class Docker(ClusterBackend):
             cluster_id: The cluster's id (the prefix of its container names); a random
                 ``dcos-e2e-...`` id if ``None``. Only one cluster at a time can have it.
             transport: How commands reach the nodes: ``Transport.SSH`` or
-                ``Transport.DOCKER_EXEC`` (or ``'ssh'``, ``'docker-exec'``).
+                ``Transport.DOCKER_EXEC`` (or ``'ssh'``, ``'docker-exec'``). ``None``:
+                SSH, except on a Docker daemon that does not see this machine's files
+                (another host), where it is docker exec.
             connect_timeout: Seconds one SSH connection attempt may take.
             ready_timeout: Seconds new nodes may take to accept commands.
+            docker_hosts: The Docker daemons to make clusters on (``unix://``,
+                ``tcp://``); where ``DOCKER_HOST`` says if ``None``. Several: members
+                of one Docker Swarm, the first a manager; the nodes are spread over
+                them (see the repository's ``docs/remote-hosts.md``).
         """
         self.workspace_dir = _checks.optional_path("workspace_dir", workspace_dir)
         self.custom_master_mounts = custom_master_mounts or {}
@@ -247,7 +254,9 @@ class Docker(ClusterBackend):
             _checks.boolean("privileged", privileged)
         self.privileged = privileged
         self.cluster_id = _checks.optional_str("cluster_id", cluster_id)
-        if isinstance(transport, str):
+        if transport is None:
+            pass
+        elif isinstance(transport, str):
             try:
                 transport = Transport(transport.replace("_", "-"))
             except ValueError:
@@ -255,9 +264,18 @@ class Docker(ClusterBackend):
                     "transport must be Transport.SSH or Transport.DOCKER_EXEC, "
                     "got {!r}".format(transport)
                 ) from None
-        if not isinstance(transport, Transport):
+        if transport is not None and not isinstance(transport, Transport):
             raise _checks.type_error("transport", "a dcos_e2e.node.Transport", transport)
         self.transport = transport
+        if docker_hosts is None or isinstance(docker_hosts, str):
+            if docker_hosts is not None:
+                raise _checks.type_error("docker_hosts", "a list of daemon addresses", docker_hosts)
+            hosts: List[str] = []
+        else:
+            hosts = [_checks.text("docker_hosts", h) for h in docker_hosts]
+            if not all(hosts):
+                raise ValueError("docker_hosts: each daemon address must be a non-empty string")
+        self.docker_hosts = hosts
         self.connect_timeout = _checks.seconds("connect_timeout", connect_timeout)
         self.ready_timeout = _checks.seconds("ready_timeout", ready_timeout)
 
@@ -348,7 +366,8 @@ class DockerCluster(_LibraryCluster):
             network=backend.network,
             privileged=backend.privileged,
             cluster_id=backend.cluster_id,
-            transport=backend.transport.value,
+            transport=None if backend.transport is None else backend.transport.value,
+            docker_hosts=backend.docker_hosts,
             connect_timeout=backend.connect_timeout,
             ready_timeout=backend.ready_timeout,
         )

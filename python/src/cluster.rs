@@ -157,7 +157,7 @@ fn mount((source, target, read_only): MountSpec) -> Mount {
     *, build_artifact, extra_config_json, masters, agents, public_agents, log_output_live,
     destroy_on_error, destroy_on_success, files_to_copy_to_installer, workspace_dir,
     master_mounts, agent_mounts, public_agent_mounts, node_image, network, privileged,
-    cluster_id, transport, connect_timeout, ready_timeout
+    cluster_id, transport, connect_timeout, ready_timeout, docker_hosts
 ))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn create_docker_cluster(
@@ -179,13 +179,17 @@ pub(crate) fn create_docker_cluster(
     network: Option<String>,
     privileged: Option<bool>,
     cluster_id: Option<String>,
-    transport: &str,
+    transport: Option<&str>,
     connect_timeout: f64,
     ready_timeout: f64,
+    docker_hosts: Vec<String>,
 ) -> PyResult<ClusterHandle> {
-    let transport: TransportKind = transport.parse().map_err(|e| to_py(py, e, None))?;
-    let mut docker = Docker::new()
-        .transport(transport)
+    let mut docker = Docker::new().docker_hosts(docker_hosts);
+    if let Some(transport) = transport {
+        let transport: TransportKind = transport.parse().map_err(|e| to_py(py, e, None))?;
+        docker = docker.transport(transport);
+    }
+    let mut docker = docker
         .privileged(match privileged {
             None => Privileged::Auto,
             Some(true) => Privileged::Yes,

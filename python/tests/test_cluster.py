@@ -15,7 +15,7 @@ from typing import List
 
 import pytest
 
-from conftest import assert_gone, leftovers, remove_by_label, running
+from conftest import assert_gone, docker, leftovers, remove_by_label, running
 from dcos_e2e.backends import Docker
 from dcos_e2e.cluster import Cluster
 from dcos_e2e.node import Node
@@ -208,6 +208,34 @@ class TestNodes:
             assert "cluster_id" in str(excinfo.value)
         assert_gone("dcos-e2e-py-options")
         assert [p for p in tmp_path.iterdir() if p.is_dir()] == [], "workspace removed"
+
+
+    def test_a_daemon_on_another_host(self, artifact: Path) -> None:
+        # A daemon of the tests' own in its own namespaces: it sees none of this
+        # machine's /tmp, so the library sends it keys and genconf through the API and
+        # reaches the nodes with docker exec.
+        script = Path(__file__).resolve().parents[2] / "scripts" / "remote-daemon"
+        host = subprocess.run(
+            [str(script), "start", "r1"], check=True, stdout=subprocess.PIPE, universal_newlines=True
+        ).stdout.strip()
+        with Cluster(
+            cluster_backend=Docker(docker_hosts=[host]),
+            build_artifact=artifact,
+            extra_config=QUICK,
+            masters=1,
+            agents=0,
+            public_agents=0,
+        ) as cluster:
+            (master,) = cluster.masters
+            assert master.run(["echo", "$USER"]).stdout == b"root\n"
+            label = "label=dcos-e2e.cluster-id=" + cluster.cluster_id
+            there = docker("-H", host, "ps", "-q", "--filter", label).split()
+            assert len(there) == 2, "the master and its watchdog, on that daemon"
+            assert leftovers(cluster.cluster_id)["containers"] == [], "none here"
+            cluster.wait_for_dcos()
+        assert docker("-H", host, "ps", "-aq", "--filter", label).split() == []
+        with pytest.raises(TypeError):
+            Docker(docker_hosts=host)
 
 
 class TestInstall:
