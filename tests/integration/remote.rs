@@ -322,8 +322,17 @@ fn hold(backend: Docker) {
 /// Run the holder test `name` of this binary as a child; the child, its cluster's id
 /// and workspace.
 fn spawn_holder(name: &str) -> (std::process::Child, String, std::path::PathBuf) {
+    spawn_holder_with(name, &[])
+}
+
+/// [`spawn_holder`] with these environment variables set for the child.
+fn spawn_holder_with(
+    name: &str,
+    env: &[(&str, &str)],
+) -> (std::process::Child, String, std::path::PathBuf) {
     let mut child = Proc::new("/proc/self/exe")
         .args([name, "--exact", "--ignored", "--nocapture"])
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -500,6 +509,35 @@ fn a_killed_owner_s_cluster_over_a_swarm_is_removed_from_both() {
         || objects_on(manager, &id).is_empty() && objects_on(worker, &id).is_empty(),
     );
     std::fs::remove_dir_all(&workspace).unwrap();
+}
+
+#[test]
+fn clean_through_a_worker_removes_a_dead_owner_s_cluster_from_both() {
+    let [manager, worker] = swarm();
+    // Kept: no watchdogs, so only `clean` removes it once its owner is gone.
+    let (mut child, id, workspace) =
+        spawn_holder_with("remote::swarm_holder", &[("DCOS_E2E_KEEP", "1")]);
+    send_signal(&child, libc::SIGKILL);
+    child.wait().unwrap();
+    assert_eq!(names_on(manager, &id).len(), 1, "the master, no watchdog");
+    assert_eq!(names_on(worker, &id).len(), 1, "the agent, no watchdog");
+    let cleaned = Proc::new(common::minidcos())
+        .args(["docker", "clean"])
+        .env("DOCKER_HOST", worker)
+        .output()
+        .unwrap();
+    assert!(
+        cleaned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cleaned.stderr)
+    );
+    assert!(objects_on(manager, &id).is_empty(), "left on the manager");
+    assert!(objects_on(worker, &id).is_empty(), "left on the worker");
+    assert!(
+        !workspace.exists(),
+        "workspace {} left",
+        workspace.display()
+    );
 }
 
 #[test]

@@ -113,7 +113,8 @@ pub(crate) async fn remove_on_all(
 }
 
 /// The daemons of the cluster `client` holds nodes of, as its nodes' labels name them,
-/// the manager last; just `client` for a cluster on one daemon.
+/// the manager last; just `client` for a cluster on one daemon. A daemon that does not
+/// answer is left out with a warning: the rest can still go.
 pub(crate) async fn hosts_of(client: &DockerClient, cluster_id: &str) -> Result<Vec<DockerClient>> {
     let containers = client
         .containers(&labels::cluster_filter(cluster_id, None))
@@ -124,16 +125,25 @@ pub(crate) async fn hosts_of(client: &DockerClient, cluster_id: &str) -> Result<
     let Some(named) = named else {
         return Ok(vec![client.clone()]);
     };
-    let mut hosts = Vec::new();
-    for host in named.split_whitespace() {
-        hosts.push(if host == client.host() {
-            client.clone()
-        } else {
-            DockerClient::connect_to(host.to_string(), super::client::REQUEST_TIMEOUT).await?
-        });
-    }
+    let mut hosts = join_all(named.split_whitespace().map(|host| async move {
+        if host == client.host() {
+            return Some(client.clone());
+        }
+        match DockerClient::connect_to(host.to_string(), super::client::REQUEST_TIMEOUT).await {
+            Ok(other) => Some(other),
+            Err(e) => {
+                tracing::warn!(
+                    cluster = cluster_id,
+                    "{}: its objects there stay",
+                    crate::error::chain(&e)
+                );
+                None
+            }
+        }
+    }))
+    .await;
     hosts.rotate_left(1);
-    Ok(hosts)
+    Ok(hosts.into_iter().flatten().collect())
 }
 
 async fn is_manager(client: &DockerClient) -> bool {

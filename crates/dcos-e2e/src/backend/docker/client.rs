@@ -52,9 +52,9 @@ pub(crate) fn is_not_found(err: &ApiError) -> bool {
 }
 
 /// Make a Docker call, again while its error says the object is busy for a moment
-/// (`busy` in the message), for up to `patience`.
+/// (one of `busy` in the message), for up to `patience`.
 pub(crate) async fn while_busy<T, Fut>(
-    busy: &str,
+    busy: &[&str],
     patience: Duration,
     mut call: impl FnMut() -> Fut,
 ) -> std::result::Result<T, ApiError>
@@ -64,7 +64,10 @@ where
     let deadline = std::time::Instant::now() + patience;
     loop {
         match call().await {
-            Err(e) if e.to_string().contains(busy) && std::time::Instant::now() < deadline => {
+            Err(e)
+                if busy.iter().any(|b| e.to_string().contains(b))
+                    && std::time::Instant::now() < deadline =>
+            {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             done => return done,
@@ -188,7 +191,10 @@ impl DockerClient {
     /// removing (our remove said "already in progress") keeps it busy for a moment. A
     /// swarm's overlay goes a moment after the manager accepted its removal: waited for.
     pub(crate) async fn remove_network(&self, id: &str) -> Result<()> {
-        let removed = while_busy("active endpoints", Duration::from_secs(15), || {
+        // A swarm's manager says "in use by task" a moment after another daemon's
+        // containers on its overlay went.
+        let busy = ["active endpoints", "in use by task"];
+        let removed = while_busy(&busy, Duration::from_secs(15), || {
             self.api.remove_network(id)
         });
         match removed.await {

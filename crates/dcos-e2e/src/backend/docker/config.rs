@@ -354,6 +354,15 @@ impl Docker {
         if let Some(id) = &self.cluster_id {
             validate_cluster_id(id)?;
         }
+        for (i, host) in self.daemons.hosts.iter().enumerate() {
+            if self.daemons.hosts[..i].contains(host) {
+                return Err(Error::invalid(
+                    "docker_hosts",
+                    host,
+                    "named twice: each Docker daemon once",
+                ));
+            }
+        }
         for (role, index, host) in &self.daemons.placed {
             if *index == 0 || *host >= self.daemons.hosts.len().max(1) {
                 return Err(Error::invalid(
@@ -491,6 +500,9 @@ mod tests {
             let err = bad.validate().unwrap_err().to_string();
             assert!(err.contains("place"), "{err}");
         }
+        let twice = Docker::new().docker_hosts(["unix:///a", "unix:///a"]);
+        let err = twice.validate().unwrap_err().to_string();
+        assert!(err.contains("docker_hosts") && err.contains("twice"), "{err}");
     }
 
     #[test]

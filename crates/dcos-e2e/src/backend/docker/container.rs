@@ -73,7 +73,7 @@ impl NodeContext<'_> {
         }
         // A create that lost this id to us may hold a network of the same name for a
         // moment (Docker before API 1.44 allows that); it removes it at once.
-        while_busy("is ambiguous", Duration::from_secs(10), || {
+        while_busy(&["is ambiguous"], Duration::from_secs(10), || {
             api.start_container(&p.name, None)
         })
         .await

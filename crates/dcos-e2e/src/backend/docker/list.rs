@@ -185,11 +185,14 @@ pub async fn clean(all: bool) -> Result<Vec<String>> {
         .into_iter()
         .filter(|c| all || c.owner == Owner::Nobody)
         .collect();
-    let results = join_all(
-        doomed
-            .iter()
-            .map(|c| cleanup::sweep(&client, &c.id, c.workspace.as_deref())),
-    )
+    // A cluster over several daemons goes from each (the manager last).
+    let results = join_all(doomed.iter().map(|c| async {
+        let hosts = cleanup::hosts_of(&client, &c.id).await?;
+        for host in &hosts {
+            cleanup::sweep(host, &c.id, c.workspace.as_deref()).await?;
+        }
+        Ok::<_, Error>(())
+    }))
     .await;
     let mut errors = Vec::new();
     let mut removed = Vec::new();

@@ -59,22 +59,22 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ne
                 }
             })?;
     }
-    // Before anything of the cluster exists: a build can take a minute.
-    let images = join_all(hosts.iter().map(|client| async move {
-        let image = node_image(client, cfg).await?;
-        // The watchdog (root on the daemon's host) and the privilege probe run our own
-        // image, whatever the nodes run.
-        let own_image = match &cfg.node_image {
-            Some(_) => super::image::ensure_image(client, &cfg.image_options).await?,
-            None => image.clone(),
-        };
-        Ok::<_, Error>((image, own_image))
-    }))
-    .await;
-    let (image, own_image) = images
-        .into_iter()
-        .collect::<Result<Vec<_>>>()?
-        .swap_remove(0);
+    // Before anything of the cluster exists: a build can take a minute. Made sure of
+    // on the first daemon, then copied to the others that lack it (built once).
+    let image = node_image(&client, cfg).await?;
+    // The watchdog (root on the daemon's host) and the privilege probe run our own
+    // image, whatever the nodes run.
+    let own_image = match &cfg.node_image {
+        Some(_) => super::image::ensure_image(&client, &cfg.image_options).await?,
+        None => image.clone(),
+    };
+    let copies = join_all(hosts[1..].iter().map(|to| async {
+        for tag in [&image, &own_image] {
+            super::transfer::ensure_copy(&client, to, tag).await?;
+        }
+        Ok::<_, Error>(())
+    }));
+    copies.await.into_iter().collect::<Result<Vec<()>>>()?;
     let id = match &cfg.cluster_id {
         Some(id) => {
             ensure_unused(&client, id).await?;
@@ -88,7 +88,7 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ne
     // hosts, nothing is.
     let binds_workspace =
         !several && filesystem::daemon_sees(&client, &own_image, workspace.path()).await?;
-    let transport = remote_checks(cfg, &client, binds_workspace)?;
+    let transport = remote_checks(cfg, &hosts, binds_workspace)?;
     let keep_on_error = params.keep_on_error();
     // From here on objects exist: if this future is dropped (a timeout, a select!, an
     // interrupt), whatever was made goes too.
@@ -126,8 +126,11 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ne
                 tracing::warn!(cluster = %id, "creation failed; kept for inspection: `minidcos docker destroy {id}`");
                 Aftermath::Kept(keep_reason())
             } else {
+                // The manager last: the overlay goes once the others' nodes are gone.
+                let mut order = hosts.clone();
+                order.rotate_left(1);
                 Aftermath::of_cleanup(
-                    cleanup::remove_on_all(&hosts, &id, Some(workspace.path()))
+                    cleanup::remove_on_all(&order, &id, Some(workspace.path()))
                         .await
                         .map(drop),
                 )
@@ -200,16 +203,19 @@ async fn connect_all(hosts: &[String]) -> Result<Vec<DockerClient>> {
 /// SSH to its nodes (their addresses are on that host) and bind mounts of sources here.
 fn remote_checks(
     cfg: &Docker,
-    client: &DockerClient,
+    hosts: &[DockerClient],
     binds_workspace: bool,
 ) -> Result<TransportKind> {
     if binds_workspace {
         return Ok(cfg.transport.unwrap_or(TransportKind::Ssh));
     }
-    let elsewhere = format!(
-        "the Docker daemon at {} does not see this machine's files (it runs on another host or in another mount namespace)",
-        client.host()
-    );
+    let elsewhere = match hosts {
+        [one] => format!(
+            "the Docker daemon at {} does not see this machine's files (it runs on another host or in another mount namespace)",
+            one.host()
+        ),
+        _ => "the cluster is spread over several Docker daemons, which do not share this machine's files or network".to_string(),
+    };
     if cfg.transport == Some(TransportKind::Ssh) {
         return Err(Error::invalid(
             "transport",
@@ -245,7 +251,10 @@ async fn node_image(client: &DockerClient, cfg: &Docker) -> Result<String> {
                 return Err(Error::invalid(
                     "node_image",
                     image,
-                    "no such image here (no registry is used: build or load it first)",
+                    format!(
+                        "no such image on the Docker daemon at {} nor on this machine's (no registry is used: build or load it first)",
+                        client.host()
+                    ),
                 ));
             }
             Ok(image.clone())
@@ -362,7 +371,14 @@ impl Plan<'_> {
                 return Err(e);
             }
         };
-        let watchdogs = watchdogs.into_iter().collect::<Result<Vec<_>>>()?;
+        let watchdogs = match watchdogs.into_iter().collect::<Result<Vec<_>>>() {
+            Ok(watchdogs) => watchdogs,
+            Err(e) => {
+                // The armed ones are stood down before they are dropped (as above).
+                join_all(self.hosts.iter().map(|h| watchdog::disarm(h, id))).await;
+                return Err(e);
+            }
+        };
         let running = DockerCluster {
             client: client.clone(),
             others: self.hosts[1..].to_vec(),

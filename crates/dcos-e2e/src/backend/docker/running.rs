@@ -136,35 +136,52 @@ impl RunningCluster for DockerCluster {
     fn describe_nodes(&self) -> BoxFuture<'_, HashMap<String, String>> {
         Box::pin(async move {
             let filter = labels::cluster_filter(&self.id, Some(&self.workspace));
-            let names: Vec<String> = match self.client.containers(&filter).await {
-                Ok(containers) => containers
-                    .into_iter()
-                    .filter(|c| {
-                        let l = c.labels.as_ref();
-                        l.and_then(|l| l.get(labels::ROLE))
-                            .is_some_and(|r| r.parse::<crate::node::Role>().is_ok())
-                    })
-                    .filter_map(|c| {
-                        c.names?
-                            .first()
-                            .map(|n| n.trim_start_matches('/').to_string())
-                    })
-                    .collect(),
-                Err(_) => Vec::new(),
-            };
-            super::logs::describe(&self.client, &names).await
+            // Each node as its own daemon describes it.
+            let mut all = HashMap::new();
+            for host in self.hosts() {
+                let names: Vec<String> = match host.containers(&filter).await {
+                    Ok(containers) => containers
+                        .into_iter()
+                        .filter(|c| {
+                            let l = c.labels.as_ref();
+                            l.and_then(|l| l.get(labels::ROLE))
+                                .is_some_and(|r| r.parse::<crate::node::Role>().is_ok())
+                        })
+                        .filter_map(|c| {
+                            c.names?
+                                .first()
+                                .map(|n| n.trim_start_matches('/').to_string())
+                        })
+                        .collect(),
+                    Err(_) => Vec::new(),
+                };
+                all.extend(super::logs::describe(&host, &names).await);
+            }
+            all
         })
     }
 
     fn published_ports(&self) -> BoxFuture<'_, Result<Vec<(u16, u16)>>> {
         Box::pin(async move {
             let master = labels::node_container(&self.id, crate::node::Role::Master, 1);
-            let info = self
-                .client
-                .api
-                .inspect_container(&master, None)
-                .await
-                .map_err(op(format!("inspecting container {master}")))?;
+            // On whichever daemon it was placed.
+            let mut found = None;
+            for host in self.hosts().iter().rev() {
+                match host.api.inspect_container(&master, None).await {
+                    Ok(info) => {
+                        found = Some(Ok(info));
+                        break;
+                    }
+                    Err(e) => {
+                        found.get_or_insert(Err(e));
+                    }
+                }
+            }
+            let info = match found {
+                Some(Ok(info)) => info,
+                Some(Err(e)) => return Err(op(format!("inspecting container {master}"))(e)),
+                None => return Ok(Vec::new()),
+            };
             let bindings = info
                 .host_config
                 .and_then(|h| h.port_bindings)
@@ -200,24 +217,32 @@ impl RunningCluster for DockerCluster {
             self.settle_watchdog(disarmed.is_ok());
             disarmed?;
             // A labelled marker volume: it survives what a file in the workspace might
-            // not (a temp dir cleared at boot), and goes with the cluster's volumes.
-            let request = bollard::models::VolumeCreateRequest {
-                name: Some(format!("{}-persisted", self.id)),
-                labels: Some(labels::object_labels(
-                    &self.id,
-                    labels::PERSISTED_ROLE,
-                    &self.workspace,
-                )),
-                ..Default::default()
-            };
-            match self.client.api.create_volume(request).await {
-                Ok(_) => Ok(()),
-                // Handed over already: persisting twice is persisting.
-                Err(bollard::errors::Error::DockerResponseServerError {
-                    status_code: 409, ..
-                }) => Ok(()),
-                Err(e) => Err(op(format!("marking {} as the user's", self.id))(e)),
-            }
+            // not (a temp dir cleared at boot), and goes with the cluster's volumes. On
+            // every daemon: `clean` through any of them must see it.
+            let marked = futures_util::future::join_all(self.hosts().iter().map(|host| {
+                let request = bollard::models::VolumeCreateRequest {
+                    name: Some(format!("{}-persisted", self.id)),
+                    labels: Some(labels::object_labels(
+                        &self.id,
+                        labels::PERSISTED_ROLE,
+                        &self.workspace,
+                    )),
+                    ..Default::default()
+                };
+                async move {
+                    match host.api.create_volume(request).await {
+                        Ok(_) => Ok(()),
+                        // Handed over already: persisting twice is persisting.
+                        Err(bollard::errors::Error::DockerResponseServerError {
+                            status_code: 409,
+                            ..
+                        }) => Ok(()),
+                        Err(e) => Err(op(format!("marking {} as the user's", self.id))(e)),
+                    }
+                }
+            }))
+            .await;
+            marked.into_iter().collect()
         })
     }
 }

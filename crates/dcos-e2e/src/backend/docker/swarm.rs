@@ -55,22 +55,31 @@ pub(crate) async fn preflight(hosts: &[DockerClient]) -> Result<()> {
                 .into(),
         );
     }
-    let manager_nodes: Vec<String> = facts
-        .iter()
-        .filter_map(|(_, info, _)| info.swarm.as_ref())
-        .filter(|s| s.control_available == Some(true))
-        .filter_map(|s| s.node_id.clone())
-        .collect();
-    for (host, info, _) in facts.iter().skip(1) {
-        let managers = info
-            .swarm
+    // The first host's swarm, by its managers' node ids (a manager lists itself).
+    let managers_of = |info: &bollard::models::SystemInfo| -> Vec<String> {
+        info.swarm
             .as_ref()
             .and_then(|s| s.remote_managers.clone())
-            .unwrap_or_default();
-        let same = managers
-            .iter()
-            .filter_map(|m| m.node_id.as_ref())
-            .any(|m| first_swarm.node_id.as_ref() == Some(m) || manager_nodes.contains(m));
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| m.node_id)
+            .collect()
+    };
+    let manager_nodes = managers_of(first_info);
+    let mut seen = Vec::new();
+    for (host, info, _) in &facts {
+        // One daemon named twice (or by two addresses) would hold two nodes' names.
+        let node = info.swarm.as_ref().and_then(|s| s.node_id.clone());
+        if seen.contains(&node) {
+            return refuse(
+                host,
+                "this daemon is named twice among the Docker hosts".into(),
+            );
+        }
+        seen.push(node);
+    }
+    for (host, info, _) in facts.iter().skip(1) {
+        let same = managers_of(info).iter().any(|m| manager_nodes.contains(m));
         if !same {
             return refuse(host, format!("it is in another swarm than {first}"));
         }

@@ -21,8 +21,22 @@ pub(crate) async fn from_local(to: &DockerClient, image: &str) -> Result<bool> {
     if !local.image_exists(image).await? {
         return Ok(false);
     }
-    tracing::info!(target: "dcos_e2e::image", "sending {image} from this machine's Docker daemon to {}", to.host());
-    let saved = local.api.export_image(image);
+    send(&local, to, image).await?;
+    Ok(true)
+}
+
+/// `image`, which `from` has, onto `to` too: from this machine's daemon if it has it,
+/// else from `from`.
+pub(crate) async fn ensure_copy(from: &DockerClient, to: &DockerClient, image: &str) -> Result<()> {
+    if to.image_exists(image).await? || from_local(to, image).await? {
+        return Ok(());
+    }
+    send(from, to, image).await
+}
+
+async fn send(from: &DockerClient, to: &DockerClient, image: &str) -> Result<()> {
+    tracing::info!(target: "dcos_e2e::image", "sending {image} from the Docker daemon at {} to {}", from.host(), to.host());
+    let saved = from.api.export_image(image);
     let options = ImportImageOptionsBuilder::default().quiet(true).build();
     let mut loaded = to.api.import_image_stream(options, saved, None);
     while let Some(item) = loaded.next().await {
@@ -33,5 +47,5 @@ pub(crate) async fn from_local(to: &DockerClient, image: &str) -> Result<bool> {
             ));
         }
     }
-    Ok(true)
+    Ok(())
 }

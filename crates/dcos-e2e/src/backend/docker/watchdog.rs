@@ -109,8 +109,8 @@ pub(crate) struct Claim {
 /// only our script from our image, with as little as that script needs: the daemon's
 /// socket, the workspace's parent directory (to remove the workspace itself), no
 /// network, no capabilities, no new privileges, a read-only root, small pid and memory
-/// limits, and this process's user (with the socket's group), so it can remove only
-/// what we could.
+/// limits, and (on this machine) this process's user with the socket's group, so it
+/// can remove only what we could.
 pub(crate) async fn claim(
     client: &DockerClient,
     cluster_id: &str,
@@ -118,6 +118,8 @@ pub(crate) async fn claim(
     workspace: &Path,
     binds_workspace: bool,
 ) -> Result<Claim> {
+    // Over TCP the daemon's socket on its host is unknown (the usual path there may be
+    // another daemon's): no watchdog, as `arm` warns.
     let socket = daemon_socket(client.host());
     let (parent, name) = match (workspace.parent(), workspace.file_name()) {
         (Some(p), Some(n)) => (p.to_path_buf(), n.to_string_lossy().to_string()),
@@ -260,7 +262,7 @@ pub(crate) async fn arm(
     if keep || !claim.armable {
         if !keep {
             tracing::warn!(
-                "the Docker daemon is not on a local socket: no cleanup watchdog; use `minidcos docker clean` after a killed run"
+                "no cleanup watchdog: the Docker daemon's socket cannot be bound into a container there (a TCP endpoint, or a socket not at its usual place); use `minidcos docker clean` after a killed run"
             );
         }
         client.remove_container(&claim.container).await?;
