@@ -502,7 +502,10 @@ mod tests {
         }
         let twice = Docker::new().docker_hosts(["unix:///a", "unix:///a"]);
         let err = twice.validate().unwrap_err().to_string();
-        assert!(err.contains("docker_hosts") && err.contains("twice"), "{err}");
+        assert!(
+            err.contains("docker_hosts") && err.contains("twice"),
+            "{err}"
+        );
     }
 
     #[test]
