@@ -86,14 +86,21 @@ pub(crate) async fn remove_once(
     }
 }
 
-/// [`remove_once`] on every daemon of a cluster, in the order given (the manager last:
-/// its overlay network goes once the nodes on the others are gone).
+/// The daemons of a cluster (the manager first, as everywhere) in the order they are
+/// cleaned: the manager last, since its overlay network goes only once the nodes on
+/// the others are gone.
+pub(crate) fn manager_last<T>(hosts: &[T]) -> impl Iterator<Item = &T> {
+    hosts.iter().skip(1).chain(hosts.first())
+}
+
+/// [`remove_once`] on every daemon of a cluster (the manager first in `hosts`): the
+/// others at once, then the manager (see [`manager_last`]).
 pub(crate) async fn remove_on_all(
     hosts: &[DockerClient],
     cluster_id: &str,
     workspace: Option<&Path>,
 ) -> Result<usize> {
-    let Some((manager, others)) = hosts.split_last() else {
+    let Some((manager, others)) = hosts.split_first() else {
         return Ok(0);
     };
     let mut results = join_all(others.iter().map(|c| remove_once(c, cluster_id, workspace))).await;
@@ -113,19 +120,28 @@ pub(crate) async fn remove_on_all(
 }
 
 /// The daemons of the cluster `client` holds nodes of, as its nodes' labels name them,
-/// the manager last; just `client` for a cluster on one daemon. A daemon that does not
+/// the manager first; just `client` for a cluster on one daemon. A daemon that does not
 /// answer is left out with a warning: the rest can still go.
 pub(crate) async fn hosts_of(client: &DockerClient, cluster_id: &str) -> Result<Vec<DockerClient>> {
     let containers = client
         .containers(&labels::cluster_filter(cluster_id, None))
         .await?;
+    Ok(hosts_named(client, cluster_id, &containers).await)
+}
+
+/// [`hosts_of`], from the cluster's containers on `client`, already listed.
+pub(crate) async fn hosts_named(
+    client: &DockerClient,
+    cluster_id: &str,
+    containers: &[bollard::models::ContainerSummary],
+) -> Vec<DockerClient> {
     let named = containers
         .iter()
         .find_map(|c| c.labels.as_ref()?.get(labels::DOCKER_HOSTS).cloned());
     let Some(named) = named else {
-        return Ok(vec![client.clone()]);
+        return vec![client.clone()];
     };
-    let mut hosts = join_all(named.split_whitespace().map(|host| async move {
+    let hosts = join_all(named.split_whitespace().map(|host| async move {
         if host == client.host() {
             return Some(client.clone());
         }
@@ -142,8 +158,7 @@ pub(crate) async fn hosts_of(client: &DockerClient, cluster_id: &str) -> Result<
         }
     }))
     .await;
-    hosts.rotate_left(1);
-    Ok(hosts.into_iter().flatten().collect())
+    hosts.into_iter().flatten().collect()
 }
 
 async fn is_manager(client: &DockerClient) -> bool {

@@ -44,10 +44,17 @@ pub(crate) struct Discovered {
 /// Find cluster `id`: node handles over `transport` (default: as each was created).
 pub(crate) async fn discover(id: &str, transport: Option<TransportKind>) -> Result<Discovered> {
     let client = DockerClient::connect().await?;
-    let mut hosts = super::cleanup::hosts_of(&client, id).await?;
+    let filter = labels::cluster_filter(id, None);
+    let here = client.containers(&filter).await?;
+    let mut hosts = super::cleanup::hosts_named(&client, id, &here).await;
+    // The common case, one daemon: what was listed is all there is.
     let mut containers = Vec::new();
+    let mut here = Some(here);
     for (host, daemon) in hosts.iter().enumerate() {
-        let on = daemon.containers(&labels::cluster_filter(id, None)).await?;
+        let on = match here.take_if(|_| daemon.host() == client.host()) {
+            Some(listed) => listed,
+            None => daemon.containers(&filter).await?,
+        };
         containers.extend(on.into_iter().map(|c| (host, c)));
     }
     let mut workspace = None;
@@ -129,7 +136,11 @@ pub(crate) async fn discover(id: &str, transport: Option<TransportKind>) -> Resu
             .get_mut(f.role)
             .push(wiring.node(f.role, f.index, ip, &f.name));
     }
-    let manager = hosts.pop().unwrap_or(client);
+    let manager = if hosts.is_empty() {
+        client
+    } else {
+        hosts.remove(0)
+    };
     Ok(Discovered {
         client: manager,
         others: hosts,

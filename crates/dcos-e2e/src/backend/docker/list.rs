@@ -188,7 +188,7 @@ pub async fn clean(all: bool) -> Result<Vec<String>> {
     // A cluster over several daemons goes from each (the manager last).
     let results = join_all(doomed.iter().map(|c| async {
         let hosts = cleanup::hosts_of(&client, &c.id).await?;
-        for host in &hosts {
+        for host in cleanup::manager_last(&hosts) {
             cleanup::sweep(host, &c.id, c.workspace.as_deref()).await?;
         }
         Ok::<_, Error>(())

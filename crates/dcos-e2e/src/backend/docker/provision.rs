@@ -68,8 +68,12 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ne
         Some(_) => super::image::ensure_image(&client, &cfg.image_options).await?,
         None => image.clone(),
     };
+    let mut tags = vec![&image];
+    if own_image != image {
+        tags.push(&own_image);
+    }
     let copies = join_all(hosts[1..].iter().map(|to| async {
-        for tag in [&image, &own_image] {
+        for tag in &tags {
             super::transfer::ensure_copy(&client, to, tag).await?;
         }
         Ok::<_, Error>(())
@@ -126,11 +130,8 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ne
                 tracing::warn!(cluster = %id, "creation failed; kept for inspection: `minidcos docker destroy {id}`");
                 Aftermath::Kept(keep_reason())
             } else {
-                // The manager last: the overlay goes once the others' nodes are gone.
-                let mut order = hosts.clone();
-                order.rotate_left(1);
                 Aftermath::of_cleanup(
-                    cleanup::remove_on_all(&order, &id, Some(workspace.path()))
+                    cleanup::remove_on_all(&hosts, &id, Some(workspace.path()))
                         .await
                         .map(drop),
                 )
@@ -145,7 +146,7 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ne
 /// A create in progress. Dropped before it finished (its future was cancelled), it
 /// removes what the create made, by its workspace label, or keeps it per the policy.
 struct Unfinished {
-    /// The daemons' addresses, the first (the manager) last to be swept.
+    /// The daemons' addresses, the manager first (swept last).
     hosts: Vec<String>,
     id: String,
     workspace: std::path::PathBuf,
@@ -167,7 +168,7 @@ impl Drop for Unfinished {
         if self.keep {
             tracing::warn!(cluster = %self.id, "creation cancelled; kept for inspection: `minidcos docker destroy {}`", self.id);
         }
-        for host in self.hosts.iter().rev() {
+        for host in cleanup::manager_last(&self.hosts) {
             let (id, workspace) = (self.id.clone(), self.workspace.clone());
             if self.keep {
                 off_runtime(host, move |client| {

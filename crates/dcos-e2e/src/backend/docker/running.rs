@@ -39,12 +39,12 @@ impl DockerCluster {
             .clear();
     }
 
-    /// Every daemon of the cluster, the manager last (its overlay network goes once
-    /// the nodes on the others are gone).
+    /// Every daemon of the cluster, the manager first.
     pub(crate) fn hosts(&self) -> Vec<DockerClient> {
-        let mut all = self.others.clone();
-        all.push(self.client.clone());
-        all
+        std::iter::once(&self.client)
+            .chain(&self.others)
+            .cloned()
+            .collect()
     }
 
     /// Stand down the watchdog on every daemon.
@@ -99,7 +99,7 @@ impl RunningCluster for DockerCluster {
     }
 
     fn destroy_from_drop(&self) {
-        for host in self.hosts() {
+        for host in cleanup::manager_last(&self.hosts()) {
             let (id, workspace) = (self.id.clone(), self.workspace.clone());
             off_runtime(host.host(), move |client| {
                 Box::pin(async move {
@@ -166,7 +166,7 @@ impl RunningCluster for DockerCluster {
             let master = labels::node_container(&self.id, crate::node::Role::Master, 1);
             // On whichever daemon it was placed.
             let mut found = None;
-            for host in self.hosts().iter().rev() {
+            for host in self.hosts() {
                 match host.api.inspect_container(&master, None).await {
                     Ok(info) => {
                         found = Some(Ok(info));
