@@ -62,9 +62,18 @@ pub fn minidcos() -> PathBuf {
 
 /// Docker objects carrying the cluster's label, by kind: (containers, networks, volumes).
 pub fn leftovers(cluster_id: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
+    leftovers_at(None, cluster_id)
+}
+
+/// [`leftovers`] on the daemon at `host` (default: the `docker` CLI's).
+pub fn leftovers_at(
+    host: Option<&str>,
+    cluster_id: &str,
+) -> (Vec<String>, Vec<String>, Vec<String>) {
     let filter = format!("label={}={}", labels::CLUSTER_ID, cluster_id);
     let list = |args: &[&str]| -> Vec<String> {
         let out = Proc::new("docker")
+            .args(host.map(|h| ["-H", h]).into_iter().flatten())
             .args(args)
             .output()
             .expect("docker CLI runs");

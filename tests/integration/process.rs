@@ -50,8 +50,18 @@ impl Ran {
 
 /// Run `minidcos ARGS` to the end.
 pub fn minidcos(args: &[&str]) -> Ran {
+    minidcos_env(args, &[])
+}
+
+/// [`minidcos`] with `DOCKER_HOST` set to `host`.
+pub fn minidcos_at(host: &str, args: &[&str]) -> Ran {
+    minidcos_env(args, &[("DOCKER_HOST", host)])
+}
+
+fn minidcos_env(args: &[&str], env: &[(&str, &str)]) -> Ran {
     Proc::new(common::minidcos())
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .output()
         .expect("minidcos runs")
@@ -132,4 +142,29 @@ pub fn poll(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
         assert!(start.elapsed() < limit, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Run the holder test `test` of this very test binary as a child, with `env` set (it
+/// goes through /proc: the binary may have been rebuilt on disk meanwhile). The holder
+/// prints `cluster-id ID WORKSPACE`; returns the child, the id and the workspace.
+pub fn spawn_holder(test: &str, env: &[(&str, &str)]) -> (Child, String, std::path::PathBuf) {
+    let mut child = Proc::new("/proc/self/exe")
+        .args([test, "--exact", "--ignored", "--nocapture"])
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = lines
+        .find_map(|l| l.ok().filter(|l| l.starts_with("cluster-id ")))
+        .expect("the holder reports its cluster");
+    let mut words = line.split_whitespace().skip(1);
+    let (id, ws) = (
+        words.next().unwrap().to_string(),
+        std::path::PathBuf::from(words.next().unwrap()),
+    );
+    // Keep draining so the child never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, id, ws)
 }

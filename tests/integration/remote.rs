@@ -5,8 +5,7 @@
 //! with docker exec, the node image is sent from this machine's daemon.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Command as Proc, Stdio};
+use std::process::Command as Proc;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -14,7 +13,7 @@ use dcos_e2e::blocking::Cluster;
 use dcos_e2e::{Docker, Error, ExtraConfig, Mount, TransportKind};
 
 use crate::common;
-use crate::process::{poll, send_signal};
+use crate::process::{minidcos_at, poll, send_signal, spawn_holder};
 
 const LOCAL: &str = "unix:///var/run/docker.sock";
 
@@ -128,17 +127,8 @@ fn docker_at(host: &str, args: &[&str]) -> Vec<String> {
 
 /// Containers, networks and volumes of the cluster on that daemon.
 fn objects_on(host: &str, id: &str) -> Vec<String> {
-    let filter = format!("label=dcos-e2e.cluster-id={id}");
-    let mut all = docker_at(host, &["ps", "-aq", "--filter", &filter]);
-    all.extend(docker_at(
-        host,
-        &["network", "ls", "-q", "--filter", &filter],
-    ));
-    all.extend(docker_at(
-        host,
-        &["volume", "ls", "-q", "--filter", &filter],
-    ));
-    all
+    let (containers, networks, volumes) = common::leftovers_at(Some(host), id);
+    [containers, networks, volumes].concat()
 }
 
 /// The sample installer's cluster becomes healthy and its integration tests pass.
@@ -319,53 +309,14 @@ fn hold(backend: Docker) {
     std::thread::sleep(Duration::from_secs(600));
 }
 
-/// Run the holder test `name` of this binary as a child; the child, its cluster's id
-/// and workspace.
-fn spawn_holder(name: &str) -> (std::process::Child, String, std::path::PathBuf) {
-    spawn_holder_with(name, &[])
-}
-
-/// [`spawn_holder`] with these environment variables set for the child.
-fn spawn_holder_with(
-    name: &str,
-    env: &[(&str, &str)],
-) -> (std::process::Child, String, std::path::PathBuf) {
-    let mut child = Proc::new("/proc/self/exe")
-        .args([name, "--exact", "--ignored", "--nocapture"])
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = lines
-        .find_map(|l| {
-            l.ok()
-                .and_then(|l| l.strip_prefix("cluster-id ").map(str::to_string))
-        })
-        .expect("the holder reports its cluster");
-    // Keep draining so the child never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    let (id, workspace) = line.split_once(' ').unwrap();
-    (child, id.to_string(), std::path::PathBuf::from(workspace))
-}
-
 #[test]
 fn a_killed_owner_s_cluster_is_removed_there() {
     let host = remote();
     common::node_image();
-    let (mut child, id, workspace) = spawn_holder("remote::remote_holder");
+    let (mut child, id, workspace) = spawn_holder("remote::remote_holder", &[]);
     // The CLI finds it there too.
-    let listed = Proc::new(common::minidcos())
-        .args(["docker", "list"])
-        .env("DOCKER_HOST", host)
-        .output()
-        .unwrap();
-    assert!(
-        String::from_utf8_lossy(&listed.stdout).contains(&id),
-        "{}",
-        String::from_utf8_lossy(&listed.stdout)
-    );
+    let listed = minidcos_at(host, &["docker", "list"]);
+    assert!(listed.stdout.contains(&id), "{}", listed.stdout);
     let running = format!("label=dcos-e2e.cluster-id={id}");
     assert_eq!(
         docker_at(host, &["ps", "-q", "--filter", &running]).len(),
@@ -498,7 +449,7 @@ fn swarm_holder() {
 #[test]
 fn a_killed_owner_s_cluster_over_a_swarm_is_removed_from_both() {
     let [manager, worker] = swarm();
-    let (mut child, id, workspace) = spawn_holder("remote::swarm_holder");
+    let (mut child, id, workspace) = spawn_holder("remote::swarm_holder", &[]);
     assert_eq!(names_on(manager, &id).len(), 2, "master and watchdog");
     assert_eq!(names_on(worker, &id).len(), 2, "agent and watchdog");
     send_signal(&child, libc::SIGKILL);
@@ -516,21 +467,12 @@ fn clean_through_a_worker_removes_a_dead_owner_s_cluster_from_both() {
     let [manager, worker] = swarm();
     // Kept: no watchdogs, so only `clean` removes it once its owner is gone.
     let (mut child, id, workspace) =
-        spawn_holder_with("remote::swarm_holder", &[("DCOS_E2E_KEEP", "1")]);
+        spawn_holder("remote::swarm_holder", &[("DCOS_E2E_KEEP", "1")]);
     send_signal(&child, libc::SIGKILL);
     child.wait().unwrap();
     assert_eq!(names_on(manager, &id).len(), 1, "the master, no watchdog");
     assert_eq!(names_on(worker, &id).len(), 1, "the agent, no watchdog");
-    let cleaned = Proc::new(common::minidcos())
-        .args(["docker", "clean"])
-        .env("DOCKER_HOST", worker)
-        .output()
-        .unwrap();
-    assert!(
-        cleaned.status.success(),
-        "{}",
-        String::from_utf8_lossy(&cleaned.stderr)
-    );
+    minidcos_at(worker, &["docker", "clean"]).ok();
     assert!(objects_on(manager, &id).is_empty(), "left on the manager");
     assert!(objects_on(worker, &id).is_empty(), "left on the worker");
     assert!(
@@ -557,16 +499,7 @@ fn destroy_by_id_through_either_daemon_removes_it_from_both() {
         !objects_on(worker, &id).is_empty(),
         "handed over: still there"
     );
-    let destroyed = Proc::new(common::minidcos())
-        .args(["docker", "destroy", &id])
-        .env("DOCKER_HOST", worker)
-        .output()
-        .unwrap();
-    assert!(
-        destroyed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&destroyed.stderr)
-    );
+    minidcos_at(worker, &["docker", "destroy", &id]).ok();
     assert!(objects_on(manager, &id).is_empty(), "left on the manager");
     assert!(objects_on(worker, &id).is_empty(), "left on the worker");
 }

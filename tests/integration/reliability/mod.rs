@@ -11,17 +11,17 @@ mod transport;
 mod waits;
 mod watchdog;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::process::{Child, Command as Proc, Stdio};
+use std::process::{Child, Command as Proc};
 use std::time::{Duration, Instant};
 
 use dcos_e2e::blocking::Cluster;
 use dcos_e2e::{Command, Docker, Error, TransportKind};
 
 use crate::common::{self, assert_gone, containers_of, leftovers, temp_workspaces};
-use crate::process::{listed, send_signal, spawn_minidcos, wait_exit};
+use crate::process::{self, listed, send_signal, spawn_minidcos, wait_exit};
 
 /// Records the case's row when dropped: `pass` unless the test is panicking.
 pub(crate) struct Case {
@@ -260,31 +260,7 @@ fn cluster_holder() {
 }
 
 fn spawn_holder(mode: &str) -> (Child, String, PathBuf) {
-    // This very test binary (through /proc: it may have been rebuilt on disk meanwhile).
-    let mut child = Proc::new("/proc/self/exe")
-        .args([
-            "reliability::cluster_holder",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-        ])
-        .env("DCOS_E2E_HOLDER", mode)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = lines
-        .find_map(|l| l.ok().filter(|l| l.starts_with("cluster-id ")))
-        .expect("the holder reports its cluster");
-    let mut words = line.split_whitespace().skip(1);
-    let (id, ws) = (
-        words.next().unwrap().to_string(),
-        PathBuf::from(words.next().unwrap()),
-    );
-    // Keep draining so the child never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, id, ws)
+    process::spawn_holder("reliability::cluster_holder", &[("DCOS_E2E_HOLDER", mode)])
 }
 
 fn wait_gone(id: &str, limit: Duration) -> Duration {
