@@ -39,6 +39,27 @@ pub async fn bench(b: &mut Bench) -> Result<()> {
     measured
 }
 
+/// Seconds to provision 1+1+1 on each backend (then destroyed), `BENCH_REPS` rounds,
+/// alternating which goes first so drift in the machine's load is shared.
+async fn paired_provisions(
+    b: &mut Bench,
+    ours: impl Fn() -> Docker,
+    base: impl Fn() -> Docker,
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    let mut times: [Vec<f64>; 2] = Default::default();
+    for rep in 0..b.cfg.reps {
+        for which in [rep % 2, 1 - rep % 2] {
+            let backend = if which == 0 { ours() } else { base() };
+            let t = Instant::now();
+            let cluster = b.provision_with(backend, 1, 1, 1).await?;
+            times[which].push(secs(t));
+            cluster.destroy().await?;
+        }
+    }
+    let [ours, base] = times;
+    Ok((ours, base))
+}
+
 /// 1+1+1 over the swarm's two daemons against the same on the first alone.
 async fn spread(b: &mut Bench, hosts: &[String]) -> Result<()> {
     let over_two = || Docker::new().docker_hosts(hosts);
@@ -46,17 +67,7 @@ async fn spread(b: &mut Bench, hosts: &[String]) -> Result<()> {
     // Both daemons are sent the node image by the first create over both.
     let warm = b.provision_with(over_two(), 1, 1, 1).await?;
     warm.destroy().await?;
-    let (mut ours, mut base) = (Vec::new(), Vec::new());
-    for rep in 0..b.cfg.reps {
-        for spread in [rep % 2 == 0, rep % 2 == 1] {
-            let backend = if spread { over_two() } else { on_one() };
-            let t = Instant::now();
-            let cluster = b.provision_with(backend, 1, 1, 1).await?;
-            let took = secs(t);
-            cluster.destroy().await?;
-            if spread { &mut ours } else { &mut base }.push(took);
-        }
-    }
+    let (ours, base) = paired_provisions(b, over_two, on_one).await?;
     b.report.row(
         "provision 1+1+1 over two daemons of a swarm (s)",
         median(&ours),
@@ -76,18 +87,7 @@ async fn measure(b: &mut Bench, host: &str) -> Result<()> {
     let first = b.provision_with(there(), 1, 1, 1).await?;
     let first_s = secs(t);
     first.destroy().await?;
-    let (mut ours, mut base) = (Vec::new(), Vec::new());
-    for rep in 0..b.cfg.reps {
-        // Alternate who goes first, so drift in the machine's load is shared.
-        for remote in [rep % 2 == 0, rep % 2 == 1] {
-            let backend = if remote { there() } else { here() };
-            let t = Instant::now();
-            let cluster = b.provision_with(backend, 1, 1, 1).await?;
-            let took = secs(t);
-            cluster.destroy().await?;
-            if remote { &mut ours } else { &mut base }.push(took);
-        }
-    }
+    let (ours, base) = paired_provisions(b, there, here).await?;
     b.report.row(
         "provision 1+1+1 on a daemon on another host (s)",
         median(&ours),
