@@ -136,6 +136,8 @@ pub(crate) struct Daemons {
     pub hosts: Vec<String>,
     /// (role, index from 1, host index).
     pub placed: Vec<(Role, usize, usize)>,
+    /// Where this machine reaches ports published by the first daemon's host.
+    pub published_address: Option<String>,
 }
 
 impl Default for Docker {
@@ -228,7 +230,9 @@ impl Docker {
 
     /// How commands reach nodes. Default: SSH, except on a Docker daemon that does not
     /// see this machine's files (another host: its node addresses are not routable
-    /// from here), where it is docker exec; SSH is refused there.
+    /// from here), where it is docker exec. SSH there goes through a jump host: a
+    /// container on the cluster's network whose SSH port that daemon publishes (see
+    /// [`Docker::published_address`]).
     pub fn transport(mut self, transport: TransportKind) -> Self {
         self.transport = Some(transport);
         self
@@ -289,6 +293,14 @@ impl Docker {
     /// [`Docker::docker_hosts`]).
     pub fn place(mut self, role: Role, index: usize, host: usize) -> Self {
         self.daemons.placed.push((role, index, host));
+        self
+    }
+
+    /// The address at which this machine reaches ports that the (first) Docker daemon's
+    /// host publishes: the jump host's, for SSH to nodes there. Default: the host of a
+    /// `tcp://` or `ssh://` daemon address; for `unix://`, 127.0.0.1.
+    pub fn published_address(mut self, address: impl Into<String>) -> Self {
+        self.daemons.published_address = Some(address.into());
         self
     }
 

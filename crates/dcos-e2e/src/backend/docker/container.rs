@@ -275,63 +275,10 @@ impl NodeContext<'_> {
     }
 
     /// Put root's authorized_keys (and, where the daemon cannot bind it from the
-    /// workspace, the node's host key) into a created container, owned by root, 0600.
+    /// workspace, the node's host key) into a created container.
     async fn copy_keys(&self, p: &Planned) -> Result<()> {
-        let content = self.authorized_line();
-        let host_key = if self.binds_workspace {
-            None
-        } else {
-            let pem = p
-                .host_key
-                .to_openssh(russh::keys::ssh_key::LineEnding::LF)
-                .map_err(|e| {
-                    Error::io("encode the host key of", &p.name)(std::io::Error::other(
-                        e.to_string(),
-                    ))
-                })?;
-            Some(pem)
-        };
-        let mut archive = tar::Builder::new(Vec::new());
-        let mut entry = |path: &str, kind: tar::EntryType, mode: u32, data: &[u8]| {
-            let mut header = tar::Header::new_gnu();
-            header.set_entry_type(kind);
-            header.set_mode(mode);
-            header.set_uid(0);
-            header.set_gid(0);
-            header.set_size(data.len() as u64);
-            header.set_cksum();
-            archive.append_data(&mut header, path, data)
-        };
-        entry("root/.ssh", tar::EntryType::Directory, 0o700, &[])
-            .and_then(|()| {
-                entry(
-                    AUTHORIZED_KEYS.trim_start_matches('/'),
-                    tar::EntryType::Regular,
-                    0o600,
-                    content.as_bytes(),
-                )
-            })
-            .and_then(|()| match &host_key {
-                Some(pem) => entry(
-                    HOST_KEY.trim_start_matches('/'),
-                    tar::EntryType::Regular,
-                    0o600,
-                    pem.as_bytes(),
-                ),
-                None => Ok(()),
-            })
-            .map_err(Error::io("archive", AUTHORIZED_KEYS))?;
-        let bytes = archive
-            .into_inner()
-            .map_err(Error::io("archive", AUTHORIZED_KEYS))?;
-        let options = bollard::query_parameters::UploadToContainerOptionsBuilder::default()
-            .path("/")
-            .build();
-        self.client
-            .api
-            .upload_to_container(&p.name, Some(options), bollard::body_full(bytes.into()))
-            .await
-            .map_err(op(format!("copying keys into {}", p.name)))
+        let host_key = (!self.binds_workspace).then_some(&p.host_key);
+        put_keys(self.client, &p.name, &self.authorized_line(), host_key).await
     }
 
     /// The node's own host key (known to the harness in advance, so it is pinned) and,
@@ -350,9 +297,70 @@ impl NodeContext<'_> {
         Ok((host_key, Some(authorized)))
     }
 
-    fn authorized_line(&self) -> String {
+    pub(crate) fn authorized_line(&self) -> String {
         format!("{}\n", self.authorized)
     }
+}
+
+/// Put root's authorized_keys and, if given, the ed25519 host key into the created
+/// `container`, owned by root, 0600.
+pub(crate) async fn put_keys(
+    client: &DockerClient,
+    container: &str,
+    authorized_line: &str,
+    host_key: Option<&PrivateKey>,
+) -> Result<()> {
+    let host_key = host_key
+        .map(|key| {
+            key.to_openssh(russh::keys::ssh_key::LineEnding::LF)
+                .map_err(|e| {
+                    Error::io("encode the host key of", container)(std::io::Error::other(
+                        e.to_string(),
+                    ))
+                })
+        })
+        .transpose()?;
+    let mut archive = tar::Builder::new(Vec::new());
+    let mut entry = |path: &str, kind: tar::EntryType, mode: u32, data: &[u8]| {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(kind);
+        header.set_mode(mode);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_size(data.len() as u64);
+        header.set_cksum();
+        archive.append_data(&mut header, path, data)
+    };
+    entry("root/.ssh", tar::EntryType::Directory, 0o700, &[])
+        .and_then(|()| {
+            entry(
+                AUTHORIZED_KEYS.trim_start_matches('/'),
+                tar::EntryType::Regular,
+                0o600,
+                authorized_line.as_bytes(),
+            )
+        })
+        .and_then(|()| match &host_key {
+            Some(pem) => entry(
+                HOST_KEY.trim_start_matches('/'),
+                tar::EntryType::Regular,
+                0o600,
+                pem.as_bytes(),
+            ),
+            None => Ok(()),
+        })
+        .map_err(Error::io("archive", AUTHORIZED_KEYS))?;
+    let bytes = archive
+        .into_inner()
+        .map_err(Error::io("archive", AUTHORIZED_KEYS))?;
+    let options = bollard::query_parameters::UploadToContainerOptionsBuilder::default()
+        .path("/")
+        .build();
+    client
+        .api
+        .upload_to_container(container, Some(options), bollard::body_full(bytes.into()))
+        .await
+        .map_err(op(format!("copying keys into {container}")))
 }
 
 const AUTHORIZED_KEYS: &str = "/root/.ssh/authorized_keys";

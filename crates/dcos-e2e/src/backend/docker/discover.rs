@@ -1,7 +1,7 @@
 //! An existing Docker cluster found by id: its nodes from their labels, keys and pinned
 //! host keys from its workspace.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::node::liveness::Liveness;
 use crate::node::role::PerRole;
 use crate::node::transport::host_keys::{HostKeyChecking, HostKeys};
+use crate::node::transport::jump::Jump;
 use crate::node::transport::ssh::SshSettings;
 use crate::node::{Role, TransportKind};
 
@@ -27,6 +28,20 @@ struct Found {
     transport: TransportKind,
     /// Index of its daemon in `hosts`.
     host: usize,
+}
+
+/// Where the jump host's sshd was reached from here: its label's address, the port its
+/// daemon publishes now.
+fn jump_address(
+    l: &std::collections::HashMap<String, String>,
+    ports: Option<&[bollard::models::PortSummary]>,
+) -> Option<SocketAddr> {
+    let ip: IpAddr = l.get(labels::JUMP_ADDRESS)?.parse().ok()?;
+    let port = ports?
+        .iter()
+        .find(|p| p.private_port == 22 && p.public_port.is_some())?
+        .public_port?;
+    Some(SocketAddr::new(ip, port))
 }
 
 /// What labels and the workspace say of a cluster.
@@ -61,8 +76,13 @@ pub(crate) async fn discover(id: &str, transport: Option<TransportKind>) -> Resu
     let mut connect_timeout = None;
     let mut genconf_upload = Vec::new();
     let mut found = Vec::new();
+    let mut jump = None;
     for (host, c) in containers {
         let l = c.labels.clone().unwrap_or_default();
+        if l.get(labels::ROLE).map(String::as_str) == Some(labels::JUMP_ROLE) {
+            jump = jump_address(&l, c.ports.as_deref());
+            continue;
+        }
         let Some(role) = l.get(labels::ROLE).and_then(|r| r.parse::<Role>().ok()) else {
             continue;
         };
@@ -111,13 +131,16 @@ pub(crate) async fn discover(id: &str, transport: Option<TransportKind>) -> Resu
         HostKeyChecking::Strict,
         false,
     )?;
-    let settings = SshSettings::new(
+    let mut settings = SshSettings::new(
         &workspace.join(KEY_FILE),
         // As the cluster was created; clusters from before the label, the default.
         connect_timeout.unwrap_or(Docker::default().connect_timeout),
         NODE_MAX_SESSIONS,
         host_keys,
     )?;
+    if let Some(at) = jump {
+        settings.jump = Some(Arc::new(Jump::new(at, &settings)));
+    }
     let liveness = Arc::new(Liveness::new(id));
     let mut nodes: PerRole<Vec<_>> = PerRole::default();
     found.sort_by_key(|f| (f.role, f.index));

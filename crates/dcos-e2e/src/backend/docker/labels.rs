@@ -12,8 +12,8 @@ use crate::node::Role;
 pub const PROJECT: &str = "dcos-e2e";
 /// The cluster id.
 pub const CLUSTER_ID: &str = "dcos-e2e.cluster-id";
-/// `master`, `agent`, `public-agent`, `network`, `watchdog`, `persisted`, `probe` or
-/// `image`.
+/// `master`, `agent`, `public-agent`, `network`, `watchdog`, `jump`, `persisted`,
+/// `probe` or `image`.
 pub const ROLE: &str = "dcos-e2e.role";
 /// Node index within its role, from 1.
 pub const NODE_INDEX: &str = "dcos-e2e.node-index";
@@ -41,6 +41,8 @@ pub const GENCONF_VOLUME: &str = "dcos-e2e.genconf-volume";
 /// On nodes of a cluster over several Docker daemons: their addresses, space-separated,
 /// the swarm manager first.
 pub const DOCKER_HOSTS: &str = "dcos-e2e.docker-hosts";
+/// On the jump host: the address this machine reached its published port at.
+pub const JUMP_ADDRESS: &str = "dcos-e2e.jump-address";
 /// The SSH connect timeout chosen at creation, in milliseconds.
 pub const CONNECT_TIMEOUT_MS: &str = "dcos-e2e.connect-timeout-ms";
 /// The hash of the node image recipe, on images we build (their only label: containers
@@ -56,6 +58,8 @@ pub(crate) const OLD_WATCHDOG_ROLE: &str = "reaper";
 pub(crate) const PROBE_ROLE: &str = "probe";
 /// Role label of the marker volume of a cluster handed to the user.
 pub(crate) const PERSISTED_ROLE: &str = "persisted";
+/// Role label of the jump host container (SSH to nodes of a daemon elsewhere).
+pub(crate) const JUMP_ROLE: &str = "jump";
 /// Role label of a cluster's own network.
 pub(crate) const NETWORK_ROLE: &str = "network";
 
@@ -77,6 +81,11 @@ pub(crate) fn cluster_filter(cluster_id: &str, workspace: Option<&Path>) -> Vec<
 /// The container of a node: `<cluster-id>-master-1`, `-agent-2`, `-pub-agent-1`.
 pub(crate) fn node_container(cluster_id: &str, role: Role, index: usize) -> String {
     format!("{cluster_id}-{}-{index}", role.container_part())
+}
+
+/// The jump host container's name.
+pub(crate) fn jump_container(cluster_id: &str) -> String {
+    format!("{cluster_id}-jump")
 }
 
 /// The watchdog container's name.

@@ -23,6 +23,7 @@ pub(crate) mod engine;
 pub(crate) mod exec;
 pub(crate) mod filesystem;
 pub(crate) mod image;
+pub(crate) mod jump;
 pub mod labels;
 pub(crate) mod list;
 pub(crate) mod load;

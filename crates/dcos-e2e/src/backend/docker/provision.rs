@@ -12,6 +12,7 @@ use super::client::{DockerClient, is_not_found, op};
 use super::config::{Docker, Privileged};
 use super::container::{DEFAULT_USER, NodeContext, Planned};
 use super::daemon::{DaemonFacts, daemon_facts};
+use super::jump::{self, JumpSpec};
 use super::nodes::{NODE_MAX_SESSIONS, Wiring};
 use super::ready::wait_ready;
 use super::running::{DockerCluster, off_runtime};
@@ -22,6 +23,7 @@ use crate::error::{Aftermath, Error, Result};
 use crate::node::liveness::Liveness;
 use crate::node::role::PerRole;
 use crate::node::transport::host_keys::HostKeys;
+use crate::node::transport::jump::Jump;
 use crate::node::transport::ssh::SshSettings;
 use crate::node::{Role, TransportKind};
 use crate::params::ClusterParams;
@@ -93,6 +95,14 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ne
     let binds_workspace =
         !several && filesystem::daemon_sees(&client, &own_image, workspace.path()).await?;
     let transport = remote_checks(cfg, &hosts, binds_workspace)?;
+    // SSH to nodes whose addresses are only routable on their daemon's host: through a
+    // jump host published there.
+    let published = if transport == TransportKind::Ssh && !binds_workspace {
+        let given = cfg.daemons.published_address.as_deref();
+        Some(jump::published_address(given, client.host()).await?)
+    } else {
+        None
+    };
     let keep_on_error = params.keep_on_error();
     // From here on objects exist: if this future is dropped (a timeout, a select!, an
     // interrupt), whatever was made goes too.
@@ -114,6 +124,7 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ne
         own_image: &own_image,
         binds_workspace,
         transport,
+        published,
     };
     let made = plan.make().await;
     let made = match made {
@@ -201,7 +212,7 @@ async fn connect_all(hosts: &[String]) -> Result<Vec<DockerClient>> {
 }
 
 /// The transport, and what a daemon that does not see this machine's files cannot do:
-/// SSH to its nodes (their addresses are on that host) and bind mounts of sources here.
+/// bind mounts of sources here.
 fn remote_checks(
     cfg: &Docker,
     hosts: &[DockerClient],
@@ -215,17 +226,8 @@ fn remote_checks(
             "the Docker daemon at {} does not see this machine's files (it runs on another host or in another mount namespace)",
             one.host()
         ),
-        _ => "the cluster is spread over several Docker daemons, which do not share this machine's files or network".to_string(),
+        _ => "the cluster is spread over several Docker daemons, which do not share this machine's files".to_string(),
     };
-    if cfg.transport == Some(TransportKind::Ssh) {
-        return Err(Error::invalid(
-            "transport",
-            TransportKind::Ssh.as_str(),
-            format!(
-                "{elsewhere}, so its nodes' addresses are not reachable from here; use the docker-exec transport"
-            ),
-        ));
-    }
     if !cfg.mount_sources_on_daemon {
         let mut mounts = Role::ALL.into_iter().flat_map(|role| cfg.mounts_for(role));
         if let Some(m) = mounts.next() {
@@ -238,7 +240,9 @@ fn remote_checks(
             ));
         }
     }
-    Ok(TransportKind::DockerExec)
+    // docker exec always works through the API; SSH needs the jump host's published
+    // port to be reachable from here, so it is asked for, not assumed.
+    Ok(cfg.transport.unwrap_or(TransportKind::DockerExec))
 }
 
 /// The node image to use: the user's (it must exist; no registry is used) or ours,
@@ -305,6 +309,9 @@ struct Plan<'a> {
     /// The daemon sees the workspace (see `filesystem`).
     binds_workspace: bool,
     transport: TransportKind,
+    /// Where this machine reaches the first daemon's published ports, when nodes are
+    /// reached through a jump host there.
+    published: Option<std::net::IpAddr>,
 }
 
 impl Plan<'_> {
@@ -475,22 +482,46 @@ impl Plan<'_> {
                 hosts_label: hosts_label.as_deref(),
             })
             .collect();
+        let jump_key = new_ed25519();
+        let authorized_line = contexts[0].authorized_line();
+        let jump = async {
+            let Some(published) = self.published else {
+                return Ok(None);
+            };
+            let spec = JumpSpec {
+                client: &self.hosts[0],
+                id: self.id,
+                workspace,
+                image: self.own_image,
+                network,
+                authorized_line: &authorized_line,
+                host_key: &jump_key,
+                published,
+            };
+            spec.start().await.map(Some)
+        };
         // Every node's requests are waited for, failed or not: an error must not leave a
         // request in flight that lands after the cleanup.
-        let ips = join_all(planned.iter().map(|p| contexts[p.host].start_node(p)))
-            .await
-            .into_iter()
-            .collect::<Result<Vec<_>>>()?;
+        let nodes = join_all(planned.iter().map(|p| contexts[p.host].start_node(p)));
+        let (ips, jump) = tokio::join!(nodes, jump);
+        let ips = ips.into_iter().collect::<Result<Vec<_>>>()?;
+        let jump = jump?;
 
         let host_keys = HostKeys::default();
         for (p, ip) in planned.iter().zip(&ips) {
             host_keys.pin(*ip, p.host_key.public_key().clone());
         }
+        if let Some(at) = jump {
+            host_keys.pin_at(at.ip(), at.port(), jump_key.public_key().clone());
+        }
         let known_hosts = workspace.join(KNOWN_HOSTS_FILE);
         std::fs::write(&known_hosts, host_keys.known_hosts())
             .map_err(Error::io("write", &known_hosts))?;
-        let settings =
+        let mut settings =
             SshSettings::new(&key_path, cfg.connect_timeout, NODE_MAX_SESSIONS, host_keys)?;
+        if let Some(at) = jump {
+            settings.jump = Some(Arc::new(Jump::new(at, &settings)));
+        }
         let liveness = Arc::new(Liveness::new(self.id));
         let mut nodes: PerRole<Vec<_>> = PerRole::default();
         let mut by_host: Vec<Vec<crate::node::Node>> = vec![Vec::new(); self.hosts.len()];

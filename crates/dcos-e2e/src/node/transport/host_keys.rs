@@ -82,7 +82,12 @@ impl Refusal {
 impl HostKeys {
     /// The key of the node at `ip` (port 22).
     pub(crate) fn pin(&self, ip: IpAddr, key: PublicKey) {
-        self.lock().insert((ip, 22), key);
+        self.pin_at(ip, 22, key);
+    }
+
+    /// The key of the host at `ip` and `port`.
+    pub(crate) fn pin_at(&self, ip: IpAddr, port: u16, key: PublicKey) {
+        self.lock().insert((ip, port), key);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(IpAddr, u16), PublicKey>> {

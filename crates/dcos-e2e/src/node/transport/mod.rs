@@ -6,6 +6,7 @@
 pub(crate) mod copy;
 pub(crate) mod files;
 pub(crate) mod host_keys;
+pub(crate) mod jump;
 pub(crate) mod ssh;
 pub(crate) mod stream;
 pub(crate) mod trees;

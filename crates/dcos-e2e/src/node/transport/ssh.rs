@@ -25,6 +25,7 @@ use russh::{ChannelMsg, ChannelOpenFailure, Sig};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use super::host_keys::{Checker, HostKeys, Refusal};
+use super::jump::Jump;
 use super::stream;
 use super::{BoxFuture, Launch, PACED_LIMIT, RawProcess, Terminal, Transport, TransportKind};
 use crate::error::{Error, Result};
@@ -44,6 +45,8 @@ pub(crate) struct SshSettings {
     /// Channels open at once on one connection (sshd's `MaxSessions`).
     pub max_sessions: usize,
     pub host_keys: HostKeys,
+    /// Where the nodes are reached through, when this machine cannot route to them.
+    pub jump: Option<Arc<Jump>>,
     config: Arc<client::Config>,
 }
 
@@ -63,6 +66,7 @@ impl SshSettings {
             connect_timeout,
             max_sessions: max_sessions.max(1),
             host_keys,
+            jump: None,
             config: Arc::new(config),
         })
     }
@@ -120,9 +124,11 @@ pub(crate) fn load_private_key(path: &Path) -> Result<PrivateKey> {
     })
 }
 
-struct Connection {
-    handle: Handle<Checker>,
+pub(super) struct Connection {
+    pub(super) handle: Handle<Checker>,
     sessions: Arc<Semaphore>,
+    /// The jump host connection this one is tunnelled through (kept open with it).
+    _via: Option<Arc<Connection>>,
 }
 
 /// What a running command holds until it ends: its session slot on the shared
@@ -157,19 +163,21 @@ impl SshTransport {
     }
 
     /// The open connection for `user`, connecting (or reconnecting) when needed.
-    async fn connection(&self, user: &str) -> Result<Arc<Connection>> {
+    pub(super) async fn connection(&self, user: &str) -> Result<Arc<Connection>> {
         let mut connections = self.connections.lock().await;
         if let Some(c) = connections.get(user)
             && !c.handle.is_closed()
         {
             return Ok(c.clone());
         }
-        let conn = Arc::new(self.connect(user).await?);
+        let conn = Arc::new(self.connect(user, false).await?);
         connections.insert(user.to_string(), conn.clone());
         Ok(conn)
     }
 
-    async fn connect(&self, user: &str) -> Result<Connection> {
+    /// A new connection; through the jump host (if any) on a connection of its own to
+    /// that host when `own` (see [`Jump`]).
+    pub(super) async fn connect(&self, user: &str, own: bool) -> Result<Connection> {
         // 0.0.0.0 would reach this host's own sshd.
         if self.ip.is_unspecified() {
             return Err(Error::NoAddress {
@@ -187,6 +195,7 @@ impl SshTransport {
         };
         let attempt = async {
             let addr = SocketAddr::new(self.ip, port);
+            let mut via = None;
             let mut handle = loop {
                 let refusal = Arc::new(std::sync::Mutex::new(None));
                 let checker = Checker {
@@ -195,7 +204,15 @@ impl SshTransport {
                     host_keys: host_keys.clone(),
                     refusal: refusal.clone(),
                 };
-                match client::connect(config.clone(), addr, checker).await {
+                let connected = match &self.settings.jump {
+                    None => client::connect(config.clone(), addr, checker).await,
+                    Some(jump) => {
+                        let (stream, through) = jump.tunnel(addr, own, &self.name).await?;
+                        via = Some(through);
+                        client::connect_stream(config.clone(), stream, checker).await
+                    }
+                };
+                match connected {
                     Ok(handle) => break handle,
                     // "No route to host" is the kernel's way of saying nothing answered
                     // ARP: a node that does not answer (stopped, rebooting). Whether that
@@ -245,14 +262,15 @@ impl SshTransport {
                     key: self.settings.key_path.clone(),
                 });
             }
-            Ok(handle)
+            Ok((handle, via))
         };
-        let handle = tokio::time::timeout(timeout, attempt)
+        let (handle, via) = tokio::time::timeout(timeout, attempt)
             .await
             .map_err(|_| self.timeout())??;
         Ok(Connection {
             handle,
             sessions: Arc::new(Semaphore::new(self.settings.max_sessions)),
+            _via: via,
         })
     }
 
@@ -368,7 +386,7 @@ impl SshTransport {
                 .acquire()
                 .await
                 .map_err(|_| self.error("connection closed", None))?;
-            let conn = self.connect(user).await?;
+            let conn = self.connect(user, true).await?;
             drop(slot);
             let channel = conn
                 .handle

@@ -1,0 +1,166 @@
+//! A cluster's jump host, for SSH to nodes of a daemon elsewhere (their addresses are
+//! routable only on that daemon's host): a container of our image running sshd alone
+//! on the cluster's network, its port 22 published on that host. It lets the cluster's
+//! key in, and only to open tunnels (no shell, no terminal).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+
+use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
+use bollard::query_parameters::CreateContainerOptionsBuilder;
+use russh::keys::ssh_key::PrivateKey;
+
+use super::client::{DockerClient, op};
+use super::container::put_keys;
+use super::labels;
+use crate::error::{Error, Result};
+
+/// sshd as the container's only process: our key, tunnels out and nothing else.
+const SSHD: &str = "mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e \
+    -o HostKey=/etc/ssh/ssh_host_ed25519_key -o PermitRootLogin=prohibit-password \
+    -o PasswordAuthentication=no -o AllowTcpForwarding=local -o PermitTTY=no \
+    -o X11Forwarding=no -o AllowAgentForwarding=no -o ForceCommand=/bin/false \
+    -o UseDNS=no -o MaxStartups=256:30:512";
+
+/// What the jump host is made of.
+pub(crate) struct JumpSpec<'a> {
+    pub client: &'a DockerClient,
+    pub id: &'a str,
+    pub workspace: &'a Path,
+    /// Ours (it has sshd where we expect it, whatever the nodes run).
+    pub image: &'a str,
+    pub network: &'a str,
+    /// root's authorized_keys.
+    pub authorized_line: &'a str,
+    pub host_key: &'a PrivateKey,
+    /// Where this machine reaches the daemon's host.
+    pub published: IpAddr,
+}
+
+impl JumpSpec<'_> {
+    /// Create and start it; returns where this machine reaches its sshd.
+    pub(crate) async fn start(&self) -> Result<SocketAddr> {
+        let api = &self.client.api;
+        let name = labels::jump_container(self.id);
+        let mut tags = labels::object_labels(self.id, labels::JUMP_ROLE, self.workspace);
+        // Any free port of the daemon's host.
+        let bindings = HashMap::from([(
+            "22/tcp".to_string(),
+            Some(vec![PortBinding {
+                host_ip: None,
+                host_port: Some(String::new()),
+            }]),
+        )]);
+        let create = |tags: HashMap<String, String>| ContainerCreateBody {
+            image: Some(self.image.to_string()),
+            entrypoint: Some(vec!["/bin/sh".into(), "-c".into()]),
+            cmd: Some(vec![SSHD.into()]),
+            labels: Some(tags),
+            exposed_ports: Some(vec!["22/tcp".into()]),
+            host_config: Some(HostConfig {
+                network_mode: Some(self.network.to_string()),
+                port_bindings: Some(bindings.clone()),
+                tmpfs: Some(HashMap::from([(
+                    "/run".into(),
+                    "rw,nosuid,nodev,mode=755".into(),
+                )])),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        // For attaching later: the address; the port is the container's published one.
+        tags.insert(labels::JUMP_ADDRESS.into(), self.published.to_string());
+        let options = CreateContainerOptionsBuilder::default().name(&name).build();
+        api.create_container(Some(options), create(tags))
+            .await
+            .map_err(op(format!("creating container {name}")))?;
+        put_keys(
+            self.client,
+            &name,
+            self.authorized_line,
+            Some(self.host_key),
+        )
+        .await?;
+        api.start_container(&name, None)
+            .await
+            .map_err(op(format!("starting container {name}")))?;
+        let info = api
+            .inspect_container(&name, None)
+            .await
+            .map_err(op(format!("inspecting container {name}")))?;
+        let port = info
+            .network_settings
+            .and_then(|n| n.ports)
+            .and_then(|ports| ports.get("22/tcp").cloned().flatten())
+            .and_then(|b| b.into_iter().find_map(|b| b.host_port?.parse::<u16>().ok()))
+            .filter(|port| *port != 0)
+            .ok_or_else(|| Error::Docker {
+                operation: format!("finding the published SSH port of {name}"),
+                source: "the daemon published no port".into(),
+            })?;
+        Ok(SocketAddr::new(self.published, port))
+    }
+}
+
+/// Where this machine reaches the daemon at `host`'s published ports: `given`, else
+/// the host of a `tcp://` or `ssh://` address, else (`unix://`) 127.0.0.1.
+pub(crate) async fn published_address(given: Option<&str>, host: &str) -> Result<IpAddr> {
+    let name = match given {
+        Some(given) => given.to_string(),
+        None => match host_of(host) {
+            Some(name) => name,
+            None => return Ok(IpAddr::from([127, 0, 0, 1])),
+        },
+    };
+    if let Ok(ip) = name.parse::<IpAddr>() {
+        return Ok(ip);
+    }
+    let found = tokio::net::lookup_host((name.as_str(), 0))
+        .await
+        .map_err(|e| {
+            Error::invalid(
+                "published_address",
+                &name,
+                format!("cannot resolve it: {e}"),
+            )
+        })?
+        .map(|a| a.ip())
+        .next();
+    found.ok_or_else(|| Error::invalid("published_address", &name, "it resolves to no address"))
+}
+
+/// The host name or address in a `tcp://`, `http(s)://` or `ssh://` daemon address.
+fn host_of(address: &str) -> Option<String> {
+    let (scheme, rest) = address.split_once("://")?;
+    if !matches!(scheme, "tcp" | "http" | "https" | "ssh") {
+        return None;
+    }
+    let authority = rest.split('/').next()?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match authority.strip_prefix('[') {
+        // [v6]:port
+        Some(v6) => v6.split(']').next()?,
+        None => authority.split(':').next()?,
+    };
+    (!host.is_empty()).then(|| host.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_of;
+
+    #[test]
+    fn the_daemon_host_is_read_from_its_address() {
+        assert_eq!(host_of("tcp://10.1.2.3:2376").as_deref(), Some("10.1.2.3"));
+        assert_eq!(host_of("ssh://me@build-7:2222").as_deref(), Some("build-7"));
+        assert_eq!(host_of("ssh://build-7").as_deref(), Some("build-7"));
+        assert_eq!(host_of("tcp://[fd00::5]:2376").as_deref(), Some("fd00::5"));
+        assert_eq!(
+            host_of("https://d.example/v1").as_deref(),
+            Some("d.example")
+        );
+        assert_eq!(host_of("unix:///var/run/docker.sock"), None);
+        assert_eq!(host_of("tcp://"), None);
+    }
+}

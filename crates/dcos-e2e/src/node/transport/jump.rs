@@ -1,0 +1,85 @@
+//! SSH to nodes whose addresses this machine cannot route to, through a jump host that
+//! can: each node connection runs in a direct-tcpip channel of an SSH connection to
+//! the jump host (what `ssh -J` does, without the `ssh` binary).
+//!
+//! The node connections share one jump connection, which carries their bytes in one
+//! russh loop: a node connection whose reader stalls would stall it for all. So the
+//! rule of [`super::ssh`] holds one level down: a paced process's node connection,
+//! whose reader may wait, is tunnelled through a jump connection of its own.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use russh::ChannelStream;
+use russh::client::Msg;
+
+use super::BoxFuture;
+use super::ssh::{Connection, SshSettings, SshTransport};
+use crate::error::{Error, Result};
+
+/// The user the jump host lets in (ours: root, with the cluster's key).
+const JUMP_USER: &str = "root";
+
+/// A jump host, reached at an address of this machine's network.
+pub(crate) struct Jump {
+    ssh: SshTransport,
+    name: String,
+}
+
+impl std::fmt::Debug for Jump {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+impl Jump {
+    /// The jump host at `addr`, whose host key `settings.host_keys` knows at that
+    /// address and port, letting in the key of `settings`.
+    pub(crate) fn new(addr: SocketAddr, settings: &SshSettings) -> Self {
+        let name = format!("the jump host at {addr}");
+        let mut settings = settings.clone();
+        settings.port = addr.port();
+        settings.jump = None;
+        Self {
+            ssh: SshTransport::new(addr.ip(), name.clone(), settings),
+            name,
+        }
+    }
+
+    /// A byte stream to `to`, from the jump host, and the jump connection it runs in
+    /// (`own`: a new one, else the shared one). `node` names the far end in errors.
+    pub(super) fn tunnel<'a>(
+        &'a self,
+        to: SocketAddr,
+        own: bool,
+        node: &'a str,
+    ) -> BoxFuture<'a, Result<(ChannelStream<Msg>, Arc<Connection>)>> {
+        // Boxed: connecting the jump host is an SSH connect too (one without a jump).
+        Box::pin(self.open(to, own, node))
+    }
+
+    async fn open(
+        &self,
+        to: SocketAddr,
+        own: bool,
+        node: &str,
+    ) -> Result<(ChannelStream<Msg>, Arc<Connection>)> {
+        let via = if own {
+            Arc::new(self.ssh.connect(JUMP_USER, false).await?)
+        } else {
+            self.ssh.connection(JUMP_USER).await?
+        };
+        let channel = via
+            .handle
+            .channel_open_direct_tcpip(to.ip().to_string(), u32::from(to.port()), "127.0.0.1", 0)
+            .await
+            // As a refused TCP connection: the node's sshd is not listening (yet).
+            .map_err(|e| Error::Unreachable {
+                node: node.to_string(),
+                transport: "ssh",
+                detail: format!("{} cannot connect to it", self.name),
+                source: Some(Box::new(e)),
+            })?;
+        Ok((channel.into_stream(), via))
+    }
+}
