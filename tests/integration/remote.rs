@@ -599,19 +599,35 @@ fn clean_through_a_worker_removes_a_dead_owner_s_cluster_from_both() {
 fn destroy_by_id_through_either_daemon_removes_it_from_both() {
     common::node_image();
     let [manager, worker] = swarm();
-    let cluster = Cluster::builder(Docker::new().docker_hosts([manager, worker]))
+    // Over SSH: one jump host, on the manager, reaches the nodes of both over the overlay.
+    let backend = Docker::new()
+        .docker_hosts([manager, worker])
+        .transport(TransportKind::Ssh)
+        .published_address(host_address(manager));
+    let cluster = Cluster::builder(backend)
         .masters(1)
         .agents(1)
         .public_agents(0)
         .provision()
         .unwrap();
-    cluster.persist().unwrap();
     let id = cluster.id().to_string();
+    for node in cluster.nodes() {
+        let name = node.run(["hostname"]).unwrap().stdout_text();
+        assert_eq!(Some(name.trim()), node.container_name(), "{node}");
+    }
+    cluster.persist().unwrap();
     drop(cluster);
     assert!(
         !objects_on(worker, &id).is_empty(),
         "handed over: still there"
     );
+    // Attached through the worker, the agent there is reached through the jump host.
+    let ran = minidcos_at(
+        worker,
+        &["docker", "run", &id, "--node", "agent:1", "--", "hostname"],
+    )
+    .ok();
+    assert_eq!(ran.stdout.trim(), format!("{id}-agent-1"));
     minidcos_at(worker, &["docker", "destroy", &id]).ok();
     assert!(objects_on(manager, &id).is_empty(), "left on the manager");
     assert!(objects_on(worker, &id).is_empty(), "left on the worker");
