@@ -1,6 +1,7 @@
 //! Issue 17: a Docker daemon on another host. Provisioning 1+1+1 there against this
-//! machine's daemon, and `run(["true"])` on its nodes (docker exec through its API)
-//! against docker exec and SSH to nodes here, in the same run. The other host is a
+//! machine's daemon, and `run(["true"])` on its nodes (docker exec through its API, and
+//! SSH through the jump host) against docker exec and SSH to nodes here, in the same
+//! run. The other host is a
 //! daemon of the bench's own in its own network and mount namespaces
 //! (`scripts/remote-daemon`), stopped at the end.
 
@@ -103,10 +104,15 @@ async fn measure(b: &mut Bench, host: &str) -> Result<()> {
     let remote = b.provision_with(there(), 1, 0, 0).await?;
     let exec_here = b.provision_with(here(), 1, 0, 0).await?;
     let ssh_here = b.provision_with(Docker::new(), 1, 0, 0).await?;
+    let jump = there()
+        .transport(TransportKind::Ssh)
+        .published_address(host_address(host)?);
+    let jumped = b.provision_with(jump, 1, 0, 0).await?;
     let iters = b.cfg.iters;
-    let mut times: [Vec<f64>; 3] = Default::default();
+    let mut times: [Vec<f64>; 4] = Default::default();
+    let clusters = [&remote, &exec_here, &ssh_here, &jumped];
     for round in 0..2 {
-        for (i, cluster) in [&remote, &exec_here, &ssh_here].into_iter().enumerate() {
+        for (i, cluster) in clusters.into_iter().enumerate() {
             let node = &cluster.masters()[0];
             for _ in 0..10 {
                 node.run(["true"]).await?;
@@ -131,8 +137,32 @@ async fn measure(b: &mut Bench, host: &str) -> Result<()> {
             Target::None,
         );
     }
-    for cluster in [remote, exec_here, ssh_here] {
+    for (label, i) in [
+        ("direct SSH to nodes here", 2),
+        ("docker exec on the other daemon", 0),
+    ] {
+        b.report.row(
+            format!("run([\"true\"]) median, SSH through the jump host there vs {label} (ms)"),
+            median(&times[3]),
+            median(&times[i]),
+            label,
+            "ms",
+            Target::None,
+        );
+    }
+    for cluster in [remote, exec_here, ssh_here, jumped] {
         cluster.destroy().await?;
     }
     Ok(())
+}
+
+/// Where this machine reaches the bench daemon's host: its TCP listener's address.
+fn host_address(host: &str) -> Result<String> {
+    let dir = host
+        .strip_prefix("unix://")
+        .and_then(|s| s.strip_suffix("/docker.sock"))
+        .context("the bench daemon's address")?;
+    let tcp = std::fs::read_to_string(format!("{dir}/tcp"))?;
+    let ip = tcp.trim().trim_start_matches("tcp://").split(':').next();
+    Ok(ip.unwrap_or_default().to_string())
 }

@@ -94,6 +94,7 @@ def create_docker_cluster(
     connect_timeout: float,
     ready_timeout: float,
     docker_hosts: List[str],
+    published_address: Optional[str] = ...,
 ) -> ClusterHandle: ...
 def existing_cluster(
     *,

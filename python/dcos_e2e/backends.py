@@ -211,6 +211,7 @@ class Docker(ClusterBackend):
         connect_timeout: float = 10.0,
         ready_timeout: float = 120.0,
         docker_hosts: Optional[Sequence[str]] = None,
+        published_address: Optional[str] = None,
     ) -> None:
         """
         Args:
@@ -233,13 +234,17 @@ class Docker(ClusterBackend):
             transport: How commands reach the nodes: ``Transport.SSH`` or
                 ``Transport.DOCKER_EXEC`` (or ``'ssh'``, ``'docker-exec'``). ``None``:
                 SSH, except on a Docker daemon that does not see this machine's files
-                (another host), where it is docker exec.
+                (another host), where it is docker exec. SSH there goes through a jump
+                host whose port that daemon publishes.
             connect_timeout: Seconds one SSH connection attempt may take.
             ready_timeout: Seconds new nodes may take to accept commands.
             docker_hosts: The Docker daemons to make clusters on (``unix://``,
                 ``tcp://``); where ``DOCKER_HOST`` says if ``None``. Several: members
                 of one Docker Swarm, the first a manager; the nodes are spread over
                 them (see the repository's ``docs/remote-hosts.md``).
+            published_address: Where this machine reaches ports the (first) daemon's
+                host publishes, for SSH through the jump host; if ``None``, the host of
+                a ``tcp://`` or ``ssh://`` daemon address, else 127.0.0.1.
         """
         self.workspace_dir = _checks.optional_path("workspace_dir", workspace_dir)
         self.custom_master_mounts = custom_master_mounts or {}
@@ -276,6 +281,7 @@ class Docker(ClusterBackend):
             if not all(hosts):
                 raise ValueError("docker_hosts: each daemon address must be a non-empty string")
         self.docker_hosts = hosts
+        self.published_address = _checks.optional_str("published_address", published_address)
         self.connect_timeout = _checks.seconds("connect_timeout", connect_timeout)
         self.ready_timeout = _checks.seconds("ready_timeout", ready_timeout)
 
@@ -368,6 +374,7 @@ class DockerCluster(_LibraryCluster):
             cluster_id=backend.cluster_id,
             transport=None if backend.transport is None else backend.transport.value,
             docker_hosts=backend.docker_hosts,
+            published_address=backend.published_address,
             connect_timeout=backend.connect_timeout,
             ready_timeout=backend.ready_timeout,
         )

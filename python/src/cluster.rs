@@ -157,7 +157,7 @@ fn mount((source, target, read_only): MountSpec) -> Mount {
     *, build_artifact, extra_config_json, masters, agents, public_agents, log_output_live,
     destroy_on_error, destroy_on_success, files_to_copy_to_installer, workspace_dir,
     master_mounts, agent_mounts, public_agent_mounts, node_image, network, privileged,
-    cluster_id, transport, connect_timeout, ready_timeout, docker_hosts
+    cluster_id, transport, connect_timeout, ready_timeout, docker_hosts, published_address = None
 ))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn create_docker_cluster(
@@ -183,8 +183,12 @@ pub(crate) fn create_docker_cluster(
     connect_timeout: f64,
     ready_timeout: f64,
     docker_hosts: Vec<String>,
+    published_address: Option<String>,
 ) -> PyResult<ClusterHandle> {
     let mut docker = Docker::new().docker_hosts(docker_hosts);
+    if let Some(address) = published_address {
+        docker = docker.published_address(address);
+    }
     if let Some(transport) = transport {
         let transport: TransportKind = transport.parse().map_err(|e| to_py(py, e, None))?;
         docker = docker.transport(transport);

@@ -237,6 +237,32 @@ class TestNodes:
         with pytest.raises(TypeError):
             Docker(docker_hosts=host)
 
+    def test_ssh_to_a_daemon_on_another_host_goes_through_a_jump_host(self, artifact: Path) -> None:
+        script = Path(__file__).resolve().parents[2] / "scripts" / "remote-daemon"
+        host = subprocess.run(
+            [str(script), "start", "r1"], check=True, stdout=subprocess.PIPE, universal_newlines=True
+        ).stdout.strip()
+        # Where this machine reaches that daemon's host: its TCP listener's address.
+        tcp = (Path(host[len("unix://") :]).parent / "tcp").read_text().strip()
+        address = tcp[len("tcp://") :].rsplit(":", 1)[0]
+        backend = Docker(docker_hosts=[host], transport="ssh", published_address=address)
+        with Cluster(
+            cluster_backend=backend,
+            build_artifact=artifact,
+            extra_config=QUICK,
+            masters=1,
+            agents=0,
+            public_agents=0,
+        ) as cluster:
+            cluster.wait_for_dcos()
+            (master,) = cluster.masters
+            name = master.run(["hostname"]).stdout.decode().strip()
+            assert name == cluster.cluster_id + "-master-1"
+            label = "label=dcos-e2e.cluster-id=" + cluster.cluster_id
+            names = docker("-H", host, "ps", "--format", "{{.Names}}", "--filter", label).split()
+            assert cluster.cluster_id + "-jump" in names
+        assert docker("-H", host, "ps", "-aq", "--filter", label).split() == []
+
 
 class TestInstall:
     def test_extra_config_reaches_every_node(self, artifact: Path, docker_backend: Docker) -> None:

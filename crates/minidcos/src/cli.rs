@@ -310,9 +310,15 @@ pub struct CreateArgs {
     #[arg(long, value_enum, default_value_t = PrivilegedArg::Auto)]
     pub privileged: PrivilegedArg,
     /// How node commands travel. Default: ssh, or docker-exec on a Docker daemon on
-    /// another host (DOCKER_HOST), whose node addresses are not reachable from here.
+    /// another host (DOCKER_HOST), whose node addresses are not reachable from here;
+    /// ssh there goes through a jump host whose port that daemon publishes.
     #[arg(long, value_enum)]
     pub transport: Option<TransportArg>,
+    /// Where this machine reaches ports the (first) Docker daemon's host publishes, for
+    /// SSH through the jump host. Default: the host of a tcp:// or ssh:// daemon
+    /// address; for unix://, 127.0.0.1.
+    #[arg(long, value_name = "ADDRESS")]
+    pub published_address: Option<String>,
     /// The sources of --custom-*-volume are paths on the Docker daemon's host (needed
     /// for them on a daemon on another host).
     #[arg(long)]

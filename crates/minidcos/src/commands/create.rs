@@ -57,6 +57,9 @@ pub async fn create(args: CreateArgs, json: bool) -> Result<Status> {
     if let Some(dir) = &args.workspace_dir {
         backend = backend.workspace_dir(dir);
     }
+    if let Some(address) = &args.published_address {
+        backend = backend.published_address(address);
+    }
     if let Some(image) = &args.node_image {
         backend = backend.node_image(image);
     }
