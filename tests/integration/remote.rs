@@ -119,8 +119,11 @@ fn host_address(host: &str) -> String {
 /// Whether an sshd greets a connection to `ip` from here. (Where a default route leads
 /// to a gateway that accepts any connection, a connect alone proves nothing.)
 fn sshd_answers(ip: std::net::IpAddr) -> bool {
+    sshd_answers_at(std::net::SocketAddr::new(ip, 22))
+}
+
+fn sshd_answers_at(addr: std::net::SocketAddr) -> bool {
     use std::io::Read;
-    let addr = std::net::SocketAddr::new(ip, 22);
     let Ok(mut stream) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)) else {
         return false;
     };
@@ -195,6 +198,98 @@ fn ssh_reaches_the_nodes_there_through_a_jump_host() {
     assert_eq!(ran.stdout.trim(), format!("{id}-master-1"));
     drop(cluster);
     assert!(objects_on(host, &id).is_empty(), "left there");
+}
+
+/// `sh -c SCRIPT`, which must succeed.
+fn sh(script: &str) {
+    let out = Proc::new("sh").args(["-c", script]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_daemon_reached_over_ssh_runs_a_cluster() {
+    // The daemon's host runs an sshd (a container on its host network, our image, the
+    // daemon's socket bound in at its own path); this process has a home of its own,
+    // with a key and known_hosts in ~/.ssh as a user of `docker -H ssh://` has.
+    let image = common::node_image();
+    let host = remote();
+    let socket = host.strip_prefix("unix://").unwrap();
+    let addr = host_address(host);
+    let home = tempfile::tempdir().unwrap();
+    let keys = tempfile::Builder::new()
+        .prefix("dcos-e2e-test-sshd-")
+        .tempdir_in("/var/tmp")
+        .unwrap();
+    let (home_dir, key_dir) = (home.path().display(), keys.path().display());
+    sh(&format!(
+        "docker -H {host} image inspect {image} >/dev/null 2>&1 || docker save {image} | docker -H {host} load -q
+         mkdir -m 700 {home_dir}/.ssh
+         ssh-keygen -q -t ed25519 -N '' -f {home_dir}/.ssh/id_ed25519
+         ssh-keygen -q -t ed25519 -N '' -f {key_dir}/host_key
+         cp {home_dir}/.ssh/id_ed25519.pub {key_dir}/authorized_keys
+         docker -H {host} rm -f dcos-e2e-test-sshd >/dev/null 2>&1 || true
+         docker -H {host} run -d --name dcos-e2e-test-sshd --network host            -v {socket}:{socket} -v {key_dir}:/keys:ro --entrypoint /bin/sh {image} -c            'mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e -p 2222 -h /keys/host_key             -o AuthorizedKeysFile=/keys/authorized_keys -o PermitRootLogin=prohibit-password' >/dev/null"
+    ));
+    let sshd: std::net::SocketAddr = format!("{addr}:2222").parse().unwrap();
+    poll("the daemon host's sshd", Duration::from_secs(30), || {
+        sshd_answers_at(sshd)
+    });
+    // SAFETY: set before this test starts any thread of its own or any runtime; each
+    // test runs in its own process.
+    unsafe { std::env::set_var("HOME", home.path()) };
+    let url = format!("ssh://root@{addr}:2222{socket}");
+    let provision = || {
+        Cluster::builder(Docker::new().docker_host(&url))
+            .masters(1)
+            .agents(1)
+            .public_agents(0)
+            .provision()
+    };
+    // Its host key is not known yet: refused, naming the key.
+    let err = provision().unwrap_err();
+    let mut chain = err.to_string();
+    let mut cause = std::error::Error::source(&err);
+    while let Some(e) = cause {
+        chain = format!("{chain}: {e}");
+        cause = e.source();
+    }
+    assert!(matches!(&err, Error::DockerUnreachable { .. }), "{err:?}");
+    assert!(
+        chain.contains("SHA256:") && chain.contains("known_hosts"),
+        "{chain}"
+    );
+    sh(&format!(
+        "printf '[{addr}]:2222 %s\n' \"$(cut -d' ' -f1,2 {key_dir}/host_key.pub)\" > {home_dir}/.ssh/known_hosts"
+    ));
+    let cluster = provision().unwrap();
+    let id = cluster.id().to_string();
+    assert_eq!(
+        names_on(host, &id).len(),
+        3,
+        "two nodes and the watchdog there"
+    );
+    for node in cluster.nodes() {
+        // docker exec through the API over SSH (a hijacked connection).
+        let name = node.run(["hostname"]).unwrap().stdout_text();
+        assert_eq!(Some(name.trim()), node.container_name(), "{node}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sent = dir.path().join("sent");
+    std::fs::write(&sent, b"over ssh\n").unwrap();
+    let agent = &cluster.agents()[0];
+    agent.send_file(&sent, "/root/sent").unwrap();
+    let back = dir.path().join("back");
+    agent.download_file("/root/sent", &back).unwrap();
+    assert_eq!(std::fs::read(&back).unwrap(), b"over ssh\n");
+    let listed = minidcos_at(&url, &["docker", "list"]).ok();
+    assert!(listed.stdout.contains(&id), "{listed:?}");
+    drop(cluster);
+    assert!(objects_on(host, &id).is_empty(), "left there");
+    docker_at(host, &["rm", "-f", "dcos-e2e-test-sshd"]);
 }
 
 #[test]

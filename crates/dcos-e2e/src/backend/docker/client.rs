@@ -108,7 +108,7 @@ impl DockerClient {
         }
     }
 
-    /// Connect to the daemon at `host` (`unix://`, `tcp://`, `http://`), with this
+    /// Connect to the daemon at `host` (`unix://`, `tcp://`, `http://`, `ssh://`), with this
     /// per-request timeout (cleanup from `Drop` must not wait for a daemon that stopped
     /// answering as long as a big upload may take).
     pub(crate) async fn connect_to(host: String, request_timeout: Duration) -> Result<Self> {
@@ -117,9 +117,13 @@ impl DockerClient {
                 host: host.clone(),
                 source,
             };
-        let api = Docker::connect_with_host(&host)
-            .map_err(|e| unreachable(Box::new(e)))?
-            .with_timeout(request_timeout);
+        let api = if host.starts_with("ssh://") {
+            super::ssh_host::connect(&host, request_timeout).await?
+        } else {
+            Docker::connect_with_host(&host)
+                .map_err(|e| unreachable(Box::new(e)))?
+                .with_timeout(request_timeout)
+        };
         let api = match tokio::time::timeout(CONNECT_TIMEOUT, api.negotiate_version()).await {
             Ok(Ok(api)) => api,
             Ok(Err(e)) => return Err(unreachable(Box::new(e))),

@@ -35,6 +35,7 @@ pub(crate) mod private;
 pub(crate) mod provision;
 pub(crate) mod ready;
 pub(crate) mod running;
+pub(crate) mod ssh_host;
 pub(crate) mod swarm;
 pub(crate) mod transfer;
 pub(crate) mod watchdog;

@@ -90,8 +90,14 @@ pub(crate) async fn disarm(client: &DockerClient, cluster_id: &str) -> Result<()
 /// Where a daemon that does not see this machine's files most likely has its socket.
 const USUAL_SOCKET: &str = "/var/run/docker.sock";
 
-/// The daemon's socket path as seen by the daemon's host, when it is a unix socket.
+/// The daemon's socket path as seen by the daemon's host, when it is a unix socket
+/// (over SSH, the one on that host the API is reached through).
 fn daemon_socket(host: &str) -> Option<String> {
+    if host.starts_with("ssh://") {
+        return super::ssh_host::SshAddress::parse(host)
+            .ok()
+            .map(|at| at.socket);
+    }
     host.strip_prefix("unix://").map(str::to_string)
 }
 

@@ -124,7 +124,7 @@ pub(crate) fn load_private_key(path: &Path) -> Result<PrivateKey> {
     })
 }
 
-pub(super) struct Connection {
+pub(crate) struct Connection {
     pub(super) handle: Handle<Checker>,
     sessions: Arc<Semaphore>,
     /// The jump host connection this one is tunnelled through (kept open with it).
@@ -374,6 +374,27 @@ impl SshTransport {
 }
 
 impl SshTransport {
+    /// A byte stream to the unix socket at `path` on the host (OpenSSH's
+    /// direct-streamlocal), on the shared connection, which it keeps open.
+    pub(crate) async fn socket_stream(
+        &self,
+        user: &str,
+        path: &str,
+    ) -> Result<(russh::ChannelStream<client::Msg>, Arc<Connection>)> {
+        let limit = self.settings.connect_timeout;
+        let conn = tokio::time::timeout(limit, self.connection(user))
+            .await
+            .map_err(|_| self.timeout())??;
+        let channel =
+            tokio::time::timeout(limit, conn.handle.channel_open_direct_streamlocal(path))
+                .await
+                .map_err(|_| self.timeout())?
+                .map_err(|e| {
+                    self.error(format!("cannot open a stream to {path} there"), Some(e))
+                })?;
+        Ok((channel.into_stream(), conn))
+    }
+
     /// A session channel on a connection of its own, for a paced process; bounded, as
     /// a whole, by the connect timeout.
     async fn open_own_channel(
