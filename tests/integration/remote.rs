@@ -196,6 +196,26 @@ fn ssh_reaches_the_nodes_there_through_a_jump_host() {
     // Attached by id later, the nodes are found through the same jump host.
     let ran = minidcos_at(host, &["docker", "run", &id, "--", "hostname"]).ok();
     assert_eq!(ran.stdout.trim(), format!("{id}-master-1"));
+    // The ssh command `inspect` prints goes through it too (OpenSSH's client).
+    let inspected = minidcos_at(host, &["docker", "inspect", &id, "--json"])
+        .ok()
+        .json();
+    let command = inspected["nodes"][1]["ssh_command"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(command.contains("ProxyCommand"), "{command}");
+    let out = Proc::new("sh")
+        .args(["-c", &format!("{command} -o BatchMode=yes hostname")])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("{id}-agent-1"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     drop(cluster);
     assert!(objects_on(host, &id).is_empty(), "left there");
 }

@@ -30,6 +30,11 @@ impl Node {
         self.0.ssh_key_path()
     }
 
+    /// See [`crate::Node::ssh_jump`].
+    pub fn ssh_jump(&self) -> Option<std::net::SocketAddr> {
+        self.0.ssh_jump()
+    }
+
     /// See [`crate::Node::role`].
     pub fn role(&self) -> Role {
         self.0.role()

@@ -49,6 +49,8 @@ pub(crate) struct NodeSpec {
     pub index: usize,
     pub ip: IpAddr,
     pub ssh_key_path: PathBuf,
+    /// The jump host SSH to it goes through (`ssh -J`), if any.
+    pub ssh_jump: Option<std::net::SocketAddr>,
     pub default_user: String,
     pub container: Option<String>,
     pub log_output_live: bool,
@@ -77,6 +79,12 @@ impl Node {
     /// The private key that logs in to this node.
     pub fn ssh_key_path(&self) -> &Path {
         &self.inner.ssh_key_path
+    }
+
+    /// The jump host that SSH to this node goes through (a Docker daemon on another
+    /// host, reached with the SSH transport), as `root@` with the same key.
+    pub fn ssh_jump(&self) -> Option<std::net::SocketAddr> {
+        self.inner.ssh_jump
     }
 
     /// The node's role.

@@ -97,6 +97,17 @@ async fn show(cluster: &Cluster, json: bool, host_keys: &HostKeysView) {
             if host_keys.accept_new || host_keys.known_hosts.is_none() {
                 ssh.push_str(" -o StrictHostKeyChecking=accept-new");
             }
+            // Through the jump host, checked against the same known hosts.
+            if let (Some(jump), Some(kh)) = (n.ssh_jump(), &host_keys.known_hosts) {
+                let hop = format!(
+                    "ssh -i {} -o UserKnownHostsFile={} -p {} -W %h:%p root@{}",
+                    path_word(n.ssh_key_path()),
+                    path_word(kh),
+                    jump.port(),
+                    jump.ip()
+                );
+                ssh.push_str(&format!(" -o ProxyCommand={}", quote(&hop)));
+            }
             ssh.push_str(&format!(" {}@{}", n.default_user(), n.ip_address()));
             if let Err(e) = &engine {
                 tracing::warn!(

@@ -41,6 +41,10 @@ impl Wiring<'_> {
             index,
             ip,
             ssh_key_path: self.settings.key_path.clone(),
+            ssh_jump: match self.transport {
+                TransportKind::Ssh => self.settings.jump.as_ref().map(|j| j.addr()),
+                TransportKind::DockerExec => None,
+            },
             default_user: DEFAULT_USER.into(),
             container: Some(container.to_string()),
             log_output_live: self.log_output_live,

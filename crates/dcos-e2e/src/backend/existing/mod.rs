@@ -251,6 +251,7 @@ impl ExistingCluster {
                     index: i + 1,
                     ip: host.ip_address,
                     ssh_key_path: host.ssh_key_path.clone(),
+                    ssh_jump: None,
                     default_user: self.default_ssh_user.clone(),
                     container: None,
                     log_output_live: p.log_output_live,

@@ -23,6 +23,7 @@ const JUMP_USER: &str = "root";
 /// A jump host, reached at an address of this machine's network.
 pub(crate) struct Jump {
     ssh: SshTransport,
+    addr: SocketAddr,
     name: String,
 }
 
@@ -42,8 +43,13 @@ impl Jump {
         settings.jump = None;
         Self {
             ssh: SshTransport::new(addr.ip(), name.clone(), settings),
+            addr,
             name,
         }
+    }
+
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     /// A byte stream to `to`, from the jump host, and the jump connection it runs in
