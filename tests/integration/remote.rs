@@ -47,13 +47,16 @@ fn use_remote() -> &'static str {
     host
 }
 
+/// The state directory of the test daemon at `host` (see `scripts/remote-daemon`).
+fn state_dir(host: &str) -> &str {
+    host.strip_prefix("unix://")
+        .and_then(|s| s.strip_suffix("/docker.sock"))
+        .unwrap()
+}
+
 /// The daemon of `remote()` over TCP with TLS: (address, client certificate directory).
 fn remote_tls() -> (String, String) {
-    let unix = remote();
-    let dir = unix
-        .strip_prefix("unix://")
-        .and_then(|s| s.strip_suffix("/docker.sock"))
-        .unwrap();
+    let dir = state_dir(remote());
     let tcp = std::fs::read_to_string(format!("{dir}/tcp")).unwrap();
     (tcp.trim().to_string(), format!("{dir}/client"))
 }
@@ -107,11 +110,7 @@ fn a_daemon_over_tcp_with_tls_runs_a_cluster() {
 
 /// The address this machine reaches the test daemon's host at (its TCP listener's).
 fn host_address(host: &str) -> String {
-    let dir = host
-        .strip_prefix("unix://")
-        .and_then(|s| s.strip_suffix("/docker.sock"))
-        .unwrap();
-    let tcp = std::fs::read_to_string(format!("{dir}/tcp")).unwrap();
+    let tcp = std::fs::read_to_string(format!("{}/tcp", state_dir(host))).unwrap();
     let ip = tcp.trim().trim_start_matches("tcp://").split(':').next();
     ip.unwrap().to_string()
 }
@@ -220,6 +219,17 @@ fn ssh_reaches_the_nodes_there_through_a_jump_host() {
     assert!(objects_on(host, &id).is_empty(), "left there");
 }
 
+/// The error and its causes, on one line.
+fn chain(err: &Error) -> String {
+    let mut chain = err.to_string();
+    let mut cause = std::error::Error::source(err);
+    while let Some(e) = cause {
+        chain = format!("{chain}: {e}");
+        cause = e.source();
+    }
+    chain
+}
+
 /// `sh -c SCRIPT`, which must succeed.
 fn sh(script: &str) {
     let out = Proc::new("sh").args(["-c", script]).output().unwrap();
@@ -271,12 +281,7 @@ fn a_daemon_reached_over_ssh_runs_a_cluster() {
     };
     // Its host key is not known yet: refused, naming the key.
     let err = provision().unwrap_err();
-    let mut chain = err.to_string();
-    let mut cause = std::error::Error::source(&err);
-    while let Some(e) = cause {
-        chain = format!("{chain}: {e}");
-        cause = e.source();
-    }
+    let chain = chain(&err);
     assert!(matches!(&err, Error::DockerUnreachable { .. }), "{err:?}");
     assert!(
         chain.contains("SHA256:") && chain.contains("known_hosts"),
@@ -329,12 +334,7 @@ fn a_jump_host_not_reachable_at_the_address_given_is_named() {
     .public_agents(0)
     .provision()
     .unwrap_err();
-    let mut chain = err.to_string();
-    let mut cause = std::error::Error::source(&err);
-    while let Some(e) = cause {
-        chain = format!("{chain}: {e}");
-        cause = e.source();
-    }
+    let chain = chain(&err);
     assert!(chain.contains("the jump host at 127.0.0.1:"), "{chain}");
     assert!(chain.contains("not ready after 3s"), "{chain}");
 }
