@@ -736,6 +736,37 @@ fn destroy_by_id_through_either_daemon_removes_it_from_both() {
         !objects_on(worker, &id).is_empty(),
         "handed over: still there"
     );
+    // Listed through either daemon, with the nodes of both.
+    for daemon in [manager, worker] {
+        let list = minidcos_at(daemon, &["docker", "list", "--json"])
+            .ok()
+            .json();
+        let row = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["cluster_id"] == id.as_str())
+            .cloned()
+            .unwrap_or_else(|| panic!("not listed through {daemon}: {list}"));
+        assert_eq!(
+            (row["masters"].as_u64(), row["agents"].as_u64()),
+            (Some(1), Some(1)),
+            "{row}"
+        );
+        assert_eq!(row["owner"], "user", "{row}");
+    }
+    // A log bundle through the worker: each node as its own daemon inspects it.
+    let logs = tempfile::tempdir().unwrap();
+    let bundle = logs.path().join("bundle");
+    minidcos_at(
+        worker,
+        &["docker", "export-logs", &id, bundle.to_str().unwrap()],
+    )
+    .ok();
+    for node in ["master-1", "agent-1"] {
+        let inspect = std::fs::read_to_string(bundle.join(node).join("inspect.json")).unwrap();
+        assert!(inspect.contains(&format!("{id}-{node}")), "{node}");
+    }
     // Attached through the worker, the agent there is reached through the jump host.
     let ran = minidcos_at(
         worker,

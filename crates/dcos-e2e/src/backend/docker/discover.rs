@@ -58,7 +58,15 @@ pub(crate) struct Discovered {
 
 /// Find cluster `id`: node handles over `transport` (default: as each was created).
 pub(crate) async fn discover(id: &str, transport: Option<TransportKind>) -> Result<Discovered> {
-    let client = DockerClient::connect().await?;
+    discover_on(DockerClient::connect().await?, id, transport).await
+}
+
+/// [`discover`] through `client` (one of the cluster's daemons).
+pub(crate) async fn discover_on(
+    client: DockerClient,
+    id: &str,
+    transport: Option<TransportKind>,
+) -> Result<Discovered> {
     let filter = labels::cluster_filter(id, None);
     let here = client.containers(&filter).await?;
     let mut hosts = super::cleanup::hosts_named(&client, id, &here).await;

@@ -90,7 +90,7 @@ impl Seen {
     }
 }
 
-/// Every cluster on the daemon, by id.
+/// Every cluster on the daemon, by id (one over several daemons with all its nodes).
 pub async fn list_clusters() -> Result<Vec<ClusterSummary>> {
     let client = DockerClient::connect().await?;
     list(&client).await
@@ -104,7 +104,38 @@ pub(crate) async fn list(client: &DockerClient) -> Result<Vec<ClusterSummary>> {
         client.volumes(&project)
     )?;
     let mut clusters: BTreeMap<String, Seen> = BTreeMap::new();
-    for c in containers {
+    // A cluster over several daemons: its nodes and watchdogs on the others count too.
+    let mut spread: Vec<String> = Vec::new();
+    for l in containers.iter().filter_map(|c| c.labels.as_ref()) {
+        if let Some(id) = l.get(labels::CLUSTER_ID)
+            && l.contains_key(labels::DOCKER_HOSTS)
+            && !spread.contains(id)
+        {
+            spread.push(id.clone());
+        }
+    }
+    let elsewhere = join_all(spread.iter().map(|id| {
+        let filter = labels::cluster_filter(id, None);
+        async move {
+            let listed = client.containers(&filter).await.unwrap_or_default();
+            let mut found = Vec::new();
+            for host in cleanup::hosts_named(client, id, &listed).await {
+                if host.host() == client.host() {
+                    continue;
+                }
+                match host.containers(&filter).await {
+                    Ok(more) => found.extend(more),
+                    Err(e) => tracing::warn!(cluster = %id, "{}", crate::error::chain(&e)),
+                }
+            }
+            found
+        }
+    }))
+    .await;
+    for c in containers
+        .into_iter()
+        .chain(elsewhere.into_iter().flatten())
+    {
         let l = c.labels.unwrap_or_default();
         let Some(id) = l.get(labels::CLUSTER_ID) else {
             continue;

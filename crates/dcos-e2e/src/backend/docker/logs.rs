@@ -8,7 +8,7 @@ use std::path::Path;
 use futures_util::future::join_all;
 
 use super::client::DockerClient;
-use super::discover::discover;
+use super::discover::discover_on;
 use crate::error::Result;
 use crate::node::logs::{Source, collect};
 use crate::node::{LogBundle, TransportKind};
@@ -30,13 +30,18 @@ pub(crate) async fn export(
     dir: &Path,
     extra: &[(&str, std::path::PathBuf)],
 ) -> Result<LogBundle> {
-    let found = discover(id, Some(TransportKind::DockerExec)).await?;
+    let found = discover_on(client.clone(), id, Some(TransportKind::DockerExec)).await?;
     let nodes: Vec<_> = found.nodes.iter().collect();
     let names: Vec<String> = nodes
         .iter()
         .filter_map(|n| n.container_name().map(str::to_string))
         .collect();
-    let mut described = describe(client, &names).await;
+    // Over several daemons each node is inspected where it is (asked of each).
+    let daemons = std::iter::once(&found.client).chain(&found.others);
+    let mut described = HashMap::new();
+    for part in join_all(daemons.map(|d| describe(d, &names))).await {
+        described.extend(part);
+    }
     let sources = nodes
         .into_iter()
         .map(|node| Source {

@@ -15,7 +15,7 @@ use super::daemon::{DaemonFacts, daemon_facts};
 use super::jump::{self, JumpSpec};
 use super::nodes::{NODE_MAX_SESSIONS, Wiring};
 use super::ready::wait_ready;
-use super::running::{DockerCluster, off_runtime};
+use super::running::{DockerCluster, off_runtime_all};
 use super::workspace::{KNOWN_HOSTS_FILE, Workspace, new_ed25519, write_keypair};
 use super::{cleanup, filesystem, labels, watchdog};
 use crate::backend::running::NewCluster;
@@ -179,20 +179,20 @@ impl Drop for Unfinished {
         if self.keep {
             tracing::warn!(cluster = %self.id, "creation cancelled; kept for inspection: `minidcos docker destroy {}`", self.id);
         }
-        for host in cleanup::manager_last(&self.hosts) {
+        off_runtime_all(&self.hosts, || {
             let (id, workspace) = (self.id.clone(), self.workspace.clone());
             if self.keep {
-                off_runtime(host, move |client| {
+                Box::new(move |client| {
                     Box::pin(async move { watchdog::disarm(&client, &id).await })
-                });
+                })
             } else {
                 // Requests in flight when the future was dropped may land a moment
                 // later: sweep until none does.
-                off_runtime(host, move |client| {
+                Box::new(move |client| {
                     Box::pin(async move { cleanup::sweep(&client, &id, Some(&workspace)).await })
-                });
+                })
             }
-        }
+        });
     }
 }
 

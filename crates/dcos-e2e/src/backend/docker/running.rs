@@ -47,6 +47,11 @@ impl DockerCluster {
             .collect()
     }
 
+    /// Every daemon's address, the manager first.
+    fn host_names(&self) -> Vec<String> {
+        self.hosts().iter().map(|h| h.host().to_string()).collect()
+    }
+
     /// Stand down the watchdog on every daemon.
     async fn disarm_all(&self) -> Result<()> {
         let results = futures_util::future::join_all(
@@ -99,16 +104,16 @@ impl RunningCluster for DockerCluster {
     }
 
     fn destroy_from_drop(&self) {
-        for host in cleanup::manager_last(&self.hosts()) {
+        off_runtime_all(&self.host_names(), || {
             let (id, workspace) = (self.id.clone(), self.workspace.clone());
-            off_runtime(host.host(), move |client| {
+            Box::new(move |client| {
                 Box::pin(async move {
                     cleanup::remove_once(&client, &id, Some(&workspace))
                         .await
                         .map(drop)
                 })
-            });
-        }
+            })
+        });
         self.release_watchdog();
     }
 
@@ -122,13 +127,10 @@ impl RunningCluster for DockerCluster {
     }
 
     fn keep_from_drop(&self) {
-        let mut disarmed = true;
-        for host in self.hosts() {
+        let disarmed = off_runtime_all(&self.host_names(), || {
             let id = self.id.clone();
-            disarmed &= off_runtime(host.host(), move |client| {
-                Box::pin(async move { watchdog::disarm(&client, &id).await })
-            });
-        }
+            Box::new(move |client| Box::pin(async move { watchdog::disarm(&client, &id).await }))
+        });
         self.settle_watchdog(disarmed);
         tracing::warn!(cluster = %self.id, "cluster kept; remove it with `minidcos docker destroy {}`", self.id);
     }
@@ -252,14 +254,42 @@ const DROP_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long cleanup from `Drop` may block the dropping thread in all.
 const DROP_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Work from `Drop` on one daemon, given a client of its own.
+pub(crate) type DropWork = Box<dyn FnOnce(DockerClient) -> BoxFuture<'static, Result<()>> + Send>;
+
 /// Run Docker work to completion from synchronous code (`Drop`), whatever runtime the
 /// caller is on: a fresh thread with its own runtime and client. Whether it succeeded.
 pub(crate) fn off_runtime(
     host: &str,
     work: impl FnOnce(DockerClient) -> BoxFuture<'static, Result<()>> + Send + 'static,
 ) -> bool {
+    reported(spawn_off_runtime(host, Box::new(work)).join())
+}
+
+/// [`off_runtime`] on every daemon of a cluster, each with its own work (the manager
+/// first in `hosts`): the others at once, then the manager, whose swarm network goes
+/// only once their nodes are gone. Whether all succeeded.
+pub(crate) fn off_runtime_all(hosts: &[String], work: impl Fn() -> DropWork) -> bool {
+    let Some((manager, others)) = hosts.split_first() else {
+        return true;
+    };
+    let spawned: Vec<_> = others
+        .iter()
+        .map(|host| spawn_off_runtime(host, work()))
+        .collect();
+    let others_ok = spawned
+        .into_iter()
+        .map(|t| reported(t.join()))
+        .fold(true, |all, ok| all & ok);
+    reported(spawn_off_runtime(manager, work()).join()) & others_ok
+}
+
+fn spawn_off_runtime(
+    host: &str,
+    work: DropWork,
+) -> std::thread::JoinHandle<std::result::Result<(), String>> {
     let host = host.to_string();
-    let joined = std::thread::spawn(move || {
+    std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -274,7 +304,9 @@ pub(crate) fn off_runtime(
             }
         })
     })
-    .join();
+}
+
+fn reported(joined: std::thread::Result<std::result::Result<(), String>>) -> bool {
     match joined {
         Ok(Ok(())) => true,
         Ok(Err(e)) => {
