@@ -86,11 +86,12 @@ fn a_daemon_over_tcp_with_tls_runs_a_cluster() {
         master.run(["echo", "over tls"]).unwrap().stdout_text(),
         "over tls"
     );
-    // Made there, seen through its unix socket too; no watchdog over TCP.
+    // Made there, seen through its unix socket too; its watchdog there found that
+    // socket at the usual place on that host, and knew it for the same daemon's.
     assert_eq!(
         names_on(unix, &id),
-        [format!("{id}-master-1")],
-        "the node, and no watchdog"
+        [format!("{id}-master-1"), format!("{id}-watchdog")],
+        "the node and its watchdog"
     );
     drop(cluster);
     assert!(objects_on(unix, &id).is_empty());

@@ -24,13 +24,18 @@ use crate::error::{Error, Result};
 const ARM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Runs with `sh` and `curl` from the node image: `$1` cluster id, `$2` workspace name,
-/// `$3` the label filter (JSON) for the cluster's objects.
+/// `$3` the label filter (JSON) for the cluster's objects, `$4` (if not empty) the ID the
+/// daemon behind the socket must have (the socket was guessed: it may be another's).
 const SCRIPT: &str = r#"
 command -v curl >/dev/null 2>&1 || { echo no-curl; exit 3; }
+api() { curl -sS --unix-socket /var/run/docker.sock "$@"; }
+if [ -n "$4" ]; then
+  id=$(api http://d/info | grep -o '"ID":"[^"]*"' | head -n 1 | cut -d'"' -f4)
+  [ "$id" = "$4" ] || { echo other-daemon; exit 4; }
+fi
 echo armed
 cat >/dev/null
 echo "owner of cluster $1 is gone: removing it"
-api() { curl -sS --unix-socket /var/run/docker.sock "$@"; }
 f="$3"
 self=$(cat /etc/hostname)
 # Prints how many objects it found (and asked to remove).
@@ -90,6 +95,16 @@ pub(crate) async fn disarm(client: &DockerClient, cluster_id: &str) -> Result<()
 /// Where a daemon that does not see this machine's files most likely has its socket.
 const USUAL_SOCKET: &str = "/var/run/docker.sock";
 
+/// The daemon's ID, which the watchdog compares with that of the daemon it reaches.
+async fn daemon_id(client: &DockerClient) -> Result<String> {
+    let info = client
+        .api
+        .info()
+        .await
+        .map_err(op("reading the daemon's ID"))?;
+    Ok(info.id.unwrap_or_default())
+}
+
 /// The daemon's socket path as seen by the daemon's host, when it is a unix socket
 /// (over SSH, the one on that host the API is reached through).
 fn daemon_socket(host: &str) -> Option<String> {
@@ -105,7 +120,7 @@ fn daemon_socket(host: &str) -> Option<String> {
 /// claim: container names are unique, so of creates racing for one id only one gets it.
 pub(crate) struct Claim {
     container: String,
-    /// The daemon is on a local socket the watchdog can use.
+    /// A socket was bound (at the usual place: the watchdog checks it is this daemon's).
     armable: bool,
 }
 
@@ -124,9 +139,12 @@ pub(crate) async fn claim(
     workspace: &Path,
     binds_workspace: bool,
 ) -> Result<Claim> {
-    // Over TCP the daemon's socket on its host is unknown (the usual path there may be
-    // another daemon's): no watchdog, as `arm` warns.
-    let socket = daemon_socket(client.host());
+    // Over TCP the daemon's socket on its host is unknown: the usual path, if the
+    // daemon there is this one (the watchdog checks its ID), else none, as `arm` warns.
+    let (socket, expect_id) = match daemon_socket(client.host()) {
+        Some(socket) => (socket, None),
+        None => (USUAL_SOCKET.to_string(), Some(daemon_id(client).await?)),
+    };
     let (parent, name) = match (workspace.parent(), workspace.file_name()) {
         (Some(p), Some(n)) => (p.to_path_buf(), n.to_string_lossy().to_string()),
         _ => {
@@ -153,12 +171,11 @@ pub(crate) async fn claim(
     // On this machine: as this process's user, with the socket's group. Elsewhere our
     // ids mean nothing; root of that host owns its socket (still without capabilities).
     let (uid, gid) = if binds_workspace { owner_ids() } else { (0, 0) };
-    let socket_group = socket
-        .as_deref()
+    let socket_group = Some(&socket)
         .filter(|_| binds_workspace)
         .and_then(|s| std::fs::metadata(s).ok())
         .map(|m| std::os::unix::fs::MetadataExt::gid(&m).to_string());
-    let mut mounts = |socket: &str| {
+    let mounts = |socket: &str| {
         let mut mounts = vec![bind(socket.to_string(), "/var/run/docker.sock")];
         // Elsewhere the workspace is not there to remove (this process's own cleanup
         // and `clean` remove it here).
@@ -167,7 +184,7 @@ pub(crate) async fn claim(
         }
         mounts
     };
-    let body = |mounts: Option<Vec<Mount>>| ContainerCreateBody {
+    let body = |mounts: Option<Vec<Mount>>, expect_id: Option<&str>| ContainerCreateBody {
         image: Some(image.to_string()),
         user: Some(format!("{uid}:{gid}")),
         entrypoint: Some(vec![
@@ -182,6 +199,7 @@ pub(crate) async fn claim(
                 String::new()
             },
             filter.clone(),
+            expect_id.unwrap_or_default().into(),
         ]),
         cmd: Some(vec![]),
         labels: Some(object_labels.clone()),
@@ -210,27 +228,34 @@ pub(crate) async fn claim(
         .api
         .create_container(
             Some(options.clone()),
-            body(socket.as_deref().map(&mut mounts)),
+            body(Some(mounts(&socket)), expect_id.as_deref()),
         )
         .await;
-    let mut armable = socket.is_some();
+    let mut armable = true;
     // A daemon elsewhere may not have its socket where we reach it (a forwarded socket):
-    // then at the usual place, else no watchdog.
+    // then at the usual place, if it is this daemon's, else no watchdog.
     if let Err(e) = &created
         && !binds_workspace
+        && socket != USUAL_SOCKET
         && e.to_string().contains("bind source path does not exist")
     {
+        let id = daemon_id(client).await?;
         created = client
             .api
-            .create_container(Some(options.clone()), body(Some(mounts(USUAL_SOCKET))))
+            .create_container(
+                Some(options.clone()),
+                body(Some(mounts(USUAL_SOCKET)), Some(&id)),
+            )
             .await;
-        if created
-            .as_ref()
-            .is_err_and(|e| e.to_string().contains("bind source path does not exist"))
-        {
-            armable = false;
-            created = client.api.create_container(Some(options), body(None)).await;
-        }
+    }
+    if let Err(e) = &created
+        && e.to_string().contains("bind source path does not exist")
+    {
+        armable = false;
+        created = client
+            .api
+            .create_container(Some(options), body(None, None))
+            .await;
     }
     match created {
         Ok(created) => Ok(Claim {
@@ -258,7 +283,8 @@ fn owner_ids() -> (u32, u32) {
 }
 
 /// Start the claimed watchdog. `None` (with a warning, and the container removed) where
-/// it cannot work: a daemon not on a local socket; and when `keep`. A watchdog that does
+/// it cannot work: no socket of the daemon could be bound, or the one at the usual
+/// place is another daemon's; and when `keep`. A watchdog that does
 /// not say it is armed is an error: without it a killed owner would leak the cluster.
 pub(crate) async fn arm(
     client: &DockerClient,
@@ -268,7 +294,7 @@ pub(crate) async fn arm(
     if keep || !claim.armable {
         if !keep {
             tracing::warn!(
-                "no cleanup watchdog: the Docker daemon's socket cannot be bound into a container there (a TCP endpoint, or a socket not at its usual place); use `minidcos docker clean` after a killed run"
+                "no cleanup watchdog: the Docker daemon's socket cannot be bound into a container there (not at the address's path nor at {USUAL_SOCKET}); use `minidcos docker clean` after a killed run"
             );
         }
         client.remove_container(&claim.container).await?;
@@ -299,7 +325,7 @@ pub(crate) async fn arm(
             if said.contains("armed") {
                 return true;
             }
-            if said.contains("no-curl") {
+            if said.contains("no-curl") || said.contains("other-daemon") {
                 return false;
             }
         }
@@ -316,6 +342,12 @@ pub(crate) async fn arm(
         }));
     }
     let _ = client.remove_container(&created).await;
+    if said.contains("other-daemon") {
+        tracing::warn!(
+            "no cleanup watchdog: {USUAL_SOCKET} on the Docker daemon's host belongs to another daemon (its socket there is unknown); use `minidcos docker clean` after a killed run"
+        );
+        return Ok(None);
+    }
     Err(Error::WatchdogFailed {
         detail: if said.trim().is_empty() {
             format!("it said nothing within {ARM_TIMEOUT:?}")
