@@ -20,6 +20,9 @@ pub(crate) async fn wait_ready<'a>(
     let deadline = Instant::now() + timeout;
     let checks = nodes.map(|node| async move {
         let mut pause = Duration::from_millis(20);
+        // Why the last attempt that ended by itself failed: more telling than the
+        // deadline cutting the one after it.
+        let mut last: Option<Error> = None;
         loop {
             let attempt = async {
                 match transport {
@@ -46,6 +49,10 @@ pub(crate) async fn wait_ready<'a>(
             match attempt {
                 Ok(()) => return Ok(()),
                 Err(e) if Instant::now() >= deadline => {
+                    let e = match (e, last.take()) {
+                        (Error::Timeout { .. }, Some(earlier)) => earlier,
+                        (e, _) => e,
+                    };
                     let why = stuck_boot(client, node).await;
                     return Err(Error::transport(
                         node.to_string(),
@@ -54,7 +61,8 @@ pub(crate) async fn wait_ready<'a>(
                         Some(Box::new(e)),
                     ));
                 }
-                Err(_) => {
+                Err(e) => {
+                    last = Some(e);
                     // A refused connection costs nothing: poll often, so the cluster is
                     // returned within moments of its last sshd starting.
                     tokio::time::sleep(pause).await;

@@ -14,7 +14,7 @@ use russh::ChannelStream;
 use russh::client::Msg;
 
 use super::BoxFuture;
-use super::ssh::{Connection, SshSettings, SshTransport};
+use super::ssh::{Connection, SshSettings, SshTransport, Tunnel};
 use crate::error::{Error, Result};
 
 /// The user the jump host lets in (ours: root, with the cluster's key).
@@ -48,22 +48,6 @@ impl Jump {
         }
     }
 
-    pub(crate) fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// A byte stream to `to`, from the jump host, and the jump connection it runs in
-    /// (`own`: a new one, else the shared one). `node` names the far end in errors.
-    pub(super) fn tunnel<'a>(
-        &'a self,
-        to: SocketAddr,
-        own: bool,
-        node: &'a str,
-    ) -> BoxFuture<'a, Result<(ChannelStream<Msg>, Arc<Connection>)>> {
-        // Boxed: connecting the jump host is an SSH connect too (one without a jump).
-        Box::pin(self.open(to, own, node))
-    }
-
     async fn open(
         &self,
         to: SocketAddr,
@@ -87,5 +71,23 @@ impl Jump {
                 source: Some(Box::new(e)),
             })?;
         Ok((channel.into_stream(), via))
+    }
+}
+
+impl Tunnel for Jump {
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// From the jump host, in a direct-tcpip channel of the shared connection to it or
+    /// (`own`) of a new one.
+    fn tunnel<'a>(
+        &'a self,
+        to: SocketAddr,
+        own: bool,
+        node: &'a str,
+    ) -> BoxFuture<'a, Result<(ChannelStream<Msg>, Arc<Connection>)>> {
+        // Boxed: connecting the jump host is an SSH connect too (one without a jump).
+        Box::pin(self.open(to, own, node))
     }
 }

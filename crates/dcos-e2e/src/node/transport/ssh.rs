@@ -25,7 +25,6 @@ use russh::{ChannelMsg, ChannelOpenFailure, Sig};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use super::host_keys::{Checker, HostKeys, Refusal};
-use super::jump::Jump;
 use super::stream;
 use super::{BoxFuture, Launch, PACED_LIMIT, RawProcess, Terminal, Transport, TransportKind};
 use crate::error::{Error, Result};
@@ -46,7 +45,7 @@ pub(crate) struct SshSettings {
     pub max_sessions: usize,
     pub host_keys: HostKeys,
     /// Where the nodes are reached through, when this machine cannot route to them.
-    pub jump: Option<Arc<Jump>>,
+    pub jump: Option<Arc<dyn Tunnel>>,
     config: Arc<client::Config>,
 }
 
@@ -70,6 +69,21 @@ impl SshSettings {
             config: Arc::new(config),
         })
     }
+}
+
+/// A way to the nodes' sshd from a host that can reach them (a jump host).
+pub(crate) trait Tunnel: Send + Sync + std::fmt::Debug {
+    /// Where this machine reaches the jump host.
+    fn addr(&self) -> SocketAddr;
+
+    /// A byte stream to `to`, and the connection it runs in, to keep while it is used
+    /// (`own`: a new one, for a reader that may stall). `node` names `to` in errors.
+    fn tunnel<'a>(
+        &'a self,
+        to: SocketAddr,
+        own: bool,
+        node: &'a str,
+    ) -> BoxFuture<'a, Result<(russh::ChannelStream<client::Msg>, Arc<Connection>)>>;
 }
 
 /// Our client settings; `host_key_order` puts some host key algorithms first.
@@ -176,7 +190,7 @@ impl SshTransport {
     }
 
     /// A new connection; through the jump host (if any) on a connection of its own to
-    /// that host when `own` (see [`Jump`]).
+    /// that host when `own` (see [`super::jump`]).
     pub(super) async fn connect(&self, user: &str, own: bool) -> Result<Connection> {
         // 0.0.0.0 would reach this host's own sshd.
         if self.ip.is_unspecified() {
