@@ -59,6 +59,7 @@ impl Jump {
         } else {
             self.ssh.connection(JUMP_USER).await?
         };
+        via.make_interactive().await;
         let channel = via
             .handle
             .channel_open_direct_tcpip(to.ip().to_string(), u32::from(to.port()), "127.0.0.1", 0)
