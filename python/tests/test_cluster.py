@@ -137,6 +137,15 @@ class TestGarbageCollection:
         assert_gone(cluster_id)
 
 
+
+def remote_daemon() -> str:
+    """The tests' own Docker daemon in its own namespaces (scripts/remote-daemon), its
+    DOCKER_HOST."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "remote-daemon"
+    return subprocess.run(
+        [str(script), "start", "r1"], check=True, stdout=subprocess.PIPE, universal_newlines=True
+    ).stdout.strip()
+
 class TestNodes:
     def test_sizes_and_types(self, artifact: Path, docker_backend: Docker) -> None:
         with Cluster(
@@ -214,10 +223,7 @@ class TestNodes:
         # A daemon of the tests' own in its own namespaces: it sees none of this
         # machine's /tmp, so the library sends it keys and genconf through the API and
         # reaches the nodes with docker exec.
-        script = Path(__file__).resolve().parents[2] / "scripts" / "remote-daemon"
-        host = subprocess.run(
-            [str(script), "start", "r1"], check=True, stdout=subprocess.PIPE, universal_newlines=True
-        ).stdout.strip()
+        host = remote_daemon()
         with Cluster(
             cluster_backend=Docker(docker_hosts=[host]),
             build_artifact=artifact,
@@ -238,10 +244,7 @@ class TestNodes:
             Docker(docker_hosts=host)
 
     def test_ssh_to_a_daemon_on_another_host_goes_through_a_jump_host(self, artifact: Path) -> None:
-        script = Path(__file__).resolve().parents[2] / "scripts" / "remote-daemon"
-        host = subprocess.run(
-            [str(script), "start", "r1"], check=True, stdout=subprocess.PIPE, universal_newlines=True
-        ).stdout.strip()
+        host = remote_daemon()
         # Where this machine reaches that daemon's host: its TCP listener's address.
         tcp = (Path(host[len("unix://") :]).parent / "tcp").read_text().strip()
         address = tcp[len("tcp://") :].rsplit(":", 1)[0]

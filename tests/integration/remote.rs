@@ -134,21 +134,24 @@ fn sshd_answers_at(addr: std::net::SocketAddr) -> bool {
     stream.read_exact(&mut banner).is_ok() && &banner == b"SSH-"
 }
 
+/// A backend on the daemon at `host` whose nodes are reached over SSH (through a jump
+/// host there).
+fn over_ssh(host: &str) -> Docker {
+    Docker::new()
+        .docker_host(host)
+        .transport(TransportKind::Ssh)
+}
+
 #[test]
 fn ssh_reaches_the_nodes_there_through_a_jump_host() {
     common::node_image();
     let host = remote();
-    let cluster = Cluster::builder(
-        Docker::new()
-            .docker_host(host)
-            .transport(TransportKind::Ssh)
-            .published_address(host_address(host)),
-    )
-    .masters(1)
-    .agents(1)
-    .public_agents(0)
-    .provision()
-    .unwrap();
+    let cluster = Cluster::builder(over_ssh(host).published_address(host_address(host)))
+        .masters(1)
+        .agents(1)
+        .public_agents(0)
+        .provision()
+        .unwrap();
     let id = cluster.id().to_string();
     assert!(
         names_on(host, &id).contains(&format!("{id}-jump")),
@@ -323,9 +326,7 @@ fn a_jump_host_not_reachable_at_the_address_given_is_named() {
     common::node_image();
     let host = remote();
     let err = Cluster::builder(
-        Docker::new()
-            .docker_host(host)
-            .transport(TransportKind::Ssh)
+        over_ssh(host)
             // Not where that daemon's host is: its published ports are not here.
             .published_address("127.0.0.1")
             .ready_timeout(Duration::from_secs(3)),
