@@ -107,6 +107,7 @@ pub(crate) async fn connect(address: &str, request_timeout: Duration) -> Result<
     let ip = resolve(&at.host, address).await?;
     let mut settings = SshSettings::new(&key, CONNECT_TIMEOUT, MAX_SESSIONS, host_keys)?;
     settings.port = at.port;
+    settings.tunnels_only = true;
     let user = at
         .user
         .or_else(|| std::env::var("USER").ok())

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use russh::ChannelStream;
 use russh::client::Msg;
 
-use super::BoxFuture;
 use super::ssh::{Connection, SshSettings, SshTransport, Tunnel};
+use super::{BoxFuture, Transport};
 use crate::error::{Error, Result};
 
 /// The user the jump host lets in (ours: root, with the cluster's key).
@@ -24,12 +24,11 @@ const JUMP_USER: &str = "root";
 pub(crate) struct Jump {
     ssh: SshTransport,
     addr: SocketAddr,
-    name: String,
 }
 
 impl std::fmt::Debug for Jump {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.name)
+        f.write_str(self.ssh.node_name())
     }
 }
 
@@ -37,14 +36,13 @@ impl Jump {
     /// The jump host at `addr`, whose host key `settings.host_keys` knows at that
     /// address and port, letting in the key of `settings`.
     pub(crate) fn new(addr: SocketAddr, settings: &SshSettings) -> Self {
-        let name = format!("the jump host at {addr}");
         let mut settings = settings.clone();
         settings.port = addr.port();
         settings.jump = None;
+        settings.tunnels_only = true;
         Self {
-            ssh: SshTransport::new(addr.ip(), name.clone(), settings),
+            ssh: SshTransport::new(addr.ip(), format!("the jump host at {addr}"), settings),
             addr,
-            name,
         }
     }
 
@@ -59,7 +57,6 @@ impl Jump {
         } else {
             self.ssh.connection(JUMP_USER).await?
         };
-        via.make_interactive().await;
         let channel = via
             .handle
             .channel_open_direct_tcpip(to.ip().to_string(), u32::from(to.port()), "127.0.0.1", 0)
@@ -68,7 +65,7 @@ impl Jump {
             .map_err(|e| Error::Unreachable {
                 node: node.to_string(),
                 transport: "ssh",
-                detail: format!("{} cannot connect to it", self.name),
+                detail: format!("{} cannot connect to it", self.ssh.node_name()),
                 source: Some(Box::new(e)),
             })?;
         Ok((channel.into_stream(), via))

@@ -46,6 +46,9 @@ pub(crate) struct SshSettings {
     pub host_keys: HostKeys,
     /// Where the nodes are reached through, when this machine cannot route to them.
     pub jump: Option<Arc<dyn Tunnel>>,
+    /// The connections carry tunnels or socket streams only (a jump host, a Docker
+    /// host): each runs one command first (see `make_interactive`).
+    pub tunnels_only: bool,
     config: Arc<client::Config>,
 }
 
@@ -66,6 +69,7 @@ impl SshSettings {
             max_sessions: max_sessions.max(1),
             host_keys,
             jump: None,
+            tunnels_only: false,
             config: Arc::new(config),
         })
     }
@@ -141,36 +145,28 @@ pub(crate) fn load_private_key(path: &Path) -> Result<PrivateKey> {
 pub(crate) struct Connection {
     pub(super) handle: Handle<Checker>,
     sessions: Arc<Semaphore>,
-    /// A command has run on it (see [`Connection::make_interactive`]).
-    interactive: std::sync::atomic::AtomicBool,
     /// The jump host connection this one is tunnelled through (kept open with it).
     _via: Option<Arc<Connection>>,
 }
 
-impl Connection {
-    /// Have sshd set TCP_NODELAY on this connection's socket, for one that carries only
-    /// tunnels or socket streams: OpenSSH sets it when a session first runs a command,
-    /// and until then the small replies it relays wait for this side's delayed ACKs
-    /// (Nagle): `run(["true"])` through a jump host took ~45 ms instead of ~10. The
-    /// command is `true` (on our jump host, its forced `/bin/false`); once is enough.
-    pub(super) async fn make_interactive(&self) {
-        use std::sync::atomic::Ordering;
-        if self.interactive.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let ran = async {
-            let mut channel = self.handle.channel_open_session().await?;
-            channel.exec(true, "true").await?;
-            while let Some(msg) = channel.wait().await {
-                if matches!(msg, ChannelMsg::Close) {
-                    break;
-                }
+/// Have sshd set TCP_NODELAY on a new connection's socket, for one that will carry
+/// only tunnels or socket streams: OpenSSH sets it when a session first runs a
+/// command, and until then the small replies it relays wait for this side's delayed
+/// ACKs (Nagle): `run(["true"])` through a jump host took ~45 ms instead of ~10. The
+/// command is `true` (on our jump host, its forced `/bin/false`); once is enough.
+async fn make_interactive(handle: &Handle<Checker>) {
+    let ran = async {
+        let mut channel = handle.channel_open_session().await?;
+        channel.exec(true, "true").await?;
+        while let Some(msg) = channel.wait().await {
+            if matches!(msg, ChannelMsg::Close) {
+                break;
             }
-            Ok::<_, russh::Error>(())
-        };
-        if let Err(e) = ran.await {
-            tracing::debug!("could not run a command to make the connection interactive: {e}");
         }
+        Ok::<_, russh::Error>(())
+    };
+    if let Err(e) = ran.await {
+        tracing::debug!("could not run a command to make the connection interactive: {e}");
     }
 }
 
@@ -305,6 +301,9 @@ impl SshTransport {
                     key: self.settings.key_path.clone(),
                 });
             }
+            if self.settings.tunnels_only {
+                make_interactive(&handle).await;
+            }
             Ok((handle, via))
         };
         let (handle, via) = tokio::time::timeout(timeout, attempt)
@@ -313,7 +312,6 @@ impl SshTransport {
         Ok(Connection {
             handle,
             sessions: Arc::new(Semaphore::new(self.settings.max_sessions)),
-            interactive: Default::default(),
             _via: via,
         })
     }
@@ -429,8 +427,6 @@ impl SshTransport {
         let conn = tokio::time::timeout(limit, self.connection(user))
             .await
             .map_err(|_| self.timeout())??;
-        // Bounded too: a host that stops answering must not hang the request.
-        let _ = tokio::time::timeout(limit, conn.make_interactive()).await;
         let channel =
             tokio::time::timeout(limit, conn.handle.channel_open_direct_streamlocal(path))
                 .await
