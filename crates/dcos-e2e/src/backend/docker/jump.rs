@@ -11,7 +11,7 @@ use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
 use bollard::query_parameters::CreateContainerOptionsBuilder;
 use russh::keys::ssh_key::PrivateKey;
 
-use super::client::{DockerClient, op};
+use super::client::{Authority, DockerClient, op, resolve};
 use super::container::put_keys;
 use super::labels;
 use crate::error::{Error, Result};
@@ -106,28 +106,10 @@ impl JumpSpec<'_> {
 /// Where this machine reaches the daemon at `host`'s published ports: `given`, else
 /// the host of a `tcp://` or `ssh://` address, else (`unix://`) 127.0.0.1.
 pub(crate) async fn published_address(given: Option<&str>, host: &str) -> Result<IpAddr> {
-    let name = match given {
-        Some(given) => given.to_string(),
-        None => match host_of(host) {
-            Some(name) => name,
-            None => return Ok(IpAddr::from([127, 0, 0, 1])),
-        },
-    };
-    if let Ok(ip) = name.parse::<IpAddr>() {
-        return Ok(ip);
+    match given.map(str::to_string).or_else(|| host_of(host)) {
+        Some(name) => resolve(&name, "published_address", &name).await,
+        None => Ok(IpAddr::from([127, 0, 0, 1])),
     }
-    let found = tokio::net::lookup_host((name.as_str(), 0))
-        .await
-        .map_err(|e| {
-            Error::invalid(
-                "published_address",
-                &name,
-                format!("cannot resolve it: {e}"),
-            )
-        })?
-        .map(|a| a.ip())
-        .next();
-    found.ok_or_else(|| Error::invalid("published_address", &name, "it resolves to no address"))
 }
 
 /// The host name or address in a `tcp://`, `http(s)://` or `ssh://` daemon address.
@@ -136,14 +118,7 @@ fn host_of(address: &str) -> Option<String> {
     if !matches!(scheme, "tcp" | "http" | "https" | "ssh") {
         return None;
     }
-    let authority = rest.split('/').next()?;
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = match authority.strip_prefix('[') {
-        // [v6]:port
-        Some(v6) => v6.split(']').next()?,
-        None => authority.split(':').next()?,
-    };
-    (!host.is_empty()).then(|| host.to_string())
+    Authority::parse(rest).map(|at| at.host.to_string())
 }
 
 #[cfg(test)]

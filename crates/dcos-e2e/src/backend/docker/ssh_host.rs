@@ -5,7 +5,6 @@
 //! `~/.ssh` (`id_ed25519`, `id_ecdsa`, `id_rsa`, the first there), the host's key
 //! checked against `~/.ssh/known_hosts`.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +18,7 @@ use russh::ChannelStream;
 use russh::client::Msg;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::client::{Authority, resolve};
 use crate::error::{Error, Result};
 use crate::node::transport::host_keys::{HostKeyChecking, HostKeys};
 use crate::node::transport::ssh::{SshSettings, SshTransport};
@@ -49,31 +49,17 @@ impl SshAddress {
             Some(at) => (&rest[..at], rest[at..].to_string()),
             None => (rest, DEFAULT_SOCKET.to_string()),
         };
-        let (user, hostport) = match authority.rsplit_once('@') {
-            Some((user, h)) if !user.is_empty() => (Some(user.to_string()), h),
-            Some(_) => return Err(bad("the user before @ is empty")),
-            None => (None, authority),
-        };
-        let (host, port) = match hostport.strip_prefix('[') {
-            Some(v6) => {
-                let (host, after) = v6.split_once(']').ok_or_else(|| bad("unclosed ["))?;
-                (host, after.strip_prefix(':'))
-            }
-            None => match hostport.rsplit_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (hostport, None),
-            },
-        };
-        if host.is_empty() {
-            return Err(bad("no host"));
+        let at = Authority::parse(authority).ok_or_else(|| bad("no host"))?;
+        if at.user == Some("") {
+            return Err(bad("the user before @ is empty"));
         }
-        let port = match port {
+        let port = match at.port {
             Some(p) => p.parse().map_err(|_| bad("the port is not a number"))?,
             None => 22,
         };
         Ok(Self {
-            user,
-            host: host.to_string(),
+            user: at.user.map(str::to_string),
+            host: at.host.to_string(),
             port,
             socket,
         })
@@ -104,7 +90,7 @@ pub(crate) async fn connect(address: &str, request_timeout: Duration) -> Result<
         })?;
     let host_keys =
         HostKeys::from_file(&ssh_dir.join("known_hosts"), HostKeyChecking::Strict, true)?;
-    let ip = resolve(&at.host, address).await?;
+    let ip = resolve(&at.host, "docker_host", address).await?;
     let mut settings = SshSettings::new(&key, CONNECT_TIMEOUT, MAX_SESSIONS, host_keys)?;
     settings.port = at.port;
     settings.tunnels_only = true;
@@ -132,25 +118,6 @@ pub(crate) async fn connect(address: &str, request_timeout: Duration) -> Result<
         host: address.to_string(),
         source: Box::new(e),
     })
-}
-
-async fn resolve(host: &str, address: &str) -> Result<IpAddr> {
-    if let Ok(ip) = host.parse() {
-        return Ok(ip);
-    }
-    let found = tokio::net::lookup_host((host, 0))
-        .await
-        .map_err(|e| {
-            Error::invalid(
-                "docker_host",
-                address,
-                format!("cannot resolve {host}: {e}"),
-            )
-        })?
-        .next();
-    found
-        .map(|a| a.ip())
-        .ok_or_else(|| Error::invalid("docker_host", address, format!("{host} has no address")))
 }
 
 /// One request on a connection of its own to the daemon's socket (the daemon may turn
