@@ -137,7 +137,17 @@ pub(crate) async fn hosts_named(
 ) -> Vec<DockerClient> {
     let named = containers
         .iter()
-        .find_map(|c| c.labels.as_ref()?.get(labels::DOCKER_HOSTS).cloned());
+        .find_map(|c| c.labels.as_ref()?.get(labels::DOCKER_HOSTS));
+    hosts_in(client, cluster_id, named.map(String::as_str)).await
+}
+
+/// The daemons a nodes' [`labels::DOCKER_HOSTS`] label names (connected; `client`
+/// itself reused), or just `client` where there is none.
+pub(crate) async fn hosts_in(
+    client: &DockerClient,
+    cluster_id: &str,
+    named: Option<&str>,
+) -> Vec<DockerClient> {
     let Some(named) = named else {
         return vec![client.clone()];
     };

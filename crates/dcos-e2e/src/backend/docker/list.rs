@@ -105,21 +105,19 @@ pub(crate) async fn list(client: &DockerClient) -> Result<Vec<ClusterSummary>> {
     )?;
     let mut clusters: BTreeMap<String, Seen> = BTreeMap::new();
     // A cluster over several daemons: its nodes and watchdogs on the others count too.
-    let mut spread: Vec<String> = Vec::new();
+    let mut spread: Vec<(&String, &String)> = Vec::new();
     for l in containers.iter().filter_map(|c| c.labels.as_ref()) {
-        if let Some(id) = l.get(labels::CLUSTER_ID)
-            && l.contains_key(labels::DOCKER_HOSTS)
-            && !spread.contains(id)
+        if let (Some(id), Some(hosts)) = (l.get(labels::CLUSTER_ID), l.get(labels::DOCKER_HOSTS))
+            && !spread.iter().any(|(seen, _)| *seen == id)
         {
-            spread.push(id.clone());
+            spread.push((id, hosts));
         }
     }
-    let elsewhere = join_all(spread.iter().map(|id| {
+    let elsewhere = join_all(spread.iter().map(|&(id, hosts)| {
         let filter = labels::cluster_filter(id, None);
         async move {
-            let listed = client.containers(&filter).await.unwrap_or_default();
             let mut found = Vec::new();
-            for host in cleanup::hosts_named(client, id, &listed).await {
+            for host in cleanup::hosts_in(client, id, Some(hosts)).await {
                 if host.host() == client.host() {
                     continue;
                 }
