@@ -9,18 +9,39 @@ use futures_util::future::join_all;
 
 use super::client::DockerClient;
 use super::discover::discover_on;
+use super::labels;
 use crate::error::Result;
 use crate::node::logs::{Source, collect};
-use crate::node::{LogBundle, TransportKind};
+use crate::node::{LogBundle, Role, TransportKind};
 
-/// Each node container's inspect, as JSON, by name.
-pub(crate) async fn describe(client: &DockerClient, names: &[String]) -> HashMap<String, String> {
-    let inspected = join_all(names.iter().map(|name| async move {
-        let info = client.api.inspect_container(name, None).await.ok()?;
-        Some((name.clone(), serde_json::to_string_pretty(&info).ok()?))
+/// The inspect, as JSON, of each node container that `filter` finds on the daemons
+/// `hosts`, by name: each asked of its own daemon. One that cannot be read is left out.
+pub(crate) async fn describe(hosts: &[DockerClient], filter: &[String]) -> HashMap<String, String> {
+    let per_host = join_all(hosts.iter().map(|client| async move {
+        let names: Vec<String> = match client.containers(filter).await {
+            Ok(containers) => containers
+                .into_iter()
+                .filter(|c| {
+                    let l = c.labels.as_ref();
+                    l.and_then(|l| l.get(labels::ROLE))
+                        .is_some_and(|r| r.parse::<Role>().is_ok())
+                })
+                .filter_map(|c| {
+                    c.names?
+                        .first()
+                        .map(|n| n.trim_start_matches('/').to_string())
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        join_all(names.into_iter().map(|name| async move {
+            let info = client.api.inspect_container(&name, None).await.ok()?;
+            Some((name, serde_json::to_string_pretty(&info).ok()?))
+        }))
+        .await
     }))
     .await;
-    inspected.into_iter().flatten().collect()
+    per_host.into_iter().flatten().flatten().collect()
 }
 
 /// The bundle of cluster `id`, read through docker exec.
@@ -31,19 +52,14 @@ pub(crate) async fn export(
     extra: &[(&str, std::path::PathBuf)],
 ) -> Result<LogBundle> {
     let found = discover_on(client.clone(), id, Some(TransportKind::DockerExec)).await?;
-    let nodes: Vec<_> = found.nodes.iter().collect();
-    let names: Vec<String> = nodes
-        .iter()
-        .filter_map(|n| n.container_name().map(str::to_string))
+    let daemons: Vec<DockerClient> = std::iter::once(&found.client)
+        .chain(&found.others)
+        .cloned()
         .collect();
-    // Over several daemons each node is inspected where it is (asked of each).
-    let daemons = std::iter::once(&found.client).chain(&found.others);
-    let mut described = HashMap::new();
-    for part in join_all(daemons.map(|d| describe(d, &names))).await {
-        described.extend(part);
-    }
-    let sources = nodes
-        .into_iter()
+    let mut described = describe(&daemons, &labels::cluster_filter(id, None)).await;
+    let sources = found
+        .nodes
+        .iter()
         .map(|node| Source {
             node,
             inspect: node.container_name().and_then(|c| described.remove(c)),

@@ -138,28 +138,7 @@ impl RunningCluster for DockerCluster {
     fn describe_nodes(&self) -> BoxFuture<'_, HashMap<String, String>> {
         Box::pin(async move {
             let filter = labels::cluster_filter(&self.id, Some(&self.workspace));
-            // Each node as its own daemon describes it.
-            let mut all = HashMap::new();
-            for host in self.hosts() {
-                let names: Vec<String> = match host.containers(&filter).await {
-                    Ok(containers) => containers
-                        .into_iter()
-                        .filter(|c| {
-                            let l = c.labels.as_ref();
-                            l.and_then(|l| l.get(labels::ROLE))
-                                .is_some_and(|r| r.parse::<crate::node::Role>().is_ok())
-                        })
-                        .filter_map(|c| {
-                            c.names?
-                                .first()
-                                .map(|n| n.trim_start_matches('/').to_string())
-                        })
-                        .collect(),
-                    Err(_) => Vec::new(),
-                };
-                all.extend(super::logs::describe(&host, &names).await);
-            }
-            all
+            super::logs::describe(&self.hosts(), &filter).await
         })
     }
 
