@@ -48,6 +48,7 @@ pub(crate) struct NodeContext<'a> {
     pub privileged: bool,
     pub cgroup_v2: bool,
     pub transport: crate::node::TransportKind,
+    /// root's authorized_keys (a line).
     pub authorized: &'a str,
     /// The daemon sees the workspace (it runs on this machine): keys and genconf are
     /// bound from it. Otherwise keys are copied in and genconf is a volume.
@@ -278,7 +279,7 @@ impl NodeContext<'_> {
     /// workspace, the node's host key) into a created container.
     async fn copy_keys(&self, p: &Planned) -> Result<()> {
         let host_key = (!self.binds_workspace).then_some(&p.host_key);
-        put_keys(self.client, &p.name, &self.authorized_line(), host_key).await
+        put_keys(self.client, &p.name, self.authorized, host_key).await
     }
 
     /// The node's own host key (known to the harness in advance, so it is pinned) and,
@@ -293,21 +294,17 @@ impl NodeContext<'_> {
             return Ok((host_key, None));
         }
         let authorized = dir.join("authorized_keys");
-        write_private(&authorized, self.authorized_line().as_bytes())?;
+        write_private(&authorized, self.authorized.as_bytes())?;
         Ok((host_key, Some(authorized)))
-    }
-
-    pub(crate) fn authorized_line(&self) -> String {
-        format!("{}\n", self.authorized)
     }
 }
 
-/// Put root's authorized_keys and, if given, the ed25519 host key into the created
+/// Put root's `authorized` keys and, if given, the ed25519 host key into the created
 /// `container`, owned by root, 0600.
 pub(crate) async fn put_keys(
     client: &DockerClient,
     container: &str,
-    authorized_line: &str,
+    authorized: &str,
     host_key: Option<&PrivateKey>,
 ) -> Result<()> {
     let host_key = host_key
@@ -337,7 +334,7 @@ pub(crate) async fn put_keys(
                 AUTHORIZED_KEYS.trim_start_matches('/'),
                 tar::EntryType::Regular,
                 0o600,
-                authorized_line.as_bytes(),
+                authorized.as_bytes(),
             )
         })
         .and_then(|()| match &host_key {

@@ -32,7 +32,7 @@ pub(crate) struct JumpSpec<'a> {
     pub image: &'a str,
     pub network: &'a str,
     /// root's authorized_keys.
-    pub authorized_line: &'a str,
+    pub authorized: &'a str,
     pub host_key: &'a PrivateKey,
     /// Where this machine reaches the daemon's host.
     pub published: IpAddr,
@@ -75,13 +75,7 @@ impl JumpSpec<'_> {
         api.create_container(Some(options), create(tags))
             .await
             .map_err(op(format!("creating container {name}")))?;
-        put_keys(
-            self.client,
-            &name,
-            self.authorized_line,
-            Some(self.host_key),
-        )
-        .await?;
+        put_keys(self.client, &name, self.authorized, Some(self.host_key)).await?;
         api.start_container(&name, None)
             .await
             .map_err(op(format!("starting container {name}")))?;

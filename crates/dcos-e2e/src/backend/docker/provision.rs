@@ -456,7 +456,8 @@ impl Plan<'_> {
                 }
             })
             .collect();
-        let authorized = key.public_key().to_openssh().unwrap_or_default();
+        // root's authorized_keys, on every node and the jump host.
+        let authorized = format!("{}\n", key.public_key().to_openssh().unwrap_or_default());
         let hosts_label = (self.hosts.len() > 1).then(|| {
             self.hosts
                 .iter()
@@ -483,7 +484,6 @@ impl Plan<'_> {
             })
             .collect();
         let jump_key = new_ed25519();
-        let authorized_line = contexts[0].authorized_line();
         let jump = async {
             let Some(published) = self.published else {
                 return Ok(None);
@@ -494,7 +494,7 @@ impl Plan<'_> {
                 workspace,
                 image: self.own_image,
                 network,
-                authorized_line: &authorized_line,
+                authorized: &authorized,
                 host_key: &jump_key,
                 published,
             };
