@@ -127,24 +127,27 @@ async fn measure(b: &mut Bench, host: &str) -> Result<()> {
             }
         }
     }
-    for (label, i) in [("docker exec to nodes here", 1), ("SSH to nodes here", 2)] {
+    let ours = [
+        (0, "on the other daemon", "docker exec to nodes here", 1),
+        (0, "on the other daemon", "SSH to nodes here", 2),
+        (
+            3,
+            "SSH through the jump host there",
+            "direct SSH to nodes here",
+            2,
+        ),
+        (
+            3,
+            "SSH through the jump host there",
+            "docker exec on the other daemon",
+            0,
+        ),
+    ];
+    for (i, what, label, base) in ours {
         b.report.row(
-            format!("run([\"true\"]) median, on the other daemon vs {label} (ms)"),
-            median(&times[0]),
+            format!("run([\"true\"]) median, {what} vs {label} (ms)"),
             median(&times[i]),
-            label,
-            "ms",
-            Target::None,
-        );
-    }
-    for (label, i) in [
-        ("direct SSH to nodes here", 2),
-        ("docker exec on the other daemon", 0),
-    ] {
-        b.report.row(
-            format!("run([\"true\"]) median, SSH through the jump host there vs {label} (ms)"),
-            median(&times[3]),
-            median(&times[i]),
+            median(&times[base]),
             label,
             "ms",
             Target::None,

@@ -306,14 +306,7 @@ fn a_daemon_reached_over_ssh_runs_a_cluster() {
         let name = node.run(["hostname"]).unwrap().stdout_text();
         assert_eq!(Some(name.trim()), node.container_name(), "{node}");
     }
-    let dir = tempfile::tempdir().unwrap();
-    let sent = dir.path().join("sent");
-    std::fs::write(&sent, b"over ssh\n").unwrap();
-    let agent = &cluster.agents()[0];
-    agent.send_file(&sent, "/root/sent").unwrap();
-    let back = dir.path().join("back");
-    agent.download_file("/root/sent", &back).unwrap();
-    assert_eq!(std::fs::read(&back).unwrap(), b"over ssh\n");
+    copies_both_ways(&cluster.agents()[0], b"over ssh\n");
     let listed = minidcos_at(&url, &["docker", "list"]).ok();
     assert!(listed.stdout.contains(&id), "{listed:?}");
     drop(cluster);
@@ -365,6 +358,17 @@ fn docker_at(host: &str, args: &[&str]) -> Vec<String> {
 fn objects_on(host: &str, id: &str) -> Vec<String> {
     let (containers, networks, volumes) = common::leftovers_at(Some(host), id);
     [containers, networks, volumes].concat()
+}
+
+/// A file sent to `node` comes back the same.
+fn copies_both_ways(node: &dcos_e2e::blocking::Node, content: &[u8]) {
+    let dir = tempfile::tempdir().unwrap();
+    let sent = dir.path().join("sent");
+    std::fs::write(&sent, content).unwrap();
+    node.send_file(&sent, "/root/sent").unwrap();
+    let back = dir.path().join("back");
+    node.download_file("/root/sent", &back).unwrap();
+    assert_eq!(std::fs::read(&back).unwrap(), content);
 }
 
 /// The sample installer's cluster becomes healthy and its integration tests pass.
@@ -421,14 +425,7 @@ fn a_cluster_on_a_remote_daemon_installs_runs_copies_and_goes() {
     }
     healthy_and_tested(&cluster);
     // Copies both ways through the API.
-    let dir = tempfile::tempdir().unwrap();
-    let sent = dir.path().join("sent");
-    std::fs::write(&sent, b"across hosts\n").unwrap();
-    let agent = &cluster.agents()[0];
-    agent.send_file(&sent, "/root/sent").unwrap();
-    let back = dir.path().join("back");
-    agent.download_file("/root/sent", &back).unwrap();
-    assert_eq!(std::fs::read(&back).unwrap(), b"across hosts\n");
+    copies_both_ways(&cluster.agents()[0], b"across hosts\n");
     drop(cluster);
     assert!(
         objects_on(host, &id).is_empty(),
