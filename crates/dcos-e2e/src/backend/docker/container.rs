@@ -23,6 +23,8 @@ use crate::node::Role;
 
 /// Where the workspace's `genconf` appears on nodes (read-only).
 pub(crate) const NODE_GENCONF_DIR: &str = "/var/lib/dcos-e2e/genconf";
+/// How `/run` is mounted (a tmpfs) in our containers that run sshd.
+pub(crate) const RUN_TMPFS: &str = "rw,nosuid,nodev,mode=755";
 /// The default SSH user of Docker nodes.
 pub(crate) const DEFAULT_USER: &str = "root";
 
@@ -231,7 +233,7 @@ impl NodeContext<'_> {
             network_mode: Some(self.network.to_string()),
             mounts: Some(mounts),
             tmpfs: Some(HashMap::from([
-                ("/run".into(), "rw,nosuid,nodev,mode=755".into()),
+                ("/run".into(), RUN_TMPFS.into()),
                 ("/run/lock".into(), "rw,nosuid,nodev,noexec".into()),
                 ("/tmp".into(), "rw,nosuid,nodev,exec,mode=1777".into()),
             ])),

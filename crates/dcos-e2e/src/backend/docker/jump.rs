@@ -12,7 +12,7 @@ use bollard::query_parameters::CreateContainerOptionsBuilder;
 use russh::keys::ssh_key::PrivateKey;
 
 use super::client::{Authority, DockerClient, op, resolve};
-use super::container::put_keys;
+use super::container::{RUN_TMPFS, put_keys};
 use super::labels;
 use crate::error::{Error, Result};
 
@@ -44,15 +44,9 @@ impl JumpSpec<'_> {
         let api = &self.client.api;
         let name = labels::jump_container(self.id);
         let mut tags = labels::object_labels(self.id, labels::JUMP_ROLE, self.workspace);
-        // Any free port of the daemon's host.
-        let bindings = HashMap::from([(
-            "22/tcp".to_string(),
-            Some(vec![PortBinding {
-                host_ip: None,
-                host_port: Some(String::new()),
-            }]),
-        )]);
-        let create = |tags: HashMap<String, String>| ContainerCreateBody {
+        // For attaching later: the address; the port is the container's published one.
+        tags.insert(labels::JUMP_ADDRESS.into(), self.published.to_string());
+        let body = ContainerCreateBody {
             image: Some(self.image.to_string()),
             entrypoint: Some(vec!["/bin/sh".into(), "-c".into()]),
             cmd: Some(vec![SSHD.into()]),
@@ -60,19 +54,21 @@ impl JumpSpec<'_> {
             exposed_ports: Some(vec!["22/tcp".into()]),
             host_config: Some(HostConfig {
                 network_mode: Some(self.network.to_string()),
-                port_bindings: Some(bindings.clone()),
-                tmpfs: Some(HashMap::from([(
-                    "/run".into(),
-                    "rw,nosuid,nodev,mode=755".into(),
+                // Any free port of the daemon's host.
+                port_bindings: Some(HashMap::from([(
+                    "22/tcp".to_string(),
+                    Some(vec![PortBinding {
+                        host_ip: None,
+                        host_port: Some(String::new()),
+                    }]),
                 )])),
+                tmpfs: Some(HashMap::from([("/run".into(), RUN_TMPFS.into())])),
                 ..Default::default()
             }),
             ..Default::default()
         };
-        // For attaching later: the address; the port is the container's published one.
-        tags.insert(labels::JUMP_ADDRESS.into(), self.published.to_string());
         let options = CreateContainerOptionsBuilder::default().name(&name).build();
-        api.create_container(Some(options), create(tags))
+        api.create_container(Some(options), body)
             .await
             .map_err(op(format!("creating container {name}")))?;
         put_keys(self.client, &name, self.authorized, Some(self.host_key)).await?;

@@ -171,9 +171,9 @@ pub(crate) async fn claim(
     // On this machine: as this process's user, with the socket's group. Elsewhere our
     // ids mean nothing; root of that host owns its socket (still without capabilities).
     let (uid, gid) = if binds_workspace { owner_ids() } else { (0, 0) };
-    let socket_group = Some(&socket)
-        .filter(|_| binds_workspace)
-        .and_then(|s| std::fs::metadata(s).ok())
+    let socket_group = binds_workspace
+        .then(|| std::fs::metadata(&socket).ok())
+        .flatten()
         .map(|m| std::os::unix::fs::MetadataExt::gid(&m).to_string());
     let mounts = |socket: &str| {
         let mut mounts = vec![bind(socket.to_string(), "/var/run/docker.sock")];
