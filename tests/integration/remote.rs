@@ -146,12 +146,7 @@ fn over_ssh(host: &str) -> Docker {
 fn ssh_reaches_the_nodes_there_through_a_jump_host() {
     common::node_image();
     let host = remote();
-    let cluster = Cluster::builder(over_ssh(host).published_address(host_address(host)))
-        .masters(1)
-        .agents(1)
-        .public_agents(0)
-        .provision()
-        .unwrap();
+    let cluster = master_and_agent(over_ssh(host).published_address(host_address(host))).unwrap();
     let id = cluster.id().to_string();
     assert!(
         names_on(host, &id).contains(&format!("{id}-jump")),
@@ -166,8 +161,7 @@ fn ssh_reaches_the_nodes_there_through_a_jump_host() {
             !sshd_answers(node.ip_address()),
             "{node} is reachable from here"
         );
-        let name = node.run(["hostname"]).unwrap().stdout_text();
-        assert_eq!(Some(name.trim()), node.container_name(), "{node}");
+        answers_as_itself(node);
     }
     // Many commands at once share the jump connection; a download (paced) has one of
     // its own, so a slow reader stalls nothing else.
@@ -276,13 +270,7 @@ fn a_daemon_reached_over_ssh_runs_a_cluster() {
     // test runs in its own process.
     unsafe { std::env::set_var("HOME", home.path()) };
     let url = format!("ssh://root@{addr}:2222{socket}");
-    let provision = || {
-        Cluster::builder(Docker::new().docker_host(&url))
-            .masters(1)
-            .agents(1)
-            .public_agents(0)
-            .provision()
-    };
+    let provision = || master_and_agent(Docker::new().docker_host(&url));
     // Its host key is not known yet: refused, naming the key.
     let err = provision().unwrap_err();
     let chain = chain(&err);
@@ -301,11 +289,8 @@ fn a_daemon_reached_over_ssh_runs_a_cluster() {
         3,
         "two nodes and the watchdog there"
     );
-    for node in cluster.nodes() {
-        // docker exec through the API over SSH (a hijacked connection).
-        let name = node.run(["hostname"]).unwrap().stdout_text();
-        assert_eq!(Some(name.trim()), node.container_name(), "{node}");
-    }
+    // docker exec through the API over SSH (a hijacked connection).
+    cluster.nodes().for_each(answers_as_itself);
     copies_both_ways(&cluster.agents()[0], b"over ssh\n");
     let listed = minidcos_at(&url, &["docker", "list"]).ok();
     assert!(listed.stdout.contains(&id), "{listed:?}");
@@ -358,6 +343,21 @@ fn docker_at(host: &str, args: &[&str]) -> Vec<String> {
 fn objects_on(host: &str, id: &str) -> Vec<String> {
     let (containers, networks, volumes) = common::leftovers_at(Some(host), id);
     [containers, networks, volumes].concat()
+}
+
+/// A master and an agent on `backend`, provisioned.
+fn master_and_agent(backend: Docker) -> dcos_e2e::Result<Cluster> {
+    Cluster::builder(backend)
+        .masters(1)
+        .agents(1)
+        .public_agents(0)
+        .provision()
+}
+
+/// `node` answers a command, as the container it is.
+fn answers_as_itself(node: &dcos_e2e::blocking::Node) {
+    let name = node.run(["hostname"]).unwrap().stdout_text();
+    assert_eq!(Some(name.trim()), node.container_name(), "{node}");
 }
 
 /// A file sent to `node` comes back the same.
@@ -718,17 +718,9 @@ fn destroy_by_id_through_either_daemon_removes_it_from_both() {
         .docker_hosts([manager, worker])
         .transport(TransportKind::Ssh)
         .published_address(host_address(manager));
-    let cluster = Cluster::builder(backend)
-        .masters(1)
-        .agents(1)
-        .public_agents(0)
-        .provision()
-        .unwrap();
+    let cluster = master_and_agent(backend).unwrap();
     let id = cluster.id().to_string();
-    for node in cluster.nodes() {
-        let name = node.run(["hostname"]).unwrap().stdout_text();
-        assert_eq!(Some(name.trim()), node.container_name(), "{node}");
-    }
+    cluster.nodes().for_each(answers_as_itself);
     cluster.persist().unwrap();
     drop(cluster);
     assert!(
