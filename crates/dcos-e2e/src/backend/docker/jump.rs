@@ -11,7 +11,8 @@ use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
 use bollard::query_parameters::CreateContainerOptionsBuilder;
 use russh::keys::ssh_key::PrivateKey;
 
-use super::client::{Authority, DockerClient, op, resolve};
+use super::address::{Authority, resolve};
+use super::client::{DockerClient, op};
 use super::container::{RUN_TMPFS, put_keys};
 use super::labels;
 use crate::error::{Error, Result};

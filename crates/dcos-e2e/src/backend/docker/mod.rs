@@ -11,6 +11,7 @@
 //! lifecycle side), `provision`, `attach`, `list`, `load` (images into nodes' engines,
 //! and their state), `doctor`.
 
+pub(crate) mod address;
 pub(crate) mod attach;
 pub(crate) mod cleanup;
 pub(crate) mod client;
