@@ -45,15 +45,15 @@ pub use policy::{KEEP_ENV, keep_requested};
 pub mod docker {
     pub use crate::backend::docker::config::{Docker, Mount, Privileged};
     pub use crate::backend::docker::doctor::{DoctorCheck, doctor};
-    pub use crate::backend::docker::engine::StorageDriver;
+    pub use crate::backend::docker::image::engine::StorageDriver;
+    pub use crate::backend::docker::image::mirror::host_debian_mirror;
     pub use crate::backend::docker::image::{
         DCOS_PREREQUISITES, Distribution, IMAGE_REPOSITORY, ImageOptions, ProgressFn,
         default_image, ensure_node_image,
     };
     pub use crate::backend::docker::labels;
-    pub use crate::backend::docker::list::{
+    pub use crate::backend::docker::lifecycle::list::{
         ClusterSummary, Owner, clean, destroy_cluster, list_clusters,
     };
-    pub use crate::backend::docker::load::{EngineState, EngineStatus, engine_status};
-    pub use crate::backend::docker::mirror::host_debian_mirror;
+    pub use crate::backend::docker::node::load::{EngineState, EngineStatus, engine_status};
 }

@@ -68,7 +68,9 @@ impl ClusterBackend {
     /// Make (or wrap) the cluster's nodes.
     pub(crate) async fn provision(&self, params: &ClusterParams) -> Result<NewCluster> {
         match self {
-            ClusterBackend::Docker(docker) => docker::provision::provision(docker, params).await,
+            ClusterBackend::Docker(docker) => {
+                docker::create::provision::provision(docker, params).await
+            }
             ClusterBackend::Existing(existing) => existing.wrap(params),
         }
     }

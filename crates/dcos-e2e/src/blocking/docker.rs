@@ -5,8 +5,8 @@ use std::path::Path;
 use super::wait;
 use crate::backend::docker::doctor::DoctorCheck;
 use crate::backend::docker::image::ImageOptions;
-use crate::backend::docker::list::ClusterSummary;
-use crate::backend::docker::load::EngineStatus;
+use crate::backend::docker::lifecycle::list::ClusterSummary;
+use crate::backend::docker::node::load::EngineStatus;
 use crate::error::Result;
 
 /// Blocking [`crate::docker::ensure_node_image`].
@@ -21,7 +21,7 @@ pub fn ensure_node_image(options: &ImageOptions) -> Result<String> {
 pub fn list_clusters() -> Result<Vec<ClusterSummary>> {
     wait(
         "docker::list_clusters",
-        crate::backend::docker::list::list_clusters(),
+        crate::backend::docker::lifecycle::list::list_clusters(),
     )
 }
 
@@ -29,13 +29,16 @@ pub fn list_clusters() -> Result<Vec<ClusterSummary>> {
 pub fn destroy_cluster(cluster_id: &str) -> Result<()> {
     wait(
         "docker::destroy_cluster",
-        crate::backend::docker::list::destroy_cluster(cluster_id),
+        crate::backend::docker::lifecycle::list::destroy_cluster(cluster_id),
     )
 }
 
 /// Blocking [`crate::docker::clean`].
 pub fn clean(all: bool) -> Result<Vec<String>> {
-    wait("docker::clean", crate::backend::docker::list::clean(all))
+    wait(
+        "docker::clean",
+        crate::backend::docker::lifecycle::list::clean(all),
+    )
 }
 
 /// Blocking [`crate::docker::doctor`].
@@ -49,7 +52,7 @@ pub fn doctor(workspace_dir: Option<&Path>) -> Result<Vec<DoctorCheck>> {
 pub fn engine_status(node: &super::Node) -> Result<EngineStatus> {
     wait(
         "docker::engine_status",
-        crate::backend::docker::load::engine_status(node.as_async()),
+        crate::backend::docker::node::load::engine_status(node.as_async()),
     )
 }
 

@@ -103,7 +103,7 @@ impl Cluster {
         cluster_id: &str,
         transport: Option<crate::node::TransportKind>,
     ) -> Result<Cluster> {
-        let made = crate::backend::docker::attach::attach(cluster_id, transport).await?;
+        let made = crate::backend::docker::lifecycle::attach::attach(cluster_id, transport).await?;
         let cluster = Cluster::from_new(made, ClusterParams::default());
         cluster.settled.store(true, Ordering::SeqCst);
         Ok(cluster)
@@ -337,7 +337,7 @@ impl Cluster {
     ) -> Result<()> {
         self.liveness.check()?;
         let images: Vec<String> = images.iter().map(|i| i.to_string()).collect();
-        crate::backend::docker::load::load_images(nodes, &images, progress.as_deref()).await
+        crate::backend::docker::node::load::load_images(nodes, &images, progress.as_deref()).await
     }
 
     /// Destroy the cluster: every container with its volumes, the network and the

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::engine::StorageDriver;
-use super::image::ImageOptions;
+use crate::backend::docker::image::ImageOptions;
+use crate::backend::docker::image::engine::StorageDriver;
 use crate::error::{Error, Result};
 use crate::node::TransportKind;
 use crate::node::role::{PerRole, Role};
@@ -418,7 +418,7 @@ fn validate_label(key: &str, value: &str) -> Result<()> {
             "a label is KEY=VALUE, the key non-empty and without spaces or `=`",
         ));
     }
-    if key == super::labels::PROJECT || key.starts_with("dcos-e2e.") {
+    if key == crate::backend::docker::labels::PROJECT || key.starts_with("dcos-e2e.") {
         return Err(Error::invalid(
             "labels",
             shown,

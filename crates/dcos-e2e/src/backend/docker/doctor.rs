@@ -10,10 +10,10 @@ use bollard::query_parameters::LogsOptionsBuilder;
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use super::client::{DockerClient, op};
-use super::daemon::daemon_facts;
-use super::image::{self, Distribution, ImageOptions};
-use super::labels;
+use crate::backend::docker::daemon::client::{DockerClient, op};
+use crate::backend::docker::daemon::facts::daemon_facts;
+use crate::backend::docker::image::{self, Distribution, ImageOptions};
+use crate::backend::docker::labels;
 use crate::error::Result;
 
 /// One line of `minidcos docker doctor`.
@@ -160,7 +160,7 @@ pub async fn doctor(workspace_dir: Option<&Path>) -> Vec<DoctorCheck> {
         },
         "apt-get install debootstrap",
     ));
-    let mirror = super::mirror::host_debian_mirror();
+    let mirror = crate::backend::docker::image::mirror::host_debian_mirror();
     checks.push(check(
         "Debian mirror",
         mirror.is_some() || has_image,

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::owner::ProcessIdentity;
+use crate::backend::docker::lifecycle::owner::ProcessIdentity;
 use crate::node::Role;
 
 /// Present (value `1`) on every object of this project.

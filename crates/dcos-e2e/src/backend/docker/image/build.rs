@@ -10,9 +10,10 @@ use futures_util::StreamExt;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio_util::io::ReaderStream;
 
-use super::super::client::{DockerClient, op};
-use super::super::{engine, labels};
 use super::*;
+use crate::backend::docker::daemon::client::{DockerClient, op};
+use crate::backend::docker::image::engine;
+use crate::backend::docker::labels;
 use crate::error::{Error, Result};
 
 /// Build and import the image under `tag`, unconditionally.
@@ -27,7 +28,7 @@ pub(super) async fn build(
     let debootstrap = find_debootstrap().ok_or(Error::DebootstrapMissing)?;
     let mirror = match &options.mirror {
         Some(m) => m.clone(),
-        None => super::super::mirror::host_debian_mirror().ok_or_else(|| {
+        None => crate::backend::docker::image::mirror::host_debian_mirror().ok_or_else(|| {
             Error::invalid(
                 "mirror",
                 "(none)",

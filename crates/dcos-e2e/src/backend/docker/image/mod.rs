@@ -6,6 +6,8 @@
 //! a lock with a bounded wait.
 
 mod build;
+pub(crate) mod engine;
+pub(crate) mod mirror;
 mod recipe;
 mod state;
 
@@ -15,7 +17,7 @@ use std::time::Duration;
 
 use bollard::models::SystemInfoCgroupVersionEnum;
 
-use super::client::{DockerClient, op};
+use crate::backend::docker::daemon::client::{DockerClient, op};
 use crate::error::{Error, Result};
 
 use build::*;
@@ -209,7 +211,7 @@ pub(crate) async fn ensure_image(client: &DockerClient, options: &ImageOptions) 
         return Ok(tag);
     }
     // A daemon elsewhere: this machine's may have it already (a minute of building saved).
-    if super::transfer::from_local(client, &tag).await? {
+    if crate::backend::docker::daemon::transfer::from_local(client, &tag).await? {
         options.report(&format!("sent {tag} from this machine's Docker daemon"));
         return Ok(tag);
     }

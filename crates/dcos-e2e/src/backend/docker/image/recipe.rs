@@ -3,7 +3,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::super::engine;
+use crate::backend::docker::image::engine;
 use crate::error::{Error, Result};
 
 /// Repository of the images we build; the tag is the recipe hash.

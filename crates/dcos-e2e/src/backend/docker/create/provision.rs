@@ -8,16 +8,21 @@ use std::time::Instant;
 use bollard::models::NetworkCreateRequest;
 use futures_util::future::join_all;
 
-use super::client::{DockerClient, is_not_found, op};
-use super::config::{Docker, Privileged};
-use super::container::{DEFAULT_USER, NodeContext, Planned};
-use super::daemon::{DaemonFacts, daemon_facts};
-use super::jump::{self, JumpSpec};
-use super::nodes::{NODE_MAX_SESSIONS, Wiring};
-use super::ready::wait_ready;
-use super::running::{DockerCluster, off_runtime_all};
-use super::workspace::{KNOWN_HOSTS_FILE, Workspace, new_ed25519, write_keypair};
-use super::{cleanup, filesystem, labels, watchdog};
+use crate::backend::docker::config::{Docker, Privileged};
+use crate::backend::docker::create::container::{DEFAULT_USER, NodeContext, Planned};
+use crate::backend::docker::create::jump::{self, JumpSpec};
+use crate::backend::docker::create::ready::wait_ready;
+use crate::backend::docker::create::workspace::{
+    KNOWN_HOSTS_FILE, Workspace, new_ed25519, write_keypair,
+};
+use crate::backend::docker::daemon::client::{DockerClient, is_not_found, op};
+use crate::backend::docker::daemon::facts::{DaemonFacts, daemon_facts};
+use crate::backend::docker::daemon::filesystem;
+use crate::backend::docker::labels;
+use crate::backend::docker::lifecycle::cleanup;
+use crate::backend::docker::lifecycle::running::{DockerCluster, off_runtime_all};
+use crate::backend::docker::lifecycle::watchdog;
+use crate::backend::docker::node::handles::{NODE_MAX_SESSIONS, Wiring};
 use crate::backend::running::NewCluster;
 use crate::error::{Aftermath, Error, Result};
 use crate::node::liveness::Liveness;
@@ -36,7 +41,7 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ne
     let client = hosts[0].clone();
     let several = hosts.len() > 1;
     if several {
-        super::swarm::preflight(&hosts).await?;
+        crate::backend::docker::daemon::swarm::preflight(&hosts).await?;
         if cfg.network.is_some() {
             return Err(Error::invalid(
                 "network",
@@ -67,7 +72,7 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ne
     // The watchdog (root on the daemon's host) and the privilege probe run our own
     // image, whatever the nodes run.
     let own_image = match &cfg.node_image {
-        Some(_) => super::image::ensure_image(&client, &cfg.image_options).await?,
+        Some(_) => crate::backend::docker::image::ensure_image(&client, &cfg.image_options).await?,
         None => image.clone(),
     };
     let mut tags = vec![&image];
@@ -76,7 +81,7 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ne
     }
     let copies = join_all(hosts[1..].iter().map(|to| async {
         for tag in &tags {
-            super::transfer::ensure_copy(&client, to, tag).await?;
+            crate::backend::docker::daemon::transfer::ensure_copy(&client, to, tag).await?;
         }
         Ok::<_, Error>(())
     }));
@@ -251,7 +256,7 @@ async fn node_image(client: &DockerClient, cfg: &Docker) -> Result<String> {
     match &cfg.node_image {
         Some(image) => {
             if !client.image_exists(image).await?
-                && !super::transfer::from_local(client, image).await?
+                && !crate::backend::docker::daemon::transfer::from_local(client, image).await?
             {
                 return Err(Error::invalid(
                     "node_image",
@@ -264,7 +269,7 @@ async fn node_image(client: &DockerClient, cfg: &Docker) -> Result<String> {
             }
             Ok(image.clone())
         }
-        None => super::image::ensure_image(client, &cfg.image_options).await,
+        None => crate::backend::docker::image::ensure_image(client, &cfg.image_options).await,
     }
 }
 
@@ -322,7 +327,8 @@ impl Plan<'_> {
                 // Checked to exist before anything was made.
                 Some(name) => Ok::<_, Error>(name.clone()),
                 None if self.hosts.len() > 1 => {
-                    super::swarm::create_overlay(client, id, workspace).await
+                    crate::backend::docker::daemon::swarm::create_overlay(client, id, workspace)
+                        .await
                 }
                 None => {
                     let request = NetworkCreateRequest {
@@ -435,7 +441,11 @@ impl Plan<'_> {
         ] {
             order.extend((1..=count).map(|index| (role, index)));
         }
-        let placement = super::swarm::place(&order, self.hosts.len(), &cfg.daemons.placed);
+        let placement = crate::backend::docker::daemon::swarm::place(
+            &order,
+            self.hosts.len(),
+            &cfg.daemons.placed,
+        );
         let mut writers = Vec::new();
         let planned: Vec<Planned> = order
             .iter()

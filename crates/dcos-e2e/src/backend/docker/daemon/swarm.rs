@@ -4,8 +4,8 @@
 
 use bollard::models::{LocalNodeState, NetworkCreateRequest, SystemInfoCgroupVersionEnum};
 
-use super::client::{DockerClient, op};
-use super::labels;
+use crate::backend::docker::daemon::client::{DockerClient, op};
+use crate::backend::docker::labels;
 use crate::error::{Error, Result};
 use crate::node::Role;
 

@@ -7,9 +7,9 @@ use std::path::Path;
 
 use futures_util::future::join_all;
 
-use super::client::DockerClient;
-use super::discover::discover_on;
-use super::labels;
+use crate::backend::docker::daemon::client::DockerClient;
+use crate::backend::docker::labels;
+use crate::backend::docker::lifecycle::discover::discover_on;
 use crate::error::Result;
 use crate::node::logs::{Source, collect};
 use crate::node::{LogBundle, Role, TransportKind};

@@ -3,9 +3,9 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::client::DockerClient;
-use super::container::DEFAULT_USER;
-use super::exec::DockerExecTransport;
+use crate::backend::docker::create::container::DEFAULT_USER;
+use crate::backend::docker::daemon::client::DockerClient;
+use crate::backend::docker::node::exec::DockerExecTransport;
 use crate::node::liveness::Liveness;
 use crate::node::node::{Node, NodeSpec};
 use crate::node::role::{Role, display_name};

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
 
-use super::client::{DockerClient, op};
-use super::labels;
+use crate::backend::docker::daemon::client::{DockerClient, op};
+use crate::backend::docker::labels;
 use crate::error::Result;
 
 /// True when the daemon sees `dir` (a fresh directory of ours, with a random name): a

@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::client::{DockerClient, op};
-use super::container::NODE_GENCONF_DIR;
-use super::watchdog::{self, Watchdog};
-use super::workspace::GENCONF_DIR;
-use super::{cleanup, labels};
+use crate::backend::docker::create::container::NODE_GENCONF_DIR;
+use crate::backend::docker::create::workspace::GENCONF_DIR;
+use crate::backend::docker::daemon::client::{DockerClient, op};
+use crate::backend::docker::labels;
+use crate::backend::docker::lifecycle::cleanup;
+use crate::backend::docker::lifecycle::watchdog::{self, Watchdog};
 use crate::backend::running::{GENCONF_LOG, GenconfMount, RunningCluster};
 use crate::error::Result;
 use crate::node::transport::BoxFuture;
@@ -138,7 +139,7 @@ impl RunningCluster for DockerCluster {
     fn describe_nodes(&self) -> BoxFuture<'_, HashMap<String, String>> {
         Box::pin(async move {
             let filter = labels::cluster_filter(&self.id, Some(&self.workspace));
-            super::logs::describe(&self.hosts(), &filter).await
+            crate::backend::docker::node::inspect::describe(&self.hosts(), &filter).await
         })
     }
 
@@ -185,7 +186,9 @@ impl RunningCluster for DockerCluster {
         let extra = vec![(GENCONF_LOG, self.workspace.join(GENCONF_LOG))];
         off_runtime(self.client.host(), move |client| {
             Box::pin(async move {
-                let bundle = super::logs::export(&client, &id, &dir, &extra).await?;
+                let bundle =
+                    crate::backend::docker::node::inspect::export(&client, &id, &dir, &extra)
+                        .await?;
                 tracing::warn!(cluster = %id, "the scope ended with an error: logs in {}", bundle.dir.display());
                 Ok(())
             })

@@ -118,7 +118,7 @@ impl DockerClient {
                 source,
             };
         let api = if host.starts_with("ssh://") {
-            super::ssh_host::connect(&host, request_timeout).await?
+            crate::backend::docker::daemon::ssh_host::connect(&host, request_timeout).await?
         } else {
             Docker::connect_with_host(&host)
                 .map_err(|e| unreachable(Box::new(e)))?

@@ -18,7 +18,7 @@ use russh::ChannelStream;
 use russh::client::Msg;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::address::{Authority, resolve};
+use crate::backend::docker::daemon::address::{Authority, resolve};
 use crate::error::{Error, Result};
 use crate::node::transport::host_keys::{HostKeyChecking, HostKeys};
 use crate::node::transport::ssh::{SshSettings, SshTransport};

@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 
-use super::client::DockerClient;
-use super::workspace::is_workspace_of;
-use super::{labels, watchdog};
+use crate::backend::docker::create::workspace::is_workspace_of;
+use crate::backend::docker::daemon::client::DockerClient;
+use crate::backend::docker::labels;
+use crate::backend::docker::lifecycle::watchdog;
 use crate::error::{Error, Result};
 
 /// Remove every object carrying the cluster's label, and its workspace, in one pass.
@@ -155,7 +156,12 @@ pub(crate) async fn hosts_in(
         if host == client.host() {
             return Some(client.clone());
         }
-        match DockerClient::connect_to(host.to_string(), super::client::REQUEST_TIMEOUT).await {
+        match DockerClient::connect_to(
+            host.to_string(),
+            crate::backend::docker::daemon::client::REQUEST_TIMEOUT,
+        )
+        .await
+        {
             Ok(other) => Some(other),
             Err(e) => {
                 tracing::warn!(

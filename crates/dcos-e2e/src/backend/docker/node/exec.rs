@@ -18,7 +18,7 @@ use bollard::exec::{CreateExecOptions, ResizeExecOptions, StartExecOptions, Star
 use futures_util::StreamExt;
 use tokio::sync::oneshot;
 
-use super::client::DockerClient;
+use crate::backend::docker::daemon::client::DockerClient;
 use crate::error::{Error, Result};
 use crate::node::command::POSIX_SHELLS;
 use crate::node::transport::stream::{self, StreamRx};
@@ -67,7 +67,7 @@ impl DockerExecTransport {
             Some(bollard::errors::Error::DockerResponseServerError {
                 status_code: 409, ..
             }) => Some("not running"),
-            Some(e) if super::client::is_not_found(e) => Some("gone"),
+            Some(e) if crate::backend::docker::daemon::client::is_not_found(e) => Some("gone"),
             _ => None,
         };
         let source = source.map(|e| Box::new(e) as _);

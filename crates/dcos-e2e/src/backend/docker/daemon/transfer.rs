@@ -5,7 +5,7 @@
 use bollard::query_parameters::ImportImageOptionsBuilder;
 use futures_util::StreamExt;
 
-use super::client::{DockerClient, LOCAL_HOST, REQUEST_TIMEOUT, op};
+use crate::backend::docker::daemon::client::{DockerClient, LOCAL_HOST, REQUEST_TIMEOUT, op};
 use crate::error::Result;
 
 /// Send `image` from this machine's daemon to `to`, when `to` is another daemon and

@@ -4,8 +4,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 
-use super::client::DockerClient;
-use super::exec::DockerExecTransport;
+use crate::backend::docker::daemon::client::DockerClient;
+use crate::backend::docker::node::exec::DockerExecTransport;
 use crate::error::{Error, Result};
 use crate::node::transport::{Launch, Transport, TransportKind, finish};
 use crate::node::{Command, Node};

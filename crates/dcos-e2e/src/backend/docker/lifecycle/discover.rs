@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::client::{DockerClient, first_address};
-use super::config::Docker;
-use super::labels;
-use super::nodes::{NODE_MAX_SESSIONS, Wiring};
-use super::workspace::{KEY_FILE, KNOWN_HOSTS_FILE};
+use crate::backend::docker::config::Docker;
+use crate::backend::docker::create::workspace::{KEY_FILE, KNOWN_HOSTS_FILE};
+use crate::backend::docker::daemon::client::{DockerClient, first_address};
+use crate::backend::docker::labels;
+use crate::backend::docker::node::handles::{NODE_MAX_SESSIONS, Wiring};
 use crate::error::{Error, Result};
 use crate::node::liveness::Liveness;
 use crate::node::role::PerRole;
@@ -69,7 +69,8 @@ pub(crate) async fn discover_on(
 ) -> Result<Discovered> {
     let filter = labels::cluster_filter(id, None);
     let here = client.containers(&filter).await?;
-    let mut hosts = super::cleanup::hosts_named(&client, id, &here).await;
+    let mut hosts =
+        crate::backend::docker::lifecycle::cleanup::hosts_named(&client, id, &here).await;
     // The common case, one daemon: what was listed is all there is.
     let mut containers = Vec::new();
     let mut here = Some(here);

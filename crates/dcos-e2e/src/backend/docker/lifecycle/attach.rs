@@ -3,9 +3,9 @@
 
 use std::sync::Mutex;
 
-use super::container::DEFAULT_USER;
-use super::discover::discover;
-use super::running::DockerCluster;
+use crate::backend::docker::create::container::DEFAULT_USER;
+use crate::backend::docker::lifecycle::discover::discover;
+use crate::backend::docker::lifecycle::running::DockerCluster;
 use crate::backend::running::NewCluster;
 use crate::error::Result;
 use crate::node::TransportKind;

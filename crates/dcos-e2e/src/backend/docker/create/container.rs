@@ -13,11 +13,11 @@ use bollard::models::{
 use bollard::query_parameters::CreateContainerOptionsBuilder;
 use russh::keys::ssh_key::PrivateKey;
 
-use super::client::{DockerClient, first_address, op, while_busy};
-use super::config::Docker;
-use super::engine::{STORAGE_DRIVER_ENV, StorageDriver};
-use super::labels;
-use super::workspace::{GENCONF_DIR, write_private, write_private_key};
+use crate::backend::docker::config::Docker;
+use crate::backend::docker::create::workspace::{GENCONF_DIR, write_private, write_private_key};
+use crate::backend::docker::daemon::client::{DockerClient, first_address, op, while_busy};
+use crate::backend::docker::image::engine::{STORAGE_DRIVER_ENV, StorageDriver};
+use crate::backend::docker::labels;
 use crate::error::{Error, Result};
 use crate::node::Role;
 
@@ -368,5 +368,5 @@ const HOST_KEY: &str = "/etc/ssh/ssh_host_ed25519_key";
 /// Whether root's authorized_keys can be bound from the workspace: only when we are
 /// root, so the file is root's (sshd's StrictModes).
 fn binds_keys() -> bool {
-    super::image::is_root()
+    crate::backend::docker::image::is_root()
 }

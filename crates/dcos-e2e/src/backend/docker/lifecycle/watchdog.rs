@@ -16,8 +16,8 @@ use bollard::query_parameters::{AttachContainerOptionsBuilder, CreateContainerOp
 use futures_util::StreamExt;
 use tokio::io::AsyncWrite;
 
-use super::client::{DockerClient, op};
-use super::labels;
+use crate::backend::docker::daemon::client::{DockerClient, op};
+use crate::backend::docker::labels;
 use crate::error::{Error, Result};
 
 /// How long the watchdog may take to say it is armed (it starts in well under a second).
@@ -109,7 +109,7 @@ async fn daemon_id(client: &DockerClient) -> Result<String> {
 /// (over SSH, the one on that host the API is reached through).
 fn daemon_socket(host: &str) -> Option<String> {
     if host.starts_with("ssh://") {
-        return super::ssh_host::SshAddress::parse(host)
+        return crate::backend::docker::daemon::ssh_host::SshAddress::parse(host)
             .ok()
             .map(|at| at.socket);
     }

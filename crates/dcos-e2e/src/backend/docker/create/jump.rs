@@ -11,10 +11,10 @@ use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
 use bollard::query_parameters::CreateContainerOptionsBuilder;
 use russh::keys::ssh_key::PrivateKey;
 
-use super::address::{Authority, resolve};
-use super::client::{DockerClient, op};
-use super::container::{RUN_TMPFS, put_keys};
-use super::labels;
+use crate::backend::docker::create::container::{RUN_TMPFS, put_keys};
+use crate::backend::docker::daemon::address::{Authority, resolve};
+use crate::backend::docker::daemon::client::{DockerClient, op};
+use crate::backend::docker::labels;
 use crate::error::{Error, Result};
 
 /// sshd as the container's only process: our key, tunnels out and nothing else.

@@ -3,8 +3,9 @@
 
 use bollard::models::{ContainerCreateBody, HostConfig, SystemInfoCgroupVersionEnum};
 
-use super::client::{DockerClient, op};
-use super::{labels, private};
+use crate::backend::docker::daemon::client::{DockerClient, op};
+use crate::backend::docker::daemon::private;
+use crate::backend::docker::labels;
 use crate::error::Result;
 
 /// What this daemon allows, found once per process and daemon (the privilege verdict

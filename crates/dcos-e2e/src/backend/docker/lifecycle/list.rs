@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use futures_util::future::join_all;
 use serde::Serialize;
 
-use super::client::DockerClient;
-use super::owner::Verdict;
-use super::{cleanup, labels, watchdog};
+use crate::backend::docker::daemon::client::DockerClient;
+use crate::backend::docker::labels;
+use crate::backend::docker::lifecycle::cleanup;
+use crate::backend::docker::lifecycle::owner::Verdict;
+use crate::backend::docker::lifecycle::watchdog;
 use crate::error::{Error, Result};
 use crate::node::Role;
 

@@ -11,9 +11,9 @@ use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
-use super::client::{DockerClient, is_not_found, op};
-use super::container::DEFAULT_USER;
-use super::exec::DockerExecTransport;
+use crate::backend::docker::create::container::DEFAULT_USER;
+use crate::backend::docker::daemon::client::{DockerClient, is_not_found, op};
+use crate::backend::docker::node::exec::DockerExecTransport;
 use crate::error::{Error, Result};
 use crate::node::transport::{Launch, RawProcess, Transport, drain, lost};
 use crate::node::{Command, Node};
