@@ -26,6 +26,15 @@ pub(crate) struct GenconfMount {
     pub upload: Vec<(crate::node::Role, usize)>,
 }
 
+/// A backend's account of one node's machine.
+#[derive(Clone, Debug)]
+pub(crate) struct NodeDescription {
+    /// Its state as the backend says it (Docker: `running`, `exited`, `paused`, ...).
+    pub state: String,
+    /// Everything the backend says of it, for log bundles (Docker: the inspect, as JSON).
+    pub details: String,
+}
+
 /// The backend side of a running cluster.
 pub(crate) trait RunningCluster: Send + Sync {
     /// `Docker` or `ExistingCluster`, for messages.
@@ -53,9 +62,9 @@ pub(crate) trait RunningCluster: Send + Sync {
     /// Hand the cluster to the user: it outlives this process until destroyed.
     fn persist(&self) -> BoxFuture<'_, Result<()>>;
 
-    /// The backend's own account of each node (Docker: the container's inspect, as
-    /// JSON), by container name.
-    fn describe_nodes(&self) -> BoxFuture<'_, HashMap<String, String>>;
+    /// The backend's own account of each node it can describe, by machine name (Docker:
+    /// the container's). Empty where the backend knows nothing more than the nodes.
+    fn describe_nodes(&self) -> BoxFuture<'_, HashMap<String, NodeDescription>>;
 
     /// Ports of the first master published on this host: (container port, host port).
     fn published_ports(&self) -> BoxFuture<'_, Result<Vec<(u16, u16)>>>;

@@ -186,7 +186,10 @@ impl Cluster {
             .nodes()
             .map(|node| Source {
                 node,
-                inspect: node.container_name().and_then(|c| described.remove(c)),
+                inspect: node
+                    .container_name()
+                    .and_then(|c| described.remove(c))
+                    .map(|d| d.details),
             })
             .collect();
         let extra: Vec<(&str, PathBuf)> = self
@@ -203,10 +206,7 @@ impl Cluster {
             .describe_nodes()
             .await
             .into_iter()
-            .filter_map(|(name, json)| {
-                let info: serde_json::Value = serde_json::from_str(&json).ok()?;
-                Some((name, info["State"]["Status"].as_str()?.to_string()))
-            })
+            .map(|(name, d)| (name, d.state))
             .collect()
     }
 

@@ -3,14 +3,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use bollard::models::{
-    ContainerCreateBody, HostConfig, Mount as ApiMount, MountType, SystemInfoCgroupVersionEnum,
-};
-use bollard::query_parameters::LogsOptionsBuilder;
-use futures_util::StreamExt;
 use serde::Serialize;
 
-use crate::backend::docker::daemon::client::{DockerClient, op};
+use crate::backend::docker::daemon::client::{ContainerSpec, DockerClient, MountSpec, op};
 use crate::backend::docker::daemon::facts::daemon_facts;
 use crate::backend::docker::image::{self, Distribution, ImageOptions};
 use crate::backend::docker::labels;
@@ -59,10 +54,10 @@ pub async fn doctor(workspace_dir: Option<&Path>) -> Vec<DoctorCheck> {
             return checks;
         }
     };
-    let version = client.api.version().await.ok();
-    let server = version
-        .as_ref()
-        .and_then(|v| v.version.clone())
+    let server = client
+        .version()
+        .await
+        .map(|(server, _)| server)
         .unwrap_or_default();
     checks.push(check(
         "docker daemon",
@@ -70,26 +65,14 @@ pub async fn doctor(workspace_dir: Option<&Path>) -> Vec<DoctorCheck> {
         format!("{} (Docker {server})", client.host()),
         "",
     ));
-    let api = client.api.client_version();
-    checks.push(check(
-        "API version",
-        true,
-        format!("{}.{}", api.major_version, api.minor_version),
-        "",
-    ));
+    checks.push(check("API version", true, client.api_version(), ""));
     let tag = image::default_image();
     let has_image = client.image_exists(&tag).await.unwrap_or(false);
     let mut cgroup_v2 = None;
-    match client.api.info().await {
+    match client.info().await {
         Ok(info) => {
-            cgroup_v2 = Some(matches!(
-                info.cgroup_version,
-                Some(SystemInfoCgroupVersionEnum::_2)
-            ));
-            let v = info
-                .cgroup_version
-                .map(|v| v.to_string())
-                .unwrap_or_default();
+            cgroup_v2 = Some(info.cgroup_v2);
+            let v = info.cgroup_version;
             checks.push(check(
                 "cgroup version",
                 true,
@@ -338,52 +321,38 @@ if e=$(mount -t overlay overlay -o lowerdir=$d/l,upperdir=$d/u,workdir=$d/w $d/m
 if e=$(ip link add dcos-e2e-probe type bridge 2>&1); then ip link del dcos-e2e-probe; echo net_admin=ok; else echo "net_admin=$e"; fi
 if e=$(iptables -t nat -N DCOS_E2E_PROBE 2>&1); then echo iptables=ok; else echo "iptables=$e" | tr '\n' ' '; echo; fi
 "#;
-    let body = ContainerCreateBody {
-        image: Some(image.to_string()),
+    let spec = ContainerSpec {
+        image: image.to_string(),
         entrypoint: Some(vec!["/bin/sh".into(), "-c".into(), SCRIPT.into()]),
-        cmd: Some(vec![]),
         // Owner labels: `clean` removes a probe whose process died before removing it
         // (with its anonymous volume).
-        labels: Some(labels::probe_labels()),
-        host_config: Some(HostConfig {
-            network_mode: Some("none".into()),
-            cap_add: Some(vec!["SYS_ADMIN".into(), "NET_ADMIN".into()]),
-            security_opt: Some(vec![
-                "seccomp=unconfined".into(),
-                "apparmor=unconfined".into(),
-            ]),
-            mounts: Some(vec![ApiMount {
-                target: Some("/var/lib/docker".into()),
-                typ: Some(MountType::VOLUME),
-                ..Default::default()
-            }]),
-            ..Default::default()
-        }),
+        labels: labels::probe_labels(),
+        network: Some("none".into()),
+        cap_add: vec!["SYS_ADMIN".into(), "NET_ADMIN".into()],
+        security_opt: vec!["seccomp=unconfined".into(), "apparmor=unconfined".into()],
+        mounts: vec![MountSpec::Volume {
+            source: None,
+            target: "/var/lib/docker".into(),
+            read_only: false,
+            labels: Default::default(),
+        }],
         ..Default::default()
     };
     let created = client
-        .api
-        .create_container(None, body)
+        .create_container(&spec)
         .await
         .map_err(op("creating the engine probe"))?;
     let result = async {
         client
-            .api
-            .start_container(&created.id, None)
+            .start_container(&created)
             .await
             .map_err(op("starting the engine probe"))?;
         // Its exit status is not the verdict: the lines are.
-        let _ = client.api.wait_container(&created.id, None).next().await;
-        let options = LogsOptionsBuilder::default()
-            .stdout(true)
-            .stderr(true)
-            .build();
-        let mut logs = client.api.logs(&created.id, Some(options));
-        let mut text = String::new();
-        while let Some(item) = logs.next().await {
-            let item = item.map_err(op("reading the engine probe's output"))?;
-            text.push_str(&item.to_string());
-        }
+        client.wait_container(&created).await;
+        let text = client
+            .logs(&created)
+            .await
+            .map_err(op("reading the engine probe's output"))?;
         Ok(text
             .lines()
             .filter_map(|l| l.split_once('='))
@@ -391,6 +360,6 @@ if e=$(iptables -t nat -N DCOS_E2E_PROBE 2>&1); then echo iptables=ok; else echo
             .collect())
     }
     .await;
-    client.remove_container(&created.id).await?;
+    client.remove_container(&created).await?;
     result
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::running::{GenconfMount, NewCluster, RunningCluster};
+use crate::backend::running::{GenconfMount, NewCluster, NodeDescription, RunningCluster};
 use crate::error::{Error, Result};
 use crate::node::liveness::Liveness;
 use crate::node::node::{Node, NodeSpec};
@@ -313,7 +313,7 @@ impl RunningCluster for Existing {
         Box::pin(async { Ok(()) })
     }
 
-    fn describe_nodes(&self) -> BoxFuture<'_, std::collections::HashMap<String, String>> {
+    fn describe_nodes(&self) -> BoxFuture<'_, std::collections::HashMap<String, NodeDescription>> {
         Box::pin(async { Default::default() })
     }
 

@@ -4,18 +4,12 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use bollard::models::{
-    ContainerCreateBody, DeviceMapping, HostConfig, HostConfigCgroupnsModeEnum, Mount as ApiMount,
-    MountBindOptions, MountType, MountVolumeOptions, PortBinding,
-};
-use bollard::query_parameters::CreateContainerOptionsBuilder;
 use russh::keys::ssh_key::PrivateKey;
 
 use crate::backend::docker::config::Docker;
 use crate::backend::docker::create::workspace::{GENCONF_DIR, write_private, write_private_key};
-use crate::backend::docker::daemon::client::{DockerClient, first_address, op, while_busy};
+use crate::backend::docker::daemon::client::{ContainerSpec, DockerClient, MountSpec, Publish, op};
 use crate::backend::docker::image::engine::{STORAGE_DRIVER_ENV, StorageDriver};
 use crate::backend::docker::labels;
 use crate::error::{Error, Result};
@@ -63,40 +57,33 @@ pub(crate) struct NodeContext<'a> {
 impl NodeContext<'_> {
     /// Create and start the container; returns its address.
     pub(crate) async fn start_node(&self, p: &Planned) -> Result<IpAddr> {
-        let api = &self.client.api;
-        let options = CreateContainerOptionsBuilder::default()
-            .name(&p.name)
-            .build();
-        let body = self.container_body(p)?;
-        api.create_container(Some(options), body)
+        let spec = self.container_spec(p)?;
+        self.client
+            .create_container(&spec)
             .await
             .map_err(op(format!("creating container {}", p.name)))?;
         if !self.binds_workspace || !binds_keys() {
             self.copy_keys(p).await?;
         }
-        // A create that lost this id to us may hold a network of the same name for a
-        // moment (Docker before API 1.44 allows that); it removes it at once.
-        while_busy(&["is ambiguous"], Duration::from_secs(10), || {
-            api.start_container(&p.name, None)
-        })
-        .await
-        .map_err(op(format!("starting container {}", p.name)))?;
-        let info = api
-            .inspect_container(&p.name, None)
+        self.client
+            .start_container(&p.name)
+            .await
+            .map_err(op(format!("starting container {}", p.name)))?;
+        let info = self
+            .client
+            .inspect_container(&p.name)
             .await
             .map_err(op(format!("inspecting container {}", p.name)))?;
-        first_address(info.network_settings.and_then(|n| n.networks).as_ref()).ok_or_else(|| {
-            Error::Docker {
-                operation: format!(
-                    "finding the address of {} on network {}",
-                    p.name, self.network
-                ),
-                source: "the container has no address on the network".into(),
-            }
+        info.address.ok_or_else(|| Error::Docker {
+            operation: format!(
+                "finding the address of {} on network {}",
+                p.name, self.network
+            ),
+            source: "the container has no address on the network".into(),
         })
     }
 
-    fn container_body(&self, p: &Planned) -> Result<ContainerCreateBody> {
+    fn container_spec(&self, p: &Planned) -> Result<ContainerSpec> {
         let role = p.role.as_str();
         let tags = labels::object_labels(self.id, role, self.workspace);
         // The user's labels first: ours are written over them and still decide.
@@ -121,33 +108,23 @@ impl NodeContext<'_> {
         if p.role != Role::Master {
             volumes.push("/var/lib/mesos/slave");
         }
-        let mut mounts: Vec<ApiMount> = volumes
+        let mut mounts: Vec<MountSpec> = volumes
             .into_iter()
-            .map(|target| ApiMount {
-                target: Some(target.into()),
+            .map(|target| MountSpec::Volume {
+                target: target.into(),
                 source: Some(format!(
                     "{}-{}",
                     p.name,
                     target.trim_start_matches('/').replace('/', "-")
                 )),
-                typ: Some(MountType::VOLUME),
-                volume_options: Some(MountVolumeOptions {
-                    labels: Some(labels::object_labels(self.id, role, self.workspace)),
-                    ..Default::default()
-                }),
-                ..Default::default()
+                read_only: false,
+                labels: labels::object_labels(self.id, role, self.workspace),
             })
             .collect();
-        let bind = |source: String, target: &str, read_only: bool| ApiMount {
-            target: Some(target.into()),
-            source: Some(source),
-            typ: Some(MountType::BIND),
-            read_only: Some(read_only),
-            bind_options: Some(MountBindOptions {
-                propagation: None,
-                ..Default::default()
-            }),
-            ..Default::default()
+        let bind = |source: String, target: &str, read_only: bool| MountSpec::Bind {
+            target: target.into(),
+            source,
+            read_only,
         };
         if self.binds_workspace {
             // Keys are bound from the workspace rather than copied in: copying into a
@@ -172,16 +149,11 @@ impl NodeContext<'_> {
         } else {
             // One volume for the cluster on each daemon, filled at install through the
             // first node there.
-            mounts.push(ApiMount {
-                target: Some(NODE_GENCONF_DIR.into()),
+            mounts.push(MountSpec::Volume {
+                target: NODE_GENCONF_DIR.into(),
                 source: Some(self.genconf_volume()),
-                typ: Some(MountType::VOLUME),
-                read_only: Some(!p.genconf_writer),
-                volume_options: Some(MountVolumeOptions {
-                    labels: Some(labels::object_labels(self.id, role, self.workspace)),
-                    ..Default::default()
-                }),
-                ..Default::default()
+                read_only: !p.genconf_writer,
+                labels: labels::object_labels(self.id, role, self.workspace),
             });
         }
         for m in self.cfg.mounts_for(p.role) {
@@ -206,14 +178,11 @@ impl NodeContext<'_> {
         } else {
             &[]
         };
-        let port_bindings: HashMap<String, Option<Vec<PortBinding>>> = published
+        let publish = published
             .iter()
-            .map(|(host, container)| {
-                let binding = PortBinding {
-                    host_ip: None,
-                    host_port: Some(host.to_string()),
-                };
-                (format!("{container}/tcp"), Some(vec![binding]))
+            .map(|(host, container)| Publish {
+                container: *container,
+                host: Some(*host),
             })
             .collect();
         // A node manages its own network namespace as a host would: a container engine
@@ -221,54 +190,49 @@ impl NodeContext<'_> {
         // none`), and DC/OS's dcos-net programs iptables, ipset and IPVS. SYS_ADMIN is
         // systemd's (and the engine's overlay mounts on the node's volume).
         let storage = self.cfg.engine_storage_driver;
-        let devices = (storage == StorageDriver::FuseOverlayfs && !self.privileged).then(|| {
-            vec![DeviceMapping {
-                path_on_host: Some("/dev/fuse".into()),
-                path_in_container: Some("/dev/fuse".into()),
-                cgroup_permissions: Some("rwm".into()),
-            }]
-        });
-        let host_config = HostConfig {
-            port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
-            network_mode: Some(self.network.to_string()),
-            mounts: Some(mounts),
-            tmpfs: Some(HashMap::from([
-                ("/run".into(), RUN_TMPFS.into()),
-                ("/run/lock".into(), "rw,nosuid,nodev,noexec".into()),
-                ("/tmp".into(), "rw,nosuid,nodev,exec,mode=1777".into()),
-            ])),
-            privileged: Some(self.privileged),
-            cap_add: (!self.privileged).then(|| vec!["SYS_ADMIN".into(), "NET_ADMIN".into()]),
-            devices,
-            security_opt: (!self.privileged)
-                .then(|| vec!["seccomp=unconfined".into(), "apparmor=unconfined".into()]),
-            cgroupns_mode: Some(if private_cgroups {
-                HostConfigCgroupnsModeEnum::PRIVATE
+        let fuse = storage == StorageDriver::FuseOverlayfs && !self.privileged;
+        let unprivileged = |v: &[&str]| {
+            if self.privileged {
+                Vec::new()
             } else {
-                HostConfigCgroupnsModeEnum::HOST
-            }),
-            binds: (!private_cgroups).then(|| vec!["/sys/fs/cgroup:/sys/fs/cgroup:rw".into()]),
-            ..Default::default()
+                v.iter().map(|s| s.to_string()).collect()
+            }
         };
         let mut env = vec!["container=docker".to_string()];
         // The node's boot script reads it from PID 1's environment (see `engine`).
         if storage != StorageDriver::Auto {
             env.push(format!("{STORAGE_DRIVER_ENV}={storage}"));
         }
-        Ok(ContainerCreateBody {
+        Ok(ContainerSpec {
+            name: Some(p.name.clone()),
+            image: self.image.to_string(),
             hostname: Some(p.name.clone()),
-            image: Some(self.image.to_string()),
-            cmd: Some(vec!["/sbin/init".into()]),
-            env: Some(env),
-            labels: Some(tags),
-            exposed_ports: (!published.is_empty()).then(|| {
-                published
-                    .iter()
-                    .map(|(_, container)| format!("{container}/tcp"))
-                    .collect()
-            }),
+            cmd: vec!["/sbin/init".into()],
+            env,
+            labels: tags,
             stop_signal: Some("SIGRTMIN+3".into()),
-            host_config: Some(host_config),
+            network: Some(self.network.to_string()),
+            mounts,
+            tmpfs: vec![
+                ("/run".into(), RUN_TMPFS.into()),
+                ("/run/lock".into(), "rw,nosuid,nodev,noexec".into()),
+                ("/tmp".into(), "rw,nosuid,nodev,exec,mode=1777".into()),
+            ],
+            publish,
+            privileged: self.privileged,
+            cap_add: unprivileged(&["SYS_ADMIN", "NET_ADMIN"]),
+            devices: if fuse {
+                vec!["/dev/fuse".into()]
+            } else {
+                Vec::new()
+            },
+            security_opt: unprivileged(&["seccomp=unconfined", "apparmor=unconfined"]),
+            host_cgroupns: Some(!private_cgroups),
+            binds: if private_cgroups {
+                Vec::new()
+            } else {
+                vec!["/sys/fs/cgroup:/sys/fs/cgroup:rw".into()]
+            },
             ..Default::default()
         })
     }
@@ -352,12 +316,8 @@ pub(crate) async fn put_keys(
     let bytes = archive
         .into_inner()
         .map_err(Error::io("archive", AUTHORIZED_KEYS))?;
-    let options = bollard::query_parameters::UploadToContainerOptionsBuilder::default()
-        .path("/")
-        .build();
     client
-        .api
-        .upload_to_container(container, Some(options), bollard::body_full(bytes.into()))
+        .upload(container, bytes)
         .await
         .map_err(op(format!("copying keys into {container}")))
 }

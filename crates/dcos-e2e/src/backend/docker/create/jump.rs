@@ -3,17 +3,14 @@
 //! on the cluster's network, its port 22 published on that host. It lets the cluster's
 //! key in, and only to open tunnels (no shell, no terminal).
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
-use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
-use bollard::query_parameters::CreateContainerOptionsBuilder;
 use russh::keys::ssh_key::PrivateKey;
 
 use crate::backend::docker::create::container::{RUN_TMPFS, put_keys};
 use crate::backend::docker::daemon::address::{Authority, resolve};
-use crate::backend::docker::daemon::client::{DockerClient, op};
+use crate::backend::docker::daemon::client::{ContainerSpec, DockerClient, Publish, op};
 use crate::backend::docker::labels;
 use crate::error::{Error, Result};
 
@@ -42,50 +39,43 @@ pub(crate) struct JumpSpec<'a> {
 impl JumpSpec<'_> {
     /// Create and start it; returns where this machine reaches its sshd.
     pub(crate) async fn start(&self) -> Result<SocketAddr> {
-        let api = &self.client.api;
         let name = labels::jump_container(self.id);
         let mut tags = labels::object_labels(self.id, labels::JUMP_ROLE, self.workspace);
         // For attaching later: the address; the port is the container's published one.
         tags.insert(labels::JUMP_ADDRESS.into(), self.published.to_string());
-        let body = ContainerCreateBody {
-            image: Some(self.image.to_string()),
+        let spec = ContainerSpec {
+            name: Some(name.clone()),
+            image: self.image.to_string(),
             entrypoint: Some(vec!["/bin/sh".into(), "-c".into()]),
-            cmd: Some(vec![SSHD.into()]),
-            labels: Some(tags),
-            exposed_ports: Some(vec!["22/tcp".into()]),
-            host_config: Some(HostConfig {
-                network_mode: Some(self.network.to_string()),
-                // Any free port of the daemon's host.
-                port_bindings: Some(HashMap::from([(
-                    "22/tcp".to_string(),
-                    Some(vec![PortBinding {
-                        host_ip: None,
-                        host_port: Some(String::new()),
-                    }]),
-                )])),
-                tmpfs: Some(HashMap::from([("/run".into(), RUN_TMPFS.into())])),
-                ..Default::default()
-            }),
+            cmd: vec![SSHD.into()],
+            labels: tags,
+            network: Some(self.network.to_string()),
+            // Any free port of the daemon's host.
+            publish: vec![Publish {
+                container: 22,
+                host: None,
+            }],
+            tmpfs: vec![("/run".into(), RUN_TMPFS.into())],
             ..Default::default()
         };
-        let options = CreateContainerOptionsBuilder::default().name(&name).build();
-        api.create_container(Some(options), body)
+        let client = self.client;
+        client
+            .create_container(&spec)
             .await
             .map_err(op(format!("creating container {name}")))?;
-        put_keys(self.client, &name, self.authorized, Some(self.host_key)).await?;
-        api.start_container(&name, None)
+        put_keys(client, &name, self.authorized, Some(self.host_key)).await?;
+        client
+            .start_container(&name)
             .await
             .map_err(op(format!("starting container {name}")))?;
-        let info = api
-            .inspect_container(&name, None)
+        let info = client
+            .inspect_container(&name)
             .await
             .map_err(op(format!("inspecting container {name}")))?;
         let port = info
-            .network_settings
-            .and_then(|n| n.ports)
-            .and_then(|ports| ports.get("22/tcp").cloned().flatten())
-            .and_then(|b| b.into_iter().find_map(|b| b.host_port?.parse::<u16>().ok()))
-            .filter(|port| *port != 0)
+            .published
+            .iter()
+            .find_map(|&(container, host)| (container == 22).then_some(host))
             .ok_or_else(|| Error::Docker {
                 operation: format!("finding the published SSH port of {name}"),
                 source: "the daemon published no port".into(),

@@ -5,7 +5,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use bollard::models::NetworkCreateRequest;
 use futures_util::future::join_all;
 
 use crate::backend::docker::config::{Docker, Privileged};
@@ -15,7 +14,7 @@ use crate::backend::docker::create::ready::wait_ready;
 use crate::backend::docker::create::workspace::{
     KNOWN_HOSTS_FILE, Workspace, new_ed25519, write_keypair,
 };
-use crate::backend::docker::daemon::client::{DockerClient, is_not_found, op};
+use crate::backend::docker::daemon::client::{DockerClient, Fault, NetworkSpec, op};
 use crate::backend::docker::daemon::facts::{DaemonFacts, daemon_facts};
 use crate::backend::docker::daemon::filesystem;
 use crate::backend::docker::labels;
@@ -51,20 +50,13 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ne
         }
     }
     if let Some(name) = &cfg.network {
-        client
-            .api
-            .inspect_network(
-                name,
-                None::<bollard::query_parameters::InspectNetworkOptions>,
-            )
-            .await
-            .map_err(|e| {
-                if is_not_found(&e) {
-                    Error::invalid("network", name, "no such Docker network")
-                } else {
-                    op(format!("inspecting network {name}"))(e)
-                }
-            })?;
+        client.inspect_network(name).await.map_err(|e| {
+            if e.fault() == Fault::NotFound {
+                Error::invalid("network", name, "no such Docker network")
+            } else {
+                op(format!("inspecting network {name}"))(e)
+            }
+        })?;
     }
     // Before anything of the cluster exists: a build can take a minute. Made sure of
     // on the first daemon, then copied to the others that lack it (built once).
@@ -282,14 +274,9 @@ async fn ensure_unused(client: &DockerClient, id: &str) -> Result<()> {
         client.volumes(&filter)
     )?;
     let ours = !(containers.is_empty() && networks.is_empty() && volumes.is_empty());
-    let name_taken = client
-        .api
-        .inspect_network(id, None::<bollard::query_parameters::InspectNetworkOptions>)
-        .await
-        .is_ok()
+    let name_taken = client.inspect_network(id).await.is_ok()
         || client
-            .api
-            .inspect_container(&labels::node_container(id, Role::Master, 1), None)
+            .inspect_container(&labels::node_container(id, Role::Master, 1))
             .await
             .is_ok();
     if ours || name_taken {
@@ -331,19 +318,17 @@ impl Plan<'_> {
                         .await
                 }
                 None => {
-                    let request = NetworkCreateRequest {
+                    let spec = NetworkSpec {
                         name: id.to_string(),
-                        driver: Some("bridge".into()),
-                        labels: Some(labels::object_labels(id, labels::NETWORK_ROLE, workspace)),
-                        ..Default::default()
+                        driver: "bridge",
+                        attachable: false,
+                        labels: labels::object_labels(id, labels::NETWORK_ROLE, workspace),
                     };
-                    let created = client
-                        .api
-                        .create_network(request)
-                        .await
-                        .map_err(op(format!("creating network {id}")))?;
                     // By id: a create racing for this id may have made one of the same name.
-                    Ok(created.id)
+                    client
+                        .create_network(spec)
+                        .await
+                        .map_err(op(format!("creating network {id}")))
                 }
             }
         };

@@ -1,9 +1,7 @@
 //! Facts about the Docker daemon that decide how nodes run: its cgroup version, and
 //! whether it lets containers run privileged (some refuse: "unable to apply caps").
 
-use bollard::models::{ContainerCreateBody, HostConfig, SystemInfoCgroupVersionEnum};
-
-use crate::backend::docker::daemon::client::{DockerClient, op};
+use crate::backend::docker::daemon::client::{ContainerSpec, DockerClient, Fault, op};
 use crate::backend::docker::daemon::private;
 use crate::backend::docker::labels;
 use crate::error::Result;
@@ -33,13 +31,15 @@ pub(crate) async fn daemon_facts(client: &DockerClient, image: &str) -> Result<D
     }
     // Two first creates at once may both probe; the verdict is the same.
     let facts = async {
-        let info = client.api.info().await.map_err(op("reading daemon info"))?;
-        let cgroup_v2 = matches!(info.cgroup_version, Some(SystemInfoCgroupVersionEnum::_2));
+        let info = client.info().await.map_err(op("reading daemon info"))?;
+        let cgroup_v2 = info.cgroup_v2;
         // The answer depends on the daemon, not on us: remember it per daemon (id,
         // version, security options), so each new process does not pay for a probe.
         let daemon = format!(
-            "{:?}|{:?}|{:?}",
-            info.id, info.server_version, info.security_options
+            "{}|{}|{}",
+            info.id,
+            info.server_version,
+            info.security_options.join(",")
         );
         let digest = hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(daemon.as_bytes())[..8]);
         let cache = format!("daemon-{digest}.privileged");
@@ -72,65 +72,32 @@ pub(crate) async fn daemon_facts(client: &DockerClient, image: &str) -> Result<D
 
 /// `Some(allowed)` when the daemon gave a verdict, `None` when the probe failed otherwise.
 async fn probe_privileged(client: &DockerClient, image: &str) -> Result<Option<bool>> {
-    let body = ContainerCreateBody {
-        image: Some(image.to_string()),
+    let spec = ContainerSpec {
+        image: image.to_string(),
         entrypoint: Some(vec!["/bin/true".into()]),
-        cmd: Some(vec![]),
         // Owner labels: `clean` removes a probe whose process died before removing it.
-        labels: Some(labels::probe_labels()),
-        network_disabled: Some(true),
-        host_config: Some(HostConfig {
-            privileged: Some(true),
-            ..Default::default()
-        }),
+        labels: labels::probe_labels(),
+        network_disabled: true,
+        privileged: true,
         ..Default::default()
     };
     let created = client
-        .api
-        .create_container(None, body)
+        .create_container(&spec)
         .await
         .map_err(op("creating the privilege probe"))?;
-    let started = client.api.start_container(&created.id, None).await;
-    client.remove_container(&created.id).await?;
-    let Err(e) = started else {
-        return Ok(Some(true));
-    };
-    let message = e.to_string();
-    if !refuses_privileges(&message) {
-        tracing::debug!("the privilege probe failed for another reason: {message}");
-        return Ok(None);
-    }
-    tracing::info!(
-        "privileged containers are refused here ({message}); nodes use the minimal capability set"
-    );
-    Ok(Some(false))
-}
-
-/// Whether a start error is the daemon or runtime refusing privileged mode.
-fn refuses_privileges(message: &str) -> bool {
-    let message = message.to_ascii_lowercase();
-    [
-        "caps",
-        "capabilit",
-        "privilege",
-        "not permitted",
-        "permission denied",
-    ]
-    .iter()
-    .any(|needle| message.contains(needle))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::refuses_privileges;
-
-    #[test]
-    fn only_a_privilege_refusal_is_a_verdict() {
-        assert!(refuses_privileges(
-            "Docker responded with status code 500: OCI runtime create failed: unable to apply caps: operation not permitted"
-        ));
-        assert!(!refuses_privileges(
-            "Docker responded with status code 400: exec: \"/bin/true\": stat /bin/true: no such file or directory"
-        ));
+    let started = client.start_container(&created).await;
+    client.remove_container(&created).await?;
+    match started {
+        Ok(()) => Ok(Some(true)),
+        Err(e) if e.fault() == Fault::PrivilegesRefused => {
+            tracing::info!(
+                "privileged containers are refused here ({e}); nodes use the minimal capability set"
+            );
+            Ok(Some(false))
+        }
+        Err(e) => {
+            tracing::debug!("the privilege probe failed for another reason: {e}");
+            Ok(None)
+        }
     }
 }

@@ -8,6 +8,5 @@ pub(crate) mod client;
 pub(crate) mod facts;
 pub(crate) mod filesystem;
 pub(crate) mod private;
-pub(crate) mod ssh_host;
 pub(crate) mod swarm;
 pub(crate) mod transfer;

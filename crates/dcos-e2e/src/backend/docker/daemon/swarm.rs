@@ -2,9 +2,7 @@
 //! swarm is only the network (a per-cluster attachable overlay, made on a manager);
 //! every node is a plain container made through its own daemon's API.
 
-use bollard::models::{LocalNodeState, NetworkCreateRequest, SystemInfoCgroupVersionEnum};
-
-use crate::backend::docker::daemon::client::{DockerClient, op};
+use crate::backend::docker::daemon::client::{DockerClient, NetworkSpec, op};
 use crate::backend::docker::labels;
 use crate::error::{Error, Result};
 use crate::node::Role;
@@ -16,22 +14,19 @@ pub(crate) async fn preflight(hosts: &[DockerClient]) -> Result<()> {
     let mut facts = Vec::new();
     for client in hosts {
         let info = client
-            .api
             .info()
             .await
             .map_err(op(format!("reading daemon info of {}", client.host())))?;
-        let version = client
-            .api
+        let (_, api) = client
             .version()
             .await
             .map_err(op(format!("reading the API version of {}", client.host())))?;
-        facts.push((client.host(), info, version.api_version));
+        facts.push((client.host(), info, api));
     }
     let refuse = |host: &str, why: String| Err(Error::invalid("docker_hosts", host, why));
     let (first, first_info, first_api) = &facts[0];
     for (host, info, api) in &facts {
-        let swarm = info.swarm.clone().unwrap_or_default();
-        if swarm.local_node_state != Some(LocalNodeState::ACTIVE) {
+        if !info.swarm.active {
             return refuse(
                 host,
                 "this daemon is not in a Docker Swarm (`docker swarm init`, or `docker swarm join` to the first host's swarm)".into(),
@@ -43,12 +38,11 @@ pub(crate) async fn preflight(hosts: &[DockerClient]) -> Result<()> {
                 format!("its API version {api:?} differs from {first}'s {first_api:?}"),
             );
         }
-        if cgroup_v2(info) != cgroup_v2(first_info) {
+        if info.cgroup_v2 != first_info.cgroup_v2 {
             return refuse(host, format!("its cgroup version differs from {first}'s"));
         }
     }
-    let first_swarm = first_info.swarm.clone().unwrap_or_default();
-    if first_swarm.control_available != Some(true) {
+    if !first_info.swarm.manager {
         return refuse(
             first,
             "the first host must be a swarm manager: the cluster's overlay network is made there"
@@ -56,20 +50,11 @@ pub(crate) async fn preflight(hosts: &[DockerClient]) -> Result<()> {
         );
     }
     // The first host's swarm, by its managers' node ids (a manager lists itself).
-    let managers_of = |info: &bollard::models::SystemInfo| -> Vec<String> {
-        info.swarm
-            .as_ref()
-            .and_then(|s| s.remote_managers.clone())
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|m| m.node_id)
-            .collect()
-    };
-    let manager_nodes = managers_of(first_info);
+    let manager_nodes = &first_info.swarm.manager_nodes;
     let mut seen = Vec::new();
     for (host, info, _) in &facts {
         // One daemon named twice (or by two addresses) would hold two nodes' names.
-        let node = info.swarm.as_ref().and_then(|s| s.node_id.clone());
+        let node = info.swarm.node_id.clone();
         if seen.contains(&node) {
             return refuse(
                 host,
@@ -79,16 +64,16 @@ pub(crate) async fn preflight(hosts: &[DockerClient]) -> Result<()> {
         seen.push(node);
     }
     for (host, info, _) in facts.iter().skip(1) {
-        let same = managers_of(info).iter().any(|m| manager_nodes.contains(m));
+        let same = info
+            .swarm
+            .manager_nodes
+            .iter()
+            .any(|m| manager_nodes.contains(m));
         if !same {
             return refuse(host, format!("it is in another swarm than {first}"));
         }
     }
     Ok(())
-}
-
-fn cgroup_v2(info: &bollard::models::SystemInfo) -> bool {
-    matches!(info.cgroup_version, Some(SystemInfoCgroupVersionEnum::_2))
 }
 
 /// The cluster's attachable overlay network, made on the manager; its id.
@@ -97,22 +82,16 @@ pub(crate) async fn create_overlay(
     id: &str,
     workspace: &std::path::Path,
 ) -> Result<String> {
-    let request = NetworkCreateRequest {
+    let spec = NetworkSpec {
         name: id.to_string(),
-        driver: Some("overlay".into()),
-        attachable: Some(true),
-        labels: Some(labels::object_labels(id, labels::NETWORK_ROLE, workspace)),
-        ..Default::default()
+        driver: "overlay",
+        attachable: true,
+        labels: labels::object_labels(id, labels::NETWORK_ROLE, workspace),
     };
-    let created = manager
-        .api
-        .create_network(request)
-        .await
-        .map_err(op(format!(
-            "creating overlay network {id} on {}",
-            manager.host()
-        )))?;
-    Ok(created.id)
+    manager.create_network(spec).await.map_err(op(format!(
+        "creating overlay network {id} on {}",
+        manager.host()
+    )))
 }
 
 /// Which host (index into the hosts) each node goes on: where the user placed it, else

@@ -2,9 +2,6 @@
 //! machine's daemon saves it and the other loads it, one stream between them (the
 //! `docker save | docker -H … load` of the by-hand way, with nothing on disk).
 
-use bollard::query_parameters::ImportImageOptionsBuilder;
-use futures_util::StreamExt;
-
 use crate::backend::docker::daemon::client::{DockerClient, LOCAL_HOST, REQUEST_TIMEOUT, op};
 use crate::error::Result;
 
@@ -36,16 +33,7 @@ pub(crate) async fn ensure_copy(from: &DockerClient, to: &DockerClient, image: &
 
 async fn send(from: &DockerClient, to: &DockerClient, image: &str) -> Result<()> {
     tracing::info!(target: "dcos_e2e::image", "sending {image} from the Docker daemon at {} to {}", from.host(), to.host());
-    let saved = from.api.export_image(image);
-    let options = ImportImageOptionsBuilder::default().quiet(true).build();
-    let mut loaded = to.api.import_image_stream(options, saved, None);
-    while let Some(item) = loaded.next().await {
-        let info = item.map_err(op(format!("sending image {image} to {}", to.host())))?;
-        if let Some(detail) = info.error_detail.and_then(|d| d.message) {
-            return Err(op(format!("loading image {image} on {}", to.host()))(
-                bollard::errors::Error::DockerStreamError { error: detail },
-            ));
-        }
-    }
-    Ok(())
+    to.load_images(from.export_images(&[image]))
+        .await
+        .map_err(op(format!("sending image {image} to {}", to.host())))
 }

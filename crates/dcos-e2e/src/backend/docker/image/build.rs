@@ -5,8 +5,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use bollard::query_parameters::CreateImageOptionsBuilder;
-use futures_util::StreamExt;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio_util::io::ReaderStream;
 
@@ -297,32 +295,22 @@ pub(super) async fn import(client: &DockerClient, root: &Path, tag: &str) -> Res
     });
     let (repo, version) = tag.split_once(':').unwrap_or((tag, "latest"));
     let hash = version.to_string();
-    let options = CreateImageOptionsBuilder::default()
-        .from_src("-")
-        .repo(repo)
-        .tag(version)
-        .changes(vec![
-            r#"CMD ["/sbin/init"]"#.to_string(),
-            "ENV container=docker".to_string(),
-            format!(
-                "LABEL {}=1 {}={} {}=image",
-                labels::PROJECT,
-                labels::IMAGE_RECIPE,
-                hash,
-                labels::ROLE
-            ),
-        ])
-        .build();
-    let body = bollard::body_try_stream(ReaderStream::with_capacity(stdout, 1 << 20));
-    let mut stream = client.api.create_image(Some(options), Some(body), None);
-    let mut imported = Ok(());
-    while let Some(item) = stream.next().await {
-        if let Err(e) = item {
-            imported = Err(op(format!("importing image {tag}"))(e));
-            break;
-        }
-    }
-    drop(stream);
+    let changes = vec![
+        r#"CMD ["/sbin/init"]"#.to_string(),
+        "ENV container=docker".to_string(),
+        format!(
+            "LABEL {}=1 {}={} {}=image",
+            labels::PROJECT,
+            labels::IMAGE_RECIPE,
+            hash,
+            labels::ROLE
+        ),
+    ];
+    let archive = ReaderStream::with_capacity(stdout, 1 << 20);
+    let imported = client
+        .import_rootfs(repo, version, changes, archive)
+        .await
+        .map_err(op(format!("importing image {tag}")));
     let status = tar
         .wait()
         .await
@@ -334,14 +322,7 @@ pub(super) async fn import(client: &DockerClient, root: &Path, tag: &str) -> Res
     imported?;
     if !status.success() {
         // What was imported is a truncated tree: it must not be taken for the image.
-        let _ = client
-            .api
-            .remove_image(
-                tag,
-                None::<bollard::query_parameters::RemoveImageOptions>,
-                None,
-            )
-            .await;
+        let _ = client.remove_image(tag).await;
         return Err(Error::ImageBuild {
             step: "archiving the root filesystem",
             detail: format!(
@@ -379,14 +360,7 @@ mod tests {
         let imported =
             tokio::time::timeout(Duration::from_secs(120), import(&client, &root, &tag)).await;
         let exists = client.image_exists(&tag).await.unwrap();
-        let _ = client
-            .api
-            .remove_image(
-                &tag,
-                None::<bollard::query_parameters::RemoveImageOptions>,
-                None,
-            )
-            .await;
+        let _ = client.remove_image(&tag).await;
         imported
             .expect("the import finishes while tar warns")
             .unwrap();

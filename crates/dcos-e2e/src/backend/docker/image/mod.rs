@@ -15,8 +15,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bollard::models::SystemInfoCgroupVersionEnum;
-
 use crate::backend::docker::daemon::client::{DockerClient, op};
 use crate::error::{Error, Result};
 
@@ -189,8 +187,8 @@ pub async fn ensure_node_image(options: &ImageOptions) -> Result<String> {
 pub(crate) async fn ensure_image(client: &DockerClient, options: &ImageOptions) -> Result<String> {
     let distribution = options.checked_distribution()?;
     if !distribution.boots_on_cgroup_v1() {
-        let info = client.api.info().await.map_err(op("reading daemon info"))?;
-        if !matches!(info.cgroup_version, Some(SystemInfoCgroupVersionEnum::_2)) {
+        let info = client.info().await.map_err(op("reading daemon info"))?;
+        if !info.cgroup_v2 {
             return Err(Error::invalid(
                 "distribution",
                 distribution,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 
 use crate::backend::docker::create::workspace::is_workspace_of;
-use crate::backend::docker::daemon::client::DockerClient;
+use crate::backend::docker::daemon::client::{ContainerEntry, DockerClient};
 use crate::backend::docker::labels;
 use crate::backend::docker::lifecycle::watchdog;
 use crate::error::{Error, Result};
@@ -31,41 +31,32 @@ pub(crate) async fn remove_once(
         client.networks(&filter)
     )?;
     // A swarm's overlay network is removed through a manager; a worker only sees it.
-    if networks.iter().any(|n| n.scope.as_deref() == Some("swarm")) && !is_manager(client).await {
-        networks.retain(|n| n.scope.as_deref() != Some("swarm"));
+    if networks.iter().any(|n| n.swarm_scoped) && !is_manager(client).await {
+        networks.retain(|n| !n.swarm_scoped);
     }
     let workspace = workspace
         .map(Path::to_path_buf)
         .or_else(|| {
             containers
                 .iter()
-                .find_map(|c| c.labels.as_ref().and_then(labels::workspace_of))
+                .find_map(|c| labels::workspace_of(&c.labels))
         })
         .or_else(|| {
             networks
                 .iter()
-                .find_map(|n| n.labels.as_ref().and_then(labels::workspace_of))
+                .find_map(|n| labels::workspace_of(&n.labels))
         })
         .or_else(|| volumes.iter().find_map(|v| labels::workspace_of(&v.labels)));
     let found = containers.len() + volumes.len() + networks.len();
     // Volumes and the network are freed once the containers are gone.
-    let mut errors: Vec<Error> = join_all(
-        containers
-            .iter()
-            .filter_map(|c| c.id.as_deref())
-            .map(|id| client.remove_container(id)),
-    )
-    .await
-    .into_iter()
-    .filter_map(Result::err)
-    .collect();
-    let volumes = join_all(volumes.iter().map(|v| client.remove_volume(&v.name)));
-    let networks = join_all(
-        networks
-            .iter()
-            .filter_map(|n| n.id.as_deref())
-            .map(|id| client.remove_network(id)),
-    );
+    let mut errors: Vec<Error> =
+        join_all(containers.iter().map(|c| client.remove_container(&c.id)))
+            .await
+            .into_iter()
+            .filter_map(Result::err)
+            .collect();
+    let volumes = join_all(volumes.iter().map(|v| client.remove_volume(&v.id)));
+    let networks = join_all(networks.iter().map(|n| client.remove_network(&n.id)));
     let (volumes, networks) = tokio::join!(volumes, networks);
     errors.extend(volumes.into_iter().chain(networks).filter_map(Result::err));
     if let Some(ws) = workspace {
@@ -134,11 +125,11 @@ pub(crate) async fn hosts_of(client: &DockerClient, cluster_id: &str) -> Result<
 pub(crate) async fn hosts_named(
     client: &DockerClient,
     cluster_id: &str,
-    containers: &[bollard::models::ContainerSummary],
+    containers: &[ContainerEntry],
 ) -> Vec<DockerClient> {
     let named = containers
         .iter()
-        .find_map(|c| c.labels.as_ref()?.get(labels::DOCKER_HOSTS));
+        .find_map(|c| c.labels.get(labels::DOCKER_HOSTS));
     hosts_in(client, cluster_id, named.map(String::as_str)).await
 }
 
@@ -178,14 +169,7 @@ pub(crate) async fn hosts_in(
 }
 
 async fn is_manager(client: &DockerClient) -> bool {
-    client
-        .api
-        .info()
-        .await
-        .ok()
-        .and_then(|i| i.swarm)
-        .and_then(|s| s.control_available)
-        .unwrap_or(false)
+    client.info().await.is_ok_and(|i| i.swarm.manager)
 }
 
 /// Remove a workspace directory, off the runtime's threads (with a real installer it

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::backend::docker::config::Docker;
 use crate::backend::docker::create::workspace::{KEY_FILE, KNOWN_HOSTS_FILE};
-use crate::backend::docker::daemon::client::{DockerClient, first_address};
+use crate::backend::docker::daemon::client::{ContainerEntry, DockerClient};
 use crate::backend::docker::labels;
 use crate::backend::docker::node::handles::{NODE_MAX_SESSIONS, Wiring};
 use crate::error::{Error, Result};
@@ -32,15 +32,12 @@ struct Found {
 
 /// Where the jump host's sshd was reached from here: its label's address, the port its
 /// daemon publishes now.
-fn jump_address(
-    l: &std::collections::HashMap<String, String>,
-    ports: Option<&[bollard::models::PortSummary]>,
-) -> Option<SocketAddr> {
-    let ip: IpAddr = l.get(labels::JUMP_ADDRESS)?.parse().ok()?;
-    let port = ports?
+fn jump_address(c: &ContainerEntry) -> Option<SocketAddr> {
+    let ip: IpAddr = c.labels.get(labels::JUMP_ADDRESS)?.parse().ok()?;
+    let port = c
+        .published
         .iter()
-        .find(|p| p.private_port == 22 && p.public_port.is_some())?
-        .public_port?;
+        .find_map(|&(container, host)| (container == 22).then_some(host))?;
     Some(SocketAddr::new(ip, port))
 }
 
@@ -87,27 +84,22 @@ pub(crate) async fn discover_on(
     let mut found = Vec::new();
     let mut jump = None;
     for (host, c) in containers {
-        let l = c.labels.clone().unwrap_or_default();
+        let l = &c.labels;
         if l.get(labels::ROLE).map(String::as_str) == Some(labels::JUMP_ROLE) {
-            jump = jump_address(&l, c.ports.as_deref());
+            jump = jump_address(&c);
             continue;
         }
         let Some(role) = l.get(labels::ROLE).and_then(|r| r.parse::<Role>().ok()) else {
             continue;
         };
-        workspace = workspace.or_else(|| labels::workspace_of(&l));
+        workspace = workspace.or_else(|| labels::workspace_of(l));
         let writer = l.get(labels::GENCONF_VOLUME).is_some_and(|a| a == "rw");
         connect_timeout = connect_timeout.or_else(|| {
             l.get(labels::CONNECT_TIMEOUT_MS)
                 .and_then(|ms| ms.parse().ok())
                 .map(Duration::from_millis)
         });
-        let name = c
-            .names
-            .as_ref()
-            .and_then(|n| n.first())
-            .map(|n| n.trim_start_matches('/').to_string())
-            .unwrap_or_default();
+        let name = c.name.clone();
         let index = l
             .get(labels::NODE_INDEX)
             .and_then(|i| i.parse().ok())
@@ -120,11 +112,7 @@ pub(crate) async fn discover_on(
             role,
             index,
             name,
-            ip: first_address(
-                c.network_settings
-                    .as_ref()
-                    .and_then(|s| s.networks.as_ref()),
-            ),
+            ip: c.address,
             transport: transport
                 .or_else(|| l.get(labels::TRANSPORT).and_then(|t| t.parse().ok()))
                 .unwrap_or_default(),

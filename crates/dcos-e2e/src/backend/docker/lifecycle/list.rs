@@ -108,7 +108,7 @@ pub(crate) async fn list(client: &DockerClient) -> Result<Vec<ClusterSummary>> {
     let mut clusters: BTreeMap<String, Seen> = BTreeMap::new();
     // A cluster over several daemons: its nodes and watchdogs on the others count too.
     let mut spread: Vec<(&String, &String)> = Vec::new();
-    for l in containers.iter().filter_map(|c| c.labels.as_ref()) {
+    for l in containers.iter().map(|c| &c.labels) {
         if let (Some(id), Some(hosts)) = (l.get(labels::CLUSTER_ID), l.get(labels::DOCKER_HOSTS))
             && !spread.iter().any(|(seen, _)| *seen == id)
         {
@@ -136,12 +136,12 @@ pub(crate) async fn list(client: &DockerClient) -> Result<Vec<ClusterSummary>> {
         .into_iter()
         .chain(elsewhere.into_iter().flatten())
     {
-        let l = c.labels.unwrap_or_default();
+        let l = c.labels;
         let Some(id) = l.get(labels::CLUSTER_ID) else {
             continue;
         };
         let s = clusters.entry(id.clone()).or_default();
-        let running = c.state.is_some_and(|st| st.to_string() == "running");
+        let running = c.running;
         let role = l.get(labels::ROLE);
         match role.and_then(|r| r.parse::<Role>().ok()) {
             Some(role) => {
@@ -160,7 +160,7 @@ pub(crate) async fn list(client: &DockerClient) -> Result<Vec<ClusterSummary>> {
     }
     // A create killed early may have left only a network or volumes.
     for n in networks {
-        let l = n.labels.unwrap_or_default();
+        let l = n.labels;
         if let Some(id) = l.get(labels::CLUSTER_ID) {
             clusters.entry(id.clone()).or_default().note(&l);
         }
@@ -239,11 +239,9 @@ pub async fn clean(all: bool) -> Result<Vec<String>> {
         labels::filter(labels::ROLE, labels::PROBE_ROLE),
     ];
     for probe in client.containers(&probes).await? {
-        let l = probe.labels.unwrap_or_default();
-        let orphan = all || labels::owner_of(&l).is_none_or(|o| o.verdict() == Verdict::Dead);
-        if let (true, Some(id)) = (orphan, probe.id)
-            && let Err(e) = client.remove_container(&id).await
-        {
+        let orphan =
+            all || labels::owner_of(&probe.labels).is_none_or(|o| o.verdict() == Verdict::Dead);
+        if orphan && let Err(e) = client.remove_container(&probe.id).await {
             errors.push(e);
         }
     }

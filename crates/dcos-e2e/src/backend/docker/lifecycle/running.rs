@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use crate::backend::docker::create::container::NODE_GENCONF_DIR;
 use crate::backend::docker::create::workspace::GENCONF_DIR;
-use crate::backend::docker::daemon::client::{DockerClient, op};
+use crate::backend::docker::daemon::client::{DockerClient, Fault, op};
 use crate::backend::docker::labels;
 use crate::backend::docker::lifecycle::cleanup;
 use crate::backend::docker::lifecycle::watchdog::{self, Watchdog};
-use crate::backend::running::{GENCONF_LOG, GenconfMount, RunningCluster};
+use crate::backend::running::{GENCONF_LOG, GenconfMount, NodeDescription, RunningCluster};
 use crate::error::Result;
 use crate::node::transport::BoxFuture;
 
@@ -136,10 +136,20 @@ impl RunningCluster for DockerCluster {
         tracing::warn!(cluster = %self.id, "cluster kept; remove it with `minidcos docker destroy {}`", self.id);
     }
 
-    fn describe_nodes(&self) -> BoxFuture<'_, HashMap<String, String>> {
+    fn describe_nodes(&self) -> BoxFuture<'_, HashMap<String, NodeDescription>> {
         Box::pin(async move {
             let filter = labels::cluster_filter(&self.id, Some(&self.workspace));
-            crate::backend::docker::node::inspect::describe(&self.hosts(), &filter).await
+            crate::backend::docker::node::inspect::describe(&self.hosts(), &filter)
+                .await
+                .into_iter()
+                .map(|(name, d)| {
+                    let description = NodeDescription {
+                        state: d.state,
+                        details: d.json,
+                    };
+                    (name, description)
+                })
+                .collect()
         })
     }
 
@@ -149,7 +159,7 @@ impl RunningCluster for DockerCluster {
             // On whichever daemon it was placed.
             let mut found = None;
             for host in self.hosts() {
-                match host.api.inspect_container(&master, None).await {
+                match host.inspect_container(&master).await {
                     Ok(info) => {
                         found = Some(Ok(info));
                         break;
@@ -159,25 +169,11 @@ impl RunningCluster for DockerCluster {
                     }
                 }
             }
-            let info = match found {
-                Some(Ok(info)) => info,
-                Some(Err(e)) => return Err(op(format!("inspecting container {master}"))(e)),
-                None => return Ok(Vec::new()),
-            };
-            let bindings = info
-                .host_config
-                .and_then(|h| h.port_bindings)
-                .unwrap_or_default();
-            let mut ports: Vec<(u16, u16)> = bindings
-                .into_iter()
-                .filter_map(|(port, hosts)| {
-                    let container = port.split('/').next()?.parse().ok()?;
-                    let host = hosts?.into_iter().find_map(|b| b.host_port)?.parse().ok()?;
-                    Some((container, host))
-                })
-                .collect();
-            ports.sort_unstable();
-            Ok(ports)
+            match found {
+                Some(Ok(info)) => Ok(info.requested),
+                Some(Err(e)) => Err(op(format!("inspecting container {master}"))(e)),
+                None => Ok(Vec::new()),
+            }
         })
     }
 
@@ -204,23 +200,13 @@ impl RunningCluster for DockerCluster {
             // not (a temp dir cleared at boot), and goes with the cluster's volumes. On
             // every daemon: `clean` through any of them must see it.
             let marked = futures_util::future::join_all(self.hosts().iter().map(|host| {
-                let request = bollard::models::VolumeCreateRequest {
-                    name: Some(format!("{}-persisted", self.id)),
-                    labels: Some(labels::object_labels(
-                        &self.id,
-                        labels::PERSISTED_ROLE,
-                        &self.workspace,
-                    )),
-                    ..Default::default()
-                };
+                let name = format!("{}-persisted", self.id);
+                let tags = labels::object_labels(&self.id, labels::PERSISTED_ROLE, &self.workspace);
                 async move {
-                    match host.api.create_volume(request).await {
-                        Ok(_) => Ok(()),
+                    match host.create_volume(&name, tags).await {
+                        Ok(()) => Ok(()),
                         // Handed over already: persisting twice is persisting.
-                        Err(bollard::errors::Error::DockerResponseServerError {
-                            status_code: 409,
-                            ..
-                        }) => Ok(()),
+                        Err(e) if e.fault() == Fault::Conflict => Ok(()),
                         Err(e) => Err(op(format!("marking {} as the user's", self.id))(e)),
                     }
                 }

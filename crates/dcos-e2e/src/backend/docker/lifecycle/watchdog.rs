@@ -9,14 +9,12 @@
 //! disarms it by removing the watchdog container, which works from any thread or runtime.
 
 use std::path::Path;
-use std::pin::Pin;
 
-use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
-use bollard::query_parameters::{AttachContainerOptionsBuilder, CreateContainerOptionsBuilder};
 use futures_util::StreamExt;
-use tokio::io::AsyncWrite;
 
-use crate::backend::docker::daemon::client::{DockerClient, op};
+use crate::backend::docker::daemon::client::{
+    ApiResult, ContainerSpec, DockerClient, Fault, InputStream, MountSpec, Output, op,
+};
 use crate::backend::docker::labels;
 use crate::error::{Error, Result};
 
@@ -68,7 +66,7 @@ echo done
 
 /// The owner's end of a watchdog: dropping it (or dying) sets the watchdog off.
 pub(crate) struct Watchdog {
-    _stdin: Pin<Box<dyn AsyncWrite + Send>>,
+    _stdin: InputStream,
     /// Reads the watchdog's output; it holds the other half of the connection.
     drain: tokio::task::JoinHandle<()>,
 }
@@ -97,19 +95,15 @@ const USUAL_SOCKET: &str = "/var/run/docker.sock";
 
 /// The daemon's ID, which the watchdog compares with that of the daemon it reaches.
 async fn daemon_id(client: &DockerClient) -> Result<String> {
-    let info = client
-        .api
-        .info()
-        .await
-        .map_err(op("reading the daemon's ID"))?;
-    Ok(info.id.unwrap_or_default())
+    let info = client.info().await.map_err(op("reading the daemon's ID"))?;
+    Ok(info.id)
 }
 
 /// The daemon's socket path as seen by the daemon's host, when it is a unix socket
 /// (over SSH, the one on that host the API is reached through).
 fn daemon_socket(host: &str) -> Option<String> {
     if host.starts_with("ssh://") {
-        return crate::backend::docker::daemon::ssh_host::SshAddress::parse(host)
+        return crate::backend::docker::daemon::client::ssh::SshAddress::parse(host)
             .ok()
             .map(|at| at.socket);
     }
@@ -162,11 +156,10 @@ pub(crate) async fn claim(
         "label": labels::cluster_filter(cluster_id, Some(workspace))
     })
     .to_string();
-    let bind = |source: String, target: &str| Mount {
-        typ: Some(MountType::BIND),
-        source: Some(source),
-        target: Some(target.to_string()),
-        ..Default::default()
+    let bind = |source: String, target: &str| MountSpec::Bind {
+        source,
+        target: target.to_string(),
+        read_only: false,
     };
     // On this machine: as this process's user, with the socket's group. Elsewhere our
     // ids mean nothing; root of that host owns its socket (still without capabilities).
@@ -184,8 +177,9 @@ pub(crate) async fn claim(
         }
         mounts
     };
-    let body = |mounts: Option<Vec<Mount>>, expect_id: Option<&str>| ContainerCreateBody {
-        image: Some(image.to_string()),
+    let spec = |mounts: Vec<MountSpec>, expect_id: Option<&str>| ContainerSpec {
+        name: Some(labels::watchdog_container(cluster_id)),
+        image: image.to_string(),
         user: Some(format!("{uid}:{gid}")),
         entrypoint: Some(vec![
             "/bin/sh".into(),
@@ -201,70 +195,40 @@ pub(crate) async fn claim(
             filter.clone(),
             expect_id.unwrap_or_default().into(),
         ]),
-        cmd: Some(vec![]),
-        labels: Some(object_labels.clone()),
-        open_stdin: Some(true),
-        stdin_once: Some(true),
-        attach_stdin: Some(true),
-        attach_stdout: Some(true),
-        host_config: Some(HostConfig {
-            auto_remove: Some(true),
-            network_mode: Some("none".into()),
-            mounts,
-            group_add: socket_group.clone().map(|g| vec![g]),
-            cap_drop: Some(vec!["ALL".into()]),
-            security_opt: Some(vec!["no-new-privileges".into()]),
-            readonly_rootfs: Some(true),
-            pids_limit: Some(WATCHDOG_PIDS),
-            memory: Some(WATCHDOG_MEMORY),
-            ..Default::default()
-        }),
+        labels: object_labels.clone(),
+        stdin_once: true,
+        auto_remove: true,
+        network: Some("none".into()),
+        mounts,
+        group_add: socket_group.clone().into_iter().collect(),
+        cap_drop: vec!["ALL".into()],
+        security_opt: vec!["no-new-privileges".into()],
+        readonly_rootfs: true,
+        pids_limit: Some(WATCHDOG_PIDS),
+        memory: Some(WATCHDOG_MEMORY),
         ..Default::default()
     };
-    let options = CreateContainerOptionsBuilder::default()
-        .name(&labels::watchdog_container(cluster_id))
-        .build();
     let mut created = client
-        .api
-        .create_container(
-            Some(options.clone()),
-            body(Some(mounts(&socket)), expect_id.as_deref()),
-        )
+        .create_container(&spec(mounts(&socket), expect_id.as_deref()))
         .await;
     let mut armable = true;
     // A daemon elsewhere may not have its socket where we reach it (a forwarded socket):
     // then at the usual place, if it is this daemon's, else no watchdog.
-    if let Err(e) = &created
-        && !binds_workspace
-        && socket != USUAL_SOCKET
-        && e.to_string().contains("bind source path does not exist")
-    {
+    let missing =
+        |c: &ApiResult<String>| matches!(c, Err(e) if e.fault() == Fault::BindSourceMissing);
+    if missing(&created) && !binds_workspace && socket != USUAL_SOCKET {
         let id = daemon_id(client).await?;
         created = client
-            .api
-            .create_container(
-                Some(options.clone()),
-                body(Some(mounts(USUAL_SOCKET)), Some(&id)),
-            )
+            .create_container(&spec(mounts(USUAL_SOCKET), Some(&id)))
             .await;
     }
-    if let Err(e) = &created
-        && e.to_string().contains("bind source path does not exist")
-    {
+    if missing(&created) {
         armable = false;
-        created = client
-            .api
-            .create_container(Some(options), body(None, None))
-            .await;
+        created = client.create_container(&spec(Vec::new(), None)).await;
     }
     match created {
-        Ok(created) => Ok(Claim {
-            container: created.id,
-            armable,
-        }),
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 409, ..
-        }) => Err(Error::ClusterIdTaken {
+        Ok(container) => Ok(Claim { container, armable }),
+        Err(e) if e.fault() == Fault::Conflict => Err(Error::ClusterIdTaken {
             cluster_id: cluster_id.to_string(),
         }),
         Err(e) => Err(op("creating the cleanup watchdog")(e)),
@@ -302,26 +266,19 @@ pub(crate) async fn arm(
     }
     let created = claim.container;
     // Attach before start, so the owner holds stdin from the watchdog's first instant.
-    let attach = AttachContainerOptionsBuilder::default()
-        .stdin(true)
-        .stdout(true)
-        .stream(true)
-        .build();
     let attached = client
-        .api
-        .attach_container(&created, Some(attach))
+        .attach(&created)
         .await
         .map_err(op("attaching to the cleanup watchdog"))?;
     let (mut output, stdin) = (attached.output, attached.input);
     client
-        .api
-        .start_container(&created, None)
+        .start_container(&created)
         .await
         .map_err(op("starting the cleanup watchdog"))?;
     let mut said = String::new();
     let armed = tokio::time::timeout(ARM_TIMEOUT, async {
-        while let Some(Ok(out)) = output.next().await {
-            said.push_str(&String::from_utf8_lossy(&out.into_bytes()));
+        while let Some(Ok(Output::Stdout(out) | Output::Stderr(out))) = output.next().await {
+            said.push_str(&String::from_utf8_lossy(&out));
             if said.contains("armed") {
                 return true;
             }

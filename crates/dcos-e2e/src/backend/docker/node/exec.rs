@@ -13,12 +13,10 @@
 //! has no console size at create and a resize after start races the script's first
 //! look at it. Later sizes go through the exec resize API.
 
-use bollard::container::LogOutput;
-use bollard::exec::{CreateExecOptions, ResizeExecOptions, StartExecOptions, StartExecResults};
 use futures_util::StreamExt;
 use tokio::sync::oneshot;
 
-use crate::backend::docker::daemon::client::DockerClient;
+use crate::backend::docker::daemon::client::{DaemonError, DockerClient, ExecSpec, Fault, Output};
 use crate::error::{Error, Result};
 use crate::node::command::POSIX_SHELLS;
 use crate::node::transport::stream::{self, StreamRx};
@@ -57,17 +55,12 @@ impl DockerExecTransport {
         }
     }
 
-    fn error(&self, detail: impl Into<String>, source: Option<bollard::errors::Error>) -> Error {
-        let state = match &source {
-            // The daemon's message (kept as the source) names the container by id only.
-            Some(bollard::errors::Error::DockerResponseServerError {
-                status_code: 409,
-                message,
-            }) if message.contains("paused") => Some("paused"),
-            Some(bollard::errors::Error::DockerResponseServerError {
-                status_code: 409, ..
-            }) => Some("not running"),
-            Some(e) if crate::backend::docker::daemon::client::is_not_found(e) => Some("gone"),
+    fn error(&self, detail: impl Into<String>, source: Option<DaemonError>) -> Error {
+        // The daemon's message (kept as the source) names the container by id only.
+        let state = match source.as_ref().map(DaemonError::fault) {
+            Some(Fault::Paused) => Some("paused"),
+            Some(Fault::NotRunning | Fault::Conflict) => Some("not running"),
+            Some(Fault::NotFound) => Some("gone"),
             _ => None,
         };
         let source = source.map(|e| Box::new(e) as _);
@@ -103,35 +96,22 @@ impl Transport for DockerExecTransport {
             if let Some(tty) = &tty {
                 cmd.extend([tty.rows.to_string(), tty.cols.to_string()]);
             }
-            let options = CreateExecOptions {
-                cmd: Some(cmd),
-                user: Some(user.to_string()),
-                attach_stdin: Some(stdin),
-                attach_stdout: Some(true),
-                attach_stderr: Some(true),
-                tty: Some(tty.is_some()),
-                env: tty.as_ref().map(|t| vec![format!("TERM={}", t.term)]),
-                ..Default::default()
+            let spec = ExecSpec {
+                cmd,
+                user: user.to_string(),
+                stdin,
+                tty: tty.as_ref().map(|t| t.term.clone()),
             };
-            let api = &self.client.api;
-            let exec = api
-                .create_exec(&self.container, options)
+            let client = &self.client;
+            let exec = client
+                .create_exec(&self.container, spec)
                 .await
                 .map_err(|e| self.error("cannot create exec", Some(e)))?;
-            let started = api
-                .start_exec(
-                    &exec.id,
-                    Some(StartExecOptions {
-                        detach: false,
-                        tty: tty.is_some(),
-                        output_capacity: None,
-                    }),
-                )
+            let attached = client
+                .start_exec(&exec, tty.is_some())
                 .await
                 .map_err(|e| self.error("cannot start exec", Some(e)))?;
-            let StartExecResults::Attached { mut output, input } = started else {
-                return Err(self.error("exec started detached", None));
-            };
+            let (mut output, input) = (attached.output, attached.input);
             let (out_tx, stdout) = stream::bounded(PACED_LIMIT);
             // A terminal has one stream: everything arrives as console output.
             let (err_tx, stderr) = if tty.is_some() {
@@ -143,7 +123,7 @@ impl Transport for DockerExecTransport {
             let terminal = tty.is_some().then(|| {
                 Box::new(ExecTerminal {
                     client: self.client.clone(),
-                    exec: exec.id.clone(),
+                    exec: exec.clone(),
                     node: self.name.clone(),
                 }) as Box<dyn Terminal>
             });
@@ -154,15 +134,12 @@ impl Transport for DockerExecTransport {
                 let mut broken = None;
                 while let Some(item) = output.next().await {
                     match item {
-                        Ok(LogOutput::StdOut { message } | LogOutput::Console { message }) => {
-                            out_tx.send(message).await
-                        }
-                        Ok(LogOutput::StdErr { message }) => {
+                        Ok(Output::Stdout(message)) => out_tx.send(message).await,
+                        Ok(Output::Stderr(message)) => {
                             if let Some(tx) = &err_tx {
                                 tx.send(message).await
                             }
                         }
-                        Ok(_) => {}
                         Err(e) => {
                             broken = Some(e);
                             break;
@@ -170,8 +147,8 @@ impl Transport for DockerExecTransport {
                     }
                 }
                 drop((out_tx, err_tx));
-                let result = match client.api.inspect_exec(&exec.id).await {
-                    Ok(info) if info.running != Some(true) => info.exit_code.map(|c| c as i32),
+                let result = match client.exec_state(&exec).await {
+                    Ok(state) if !state.running => state.exit_code.map(|c| c as i32),
                     _ => None,
                 };
                 let result = result.ok_or_else(|| {
@@ -205,13 +182,8 @@ struct ExecTerminal {
 impl Terminal for ExecTerminal {
     fn resize(&self, cols: u16, rows: u16) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
-            let size = ResizeExecOptions {
-                height: rows,
-                width: cols,
-            };
             self.client
-                .api
-                .resize_exec(&self.exec, size)
+                .resize_exec(&self.exec, rows, cols)
                 .await
                 .map_err(|e| {
                     Error::transport(

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use futures_util::future::join_all;
 
-use crate::backend::docker::daemon::client::DockerClient;
+use crate::backend::docker::daemon::client::{ContainerDetails, DockerClient};
 use crate::backend::docker::labels;
 use crate::backend::docker::lifecycle::discover::discover_on;
 use crate::error::Result;
@@ -16,27 +16,26 @@ use crate::node::{LogBundle, Role, TransportKind};
 
 /// The inspect, as JSON, of each node container that `filter` finds on the daemons
 /// `hosts`, by name: each asked of its own daemon. One that cannot be read is left out.
-pub(crate) async fn describe(hosts: &[DockerClient], filter: &[String]) -> HashMap<String, String> {
+pub(crate) async fn describe(
+    hosts: &[DockerClient],
+    filter: &[String],
+) -> HashMap<String, ContainerDetails> {
     let per_host = join_all(hosts.iter().map(|client| async move {
         let names: Vec<String> = match client.containers(filter).await {
             Ok(containers) => containers
                 .into_iter()
                 .filter(|c| {
-                    let l = c.labels.as_ref();
-                    l.and_then(|l| l.get(labels::ROLE))
+                    c.labels
+                        .get(labels::ROLE)
                         .is_some_and(|r| r.parse::<Role>().is_ok())
                 })
-                .filter_map(|c| {
-                    c.names?
-                        .first()
-                        .map(|n| n.trim_start_matches('/').to_string())
-                })
+                .map(|c| c.name)
                 .collect(),
             Err(_) => Vec::new(),
         };
         join_all(names.into_iter().map(|name| async move {
-            let info = client.api.inspect_container(&name, None).await.ok()?;
-            Some((name, serde_json::to_string_pretty(&info).ok()?))
+            let info = client.inspect_container(&name).await.ok()?;
+            Some((name, info))
         }))
         .await
     }))
@@ -62,7 +61,10 @@ pub(crate) async fn export(
         .iter()
         .map(|node| Source {
             node,
-            inspect: node.container_name().and_then(|c| described.remove(c)),
+            inspect: node
+                .container_name()
+                .and_then(|c| described.remove(c))
+                .map(|d| d.json),
         })
         .collect();
     collect(id, sources, extra, dir).await

@@ -12,7 +12,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
 use crate::backend::docker::create::container::DEFAULT_USER;
-use crate::backend::docker::daemon::client::{DockerClient, is_not_found, op};
+use crate::backend::docker::daemon::client::{DockerClient, Fault, op};
 use crate::backend::docker::node::exec::DockerExecTransport;
 use crate::error::{Error, Result};
 use crate::node::transport::{Launch, RawProcess, Transport, drain, lost};
@@ -228,9 +228,9 @@ pub(crate) async fn load_images(
     let client = DockerClient::connect().await?;
     let mut total = 0u64;
     for image in images {
-        match client.api.inspect_image(image).await {
-            Ok(info) => total += u64::try_from(info.size.unwrap_or(0)).unwrap_or(0),
-            Err(e) if is_not_found(&e) => {
+        match client.image_size(image).await {
+            Ok(size) => total += size,
+            Err(e) if e.fault() == Fault::NotFound => {
                 return Err(Error::ImageMissing {
                     image: image.clone(),
                     host: client.host().to_string(),
@@ -296,7 +296,7 @@ pub(crate) async fn load_images(
     let refs: Vec<&str> = images.iter().map(String::as_str).collect();
     let feed = async move {
         let mut senders: Vec<Option<mpsc::Sender<Bytes>>> = senders.into_iter().map(Some).collect();
-        let mut stream = client.api.export_images(&refs);
+        let mut stream = client.export_images(&refs);
         let mut buffer = BytesMut::new();
         let mut sent = 0u64;
         let mut next_report = total / 4;

@@ -1,0 +1,172 @@
+//! The one door to the Docker daemon: the only code that uses the Engine API client
+//! (bollard). Each operation the backend needs is a method taking and returning our own
+//! types (`spec`); a failed call is a [`DaemonError`] whose [`Fault`] callers match on
+//! (`fault`), turned into [`Error::Docker`] naming the operation by [`op`].
+//!
+//! Files: `fault` (telling the daemon's errors apart), `spec` (our types), `containers`,
+//! `exec`, `images`, `objects` (networks, volumes, the daemon's own info), `ssh` (the
+//! API over SSH).
+
+mod containers;
+mod exec;
+pub(crate) mod fault;
+mod images;
+mod objects;
+pub(crate) mod spec;
+pub(crate) mod ssh;
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::time::Duration;
+
+use bollard::Docker;
+use bytes::Bytes;
+use futures_util::Stream;
+use tokio::io::AsyncWrite;
+
+use crate::error::{Error, Result};
+
+pub(crate) use exec::ExecSpec;
+pub(crate) use fault::{ApiResult, DaemonError, Fault};
+pub(crate) use objects::NetworkSpec;
+pub(crate) use spec::{
+    ContainerDetails, ContainerEntry, ContainerSpec, MountSpec, ObjectEntry, Publish,
+};
+
+/// How long to wait for the daemon to answer the first call; an unreachable TCP daemon
+/// must give an error, not a hang.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// This machine's daemon, where DOCKER_HOST does not say otherwise.
+pub(crate) const LOCAL_HOST: &str = "unix:///var/run/docker.sock";
+/// Per-request timeout. Long operations (image import, big uploads) stream and are not
+/// bounded by it in practice; it guards against a daemon that stops answering.
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// A connected Docker client. Cheap to clone; bound to the tokio runtime it is used on.
+#[derive(Clone, Debug)]
+pub(crate) struct DockerClient {
+    api: Docker,
+    host: String,
+}
+
+impl DockerClient {
+    /// Connect the way the `docker` CLI does (DOCKER_HOST, else the local socket) and
+    /// agree on an API version with the daemon.
+    pub(crate) async fn connect() -> Result<Self> {
+        let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| LOCAL_HOST.into());
+        Self::connect_to(host, REQUEST_TIMEOUT).await
+    }
+
+    /// Connect to the daemon at `host`, or where DOCKER_HOST says.
+    pub(crate) async fn connect_at(host: Option<String>) -> Result<Self> {
+        match host {
+            Some(host) => Self::connect_to(host, REQUEST_TIMEOUT).await,
+            None => Self::connect().await,
+        }
+    }
+
+    /// Connect to the daemon at `host` (`unix://`, `tcp://`, `http://`, `ssh://`), with this
+    /// per-request timeout (cleanup from `Drop` must not wait for a daemon that stopped
+    /// answering as long as a big upload may take).
+    pub(crate) async fn connect_to(host: String, request_timeout: Duration) -> Result<Self> {
+        let unreachable =
+            |source: Box<dyn std::error::Error + Send + Sync>| Error::DockerUnreachable {
+                host: host.clone(),
+                source,
+            };
+        let api = if host.starts_with("ssh://") {
+            ssh::connect(&host, request_timeout).await?
+        } else {
+            Docker::connect_with_host(&host)
+                .map_err(|e| unreachable(Box::new(e)))?
+                .with_timeout(request_timeout)
+        };
+        let api = match tokio::time::timeout(CONNECT_TIMEOUT, api.negotiate_version()).await {
+            Ok(Ok(api)) => api,
+            Ok(Err(e)) => return Err(unreachable(Box::new(e))),
+            Err(_) => {
+                return Err(unreachable(
+                    format!("no answer within {CONNECT_TIMEOUT:?}").into(),
+                ));
+            }
+        };
+        Ok(Self { api, host })
+    }
+
+    /// The daemon address, for messages.
+    pub(crate) fn host(&self) -> &str {
+        &self.host
+    }
+}
+
+/// Map a daemon error to ours, naming the operation.
+pub(crate) fn op(operation: impl Into<String>) -> impl FnOnce(DaemonError) -> Error {
+    let operation = operation.into();
+    move |source| Error::Docker {
+        operation,
+        source: Box::new(source),
+    }
+}
+
+/// Bytes the daemon streams (an image export).
+pub(crate) type ByteStream = Pin<Box<dyn Stream<Item = ApiResult<Bytes>> + Send>>;
+
+/// A container's or exec's output, as the daemon streams it.
+pub(crate) type OutputStream = Pin<Box<dyn Stream<Item = ApiResult<Output>> + Send>>;
+
+/// A container's or exec's input.
+pub(crate) type InputStream = Pin<Box<dyn AsyncWrite + Send>>;
+
+/// One piece of output: a terminal's output counts as stdout.
+pub(crate) enum Output {
+    Stdout(Bytes),
+    Stderr(Bytes),
+}
+
+/// Both ends of an attached container or exec.
+pub(crate) struct Attached {
+    pub output: OutputStream,
+    pub input: InputStream,
+}
+
+fn output_stream(
+    stream: impl Stream<
+        Item = std::result::Result<bollard::container::LogOutput, bollard::errors::Error>,
+    > + Send
+    + 'static,
+) -> OutputStream {
+    use bollard::container::LogOutput;
+    use futures_util::StreamExt;
+    Box::pin(stream.filter_map(|item| async move {
+        match item {
+            Ok(LogOutput::StdOut { message } | LogOutput::Console { message }) => {
+                Some(Ok(Output::Stdout(message)))
+            }
+            Ok(LogOutput::StdErr { message }) => Some(Ok(Output::Stderr(message))),
+            Ok(LogOutput::StdIn { .. }) => None,
+            Err(e) => Some(Err(e.into())),
+        }
+    }))
+}
+
+/// Label filter for list calls: every `key=value` (or bare `key`) must match.
+fn label_filter(labels: &[String]) -> HashMap<String, Vec<String>> {
+    HashMap::from([("label".to_string(), labels.to_vec())])
+}
+
+/// Make a call again while the daemon says the object is busy for a moment
+/// ([`Fault::Busy`]), for up to `patience`.
+async fn while_busy<T, Fut>(patience: Duration, mut call: impl FnMut() -> Fut) -> ApiResult<T>
+where
+    Fut: std::future::Future<Output = std::result::Result<T, bollard::errors::Error>>,
+{
+    let deadline = std::time::Instant::now() + patience;
+    loop {
+        match call().await.map_err(DaemonError::from) {
+            Err(e) if e.fault() == Fault::Busy && std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            done => return done,
+        }
+    }
+}
