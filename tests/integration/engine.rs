@@ -535,7 +535,7 @@ fn forky_is_refused_on_cgroup_v1_and_boots_elsewhere() {
             matches!(
                 err,
                 Error::InvalidParameter {
-                    parameter: "distribution",
+                    parameter: dcos_e2e::Parameter::Distribution,
                     ..
                 }
             ) && text.contains("cgroup v1")
@@ -573,7 +573,7 @@ fn an_unknown_distribution_names_the_supported_ones() {
     assert!(matches!(
         err,
         Error::InvalidParameter {
-            parameter: "distribution",
+            parameter: dcos_e2e::Parameter::Distribution,
             ..
         }
     ));

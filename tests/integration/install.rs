@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use dcos_e2e::blocking::Cluster;
-use dcos_e2e::{Aftermath, Docker, Error, ExtraConfig, InstallOptions};
+use dcos_e2e::{Aftermath, Docker, Error, ExtraConfig, InstallOptions, Parameter};
 
 use crate::common::{self, assert_gone, force_remove, leftovers};
 
@@ -246,7 +246,7 @@ fn bad_genconf_files_are_refused_before_anything_is_made() {
         .unwrap_err();
     assert_eq!(
         param(err),
-        ("files_to_copy_to_installer", "/etc/f".to_string())
+        (Parameter::FilesToCopyToInstaller, "/etc/f".to_string())
     );
     let missing = dir.path().join("missing");
     let err = builder()
@@ -255,9 +255,12 @@ fn bad_genconf_files_are_refused_before_anything_is_made() {
         .unwrap_err();
     assert_eq!(
         param(err),
-        ("files_to_copy_to_installer", missing.display().to_string())
+        (
+            Parameter::FilesToCopyToInstaller,
+            missing.display().to_string()
+        )
     );
     let err = ExtraConfig::from_yaml("[1, 2]").unwrap_err();
-    assert_eq!(param(err).0, "extra_config");
+    assert_eq!(param(err).0, Parameter::ExtraConfig);
     assert_gone(&id, None);
 }

@@ -6,7 +6,7 @@ use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 use dcos_e2e::blocking::Cluster;
-use dcos_e2e::{Command, Docker, Error, Role};
+use dcos_e2e::{Command, Docker, Error, Parameter, Role};
 
 use crate::common::{self, assert_gone, docker_inspect};
 use crate::process::{minidcos, poll};
@@ -146,13 +146,13 @@ fn a_taken_port_and_labels_of_ours_are_refused_before_anything_is_made() {
     };
     assert_eq!(
         parameter(refused(common::docker().one_master_host_port(port, 80))),
-        "one_master_host_port_map"
+        Parameter::OneMasterHostPortMap
     );
     assert_eq!(
         parameter(refused(
             common::docker().label("dcos-e2e.cluster-id", "evil")
         )),
-        "labels"
+        Parameter::Labels
     );
     assert_eq!(
         parameter(refused(common::docker().role_label(
@@ -160,7 +160,7 @@ fn a_taken_port_and_labels_of_ours_are_refused_before_anything_is_made() {
             "bad key",
             "x"
         ))),
-        "labels"
+        Parameter::Labels
     );
     assert_gone(&id, None);
 

@@ -459,7 +459,7 @@ fn local_bind_mounts_are_refused_there_and_daemon_paths_work() {
     )
     .unwrap_err();
     assert!(
-        matches!(&err, Error::InvalidParameter { parameter, .. } if *parameter == "custom mounts"),
+        matches!(&err, Error::InvalidParameter { parameter, .. } if *parameter == dcos_e2e::Parameter::CustomMounts),
         "{err:?}"
     );
     // Refused before anything of the cluster was made; the workspace went too.
@@ -655,7 +655,7 @@ fn daemons_that_cannot_make_one_cluster_are_named() {
     let err = provision([manager, alone]).unwrap_err();
     assert!(
         matches!(&err, Error::InvalidParameter { parameter, value, .. }
-            if *parameter == "docker_hosts" && value == alone),
+            if *parameter == dcos_e2e::Parameter::DockerHosts && value == alone),
         "{err:?}"
     );
     assert!(err.to_string().contains("not in a Docker Swarm"), "{err}");

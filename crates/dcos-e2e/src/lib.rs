@@ -30,7 +30,9 @@ pub use backend::ClusterBackend;
 pub use backend::docker::config::{Docker, Mount, Privileged};
 pub use backend::existing::{ClusterFile, ExistingCluster, Host};
 pub use cluster::{Cluster, ClusterBuilder};
-pub use error::{Aftermath, BoxError, CommandFailed, CreateFailed, Error, Result, chain};
+pub use error::{
+    Aftermath, BoxError, CommandFailed, CreateFailed, Error, Parameter, Result, chain,
+};
 pub use install::config::{install_config, superuser_password_hash};
 pub use node::{
     Command, CopyOptions, HostKeyChecking, LogBundle, Node, NodeLogs, NodeSelector, Output,

@@ -4,7 +4,10 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Parameter, Result};
+
+/// Receives progress lines of a long step (an image build, an image load).
+pub type ProgressFn = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
 
 /// A YAML mapping merged over the base install config (its top-level keys win): the
 /// seed's `extra_config`.
@@ -28,7 +31,11 @@ impl ExtraConfig {
     /// Parse YAML text; it must be a mapping (or empty).
     pub fn from_yaml(text: &str) -> Result<Self> {
         let value: yaml_serde::Value = yaml_serde::from_str(text).map_err(|e| {
-            Error::invalid("extra_config", one_line(text), format!("not YAML: {e}"))
+            Error::invalid(
+                Parameter::ExtraConfig,
+                one_line(text),
+                format!("not YAML: {e}"),
+            )
         })?;
         Self::from_value(value)
     }
@@ -38,13 +45,17 @@ impl ExtraConfig {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| {
             Error::invalid(
-                "extra_config",
+                Parameter::ExtraConfig,
                 path.display(),
                 format!("cannot be read: {e}"),
             )
         })?;
         let value: yaml_serde::Value = yaml_serde::from_str(&text).map_err(|e| {
-            Error::invalid("extra_config", path.display(), format!("not YAML: {e}"))
+            Error::invalid(
+                Parameter::ExtraConfig,
+                path.display(),
+                format!("not YAML: {e}"),
+            )
         })?;
         Self::from_value(value)
     }
@@ -52,7 +63,7 @@ impl ExtraConfig {
     /// From any serializable value that is a mapping (a struct, a map).
     pub fn from_serialize<T: serde::Serialize>(value: &T) -> Result<Self> {
         let value = yaml_serde::to_value(value)
-            .map_err(|e| Error::invalid("extra_config", "(value)", e.to_string()))?;
+            .map_err(|e| Error::invalid(Parameter::ExtraConfig, "(value)", e.to_string()))?;
         Self::from_value(value)
     }
 
@@ -61,7 +72,7 @@ impl ExtraConfig {
             yaml_serde::Value::Mapping(m) => Ok(Self(m)),
             yaml_serde::Value::Null => Ok(Self::default()),
             other => Err(Error::invalid(
-                "extra_config",
+                Parameter::ExtraConfig,
                 yaml_one_line(&other),
                 "must be a YAML mapping",
             )),
@@ -152,14 +163,14 @@ impl InstallOptions {
             Ok(m) if m.is_file() => {}
             Ok(_) => {
                 return Err(Error::invalid(
-                    "build_artifact",
+                    Parameter::BuildArtifact,
                     artifact.display(),
                     "is not a file",
                 ));
             }
             Err(e) => {
                 return Err(Error::invalid(
-                    "build_artifact",
+                    Parameter::BuildArtifact,
                     artifact.display(),
                     format!("cannot be read: {e}"),
                 ));
@@ -169,7 +180,7 @@ impl InstallOptions {
             genconf_relative(destination)?;
             if !source.exists() {
                 return Err(Error::invalid(
-                    "files_to_copy_to_installer",
+                    Parameter::FilesToCopyToInstaller,
                     source.display(),
                     "the source does not exist",
                 ));
@@ -186,7 +197,7 @@ pub(crate) fn genconf_relative(destination: &Path) -> Result<PathBuf> {
     });
     rel.map(Path::to_path_buf).ok_or_else(|| {
         Error::invalid(
-            "files_to_copy_to_installer",
+            Parameter::FilesToCopyToInstaller,
             destination.display(),
             "the destination must be a path under /genconf",
         )

@@ -1,7 +1,7 @@
 //! How errors reach the user: one line with the cause chain, then a hint where there is
 //! an obvious next step. Errors are told apart by the library's variants, never by text.
 
-use dcos_e2e::{Aftermath, Error as Lib};
+use dcos_e2e::{Aftermath, Error as Lib, Parameter};
 
 /// An error the CLI itself finds, with what to do about it.
 #[derive(Debug)]
@@ -27,30 +27,30 @@ pub fn failure(message: impl Into<String>, hint: impl Into<String>) -> anyhow::E
     .into()
 }
 
-/// The library's parameter names, as the flags that set them.
-pub fn flag_of(parameter: &str) -> Option<&'static str> {
+/// The library's parameters, as the flags that set them.
+pub fn flag_of(parameter: Parameter) -> Option<&'static str> {
     Some(match parameter {
-        "cluster_id" => "--cluster-id",
-        "masters" => "--masters",
-        "agents" => "--agents",
-        "public_agents" => "--public-agents",
-        "master_mounts" => "--custom-master-volume",
-        "agent_mounts" => "--custom-agent-volume",
-        "public_agent_mounts" => "--custom-public-agent-volume",
-        "workspace_dir" => "--workspace-dir",
-        "node_image" => "--node-image",
-        "build_artifact" => "ARTIFACT",
-        "extra_config" => "--extra-config",
-        "files_to_copy_to_installer" => "--copy-to-genconf",
-        "privileged" => "--privileged",
-        "transport" => "--transport",
-        "network" => "--network",
-        "node" => "--node",
-        "labels" => "--label",
-        "one_master_host_port_map" => "--one-master-host-port-map",
-        "distribution" => "--distribution",
-        "engine_storage_driver" => "--engine-storage-driver",
-        "images" => "IMAGE",
+        Parameter::ClusterId => "--cluster-id",
+        Parameter::Masters => "--masters",
+        Parameter::Agents => "--agents",
+        Parameter::PublicAgents => "--public-agents",
+        Parameter::MasterMounts => "--custom-master-volume",
+        Parameter::AgentMounts => "--custom-agent-volume",
+        Parameter::PublicAgentMounts => "--custom-public-agent-volume",
+        Parameter::WorkspaceDir => "--workspace-dir",
+        Parameter::NodeImage => "--node-image",
+        Parameter::BuildArtifact => "ARTIFACT",
+        Parameter::ExtraConfig => "--extra-config",
+        Parameter::FilesToCopyToInstaller => "--copy-to-genconf",
+        Parameter::Privileged => "--privileged",
+        Parameter::Transport => "--transport",
+        Parameter::Network => "--network",
+        Parameter::Node => "--node",
+        Parameter::Labels => "--label",
+        Parameter::OneMasterHostPortMap => "--one-master-host-port-map",
+        Parameter::Distribution => "--distribution",
+        Parameter::EngineStorageDriver => "--engine-storage-driver",
+        Parameter::Images => "IMAGE",
         _ => return None,
     })
 }
@@ -62,7 +62,7 @@ pub fn in_flag_terms(e: Lib) -> anyhow::Error {
             parameter,
             value,
             reason,
-        } => flag_of(parameter).map(|flag| format!("invalid {flag} `{value}`: {reason}")),
+        } => flag_of(*parameter).map(|flag| format!("invalid {flag} `{value}`: {reason}")),
         Lib::ClusterIdTaken { cluster_id } => Some(format!(
             "invalid --cluster-id `{cluster_id}`: a cluster with this id already exists"
         )),
@@ -94,23 +94,23 @@ fn hint_for(lib: &Lib) -> Option<String> {
             Lib::NoSuchCluster { .. } => "`minidcos docker list` shows the clusters",
             Lib::NoSuchNode { .. } => "`inspect` lists the nodes",
             Lib::InvalidParameter { parameter, .. } => match *parameter {
-                "cluster_id" => "leave --cluster-id out for a random one",
-                "master_mounts" | "agent_mounts" | "public_agent_mounts" => {
+                Parameter::ClusterId => "leave --cluster-id out for a random one",
+                Parameter::MasterMounts | Parameter::AgentMounts | Parameter::PublicAgentMounts => {
                     "the source must be an existing path on this host, the target an absolute path"
                 }
-                "workspace_dir" => "give an existing directory",
-                "node_image" => {
+                Parameter::WorkspaceDir => "give an existing directory",
+                Parameter::NodeImage => {
                     "leave --node-image out to use (and build) ours, or `docker load` the image first"
                 }
-                "build_artifact" => {
+                Parameter::BuildArtifact => {
                     "give the path of the installer, e.g. dcos_generate_config.sh"
                 }
-                "extra_config" => "give a readable YAML mapping, e.g. `cluster_name: test`",
-                "network" => {
+                Parameter::ExtraConfig => "give a readable YAML mapping, e.g. `cluster_name: test`",
+                Parameter::Network => {
                     "`docker network ls` shows the networks; leave --network out for a private one"
                 }
-                "distribution" => "bookworm and trixie boot on any host; forky needs a cgroup v2 host",
-                "cluster file" => "see `minidcos existing --help` for the format",
+                Parameter::Distribution => "bookworm and trixie boot on any host; forky needs a cgroup v2 host",
+                Parameter::ClusterFile => "see `minidcos existing --help` for the format",
                 _ => return None,
             },
             Lib::DockerUnreachable { .. } => {

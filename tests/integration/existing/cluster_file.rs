@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use dcos_e2e::{ClusterFile, Command, Error, ExistingCluster, Role};
+use dcos_e2e::{ClusterFile, Command, Error, ExistingCluster, Parameter, Role};
 
 use super::{CONNECT_TIMEOUT, docker_cluster, hostname, pinned_keys, seed_builder};
 
@@ -67,7 +67,7 @@ fn cluster_file_round_trip() {
     std::fs::write(&bad, format!("{text}bogus: 1\n")).unwrap();
     let err = ExistingCluster::from_file(&bad).unwrap_err();
     assert!(
-        matches!(&err, Error::InvalidParameter { parameter: "cluster file", value, .. }
+        matches!(&err, Error::InvalidParameter { parameter: Parameter::ClusterFile, value, .. }
             if *value == bad.display().to_string()),
         "{err:?}"
     );

@@ -9,7 +9,7 @@ use std::process::Command as Proc;
 use std::time::{Duration, Instant};
 
 use dcos_e2e::blocking::Cluster;
-use dcos_e2e::{Error, ExistingCluster, Host};
+use dcos_e2e::{Error, ExistingCluster, Host, Parameter};
 
 use super::{CONNECT_TIMEOUT, seed_builder};
 
@@ -81,7 +81,7 @@ impl Sentinels {
 fn assert_refused(
     sentinels: &Sentinels,
     create: impl FnOnce() -> dcos_e2e::Result<Cluster>,
-    parameter: &str,
+    parameter: Parameter,
     value: &str,
 ) {
     let err = create().expect_err("creation is refused");
@@ -97,7 +97,7 @@ fn assert_refused(
     }
     let message = err.to_string();
     assert!(
-        message.contains(parameter) && message.contains(value),
+        message.contains(parameter.as_str()) && message.contains(value),
         "{message}"
     );
     // Refused before any host is contacted (the sentinels count every connection).
@@ -109,8 +109,8 @@ fn refuses_a_build_artifact() {
     let s = Sentinels::new(4);
     let artifact = "/srv/dcos_generate_config.sh";
     let b = || seed_builder(&s.existing()).build_artifact(artifact);
-    assert_refused(&s, || b().create(), "build_artifact", artifact);
-    assert_refused(&s, || b().provision(), "build_artifact", artifact);
+    assert_refused(&s, || b().create(), Parameter::BuildArtifact, artifact);
+    assert_refused(&s, || b().provision(), Parameter::BuildArtifact, artifact);
 }
 
 #[test]
@@ -121,7 +121,7 @@ fn refuses_a_non_empty_extra_config() {
     assert_refused(
         &s,
         || b().provision(),
-        "extra_config",
+        Parameter::ExtraConfig,
         "cluster_name: other",
     );
 }
@@ -132,13 +132,13 @@ fn refuses_a_masters_count_that_does_not_match() {
     assert_refused(
         &s,
         || seed_builder(&s.existing()).masters(3).provision(),
-        "masters",
+        Parameter::Masters,
         "3",
     );
     assert_refused(
         &s,
         || seed_builder(&s.existing()).masters(0).provision(),
-        "masters",
+        Parameter::Masters,
         "0",
     );
 }
@@ -149,7 +149,7 @@ fn refuses_an_agents_count_that_does_not_match() {
     assert_refused(
         &s,
         || seed_builder(&s.existing()).agents(1).provision(),
-        "agents",
+        Parameter::Agents,
         "1",
     );
 }
@@ -160,7 +160,7 @@ fn refuses_a_public_agents_count_that_does_not_match() {
     assert_refused(
         &s,
         || seed_builder(&s.existing()).public_agents(0).provision(),
-        "public_agents",
+        Parameter::PublicAgents,
         "0",
     );
 }
@@ -175,7 +175,7 @@ fn refuses_destroy_on_error() {
                 .destroy_on_error(true)
                 .provision()
         },
-        "destroy_on_error",
+        Parameter::DestroyOnError,
         "true",
     );
     // It is true by default, so it must be set to false explicitly.
@@ -190,7 +190,7 @@ fn refuses_destroy_on_error() {
                 .destroy_on_success(false)
                 .provision()
         },
-        "destroy_on_error",
+        Parameter::DestroyOnError,
         "true",
     );
 }
@@ -205,7 +205,7 @@ fn refuses_destroy_on_success() {
                 .destroy_on_success(true)
                 .provision()
         },
-        "destroy_on_success",
+        Parameter::DestroyOnSuccess,
         "true",
     );
 }
@@ -220,7 +220,7 @@ fn refuses_files_to_copy_to_installer() {
                 .file_to_copy_to_installer("/etc/hosts", "/genconf/hosts")
                 .provision()
         },
-        "files_to_copy_to_installer",
+        Parameter::FilesToCopyToInstaller,
         "/etc/hosts -> /genconf/hosts",
     );
 }
@@ -267,7 +267,7 @@ fn refuses_a_private_key_others_can_read() {
     std::fs::set_permissions(&s.key, std::fs::Permissions::from_mode(0o644)).unwrap();
     let err = seed_builder(&s.existing()).provision().unwrap_err();
     assert!(
-        matches!(&err, Error::InvalidParameter { parameter: "ssh_key_path", value, .. }
+        matches!(&err, Error::InvalidParameter { parameter: Parameter::SshKeyPath, value, .. }
             if *value == s.key.display().to_string()),
         "{err:?}"
     );

@@ -134,7 +134,7 @@ async fn arguments_env_and_shell_form(kind: TransportKind) {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::InvalidParameter { parameter: "env", value, .. } if value == "NOT A NAME"),
+        matches!(&err, Error::InvalidParameter { parameter: dcos_e2e::Parameter::Env, value, .. } if value == "NOT A NAME"),
         "{err:?}"
     );
 

@@ -177,7 +177,7 @@ async fn run_on_a_tty_and_bad_input(kind: TransportKind) {
                 matches!(
                     &err,
                     Error::InvalidParameter {
-                        parameter: "tty",
+                        parameter: dcos_e2e::Parameter::Tty,
                         ..
                     }
                 ),
@@ -192,7 +192,7 @@ async fn run_on_a_tty_and_bad_input(kind: TransportKind) {
         matches!(
             &err,
             Error::InvalidParameter {
-                parameter: "tty",
+                parameter: dcos_e2e::Parameter::Tty,
                 ..
             }
         ),
@@ -209,7 +209,7 @@ async fn run_on_a_tty_and_bad_input(kind: TransportKind) {
         matches!(
             &err,
             Error::InvalidParameter {
-                parameter: "tty",
+                parameter: dcos_e2e::Parameter::Tty,
                 ..
             }
         ),

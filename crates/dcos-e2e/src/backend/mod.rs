@@ -10,7 +10,7 @@ pub(crate) mod running;
 use docker::config::Docker;
 use existing::ExistingCluster;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Parameter, Result};
 use crate::params::ClusterParams;
 use running::NewCluster;
 
@@ -44,14 +44,14 @@ impl ClusterBackend {
             ClusterBackend::Docker(_) => {
                 if install && params.build_artifact.is_none() {
                     return Err(Error::invalid(
-                        "build_artifact",
+                        Parameter::BuildArtifact,
                         "(none)",
                         "the Docker backend installs DC/OS from a build artifact; give one, or call provision() for nodes only",
                     ));
                 }
                 if params.masters == 0 {
                     return Err(Error::invalid(
-                        "masters",
+                        Parameter::Masters,
                         0,
                         "a cluster needs at least one master",
                     ));
@@ -63,6 +63,14 @@ impl ClusterBackend {
             }
             ClusterBackend::Existing(existing) => existing.validate(params),
         }
+    }
+
+    /// Open an existing Docker cluster by id.
+    pub(crate) async fn attach_docker(
+        cluster_id: &str,
+        transport: Option<crate::node::TransportKind>,
+    ) -> Result<NewCluster> {
+        docker::lifecycle::attach::attach(cluster_id, transport).await
     }
 
     /// Make (or wrap) the cluster's nodes.

@@ -4,12 +4,14 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::error::Result;
 use crate::node::Node;
 use crate::node::liveness::Liveness;
 use crate::node::role::PerRole;
 use crate::node::transport::BoxFuture;
+use crate::params::ProgressFn;
 
 /// The installer's output on the host, kept beside its genconf directory (for a log
 /// bundle).
@@ -35,7 +37,9 @@ pub(crate) struct NodeDescription {
     pub details: String,
 }
 
-/// The backend side of a running cluster.
+/// The backend side of a running cluster. Every operation is async; work from `Drop`
+/// runs the same operations on a copy from [`RunningCluster::reopen`] (see
+/// [`from_drop`]), so each exists once.
 pub(crate) trait RunningCluster: Send + Sync {
     /// `Docker` or `ExistingCluster`, for messages.
     fn backend_name(&self) -> &'static str;
@@ -50,14 +54,8 @@ pub(crate) trait RunningCluster: Send + Sync {
     /// Remove everything of the cluster.
     fn destroy(&self) -> BoxFuture<'_, Result<()>>;
 
-    /// Remove everything, from `Drop`: blocks, works whatever runtime (if any) is running.
-    fn destroy_from_drop(&self);
-
     /// The policy says keep: the cluster must outlive this process.
     fn keep(&self) -> BoxFuture<'_, Result<()>>;
-
-    /// [`RunningCluster::keep`], from `Drop`: blocks, works whatever runtime is running.
-    fn keep_from_drop(&self);
 
     /// Hand the cluster to the user: it outlives this process until destroyed.
     fn persist(&self) -> BoxFuture<'_, Result<()>>;
@@ -69,9 +67,73 @@ pub(crate) trait RunningCluster: Send + Sync {
     /// Ports of the first master published on this host: (container port, host port).
     fn published_ports(&self) -> BoxFuture<'_, Result<Vec<(u16, u16)>>>;
 
-    /// Write a log bundle into `dir`, from `Drop` (before destroying): blocks, works
-    /// whatever runtime (if any) is running. Failures are logged.
-    fn export_logs_from_drop(&self, dir: &Path);
+    /// Load `images` from this host's image store into the container engine of `nodes`.
+    fn load_images<'a>(
+        &'a self,
+        images: &'a [String],
+        nodes: &'a [&'a Node],
+        progress: Option<&'a ProgressFn>,
+    ) -> BoxFuture<'a, Result<()>>;
+
+    /// The same cluster through connections made by the runtime that polls the future,
+    /// with its nodes found again when `nodes` is asked (else none). For work from
+    /// `Drop`: this cluster's own connections belong to a runtime that may be blocked
+    /// (the dropping thread is its only worker) or gone.
+    fn reopen(&self, nodes: bool) -> BoxFuture<'static, Result<Reopened>>;
+}
+
+/// A cluster from [`RunningCluster::reopen`].
+pub(crate) struct Reopened {
+    pub running: Box<dyn RunningCluster>,
+    pub nodes: PerRole<Vec<Node>>,
+}
+
+/// How long work from `Drop` may block the dropping thread.
+const DROP_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Run `work` on a copy of `backend` (from [`RunningCluster::reopen`]) to completion
+/// from synchronous code (`Drop`), whatever runtime the caller is on: on a thread of
+/// its own with a runtime of its own. Failures are logged; whether it succeeded.
+pub(crate) fn from_drop(
+    backend: &dyn RunningCluster,
+    nodes: bool,
+    work: impl for<'a> FnOnce(&'a Reopened) -> BoxFuture<'a, Result<()>> + Send + 'static,
+) -> bool {
+    let reopen = backend.reopen(nodes);
+    run_from_drop(Box::pin(async move {
+        let reopened = reopen.await?;
+        work(&reopened).await
+    }))
+}
+
+/// Run `work` to completion from synchronous code, on a thread and a runtime of its own
+/// (whatever the caller is on), within [`DROP_TIMEOUT`]. Failures are logged; whether it
+/// succeeded. `work` must make its own connections.
+pub(crate) fn run_from_drop(work: BoxFuture<'static, Result<()>>) -> bool {
+    let joined = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        runtime.block_on(async move {
+            match tokio::time::timeout(DROP_TIMEOUT, work).await {
+                Ok(done) => done.map_err(|e| crate::error::chain(&e)),
+                Err(_) => Err(format!("the work did not finish within {DROP_TIMEOUT:?}")),
+            }
+        })
+    })
+    .join();
+    match joined {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            tracing::error!("cleaning up a cluster failed: {e}; run `minidcos docker clean`");
+            false
+        }
+        Err(_) => {
+            tracing::error!("cleaning up a cluster panicked; run `minidcos docker clean`");
+            false
+        }
+    }
 }
 
 /// A cluster a backend made or wrapped.

@@ -257,7 +257,7 @@ impl Cluster {
         &self,
         images: &[&str],
         nodes: &[&Node],
-        progress: Option<crate::backend::docker::image::ProgressFn>,
+        progress: Option<crate::params::ProgressFn>,
     ) -> Result<()> {
         let nodes: Vec<&crate::node::Node> = nodes.iter().map(|n| n.as_async()).collect();
         wait(

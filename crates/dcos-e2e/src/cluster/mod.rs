@@ -13,15 +13,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::backend::ClusterBackend;
-use crate::backend::running::{GENCONF_LOG, NewCluster, RunningCluster};
-use crate::error::{Error, Result};
+use crate::backend::running::{GENCONF_LOG, NewCluster, Reopened, RunningCluster, from_drop};
+use crate::error::{Error, Parameter, Result};
 use crate::install::{self, Target};
 use crate::node::liveness::Liveness;
 use crate::node::logs::{self, Source};
 use crate::node::role::PerRole;
 use crate::node::select::select;
 use crate::node::{Command, LogBundle, Node, NodeSelector, Output, Role};
-use crate::params::{ClusterParams, InstallOptions};
+use crate::params::{ClusterParams, InstallOptions, ProgressFn};
 use crate::policy::keep_requested;
 
 /// A cluster of nodes with masters, agents and public agents.
@@ -103,7 +103,7 @@ impl Cluster {
         cluster_id: &str,
         transport: Option<crate::node::TransportKind>,
     ) -> Result<Cluster> {
-        let made = crate::backend::docker::lifecycle::attach::attach(cluster_id, transport).await?;
+        let made = ClusterBackend::attach_docker(cluster_id, transport).await?;
         let cluster = Cluster::from_new(made, ClusterParams::default());
         cluster.settled.store(true, Ordering::SeqCst);
         Ok(cluster)
@@ -181,22 +181,7 @@ impl Cluster {
     /// host. Nodes are read at once; one that is down is noted in the summary.
     pub async fn export_logs(&self, dir: impl AsRef<Path>) -> Result<LogBundle> {
         self.liveness.check()?;
-        let mut described = self.backend.describe_nodes().await;
-        let sources = self
-            .nodes()
-            .map(|node| Source {
-                node,
-                inspect: node
-                    .container_name()
-                    .and_then(|c| described.remove(c))
-                    .map(|d| d.details),
-            })
-            .collect();
-        let extra: Vec<(&str, PathBuf)> = self
-            .workspace()
-            .map(|w| vec![(GENCONF_LOG, w.join(GENCONF_LOG))])
-            .unwrap_or_default();
-        logs::collect(self.id(), sources, &extra, dir.as_ref()).await
+        bundle(self.id(), self.nodes(), &*self.backend, dir.as_ref()).await
     }
 
     /// Each node container's state as Docker reports it (`running`, `exited`, `paused`,
@@ -265,7 +250,7 @@ impl Cluster {
         let master = self
             .masters()
             .first()
-            .ok_or_else(|| Error::invalid("masters", 0, "no master to run tests on"))?;
+            .ok_or_else(|| Error::invalid(Parameter::Masters, 0, "no master to run tests on"))?;
         master.run(self.test_command(pytest_command, env)?).await
     }
 
@@ -278,7 +263,7 @@ impl Cluster {
         let master = self
             .masters()
             .first()
-            .ok_or_else(|| Error::invalid("masters", 0, "no master to run tests on"))?;
+            .ok_or_else(|| Error::invalid(Parameter::Masters, 0, "no master to run tests on"))?;
         self.test_command_on(master, pytest_command, env)
     }
 
@@ -333,11 +318,13 @@ impl Cluster {
         &self,
         images: &[&str],
         nodes: &[&Node],
-        progress: Option<crate::backend::docker::image::ProgressFn>,
+        progress: Option<ProgressFn>,
     ) -> Result<()> {
         self.liveness.check()?;
         let images: Vec<String> = images.iter().map(|i| i.to_string()).collect();
-        crate::backend::docker::node::load::load_images(nodes, &images, progress.as_deref()).await
+        self.backend
+            .load_images(&images, nodes, progress.as_ref())
+            .await
     }
 
     /// Destroy the cluster: every container with its volumes, the network and the
@@ -386,10 +373,10 @@ impl Cluster {
         self.failed.store(failed, Ordering::SeqCst);
     }
 
-    /// Keep the cluster past this handle (policy or `DCOS_E2E_KEEP`).
+    /// Keep the cluster past this handle (policy or `DCOS_E2E_KEEP`), from sync code.
     pub(crate) fn keep(&self) {
         if !self.settled.swap(true, Ordering::SeqCst) {
-            self.backend.keep_from_drop();
+            from_drop(&*self.backend, false, |r| r.running.keep());
         }
     }
 
@@ -409,7 +396,14 @@ impl Drop for Cluster {
         }
         let error = std::thread::panicking() || self.failed.load(Ordering::SeqCst);
         if let (true, Some(dir)) = (error, &self.params.logs_on_failure) {
-            self.backend.export_logs_from_drop(dir);
+            let (id, dir) = (self.id().to_string(), dir.clone());
+            from_drop(&*self.backend, true, move |r: &Reopened| {
+                Box::pin(async move {
+                    let written = bundle(&id, r.nodes.iter(), &*r.running, &dir).await?;
+                    tracing::warn!(cluster = %id, "the scope ended with an error: logs in {}", written.dir.display());
+                    Ok(())
+                })
+            });
         }
         let destroy = if error {
             self.params.destroy_on_error
@@ -417,13 +411,38 @@ impl Drop for Cluster {
             self.params.destroy_on_success
         };
         if destroy && !keep_requested() {
-            self.backend.destroy_from_drop();
+            from_drop(&*self.backend, false, |r| r.running.destroy());
             self.liveness.mark_destroyed();
             self.settled.store(true, Ordering::SeqCst);
         } else {
             self.keep();
         }
     }
+}
+
+/// Write a log bundle of `nodes` into `dir`, with what `backend` says of each and the
+/// installer's output on this host.
+async fn bundle<'a>(
+    id: &str,
+    nodes: impl Iterator<Item = &'a Node>,
+    backend: &dyn RunningCluster,
+    dir: &Path,
+) -> Result<LogBundle> {
+    let mut described = backend.describe_nodes().await;
+    let sources = nodes
+        .map(|node| Source {
+            node,
+            inspect: node
+                .container_name()
+                .and_then(|c| described.remove(c))
+                .map(|d| d.details),
+        })
+        .collect();
+    let extra: Vec<(&str, PathBuf)> = backend
+        .workspace()
+        .map(|w| vec![(GENCONF_LOG, w.join(GENCONF_LOG))])
+        .unwrap_or_default();
+    logs::collect(id, sources, &extra, dir).await
 }
 
 /// The nodes' addresses, as text.

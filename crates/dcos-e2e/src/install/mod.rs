@@ -14,7 +14,7 @@ pub(crate) mod wait;
 use futures_util::future::join_all;
 
 use crate::backend::running::GenconfMount;
-use crate::error::{Error, Result};
+use crate::error::{Error, Parameter, Result};
 use crate::node::Node;
 use crate::params::InstallOptions;
 
@@ -49,7 +49,7 @@ async fn upload_serve(target: &Target<'_>, genconf: &GenconfMount) -> Result<()>
                 .nodes()
                 .find(|n| n.role() == role && n.index() == index)
                 .ok_or_else(|| {
-                    Error::invalid("nodes", format!("{role} {index}"), "no such node")
+                    Error::invalid(Parameter::Nodes, format!("{role} {index}"), "no such node")
                 })?;
             node.run(crate::node::Command::new(["rm", "-rf", serve]))
                 .await?;

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Parameter, Result};
 use crate::node::{Command, Node, Output};
 
 /// The diagnostics check, stopped on the node after `$1` seconds (a hung check must
@@ -96,7 +96,11 @@ fn last_line(text: &str) -> &str {
 pub(crate) async fn wait_for_dcos(masters: &[Node], timeout: Duration) -> Result<()> {
     // Nothing to check is not healthy.
     if masters.is_empty() {
-        return Err(Error::invalid("masters", 0, "no master to wait for"));
+        return Err(Error::invalid(
+            Parameter::Masters,
+            0,
+            "no master to wait for",
+        ));
     }
     let deadline = Instant::now() + timeout;
     let waits = masters.iter().map(|master| async move {

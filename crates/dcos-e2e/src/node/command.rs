@@ -7,7 +7,7 @@
 //! single-quoted, so `;`, `$(...)`, backticks, quotes and newlines arrive literally; only
 //! [`Command::shell`] runs text as a script.
 
-use crate::error::{CommandFailed, Error, Result};
+use crate::error::{CommandFailed, Error, Parameter, Result};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Program {
@@ -72,7 +72,7 @@ impl Tty {
         let ok = |c: char| c.is_ascii_alphanumeric() || "-.+_".contains(c);
         if self.term.is_empty() || !self.term.chars().all(ok) {
             return Err(Error::invalid(
-                "tty",
+                Parameter::Tty,
                 &self.term,
                 "a terminal type is letters, digits and - . + _ (such as xterm-256color)",
             ));
@@ -85,7 +85,7 @@ impl Tty {
 pub(crate) fn check_size(cols: u16, rows: u16) -> Result<()> {
     if cols == 0 || rows == 0 {
         return Err(Error::invalid(
-            "tty",
+            Parameter::Tty,
             format!("{cols}x{rows}"),
             "a terminal has at least one column and one row",
         ));
@@ -200,7 +200,7 @@ impl Command {
         let body = match &self.program {
             Program::Args(args) if args.is_empty() => {
                 return Err(Error::invalid(
-                    "args",
+                    Parameter::Args,
                     "[]",
                     "a command needs at least one argument",
                 ));
@@ -208,7 +208,7 @@ impl Command {
             Program::Args(args) => args.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" "),
             Program::Shell(script) if script.trim().is_empty() => {
                 return Err(Error::invalid(
-                    "script",
+                    Parameter::Script,
                     script,
                     "the shell script is empty",
                 ));
@@ -219,7 +219,7 @@ impl Command {
         for (key, value) in &self.env {
             if !valid_env_name(key) {
                 return Err(Error::invalid(
-                    "env",
+                    Parameter::Env,
                     key,
                     "variable names are letters, digits and _, not starting with a digit",
                 ));

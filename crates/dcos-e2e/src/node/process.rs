@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use super::command::{Command, Output, check_size};
 use super::liveness::Liveness;
 use super::transport::{ChunkReader, Launch, RawProcess, Terminal, Transport, drain, lost};
-use crate::error::{Error, Result};
+use crate::error::{Error, Parameter, Result};
 
 const PID_MARK: &str = "dcos-e2e-pid:";
 
@@ -307,7 +307,7 @@ impl Process {
     pub async fn resize(&self, cols: u16, rows: u16) -> Result<()> {
         let Some(terminal) = &self.terminal else {
             return Err(Error::invalid(
-                "tty",
+                Parameter::Tty,
                 &self.command,
                 "the process has no terminal (start it with Command::tty)",
             ));
@@ -347,7 +347,11 @@ impl Process {
         self.stderr = None;
         let exit = self.exit.get_mut().unwrap_or_else(PoisonError::into_inner);
         if exit.waited {
-            return Err(Error::invalid("process", self.pid, "already waited for"));
+            return Err(Error::invalid(
+                Parameter::Process,
+                self.pid,
+                "already waited for",
+            ));
         }
         exit.waited = true;
         let status = match (exit.arrived.take(), exit.pending.take()) {

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Parameter, Result};
 
 /// The role of a node in a DC/OS cluster.
 #[derive(
@@ -97,7 +97,7 @@ impl std::str::FromStr for Role {
             "public-agent" | "public_agent" | "public-agents" | "public_agents" | "pub-agent"
             | "slave_public" => Ok(Role::PublicAgent),
             other => Err(Error::invalid(
-                "role",
+                Parameter::Role,
                 other,
                 "expected master, agent or public-agent",
             )),

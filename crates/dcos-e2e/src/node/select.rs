@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use super::node::Node;
 use super::role::Role;
-use crate::error::{Error, Result};
+use crate::error::{Error, Parameter, Result};
 
 /// Which nodes of a cluster an operation is for.
 ///
@@ -97,7 +97,7 @@ impl std::str::FromStr for NodeSelector {
     /// An IP, `ROLE:N`, `all-masters`, `all-agents`, `all-public-agents`, `all`, or a
     /// container name.
     fn from_str(s: &str) -> Result<Self> {
-        let bad = |reason: &str| Error::invalid("node", s, reason);
+        let bad = |reason: &str| Error::invalid(Parameter::Node, s, reason);
         Ok(match s {
             "all" => NodeSelector::All,
             "all-masters" => NodeSelector::AllOf(Role::Master),

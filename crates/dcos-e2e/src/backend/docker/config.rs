@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::backend::docker::image::ImageOptions;
 use crate::backend::docker::image::engine::StorageDriver;
-use crate::error::{Error, Result};
+use crate::error::{Error, Parameter, Result};
 use crate::node::TransportKind;
 use crate::node::role::{PerRole, Role};
 
@@ -31,7 +31,7 @@ impl std::str::FromStr for Privileged {
             "yes" | "true" => Ok(Privileged::Yes),
             "no" | "false" => Ok(Privileged::No),
             other => Err(Error::invalid(
-                "privileged",
+                Parameter::Privileged,
                 other,
                 "expected auto, yes or no",
             )),
@@ -77,10 +77,20 @@ impl std::str::FromStr for Mount {
             [src, dst] => (src, dst, false),
             [src, dst, "ro"] => (src, dst, true),
             [src, dst, "rw"] => (src, dst, false),
-            _ => return Err(Error::invalid("mount", s, "expected SRC:DST[:ro|rw]")),
+            _ => {
+                return Err(Error::invalid(
+                    Parameter::Mount,
+                    s,
+                    "expected SRC:DST[:ro|rw]",
+                ));
+            }
         };
         if src.is_empty() || dst.is_empty() {
-            return Err(Error::invalid("mount", s, "expected SRC:DST[:ro|rw]"));
+            return Err(Error::invalid(
+                Parameter::Mount,
+                s,
+                "expected SRC:DST[:ro|rw]",
+            ));
         }
         Ok(Mount {
             source: PathBuf::from(src),
@@ -369,7 +379,7 @@ impl Docker {
         for (i, host) in self.daemons.hosts.iter().enumerate() {
             if self.daemons.hosts[..i].contains(host) {
                 return Err(Error::invalid(
-                    "docker_hosts",
+                    Parameter::DockerHosts,
                     host,
                     "named twice: each Docker daemon once",
                 ));
@@ -378,7 +388,7 @@ impl Docker {
         for (role, index, host) in &self.daemons.placed {
             if *index == 0 || *host >= self.daemons.hosts.len().max(1) {
                 return Err(Error::invalid(
-                    "place",
+                    Parameter::Place,
                     format!("{role} {index} on host {host}"),
                     format!(
                         "node indexes start at 1, and there are {} Docker hosts",
@@ -399,7 +409,7 @@ impl Docker {
             .unwrap_or_else(std::env::temp_dir);
         if !base.is_dir() {
             return Err(Error::invalid(
-                "workspace_dir",
+                Parameter::WorkspaceDir,
                 base.display(),
                 "not an existing directory",
             ));
@@ -413,14 +423,14 @@ fn validate_label(key: &str, value: &str) -> Result<()> {
     let shown = format!("{key}={value}");
     if key.is_empty() || key.contains('=') || key.chars().any(char::is_whitespace) {
         return Err(Error::invalid(
-            "labels",
+            Parameter::Labels,
             shown,
             "a label is KEY=VALUE, the key non-empty and without spaces or `=`",
         ));
     }
     if key == crate::backend::docker::labels::PROJECT || key.starts_with("dcos-e2e.") {
         return Err(Error::invalid(
-            "labels",
+            Parameter::Labels,
             shown,
             "keys starting with `dcos-e2e` are the harness's own",
         ));
@@ -438,21 +448,21 @@ impl Docker {
             let shown = format!("{host}:{container}");
             if host == 0 || container == 0 {
                 return Err(Error::invalid(
-                    "one_master_host_port_map",
+                    Parameter::OneMasterHostPortMap,
                     shown,
                     "ports are 1 to 65535",
                 ));
             }
             if !hosts.insert(host) || !containers.insert(container) {
                 return Err(Error::invalid(
-                    "one_master_host_port_map",
+                    Parameter::OneMasterHostPortMap,
                     shown,
                     "each host port and each container port may be given once",
                 ));
             }
             if let Err(e) = std::net::TcpListener::bind(("0.0.0.0", host)) {
                 return Err(Error::invalid(
-                    "one_master_host_port_map",
+                    Parameter::OneMasterHostPortMap,
                     shown,
                     format!("port {host} of this host is not free: {e}"),
                 ));
@@ -462,11 +472,11 @@ impl Docker {
     }
 }
 
-fn mount_param(role: Role) -> &'static str {
+fn mount_param(role: Role) -> Parameter {
     match role {
-        Role::Master => "master_mounts",
-        Role::Agent => "agent_mounts",
-        Role::PublicAgent => "public_agent_mounts",
+        Role::Master => Parameter::MasterMounts,
+        Role::Agent => Parameter::AgentMounts,
+        Role::PublicAgent => Parameter::PublicAgentMounts,
     }
 }
 
@@ -478,7 +488,7 @@ pub(crate) fn validate_cluster_id(id: &str) -> Result<()> {
     let ok_start = id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
     if id.is_empty() || id.len() > 40 || !ok_chars || !ok_start {
         return Err(Error::invalid(
-            "cluster_id",
+            Parameter::ClusterId,
             id,
             "use 1-40 letters, digits, '-', '_' or '.', starting with a letter or digit",
         ));

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{ExistingCluster, Host};
-use crate::error::{Error, Result};
+use crate::error::{Error, Parameter, Result};
 use crate::node::HostKeyChecking;
 
 impl ExistingCluster {
@@ -16,7 +16,7 @@ impl ExistingCluster {
         let text = std::fs::read_to_string(path).map_err(Error::io("read", path))?;
         let file: ClusterFile = yaml_serde::from_str(&text).map_err(|e| {
             Error::invalid(
-                "cluster file",
+                Parameter::ClusterFile,
                 path.display(),
                 format!("not a valid cluster file: {e}"),
             )
@@ -112,7 +112,7 @@ impl ClusterFile {
     pub fn from_yaml(text: &str) -> Result<Self> {
         yaml_serde::from_str(text).map_err(|e| {
             Error::invalid(
-                "cluster file",
+                Parameter::ClusterFile,
                 "(text)",
                 format!("not a valid cluster file: {e}"),
             )

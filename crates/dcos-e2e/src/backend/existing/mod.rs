@@ -13,15 +13,17 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::running::{GenconfMount, NewCluster, NodeDescription, RunningCluster};
-use crate::error::{Error, Result};
+use crate::backend::running::{
+    GenconfMount, NewCluster, NodeDescription, Reopened, RunningCluster,
+};
+use crate::error::{Error, Parameter, Result};
 use crate::node::liveness::Liveness;
 use crate::node::node::{Node, NodeSpec};
 use crate::node::role::{PerRole, Role, display_name};
 use crate::node::transport::host_keys::{HostKeyChecking, HostKeys};
 use crate::node::transport::ssh::{SshSettings, SshTransport};
 use crate::node::transport::{BoxFuture, Transport};
-use crate::params::ClusterParams;
+use crate::params::{ClusterParams, ProgressFn};
 
 /// One host of an existing cluster.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,7 +146,7 @@ impl ExistingCluster {
     fn host_keys(&self) -> Result<HostKeys> {
         let Some(path) = self.known_hosts_path() else {
             return Err(Error::invalid(
-                "known_hosts",
+                Parameter::KnownHosts,
                 "~/.ssh/known_hosts",
                 "HOME is not set; give the known_hosts file explicitly",
             ));
@@ -166,22 +168,26 @@ impl ExistingCluster {
     pub(crate) fn validate(&self, p: &ClusterParams) -> Result<()> {
         if let Some(artifact) = &p.build_artifact {
             return Err(Error::invalid(
-                "build_artifact",
+                Parameter::BuildArtifact,
                 artifact.display(),
                 "must be none for an ExistingCluster",
             ));
         }
         if let Some(extra) = p.extra_config.as_ref().filter(|e| !e.is_empty()) {
             return Err(Error::invalid(
-                "extra_config",
+                Parameter::ExtraConfig,
                 extra,
                 "must be none or empty for an ExistingCluster",
             ));
         }
         for (param, given, hosts) in [
-            ("masters", p.masters, &self.masters),
-            ("agents", p.agents, &self.agents),
-            ("public_agents", p.public_agents, &self.public_agents),
+            (Parameter::Masters, p.masters, &self.masters),
+            (Parameter::Agents, p.agents, &self.agents),
+            (
+                Parameter::PublicAgents,
+                p.public_agents,
+                &self.public_agents,
+            ),
         ] {
             if given != hosts.len() {
                 return Err(Error::invalid(
@@ -196,21 +202,21 @@ impl ExistingCluster {
         }
         if p.destroy_on_error {
             return Err(Error::invalid(
-                "destroy_on_error",
+                Parameter::DestroyOnError,
                 true,
                 "must be false for an ExistingCluster",
             ));
         }
         if p.destroy_on_success {
             return Err(Error::invalid(
-                "destroy_on_success",
+                Parameter::DestroyOnSuccess,
                 true,
                 "must be false for an ExistingCluster",
             ));
         }
         if let Some((src, dst)) = p.files_to_copy_to_installer.first() {
             return Err(Error::invalid(
-                "files_to_copy_to_installer",
+                Parameter::FilesToCopyToInstaller,
                 format!("{} -> {}", src.display(), dst.display()),
                 "must be empty for an ExistingCluster",
             ));
@@ -264,7 +270,10 @@ impl ExistingCluster {
             liveness,
             nodes,
             default_ssh_user: self.default_ssh_user.clone(),
-            running: Box::new(Existing),
+            running: Box::new(Existing {
+                hosts: self.clone(),
+                params: p.clone(),
+            }),
         })
     }
 
@@ -277,7 +286,11 @@ impl ExistingCluster {
     }
 }
 
-struct Existing;
+/// The backend side of an existing cluster: its hosts, to reach them again.
+struct Existing {
+    hosts: ExistingCluster,
+    params: ClusterParams,
+}
 
 impl RunningCluster for Existing {
     fn backend_name(&self) -> &'static str {
@@ -301,13 +314,9 @@ impl RunningCluster for Existing {
         })
     }
 
-    fn destroy_from_drop(&self) {}
-
     fn keep(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async { Ok(()) })
     }
-
-    fn keep_from_drop(&self) {}
 
     fn persist(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async { Ok(()) })
@@ -317,11 +326,34 @@ impl RunningCluster for Existing {
         Box::pin(async { Default::default() })
     }
 
-    // Never destroyed, so never from Drop: `Cluster::export_logs` reads its hosts.
-    fn export_logs_from_drop(&self, _dir: &Path) {}
-
     fn published_ports(&self) -> BoxFuture<'_, Result<Vec<(u16, u16)>>> {
         Box::pin(async { Ok(Vec::new()) })
+    }
+
+    fn load_images<'a>(
+        &'a self,
+        _images: &'a [String],
+        _nodes: &'a [&'a Node],
+        _progress: Option<&'a ProgressFn>,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async {
+            Err(Error::NotSupported {
+                operation: "loading images",
+                backend: "ExistingCluster",
+            })
+        })
+    }
+
+    // SSH sessions are made on first use, by the runtime that uses them.
+    fn reopen(&self, _nodes: bool) -> BoxFuture<'static, Result<Reopened>> {
+        let again = self.hosts.wrap(&self.params);
+        Box::pin(async move {
+            let again = again?;
+            Ok(Reopened {
+                running: again.running,
+                nodes: again.nodes,
+            })
+        })
     }
 }
 

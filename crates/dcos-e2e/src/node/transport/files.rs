@@ -7,7 +7,7 @@ use std::path::Path;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::{Launch, Transport, drain, lost};
-use crate::error::{Error, Result};
+use crate::error::{Error, Parameter, Result};
 use crate::node::command::{Command, quote};
 
 /// Whom a copy runs as on the node.
@@ -61,7 +61,7 @@ pub(crate) fn local_source(local: &Path) -> Result<(std::fs::File, u32)> {
         .map_err(Error::io("read metadata of", local))?;
     if !meta.is_file() {
         return Err(Error::invalid(
-            "local path",
+            Parameter::LocalPath,
             local.display(),
             "not a regular file",
         ));
@@ -185,7 +185,7 @@ pub(crate) fn checked(
 pub(crate) fn split_remote(remote: &str) -> Result<(&str, &str)> {
     if !remote.starts_with('/') || remote.ends_with('/') {
         return Err(Error::invalid(
-            "remote path",
+            Parameter::RemotePath,
             remote,
             "give an absolute path to a file",
         ));

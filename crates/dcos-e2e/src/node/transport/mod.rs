@@ -22,7 +22,7 @@ use tokio::sync::oneshot;
 
 pub(crate) use stream::StreamRx;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Parameter, Result};
 use crate::node::command::Tty;
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -61,7 +61,7 @@ impl FromStr for TransportKind {
             "ssh" => Ok(TransportKind::Ssh),
             "docker-exec" | "docker_exec" => Ok(TransportKind::DockerExec),
             other => Err(Error::invalid(
-                "transport",
+                Parameter::Transport,
                 other,
                 "expected `ssh` or `docker-exec`",
             )),

@@ -27,7 +27,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use super::host_keys::{Checker, HostKeys, Refusal};
 use super::stream;
 use super::{BoxFuture, Launch, PACED_LIMIT, RawProcess, Terminal, Transport, TransportKind};
-use crate::error::{Error, Result};
+use crate::error::{Error, Parameter, Result};
 use crate::node::command::{Tty, for_any_login_shell};
 
 /// Connections of their own being set up at once per node: sshd drops unauthenticated
@@ -125,7 +125,7 @@ pub(crate) fn load_private_key(path: &Path) -> Result<PrivateKey> {
     let meta = std::fs::metadata(path).map_err(Error::io("read", path))?;
     if meta.permissions().mode() & 0o077 != 0 {
         return Err(Error::invalid(
-            "ssh_key_path",
+            Parameter::SshKeyPath,
             path.display(),
             format!(
                 "the private key is readable by others (mode {:o}); run `chmod 600` on it",
@@ -135,7 +135,7 @@ pub(crate) fn load_private_key(path: &Path) -> Result<PrivateKey> {
     }
     russh::keys::load_secret_key(path, None).map_err(|e| {
         Error::invalid(
-            "ssh_key_path",
+            Parameter::SshKeyPath,
             path.display(),
             format!("not a usable private key: {e}"),
         )

@@ -11,7 +11,7 @@ use tokio_util::io::SyncIoBridge;
 
 use super::files::{as_user, checked, copy_big, split_remote, upload};
 use super::{ChunkReader, Transport};
-use crate::error::{Error, Result};
+use crate::error::{Error, Parameter, Result};
 use crate::node::command::quote;
 
 /// Send the local directory `local` to `remote` on the node.
@@ -78,7 +78,7 @@ pub(crate) async fn unpack(reader: &mut ChunkReader, local: &Path) -> Result<()>
         // Read the rest, so the remote side finishes, then refuse.
         let _ = tokio::io::copy(reader, &mut tokio::io::sink()).await;
         return Err(Error::invalid(
-            "local path",
+            Parameter::LocalPath,
             local.display(),
             "exists and is not a directory",
         ));

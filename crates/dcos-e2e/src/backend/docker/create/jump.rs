@@ -88,7 +88,7 @@ impl JumpSpec<'_> {
 /// the host of a `tcp://` or `ssh://` address, else (`unix://`) 127.0.0.1.
 pub(crate) async fn published_address(given: Option<&str>, host: &str) -> Result<IpAddr> {
     match given.map(str::to_string).or_else(|| host_of(host)) {
-        Some(name) => resolve(&name, "published_address", &name).await,
+        Some(name) => resolve(&name, crate::error::Parameter::PublishedAddress, &name).await,
         None => Ok(IpAddr::from([127, 0, 0, 1])),
     }
 }

@@ -19,11 +19,12 @@ use crate::backend::docker::daemon::facts::{DaemonFacts, daemon_facts};
 use crate::backend::docker::daemon::filesystem;
 use crate::backend::docker::labels;
 use crate::backend::docker::lifecycle::cleanup;
-use crate::backend::docker::lifecycle::running::{DockerCluster, off_runtime_all};
+use crate::backend::docker::lifecycle::running::{DockerCluster, connect_each};
 use crate::backend::docker::lifecycle::watchdog;
 use crate::backend::docker::node::handles::{NODE_MAX_SESSIONS, Wiring};
 use crate::backend::running::NewCluster;
-use crate::error::{Aftermath, Error, Result};
+use crate::backend::running::run_from_drop;
+use crate::error::{Aftermath, Error, Parameter, Result};
 use crate::node::liveness::Liveness;
 use crate::node::role::PerRole;
 use crate::node::transport::host_keys::HostKeys;
@@ -43,7 +44,7 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ne
         crate::backend::docker::daemon::swarm::preflight(&hosts).await?;
         if cfg.network.is_some() {
             return Err(Error::invalid(
-                "network",
+                Parameter::Network,
                 cfg.network.as_deref().unwrap_or_default(),
                 "a cluster over several Docker hosts has its own overlay network",
             ));
@@ -52,7 +53,7 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ne
     if let Some(name) = &cfg.network {
         client.inspect_network(name).await.map_err(|e| {
             if e.fault() == Fault::NotFound {
-                Error::invalid("network", name, "no such Docker network")
+                Error::invalid(Parameter::Network, name, "no such Docker network")
             } else {
                 op(format!("inspecting network {name}"))(e)
             }
@@ -176,20 +177,22 @@ impl Drop for Unfinished {
         if self.keep {
             tracing::warn!(cluster = %self.id, "creation cancelled; kept for inspection: `minidcos docker destroy {}`", self.id);
         }
-        off_runtime_all(&self.hosts, || {
-            let (id, workspace) = (self.id.clone(), self.workspace.clone());
-            if self.keep {
-                Box::new(move |client| {
-                    Box::pin(async move { watchdog::disarm(&client, &id).await })
-                })
+        let (hosts, id, workspace, keep) = (
+            self.hosts.clone(),
+            self.id.clone(),
+            self.workspace.clone(),
+            self.keep,
+        );
+        run_from_drop(Box::pin(async move {
+            let hosts = connect_each(&hosts).await?;
+            if keep {
+                watchdog::disarm_on_all(&hosts, &id).await
             } else {
                 // Requests in flight when the future was dropped may land a moment
                 // later: sweep until none does.
-                Box::new(move |client| {
-                    Box::pin(async move { cleanup::sweep(&client, &id, Some(&workspace)).await })
-                })
+                cleanup::sweep_on_all(&hosts, &id, Some(&workspace)).await
             }
-        });
+        }));
     }
 }
 
@@ -229,7 +232,7 @@ fn remote_checks(
         let mut mounts = Role::ALL.into_iter().flat_map(|role| cfg.mounts_for(role));
         if let Some(m) = mounts.next() {
             return Err(Error::invalid(
-                "custom mounts",
+                Parameter::CustomMounts,
                 m.source.display(),
                 format!(
                     "{elsewhere}; a bind mount's source would be that host's path: say that the sources exist there (mount_sources_on_daemon)"
@@ -251,7 +254,7 @@ async fn node_image(client: &DockerClient, cfg: &Docker) -> Result<String> {
                 && !crate::backend::docker::daemon::transfer::from_local(client, image).await?
             {
                 return Err(Error::invalid(
-                    "node_image",
+                    Parameter::NodeImage,
                     image,
                     format!(
                         "no such image on the Docker daemon at {} nor on this machine's (no registry is used: build or load it first)",
@@ -365,7 +368,7 @@ impl Plan<'_> {
             Err(e) => {
                 // Stood down before their connections drop: the caller removes what was
                 // made (or keeps it), and watchdogs sweeping at the same time would race it.
-                join_all(self.hosts.iter().map(|h| watchdog::disarm(h, id))).await;
+                let _ = watchdog::disarm_on_all(self.hosts, id).await;
                 drop(watchdogs);
                 return Err(e);
             }
@@ -374,7 +377,7 @@ impl Plan<'_> {
             Ok(watchdogs) => watchdogs,
             Err(e) => {
                 // The armed ones are stood down before they are dropped (as above).
-                join_all(self.hosts.iter().map(|h| watchdog::disarm(h, id))).await;
+                let _ = watchdog::disarm_on_all(self.hosts, id).await;
                 return Err(e);
             }
         };
@@ -383,7 +386,7 @@ impl Plan<'_> {
             others: self.hosts[1..].to_vec(),
             id: id.to_string(),
             workspace: workspace.to_path_buf(),
-            watchdog: Mutex::new(watchdogs.into_iter().flatten().collect()),
+            watchdog: std::sync::Arc::new(Mutex::new(watchdogs.into_iter().flatten().collect())),
             genconf_upload: if self.binds_workspace {
                 Vec::new()
             } else {

@@ -36,7 +36,7 @@ impl<'a> Authority<'a> {
 /// as the `parameter` given as `value`.
 pub(crate) async fn resolve(
     name: &str,
-    parameter: &'static str,
+    parameter: crate::error::Parameter,
     value: &str,
 ) -> Result<std::net::IpAddr> {
     if let Ok(ip) = name.parse() {

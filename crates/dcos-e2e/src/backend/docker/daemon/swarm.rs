@@ -4,7 +4,7 @@
 
 use crate::backend::docker::daemon::client::{DockerClient, NetworkSpec, op};
 use crate::backend::docker::labels;
-use crate::error::{Error, Result};
+use crate::error::{Error, Parameter, Result};
 use crate::node::Role;
 
 /// Why each daemon after the first cannot take part with the first: not in a swarm, in
@@ -23,7 +23,7 @@ pub(crate) async fn preflight(hosts: &[DockerClient]) -> Result<()> {
             .map_err(op(format!("reading the API version of {}", client.host())))?;
         facts.push((client.host(), info, api));
     }
-    let refuse = |host: &str, why: String| Err(Error::invalid("docker_hosts", host, why));
+    let refuse = |host: &str, why: String| Err(Error::invalid(Parameter::DockerHosts, host, why));
     let (first, first_info, first_api) = &facts[0];
     for (host, info, api) in &facts {
         if !info.swarm.active {

@@ -12,7 +12,7 @@ use super::*;
 use crate::backend::docker::daemon::client::{DockerClient, op};
 use crate::backend::docker::image::engine;
 use crate::backend::docker::labels;
-use crate::error::{Error, Result};
+use crate::error::{Error, Parameter, Result};
 
 /// Build and import the image under `tag`, unconditionally.
 pub(super) async fn build(
@@ -28,7 +28,7 @@ pub(super) async fn build(
         Some(m) => m.clone(),
         None => crate::backend::docker::image::mirror::host_debian_mirror().ok_or_else(|| {
             Error::invalid(
-                "mirror",
+                Parameter::Mirror,
                 "(none)",
                 "no Debian mirror found in /etc/apt/sources.list or /etc/apt/sources.list.d; pass one with --mirror",
             )

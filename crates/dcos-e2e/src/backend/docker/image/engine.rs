@@ -2,7 +2,7 @@
 //! for it, and how each node picks its storage driver at boot. Using it on running
 //! nodes is `load`.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Parameter, Result};
 
 /// The container environment variable that overrides the storage driver a node picks.
 pub(crate) const STORAGE_DRIVER_ENV: &str = "DCOS_E2E_ENGINE_STORAGE_DRIVER";
@@ -57,7 +57,7 @@ impl std::str::FromStr for StorageDriver {
             "fuse-overlayfs" => Ok(StorageDriver::FuseOverlayfs),
             "vfs" => Ok(StorageDriver::Vfs),
             other => Err(Error::invalid(
-                "engine_storage_driver",
+                Parameter::EngineStorageDriver,
                 other,
                 "expected auto, overlay2, fuse-overlayfs or vfs",
             )),

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::docker::daemon::client::{DockerClient, op};
-use crate::error::{Error, Result};
+use crate::error::{Error, Parameter, Result};
 
 use build::*;
 use recipe::*;
@@ -26,8 +26,7 @@ pub(crate) use build::is_root;
 pub(crate) use recipe::MASKED_UNITS;
 pub use recipe::{DCOS_PREREQUISITES, Distribution, IMAGE_REPOSITORY};
 
-/// Receives progress lines while the image builds.
-pub type ProgressFn = Arc<dyn Fn(&str) + Send + Sync>;
+pub use crate::params::ProgressFn;
 
 /// How long a build waits for another build of the same image before giving up.
 const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(20 * 60);
@@ -190,7 +189,7 @@ pub(crate) async fn ensure_image(client: &DockerClient, options: &ImageOptions) 
         let info = client.info().await.map_err(op("reading daemon info"))?;
         if !info.cgroup_v2 {
             return Err(Error::invalid(
-                "distribution",
+                Parameter::Distribution,
                 distribution,
                 format!(
                     "its systemd (258 and later) no longer boots on cgroup v1, which this Docker daemon uses; supported here: {}",

@@ -4,7 +4,7 @@
 use sha2::{Digest, Sha256};
 
 use crate::backend::docker::image::engine;
-use crate::error::{Error, Result};
+use crate::error::{Error, Parameter, Result};
 
 /// Repository of the images we build; the tag is the recipe hash.
 pub const IMAGE_REPOSITORY: &str = "dcos-e2e/node";
@@ -130,7 +130,7 @@ impl std::str::FromStr for Distribution {
     fn from_str(s: &str) -> Result<Self> {
         Self::from_name(s).ok_or_else(|| {
             Error::invalid(
-                "distribution",
+                Parameter::Distribution,
                 s,
                 format!("supported: {}", supported_distributions()),
             )
@@ -284,7 +284,7 @@ mod tests {
         assert!(matches!(
             err,
             Error::InvalidParameter {
-                parameter: "distribution",
+                parameter: Parameter::Distribution,
                 ..
             }
         ));

@@ -1,7 +1,7 @@
 //! A handle on an existing Docker cluster by id (made by `minidcos docker create` or
 //! kept by a test). The handle never destroys on drop.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::backend::docker::create::container::DEFAULT_USER;
 use crate::backend::docker::lifecycle::discover::discover;
@@ -17,7 +17,7 @@ pub(crate) async fn attach(id: &str, transport: Option<TransportKind>) -> Result
         others: found.others,
         id: id.to_string(),
         workspace: found.workspace,
-        watchdog: Mutex::new(Vec::new()),
+        watchdog: Arc::new(Mutex::new(Vec::new())),
         genconf_upload: found.genconf_upload,
     };
     Ok(NewCluster {

@@ -78,25 +78,21 @@ pub(crate) async fn remove_once(
     }
 }
 
-/// The daemons of a cluster (the manager first, as everywhere) in the order they are
-/// cleaned: the manager last, since its overlay network goes only once the nodes on
-/// the others are gone.
-pub(crate) fn manager_last<T>(hosts: &[T]) -> impl Iterator<Item = &T> {
-    hosts.iter().skip(1).chain(hosts.first())
-}
-
-/// [`remove_once`] on every daemon of a cluster (the manager first in `hosts`): the
-/// others at once, then the manager (see [`manager_last`]).
-pub(crate) async fn remove_on_all(
-    hosts: &[DockerClient],
-    cluster_id: &str,
-    workspace: Option<&Path>,
-) -> Result<usize> {
+/// `work` on every daemon of a cluster (the manager first in `hosts`): the others at
+/// once, then the manager, whose swarm network goes only once the nodes on the others
+/// are gone. Every failure is collected; the counts are added up.
+pub(crate) async fn on_all<'a, F>(
+    hosts: &'a [DockerClient],
+    work: impl Fn(&'a DockerClient) -> F,
+) -> Result<usize>
+where
+    F: std::future::Future<Output = Result<usize>> + 'a,
+{
     let Some((manager, others)) = hosts.split_first() else {
         return Ok(0);
     };
-    let mut results = join_all(others.iter().map(|c| remove_once(c, cluster_id, workspace))).await;
-    results.push(remove_once(manager, cluster_id, workspace).await);
+    let mut results = join_all(others.iter().map(&work)).await;
+    results.push(work(manager).await);
     let mut found = 0;
     let mut errors = Vec::new();
     for result in results {
@@ -109,6 +105,29 @@ pub(crate) async fn remove_on_all(
         Some(e) => Err(e),
         None => Ok(found),
     }
+}
+
+/// [`remove_once`] on every daemon of a cluster (see [`on_all`]); how many objects it
+/// found.
+pub(crate) async fn remove_on_all(
+    hosts: &[DockerClient],
+    cluster_id: &str,
+    workspace: Option<&Path>,
+) -> Result<usize> {
+    on_all(hosts, |c| remove_once(c, cluster_id, workspace)).await
+}
+
+/// [`sweep`] on every daemon of a cluster (see [`on_all`]).
+pub(crate) async fn sweep_on_all(
+    hosts: &[DockerClient],
+    cluster_id: &str,
+    workspace: Option<&Path>,
+) -> Result<()> {
+    on_all(hosts, |c| async move {
+        sweep(c, cluster_id, workspace).await.map(|()| 0)
+    })
+    .await
+    .map(drop)
 }
 
 /// The daemons of the cluster `client` holds nodes of, as its nodes' labels name them,

@@ -196,14 +196,19 @@ pub(crate) async fn list(client: &DockerClient) -> Result<Vec<ClusterSummary>> {
 }
 
 /// Destroy one Docker cluster by id, whatever state it is in (also a partial create):
-/// its containers with their volumes, network and workspace.
+/// its containers with their volumes, network and workspace. An id no object of ours
+/// carries is [`Error::NoSuchCluster`].
 pub async fn destroy_cluster(cluster_id: &str) -> Result<()> {
     let client = DockerClient::connect().await?;
     let hosts = cleanup::hosts_of(&client, cluster_id).await?;
-    join_all(hosts.iter().map(|h| watchdog::disarm(h, cluster_id))).await;
-    cleanup::remove_on_all(&hosts, cluster_id, None)
-        .await
-        .map(drop)
+    // Best effort: the watchdog's container goes with the rest anyway.
+    let _ = watchdog::disarm_on_all(&hosts, cluster_id).await;
+    match cleanup::remove_on_all(&hosts, cluster_id, None).await? {
+        0 => Err(Error::NoSuchCluster {
+            cluster_id: cluster_id.to_string(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Remove clusters nobody owns any more: their owning process is gone, no watchdog
@@ -219,10 +224,7 @@ pub async fn clean(all: bool) -> Result<Vec<String>> {
     // A cluster over several daemons goes from each (the manager last).
     let results = join_all(doomed.iter().map(|c| async {
         let hosts = cleanup::hosts_of(&client, &c.id).await?;
-        for host in cleanup::manager_last(&hosts) {
-            cleanup::sweep(host, &c.id, c.workspace.as_deref()).await?;
-        }
-        Ok::<_, Error>(())
+        cleanup::sweep_on_all(&hosts, &c.id, c.workspace.as_deref()).await
     }))
     .await;
     let mut errors = Vec::new();

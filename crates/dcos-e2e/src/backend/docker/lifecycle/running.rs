@@ -1,9 +1,9 @@
-//! A running Docker cluster as the lifecycle sees it: destroy (also from `Drop`, on any
-//! runtime or none), keep, and hand to the user.
+//! A running Docker cluster as the lifecycle sees it: destroy, keep, hand to the user,
+//! and reopen through connections of another runtime (for work from `Drop`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::backend::docker::create::container::NODE_GENCONF_DIR;
@@ -12,9 +12,11 @@ use crate::backend::docker::daemon::client::{DockerClient, Fault, op};
 use crate::backend::docker::labels;
 use crate::backend::docker::lifecycle::cleanup;
 use crate::backend::docker::lifecycle::watchdog::{self, Watchdog};
-use crate::backend::running::{GENCONF_LOG, GenconfMount, NodeDescription, RunningCluster};
+use crate::backend::running::{GenconfMount, NodeDescription, Reopened, RunningCluster};
 use crate::error::Result;
 use crate::node::transport::BoxFuture;
+use crate::node::{Node, TransportKind};
+use crate::params::ProgressFn;
 
 /// The backend side of a running Docker cluster.
 pub(crate) struct DockerCluster {
@@ -24,8 +26,9 @@ pub(crate) struct DockerCluster {
     pub others: Vec<DockerClient>,
     pub id: String,
     pub workspace: PathBuf,
-    /// One per daemon (none where it could not run, or the cluster is kept).
-    pub watchdog: Mutex<Vec<Watchdog>>,
+    /// One per daemon (none where it could not run, or the cluster is kept); shared
+    /// with the copies [`RunningCluster::reopen`] makes, which stand it down or let it go.
+    pub watchdog: Arc<Mutex<Vec<Watchdog>>>,
     /// Where the daemons do not see the workspace: the node on each daemon that
     /// genconf goes through (into that daemon's genconf volume). Empty: bound.
     pub genconf_upload: Vec<(crate::node::Role, usize)>,
@@ -51,17 +54,6 @@ impl DockerCluster {
     /// Every daemon's address, the manager first.
     fn host_names(&self) -> Vec<String> {
         self.hosts().iter().map(|h| h.host().to_string()).collect()
-    }
-
-    /// Stand down the watchdog on every daemon.
-    async fn disarm_all(&self) -> Result<()> {
-        let results = futures_util::future::join_all(
-            self.hosts()
-                .iter()
-                .map(|h| async move { watchdog::disarm(h, &self.id).await }),
-        )
-        .await;
-        results.into_iter().collect()
     }
 
     /// After standing the watchdog down for a kept cluster: let go of its connection, or,
@@ -104,36 +96,13 @@ impl RunningCluster for DockerCluster {
         })
     }
 
-    fn destroy_from_drop(&self) {
-        off_runtime_all(&self.host_names(), || {
-            let (id, workspace) = (self.id.clone(), self.workspace.clone());
-            Box::new(move |client| {
-                Box::pin(async move {
-                    cleanup::remove_once(&client, &id, Some(&workspace))
-                        .await
-                        .map(drop)
-                })
-            })
-        });
-        self.release_watchdog();
-    }
-
     fn keep(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
-            let disarmed = self.disarm_all().await;
+            let disarmed = watchdog::disarm_on_all(&self.hosts(), &self.id).await;
             self.settle_watchdog(disarmed.is_ok());
             tracing::warn!(cluster = %self.id, "cluster kept; remove it with `minidcos docker destroy {}`", self.id);
             disarmed
         })
-    }
-
-    fn keep_from_drop(&self) {
-        let disarmed = off_runtime_all(&self.host_names(), || {
-            let id = self.id.clone();
-            Box::new(move |client| Box::pin(async move { watchdog::disarm(&client, &id).await }))
-        });
-        self.settle_watchdog(disarmed);
-        tracing::warn!(cluster = %self.id, "cluster kept; remove it with `minidcos docker destroy {}`", self.id);
     }
 
     fn describe_nodes(&self) -> BoxFuture<'_, HashMap<String, NodeDescription>> {
@@ -177,23 +146,59 @@ impl RunningCluster for DockerCluster {
         })
     }
 
-    fn export_logs_from_drop(&self, dir: &Path) {
-        let (id, dir) = (self.id.clone(), dir.to_path_buf());
-        let extra = vec![(GENCONF_LOG, self.workspace.join(GENCONF_LOG))];
-        off_runtime(self.client.host(), move |client| {
-            Box::pin(async move {
-                let bundle =
-                    crate::backend::docker::node::inspect::export(&client, &id, &dir, &extra)
-                        .await?;
-                tracing::warn!(cluster = %id, "the scope ended with an error: logs in {}", bundle.dir.display());
-                Ok(())
+    fn load_images<'a>(
+        &'a self,
+        images: &'a [String],
+        nodes: &'a [&'a Node],
+        progress: Option<&'a ProgressFn>,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(crate::backend::docker::node::load::load_images(
+            nodes,
+            images,
+            progress.map(|p| &**p as &(dyn Fn(&str) + Send + Sync)),
+        ))
+    }
+
+    fn reopen(&self, nodes: bool) -> BoxFuture<'static, Result<Reopened>> {
+        let hosts = self.host_names();
+        let (id, workspace) = (self.id.clone(), self.workspace.clone());
+        let (watchdog, genconf_upload) = (self.watchdog.clone(), self.genconf_upload.clone());
+        Box::pin(async move {
+            let clients = connect_each(&hosts).await?;
+            let found = match clients.first().filter(|_| nodes) {
+                // docker exec: the cluster's SSH sessions are of the other runtime too.
+                Some(manager) => {
+                    crate::backend::docker::lifecycle::discover::discover_on(
+                        manager.clone(),
+                        &id,
+                        Some(TransportKind::DockerExec),
+                    )
+                    .await?
+                    .nodes
+                }
+                None => Default::default(),
+            };
+            let Some((client, others)) = clients.split_first() else {
+                return Err(crate::error::Error::NoSuchCluster { cluster_id: id });
+            };
+            let running = DockerCluster {
+                client: client.clone(),
+                others: others.to_vec(),
+                id,
+                workspace,
+                watchdog,
+                genconf_upload,
+            };
+            Ok(Reopened {
+                running: Box::new(running),
+                nodes: found,
             })
-        });
+        })
     }
 
     fn persist(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
-            let disarmed = self.disarm_all().await;
+            let disarmed = watchdog::disarm_on_all(&self.hosts(), &self.id).await;
             self.settle_watchdog(disarmed.is_ok());
             disarmed?;
             // A labelled marker volume: it survives what a file in the workspace might
@@ -217,73 +222,15 @@ impl RunningCluster for DockerCluster {
     }
 }
 
-/// How long one Docker call may take during cleanup from `Drop`.
-const DROP_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long cleanup from `Drop` may block the dropping thread in all.
-const DROP_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long one Docker call may take in work from `Drop`.
+pub(crate) const DROP_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Work from `Drop` on one daemon, given a client of its own.
-pub(crate) type DropWork = Box<dyn FnOnce(DockerClient) -> BoxFuture<'static, Result<()>> + Send>;
-
-/// Run Docker work to completion from synchronous code (`Drop`), whatever runtime the
-/// caller is on: a fresh thread with its own runtime and client. Whether it succeeded.
-pub(crate) fn off_runtime(
-    host: &str,
-    work: impl FnOnce(DockerClient) -> BoxFuture<'static, Result<()>> + Send + 'static,
-) -> bool {
-    reported(spawn_off_runtime(host, Box::new(work)).join())
-}
-
-/// [`off_runtime`] on every daemon of a cluster, each with its own work (the manager
-/// first in `hosts`): the others at once, then the manager, whose swarm network goes
-/// only once their nodes are gone. Whether all succeeded.
-pub(crate) fn off_runtime_all(hosts: &[String], work: impl Fn() -> DropWork) -> bool {
-    let Some((manager, others)) = hosts.split_first() else {
-        return true;
-    };
-    let spawned: Vec<_> = others
-        .iter()
-        .map(|host| spawn_off_runtime(host, work()))
-        .collect();
-    let others_ok = spawned
-        .into_iter()
-        .map(|t| reported(t.join()))
-        .fold(true, |all, ok| all & ok);
-    reported(spawn_off_runtime(manager, work()).join()) & others_ok
-}
-
-fn spawn_off_runtime(
-    host: &str,
-    work: DropWork,
-) -> std::thread::JoinHandle<std::result::Result<(), String>> {
-    let host = host.to_string();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        runtime.block_on(async move {
-            let client = DockerClient::connect_to(host, DROP_REQUEST_TIMEOUT)
-                .await
-                .map_err(|e| crate::error::chain(&e))?;
-            match tokio::time::timeout(DROP_TIMEOUT, work(client)).await {
-                Ok(done) => done.map_err(|e| crate::error::chain(&e)),
-                Err(_) => Err(format!("the daemon did not finish within {DROP_TIMEOUT:?}")),
-            }
-        })
-    })
-}
-
-fn reported(joined: std::thread::Result<std::result::Result<(), String>>) -> bool {
-    match joined {
-        Ok(Ok(())) => true,
-        Ok(Err(e)) => {
-            tracing::error!("cleaning up a cluster failed: {e}; run `minidcos docker clean`");
-            false
-        }
-        Err(_) => {
-            tracing::error!("cleaning up a cluster panicked; run `minidcos docker clean`");
-            false
-        }
-    }
+/// A client of each daemon named (the manager first), made on the runtime that polls.
+pub(crate) async fn connect_each(hosts: &[String]) -> Result<Vec<DockerClient>> {
+    futures_util::future::try_join_all(
+        hosts
+            .iter()
+            .map(|h| DockerClient::connect_to(h.clone(), DROP_REQUEST_TIMEOUT)),
+    )
+    .await
 }

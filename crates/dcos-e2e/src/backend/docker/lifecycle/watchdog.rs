@@ -16,7 +16,7 @@ use crate::backend::docker::daemon::client::{
     ApiResult, ContainerSpec, DockerClient, Fault, InputStream, MountSpec, Output, op,
 };
 use crate::backend::docker::labels;
-use crate::error::{Error, Result};
+use crate::error::{Error, Parameter, Result};
 
 /// How long the watchdog may take to say it is armed (it starts in well under a second).
 const ARM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -90,6 +90,15 @@ pub(crate) async fn disarm(client: &DockerClient, cluster_id: &str) -> Result<()
     new.and(old)
 }
 
+/// [`disarm`] on every daemon of a cluster, at once.
+pub(crate) async fn disarm_on_all(hosts: &[DockerClient], cluster_id: &str) -> Result<()> {
+    let results = futures_util::future::join_all(hosts.iter().map(|h| disarm(h, cluster_id))).await;
+    match crate::error::Error::from_all(results.into_iter().filter_map(Result::err).collect()) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
 /// Where a daemon that does not see this machine's files most likely has its socket.
 const USUAL_SOCKET: &str = "/var/run/docker.sock";
 
@@ -143,7 +152,7 @@ pub(crate) async fn claim(
         (Some(p), Some(n)) => (p.to_path_buf(), n.to_string_lossy().to_string()),
         _ => {
             return Err(Error::invalid(
-                "workspace_dir",
+                Parameter::WorkspaceDir,
                 workspace.display(),
                 "the workspace must be a directory inside another",
             ));

@@ -1,18 +1,13 @@
-//! Log bundles of Docker clusters: the containers' inspect for every node, and a bundle
-//! written from `Drop`, through docker exec on a client of its own (the cluster's own
-//! connections belong to a runtime that may not run any more).
+//! What Docker says of a cluster's node containers: their inspect, for log bundles and
+//! node states.
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use futures_util::future::join_all;
 
 use crate::backend::docker::daemon::client::{ContainerDetails, DockerClient};
 use crate::backend::docker::labels;
-use crate::backend::docker::lifecycle::discover::discover_on;
-use crate::error::Result;
-use crate::node::logs::{Source, collect};
-use crate::node::{LogBundle, Role, TransportKind};
+use crate::node::Role;
 
 /// The inspect, as JSON, of each node container that `filter` finds on the daemons
 /// `hosts`, by name: each asked of its own daemon. One that cannot be read is left out.
@@ -41,31 +36,4 @@ pub(crate) async fn describe(
     }))
     .await;
     per_host.into_iter().flatten().flatten().collect()
-}
-
-/// The bundle of cluster `id`, read through docker exec.
-pub(crate) async fn export(
-    client: &DockerClient,
-    id: &str,
-    dir: &Path,
-    extra: &[(&str, std::path::PathBuf)],
-) -> Result<LogBundle> {
-    let found = discover_on(client.clone(), id, Some(TransportKind::DockerExec)).await?;
-    let daemons: Vec<DockerClient> = std::iter::once(&found.client)
-        .chain(&found.others)
-        .cloned()
-        .collect();
-    let mut described = describe(&daemons, &labels::cluster_filter(id, None)).await;
-    let sources = found
-        .nodes
-        .iter()
-        .map(|node| Source {
-            node,
-            inspect: node
-                .container_name()
-                .and_then(|c| described.remove(c))
-                .map(|d| d.json),
-        })
-        .collect();
-    collect(id, sources, extra, dir).await
 }

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use crate::backend::docker::create::container::DEFAULT_USER;
 use crate::backend::docker::daemon::client::{DockerClient, Fault, op};
 use crate::backend::docker::node::exec::DockerExecTransport;
-use crate::error::{Error, Result};
+use crate::error::{Error, Parameter, Result};
 use crate::node::transport::{Launch, RawProcess, Transport, drain, lost};
 use crate::node::{Command, Node};
 
@@ -210,14 +210,14 @@ pub(crate) async fn load_images(
 ) -> Result<()> {
     if images.is_empty() {
         return Err(Error::invalid(
-            "images",
+            Parameter::Images,
             "(none)",
             "name at least one image to load",
         ));
     }
     if nodes.is_empty() {
         return Err(Error::invalid(
-            "nodes",
+            Parameter::Nodes,
             "(none)",
             "choose at least one node",
         ));

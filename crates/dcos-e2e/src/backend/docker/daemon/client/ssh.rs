@@ -19,7 +19,7 @@ use russh::client::Msg;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::backend::docker::daemon::address::{Authority, resolve};
-use crate::error::{Error, Result};
+use crate::error::{Error, Parameter, Result};
 use crate::node::transport::host_keys::{HostKeyChecking, HostKeys};
 use crate::node::transport::ssh::{SshSettings, SshTransport};
 
@@ -41,7 +41,7 @@ pub(crate) struct SshAddress {
 
 impl SshAddress {
     pub(crate) fn parse(address: &str) -> Result<Self> {
-        let bad = |why: &str| Error::invalid("docker_host", address, why.to_string());
+        let bad = |why: &str| Error::invalid(Parameter::DockerHost, address, why.to_string());
         let rest = address
             .strip_prefix("ssh://")
             .ok_or_else(|| bad("not an ssh:// address"))?;
@@ -70,9 +70,9 @@ impl SshAddress {
 /// request.
 pub(crate) async fn connect(address: &str, request_timeout: Duration) -> Result<bollard::Docker> {
     let at = SshAddress::parse(address)?;
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .ok_or_else(|| Error::invalid("docker_host", address, "HOME is not set: no ~/.ssh"))?;
+    let home = std::env::var_os("HOME").map(PathBuf::from).ok_or_else(|| {
+        Error::invalid(Parameter::DockerHost, address, "HOME is not set: no ~/.ssh")
+    })?;
     let ssh_dir = home.join(".ssh");
     let key = ["id_ed25519", "id_ecdsa", "id_rsa"]
         .iter()
@@ -80,7 +80,7 @@ pub(crate) async fn connect(address: &str, request_timeout: Duration) -> Result<
         .find(|path| path.exists())
         .ok_or_else(|| {
             Error::invalid(
-                "docker_host",
+                Parameter::DockerHost,
                 address,
                 format!(
                     "no SSH key in {} (id_ed25519, id_ecdsa or id_rsa)",
@@ -90,7 +90,7 @@ pub(crate) async fn connect(address: &str, request_timeout: Duration) -> Result<
         })?;
     let host_keys =
         HostKeys::from_file(&ssh_dir.join("known_hosts"), HostKeyChecking::Strict, true)?;
-    let ip = resolve(&at.host, "docker_host", address).await?;
+    let ip = resolve(&at.host, Parameter::DockerHost, address).await?;
     let mut settings = SshSettings::new(&key, CONNECT_TIMEOUT, MAX_SESSIONS, host_keys)?;
     settings.port = at.port;
     settings.tunnels_only = true;
@@ -230,7 +230,7 @@ mod tests {
         for bad in ["ssh://", "ssh://@h", "ssh://h:port", "tcp://h"] {
             let err = SshAddress::parse(bad).unwrap_err();
             assert!(
-                matches!(&err, Error::InvalidParameter { parameter, .. } if *parameter == "docker_host"),
+                matches!(&err, Error::InvalidParameter { parameter, .. } if *parameter == Parameter::DockerHost),
                 "{bad}: {err:?}"
             );
         }

@@ -3,6 +3,10 @@
 //! print the whole chain. Each condition a caller may act on has its own variant, so
 //! nobody needs to read message text.
 
+mod parameter;
+
+pub use parameter::Parameter;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -19,8 +23,8 @@ pub enum Error {
     /// A parameter was refused before anything was created.
     #[error("invalid {parameter} `{value}`: {reason}")]
     InvalidParameter {
-        /// The parameter's name as the user knows it (e.g. `masters`, `build_artifact`).
-        parameter: &'static str,
+        /// The parameter, by the name the user knows it (e.g. `masters`, `build_artifact`).
+        parameter: Parameter,
         /// The value given.
         value: String,
         /// Why it was refused.
@@ -409,7 +413,7 @@ impl Error {
     }
 
     pub(crate) fn invalid(
-        parameter: &'static str,
+        parameter: Parameter,
         value: impl std::fmt::Display,
         reason: impl Into<String>,
     ) -> Error {
@@ -462,10 +466,12 @@ impl Error {
 
     /// The parameter this error refuses, when it refuses one (for callers that restate
     /// it in their own terms, such as a CLI's flag names).
-    pub fn parameter(&self) -> Option<&'static str> {
+    pub fn parameter(&self) -> Option<Parameter> {
         match self {
-            Error::InvalidParameter { parameter, .. } => Some(parameter),
-            Error::ClusterIdTaken { .. } | Error::NoSuchCluster { .. } => Some("cluster_id"),
+            Error::InvalidParameter { parameter, .. } => Some(*parameter),
+            Error::ClusterIdTaken { .. } | Error::NoSuchCluster { .. } => {
+                Some(Parameter::ClusterId)
+            }
             _ => None,
         }
     }
@@ -527,7 +533,7 @@ mod tests {
         ));
         assert_eq!(
             e.find(|e| e.parameter()),
-            Some("cluster_id"),
+            Some(Parameter::ClusterId),
             "found through the chain"
         );
         assert!(chain(&e).starts_with(
