@@ -1,4 +1,4 @@
-//! Everyday operations of issue 16, each beside what a person would do by hand in the
+//! Everyday operations, each beside what a person would do by hand in the
 //! same run: a directory of 10,000 small files sent to a node (vs `tar | ssh tar`), and
 //! the log bundle of an installed 1+1+1 cluster (its wall time and size).
 

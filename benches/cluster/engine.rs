@@ -1,4 +1,4 @@
-//! The container engine inside nodes (issue 18): what the inner daemon costs at boot
+//! The container engine inside nodes: what the inner daemon costs at boot
 //! (engine image vs the default image, the daemon started at boot vs on first use
 //! through its socket), and `load_image` of a ~100 MB image into 3 nodes at once vs
 //! `docker save | docker exec -i NODE docker load` by hand, one node after another.

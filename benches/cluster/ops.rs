@@ -235,7 +235,7 @@ async fn node_ops(b: &mut Bench, cluster: &Cluster, exec: &Cluster) -> Result<()
         Target::None,
     );
 
-    // 100 concurrent runs on one node (issue 4 tests this; the time is informative).
+    // 100 concurrent runs on one node (the concurrency tests check them; the time is informative).
     let t = Instant::now();
     try_join_all((0..100).map(|_| master.run(["true"]))).await?;
     let conc = secs(t) * 1e3;

@@ -1,4 +1,4 @@
-//! Issue 17: a Docker daemon on another host. Provisioning 1+1+1 there against this
+//! A Docker daemon on another host. Provisioning 1+1+1 there against this
 //! machine's daemon, and `run(["true"])` on its nodes (docker exec through its API, and
 //! SSH through the jump host) against docker exec and SSH to nodes here, in the same
 //! run. The other host is a

@@ -1,4 +1,4 @@
-//! What a user asks for: the seed's `Cluster` parameters, what to install and with which
+//! What a user asks for: DC/OS E2E's 2017 API's `Cluster` parameters, what to install and with which
 //! configuration. Checked here, before anything is made; read by the backends (counts,
 //! logging, error policy) and the installer.
 
@@ -10,7 +10,7 @@ use crate::error::{Error, Parameter, Result};
 pub type ProgressFn = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
 
 /// A YAML mapping merged over the base install config (its top-level keys win): the
-/// seed's `extra_config`.
+/// `extra_config` of DC/OS E2E's 2017 API.
 ///
 /// ```
 /// use dcos_e2e::ExtraConfig;
@@ -204,7 +204,7 @@ pub(crate) fn genconf_relative(destination: &Path) -> Result<PathBuf> {
     })
 }
 
-/// The `Cluster` parameters (seed names and defaults).
+/// The `Cluster` parameters (DC/OS E2E's 2017 names and defaults).
 #[derive(Clone, Debug)]
 pub(crate) struct ClusterParams {
     pub build_artifact: Option<PathBuf>,

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use dcos_e2e::{ClusterFile, Command, Error, ExistingCluster, Parameter, Role};
 
-use super::{CONNECT_TIMEOUT, docker_cluster, hostname, pinned_keys, seed_builder};
+use super::{CONNECT_TIMEOUT, docker_cluster, existing_builder, hostname, pinned_keys};
 
 /// A cluster file written from a [`ClusterFile`] (key path relative to the file) is read
 /// back by `ExistingCluster::from_file` into the same hosts, which answer.
@@ -51,7 +51,7 @@ fn cluster_file_round_trip() {
         );
         assert!(hosts.iter().all(|h| h.ssh_key_path == key), "{hosts:?}");
     }
-    let wrapped = seed_builder(&existing).provision().unwrap();
+    let wrapped = existing_builder(&existing).provision().unwrap();
     for (node, same) in wrapped.nodes().zip(original.nodes()) {
         assert_eq!(node.role(), same.role());
         assert_eq!(hostname(node), hostname(same));

@@ -1,4 +1,4 @@
-//! One test per seed condition, and the control where every condition holds.
+//! One test per condition DC/OS E2E's 2017 API puts on an existing cluster, and the control where every condition holds.
 //!
 //! The condition tests put their "hosts" on loopback addresses where this test listens
 //! on port 22 (see [`Sentinels`]): a refused creation must not have connected to any.
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use dcos_e2e::blocking::Cluster;
 use dcos_e2e::{Error, ExistingCluster, Host, Parameter};
 
-use super::{CONNECT_TIMEOUT, seed_builder};
+use super::{CONNECT_TIMEOUT, existing_builder};
 
 /// Port 22 on fresh loopback addresses (127.x.y.1, .2, …), listened on by this test:
 /// hosts there would be contacted the moment anything tries, and that is counted.
@@ -108,7 +108,7 @@ fn assert_refused(
 fn refuses_a_build_artifact() {
     let s = Sentinels::new(4);
     let artifact = "/srv/dcos_generate_config.sh";
-    let b = || seed_builder(&s.existing()).build_artifact(artifact);
+    let b = || existing_builder(&s.existing()).build_artifact(artifact);
     assert_refused(&s, || b().create(), Parameter::BuildArtifact, artifact);
     assert_refused(&s, || b().provision(), Parameter::BuildArtifact, artifact);
 }
@@ -117,7 +117,7 @@ fn refuses_a_build_artifact() {
 fn refuses_a_non_empty_extra_config() {
     let s = Sentinels::new(4);
     let extra = dcos_e2e::ExtraConfig::from_yaml("cluster_name: other").unwrap();
-    let b = || seed_builder(&s.existing()).extra_config(extra.clone());
+    let b = || existing_builder(&s.existing()).extra_config(extra.clone());
     assert_refused(
         &s,
         || b().provision(),
@@ -131,13 +131,13 @@ fn refuses_a_masters_count_that_does_not_match() {
     let s = Sentinels::new(4);
     assert_refused(
         &s,
-        || seed_builder(&s.existing()).masters(3).provision(),
+        || existing_builder(&s.existing()).masters(3).provision(),
         Parameter::Masters,
         "3",
     );
     assert_refused(
         &s,
-        || seed_builder(&s.existing()).masters(0).provision(),
+        || existing_builder(&s.existing()).masters(0).provision(),
         Parameter::Masters,
         "0",
     );
@@ -148,7 +148,7 @@ fn refuses_an_agents_count_that_does_not_match() {
     let s = Sentinels::new(4);
     assert_refused(
         &s,
-        || seed_builder(&s.existing()).agents(1).provision(),
+        || existing_builder(&s.existing()).agents(1).provision(),
         Parameter::Agents,
         "1",
     );
@@ -159,7 +159,7 @@ fn refuses_a_public_agents_count_that_does_not_match() {
     let s = Sentinels::new(4);
     assert_refused(
         &s,
-        || seed_builder(&s.existing()).public_agents(0).provision(),
+        || existing_builder(&s.existing()).public_agents(0).provision(),
         Parameter::PublicAgents,
         "0",
     );
@@ -171,7 +171,7 @@ fn refuses_destroy_on_error() {
     assert_refused(
         &s,
         || {
-            seed_builder(&s.existing())
+            existing_builder(&s.existing())
                 .destroy_on_error(true)
                 .provision()
         },
@@ -201,7 +201,7 @@ fn refuses_destroy_on_success() {
     assert_refused(
         &s,
         || {
-            seed_builder(&s.existing())
+            existing_builder(&s.existing())
                 .destroy_on_success(true)
                 .provision()
         },
@@ -216,7 +216,7 @@ fn refuses_files_to_copy_to_installer() {
     assert_refused(
         &s,
         || {
-            seed_builder(&s.existing())
+            existing_builder(&s.existing())
                 .file_to_copy_to_installer("/etc/hosts", "/genconf/hosts")
                 .provision()
         },
@@ -233,10 +233,10 @@ fn refuses_files_to_copy_to_installer() {
 fn valid_parameters_contact_nothing_until_a_command() {
     let s = Sentinels::new(4);
     let empty = dcos_e2e::ExtraConfig::from_yaml("{}").unwrap();
-    let cluster = seed_builder(&s.existing())
+    let cluster = existing_builder(&s.existing())
         .extra_config(empty)
         .provision()
-        .expect("every seed condition holds");
+        .expect("every condition holds");
     assert_eq!(s.contacted(), 0);
 
     let agent = &cluster.agents()[1];
@@ -265,7 +265,7 @@ fn refuses_a_private_key_others_can_read() {
     use std::os::unix::fs::PermissionsExt;
     let s = Sentinels::new(4);
     std::fs::set_permissions(&s.key, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let err = seed_builder(&s.existing()).provision().unwrap_err();
+    let err = existing_builder(&s.existing()).provision().unwrap_err();
     assert!(
         matches!(&err, Error::InvalidParameter { parameter: Parameter::SshKeyPath, value, .. }
             if *value == s.key.display().to_string()),

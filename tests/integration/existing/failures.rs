@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use dcos_e2e::{Command, Error, ExistingCluster, Host};
 
-use super::{CONNECT_TIMEOUT, docker_cluster, pinned_keys, seed_builder};
+use super::{CONNECT_TIMEOUT, docker_cluster, existing_builder, pinned_keys};
 use crate::common::{self, docker_cli};
 
 /// A node that stops answering (its container stopped) gives `Error::Timeout` naming
@@ -23,7 +23,7 @@ fn a_stopped_node_times_out() {
     )
     .connect_timeout(CONNECT_TIMEOUT)
     .known_hosts(pinned_keys(&original));
-    let wrapped = seed_builder(&existing).provision().unwrap();
+    let wrapped = existing_builder(&existing).provision().unwrap();
     let agent = &wrapped.agents()[0];
     let master = &wrapped.masters()[0];
     agent.run(["true"]).unwrap();
@@ -86,7 +86,7 @@ fn stock_sshd_many_commands_and_a_freeze() {
     )
     .connect_timeout(CONNECT_TIMEOUT)
     .known_hosts(pinned_keys(&original));
-    let wrapped = seed_builder(&existing).provision().unwrap();
+    let wrapped = existing_builder(&existing).provision().unwrap();
     let host = &wrapped.masters()[0];
     // sshd re-executes itself on reload and refuses connections for a moment.
     let deadline = Instant::now() + Duration::from_secs(10);

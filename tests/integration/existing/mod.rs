@@ -1,5 +1,6 @@
-//! The `ExistingCluster` backend, one file per area: the seed's test (wrap the nodes of a
-//! Docker cluster), one test per seed condition, unanswering nodes, and the cluster file.
+//! The `ExistingCluster` backend, one file per area: the test of DC/OS E2E's 2017 API
+//! (wrap the nodes of a Docker cluster), one test per condition that API sets on an
+//! existing cluster, unanswering nodes, and the cluster file.
 
 use std::time::Duration;
 
@@ -24,8 +25,9 @@ fn docker_cluster(masters: usize, agents: usize, public_agents: usize) -> Cluste
         .expect("the Docker cluster provisions")
 }
 
-/// The builder the seed requires for an existing cluster, for `existing`'s node counts.
-fn seed_builder(existing: &ExistingCluster) -> ClusterBuilder {
+/// The builder DC/OS E2E's 2017 API requires for an existing cluster, for `existing`'s
+/// node counts.
+fn existing_builder(existing: &ExistingCluster) -> ClusterBuilder {
     Cluster::builder(existing.clone())
         .masters(existing.hosts(Role::Master).len())
         .agents(existing.hosts(Role::Agent).len())

@@ -1,4 +1,4 @@
-//! The seed's own test: a cluster that wraps the nodes of a Docker cluster.
+//! The test of DC/OS E2E's 2017 API: a cluster that wraps the nodes of a Docker cluster.
 
 use std::path::Path;
 
@@ -8,8 +8,8 @@ use dcos_e2e::{Error, ExistingCluster, TransportKind};
 use super::{CONNECT_TIMEOUT, docker_cluster, hostname, pinned_keys};
 use crate::common;
 
-/// The seed's own test: wrap the nodes of a Docker cluster, use them through the
-/// wrapping cluster, have `destroy` refused, and find the original intact.
+/// The test of DC/OS E2E's 2017 API: wrap the nodes of a Docker cluster, use them
+/// through the wrapping cluster, have `destroy` refused, and find the original intact.
 #[test]
 fn wraps_the_nodes_of_a_docker_cluster() {
     let original = docker_cluster(1, 1, 1);

@@ -1,4 +1,4 @@
-//! Building a [`Cluster`]: the seed's parameters with their defaults, checked by the
+//! Building a [`Cluster`]: DC/OS E2E's 2017 API's parameters with their defaults, checked by the
 //! backend before anything is made.
 
 use std::path::PathBuf;
@@ -9,8 +9,8 @@ use crate::error::{Aftermath, Error, Result};
 use crate::params::{ClusterParams, ExtraConfig};
 use crate::policy::keep_reason;
 
-/// Builds a [`Cluster`]: set parameters, then [`create`](ClusterBuilder::create) (the
-/// seed's path: provision and install from `build_artifact`) or
+/// Builds a [`Cluster`]: set parameters, then [`create`](ClusterBuilder::create) (DC/OS E2E's 2017
+/// path: provision and install from `build_artifact`) or
 /// [`provision`](ClusterBuilder::provision) (nodes only; install later).
 #[derive(Clone, Debug)]
 pub struct ClusterBuilder {

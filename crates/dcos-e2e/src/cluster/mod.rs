@@ -347,7 +347,7 @@ impl Cluster {
 
     /// Use the cluster in `f`, then end its scope with the policy for how `f` ended: an
     /// `Err` counts as an error (`destroy_on_error`), as a panic does; `Ok` as a normal
-    /// end (`destroy_on_success`). This is the seed's context manager for code that
+    /// end (`destroy_on_success`). This is DC/OS E2E's 2017 API's context manager for code that
     /// returns errors rather than panicking.
     ///
     /// ```no_run

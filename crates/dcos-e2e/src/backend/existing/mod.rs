@@ -163,7 +163,7 @@ impl ExistingCluster {
         }
     }
 
-    /// The seed's conditions, each with its own error, checked before any host is
+    /// DC/OS E2E's 2017 API's conditions, each with its own error, checked before any host is
     /// contacted.
     pub(crate) fn validate(&self, p: &ClusterParams) -> Result<()> {
         if let Some(artifact) = &p.build_artifact {

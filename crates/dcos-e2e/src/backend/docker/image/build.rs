@@ -338,7 +338,7 @@ pub(super) async fn import(client: &DockerClient, root: &Path, tag: &str) -> Res
 mod tests {
     use super::*;
 
-    /// Issue 15, item 18: tar writes one warning per socket in the tree; more than a
+    /// Tar writes one warning per socket in the tree; more than a
     /// pipe's worth (64 KiB) stopped tar, and the import with it, while nobody read
     /// them. A real import into the daemon, of a tree with 4000 sockets.
     #[tokio::test]

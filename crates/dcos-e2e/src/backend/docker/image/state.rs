@@ -120,7 +120,7 @@ mod tests {
     use super::super::is_root;
     use super::*;
 
-    /// Issue 15, item 7: a lock someone else holds is waited for within a bound, then a
+    /// A lock someone else holds is waited for within a bound, then a
     /// clear error naming it (before, the build waited forever).
     #[tokio::test]
     async fn a_held_build_lock_is_a_clear_error_after_the_wait_not_a_hang() {
@@ -156,7 +156,7 @@ mod tests {
             .unwrap();
     }
 
-    /// Issue 15, item 7: a symbolic link planted where the lock or the state directory
+    /// A symbolic link planted where the lock or the state directory
     /// goes is refused, and what it points at is left alone.
     #[tokio::test]
     async fn planted_symbolic_links_are_refused() {

@@ -1,0 +1,273 @@
+//! How the daemon and its nodes are reached: the daemon over TCP with TLS and over
+//! `ssh://`, and the nodes there over SSH through a jump host on that daemon's host.
+
+use std::process::Command as Proc;
+use std::time::Duration;
+
+use dcos_e2e::blocking::Cluster;
+use dcos_e2e::{Docker, Error, TransportKind};
+
+use super::{
+    answers_as_itself, copies_both_ways, docker_at, host_address, master_and_agent, names_on,
+    objects_on, remote, state_dir,
+};
+use crate::common;
+use crate::process::{minidcos_at, poll};
+
+/// The daemon of `remote()` over TCP with TLS: (address, client certificate directory).
+fn remote_tls() -> (String, String) {
+    let dir = state_dir(remote());
+    let tcp = std::fs::read_to_string(format!("{dir}/tcp")).unwrap();
+    (tcp.trim().to_string(), format!("{dir}/client"))
+}
+
+#[test]
+fn a_daemon_over_tcp_with_tls_runs_a_cluster() {
+    common::node_image();
+    let unix = remote();
+    let (tcp, certs) = remote_tls();
+    // SAFETY: set before this test starts any thread of its own or any runtime; each
+    // test runs in its own process.
+    unsafe {
+        std::env::set_var("DOCKER_HOST", &tcp);
+        std::env::set_var("DOCKER_TLS_VERIFY", "1");
+        std::env::set_var("DOCKER_CERT_PATH", &certs);
+    }
+    let cluster = Cluster::builder(Docker::new())
+        .masters(1)
+        .agents(0)
+        .public_agents(0)
+        .provision()
+        .unwrap();
+    let id = cluster.id().to_string();
+    let master = &cluster.masters()[0];
+    assert_eq!(master.transport(), TransportKind::DockerExec);
+    assert_eq!(
+        master.run(["echo", "over tls"]).unwrap().stdout_text(),
+        "over tls"
+    );
+    // Made there, seen through its unix socket too; its watchdog there found that
+    // socket at the usual place on that host, and knew it for the same daemon's.
+    assert_eq!(
+        names_on(unix, &id),
+        [format!("{id}-master-1"), format!("{id}-watchdog")],
+        "the node and its watchdog"
+    );
+    drop(cluster);
+    assert!(objects_on(unix, &id).is_empty());
+    // Without the client certificate the daemon refuses us, and the error says where.
+    unsafe { std::env::set_var("DOCKER_CERT_PATH", "/nonexistent") };
+    let err = Cluster::builder(Docker::new())
+        .masters(1)
+        .agents(0)
+        .public_agents(0)
+        .provision()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::DockerUnreachable { host, .. } if *host == tcp),
+        "{err:?}"
+    );
+}
+
+/// Whether an sshd greets a connection to `ip` from here. (Where a default route leads
+/// to a gateway that accepts any connection, a connect alone proves nothing.)
+fn sshd_answers(ip: std::net::IpAddr) -> bool {
+    sshd_answers_at(std::net::SocketAddr::new(ip, 22))
+}
+
+fn sshd_answers_at(addr: std::net::SocketAddr) -> bool {
+    use std::io::Read;
+    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)) else {
+        return false;
+    };
+    stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut banner = [0; 4];
+    stream.read_exact(&mut banner).is_ok() && &banner == b"SSH-"
+}
+
+/// A backend on the daemon at `host` whose nodes are reached over SSH (through a jump
+/// host there).
+fn over_ssh(host: &str) -> Docker {
+    Docker::new()
+        .docker_host(host)
+        .transport(TransportKind::Ssh)
+}
+
+#[test]
+fn ssh_reaches_the_nodes_there_through_a_jump_host() {
+    common::node_image();
+    let host = remote();
+    let cluster = master_and_agent(over_ssh(host).published_address(host_address(host))).unwrap();
+    let id = cluster.id().to_string();
+    assert!(
+        names_on(host, &id).contains(&format!("{id}-jump")),
+        "{:?}",
+        names_on(host, &id)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for node in cluster.nodes() {
+        assert_eq!(node.transport(), TransportKind::Ssh, "{node}");
+        // Not routable from here: only the jump host reaches its sshd.
+        assert!(
+            !sshd_answers(node.ip_address()),
+            "{node} is reachable from here"
+        );
+        answers_as_itself(node);
+    }
+    // Many commands at once share the jump connection; a download (paced) has one of
+    // its own, so a slow reader stalls nothing else.
+    let agent = &cluster.agents()[0];
+    agent
+        .run(dcos_e2e::Command::shell(
+            "head -c 3000000 /dev/urandom > /root/blob",
+        ))
+        .unwrap();
+    let copy = dir.path().join("blob");
+    std::thread::scope(|s| {
+        let download = s.spawn(|| agent.download_file("/root/blob", &copy));
+        let runs: Vec<_> = (0..16)
+            .map(|i| s.spawn(move || agent.run(["echo", &i.to_string()]).map(|o| o.stdout_text())))
+            .collect();
+        for (i, run) in runs.into_iter().enumerate() {
+            assert_eq!(run.join().unwrap().unwrap().trim(), i.to_string());
+        }
+        download.join().unwrap().unwrap();
+    });
+    let sum = agent.run(["md5sum", "/root/blob"]).unwrap().stdout_text();
+    let here = Proc::new("md5sum").arg(&copy).output().unwrap();
+    assert_eq!(
+        sum.split_whitespace().next(),
+        String::from_utf8_lossy(&here.stdout)
+            .split_whitespace()
+            .next()
+    );
+    // Attached by id later, the nodes are found through the same jump host.
+    let ran = minidcos_at(host, &["docker", "run", &id, "--", "hostname"]).ok();
+    assert_eq!(ran.stdout.trim(), format!("{id}-master-1"));
+    // The ssh command `inspect` prints goes through it too (OpenSSH's client).
+    let inspected = minidcos_at(host, &["docker", "inspect", &id, "--json"])
+        .ok()
+        .json();
+    let command = inspected["nodes"][1]["ssh_command"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(command.contains("ProxyCommand"), "{command}");
+    let out = Proc::new("sh")
+        .args(["-c", &format!("{command} -o BatchMode=yes hostname")])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("{id}-agent-1"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(cluster);
+    assert!(objects_on(host, &id).is_empty(), "left there");
+}
+
+/// The error and its causes, on one line.
+fn chain(err: &Error) -> String {
+    let mut chain = err.to_string();
+    let mut cause = std::error::Error::source(err);
+    while let Some(e) = cause {
+        chain = format!("{chain}: {e}");
+        cause = e.source();
+    }
+    chain
+}
+
+/// `sh -c SCRIPT`, which must succeed.
+fn sh(script: &str) {
+    let out = Proc::new("sh").args(["-c", script]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_daemon_reached_over_ssh_runs_a_cluster() {
+    // The daemon's host runs an sshd (a container on its host network, our image, the
+    // daemon's socket bound in at its own path); this process has a home of its own,
+    // with a key and known_hosts in ~/.ssh as a user of `docker -H ssh://` has.
+    let image = common::node_image();
+    let host = remote();
+    let socket = host.strip_prefix("unix://").unwrap();
+    let addr = host_address(host);
+    let home = tempfile::tempdir().unwrap();
+    let keys = tempfile::Builder::new()
+        .prefix("dcos-e2e-test-sshd-")
+        .tempdir_in("/var/tmp")
+        .unwrap();
+    let (home_dir, key_dir) = (home.path().display(), keys.path().display());
+    sh(&format!(
+        "docker -H {host} image inspect {image} >/dev/null 2>&1 || docker save {image} | docker -H {host} load -q
+         mkdir -m 700 {home_dir}/.ssh
+         ssh-keygen -q -t ed25519 -N '' -f {home_dir}/.ssh/id_ed25519
+         ssh-keygen -q -t ed25519 -N '' -f {key_dir}/host_key
+         cp {home_dir}/.ssh/id_ed25519.pub {key_dir}/authorized_keys
+         docker -H {host} rm -f dcos-e2e-test-sshd >/dev/null 2>&1 || true
+         docker -H {host} run -d --name dcos-e2e-test-sshd --network host            -v {socket}:{socket} -v {key_dir}:/keys:ro --entrypoint /bin/sh {image} -c            'mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e -p 2222 -h /keys/host_key             -o AuthorizedKeysFile=/keys/authorized_keys -o PermitRootLogin=prohibit-password' >/dev/null"
+    ));
+    let sshd: std::net::SocketAddr = format!("{addr}:2222").parse().unwrap();
+    poll("the daemon host's sshd", Duration::from_secs(30), || {
+        sshd_answers_at(sshd)
+    });
+    // SAFETY: set before this test starts any thread of its own or any runtime; each
+    // test runs in its own process.
+    unsafe { std::env::set_var("HOME", home.path()) };
+    let url = format!("ssh://root@{addr}:2222{socket}");
+    let provision = || master_and_agent(Docker::new().docker_host(&url));
+    // Its host key is not known yet: refused, naming the key.
+    let err = provision().unwrap_err();
+    let chain = chain(&err);
+    assert!(matches!(&err, Error::DockerUnreachable { .. }), "{err:?}");
+    assert!(
+        chain.contains("SHA256:") && chain.contains("known_hosts"),
+        "{chain}"
+    );
+    sh(&format!(
+        "printf '[{addr}]:2222 %s\n' \"$(cut -d' ' -f1,2 {key_dir}/host_key.pub)\" > {home_dir}/.ssh/known_hosts"
+    ));
+    let cluster = provision().unwrap();
+    let id = cluster.id().to_string();
+    assert_eq!(
+        names_on(host, &id).len(),
+        3,
+        "two nodes and the watchdog there"
+    );
+    // docker exec through the API over SSH (a hijacked connection).
+    cluster.nodes().for_each(answers_as_itself);
+    copies_both_ways(&cluster.agents()[0], b"over ssh\n");
+    let listed = minidcos_at(&url, &["docker", "list"]).ok();
+    assert!(listed.stdout.contains(&id), "{listed:?}");
+    drop(cluster);
+    assert!(objects_on(host, &id).is_empty(), "left there");
+    docker_at(host, &["rm", "-f", "dcos-e2e-test-sshd"]);
+}
+
+#[test]
+fn a_jump_host_not_reachable_at_the_address_given_is_named() {
+    common::node_image();
+    let host = remote();
+    let err = Cluster::builder(
+        over_ssh(host)
+            // Not where that daemon's host is: its published ports are not here.
+            .published_address("127.0.0.1")
+            .ready_timeout(Duration::from_secs(3)),
+    )
+    .masters(1)
+    .agents(0)
+    .public_agents(0)
+    .provision()
+    .unwrap_err();
+    let chain = chain(&err);
+    assert!(chain.contains("the jump host at 127.0.0.1:"), "{chain}");
+    assert!(chain.contains("not ready after 3s"), "{chain}");
+}
