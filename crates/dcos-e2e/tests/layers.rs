@@ -1,13 +1,18 @@
-//! The library's source files import only downwards: no file reaches (through `crate::`,
-//! `super::` or `self::` paths, in `use` or inline) another file that reaches it back,
-//! and no layer reaches a higher one. Tests inside files (`#[cfg(test)]`) are exempt.
+//! The library's source files import only downwards: no file reaches another file that
+//! reaches it back (a circle), and no layer reaches a higher one. A file reaches every
+//! file that a path in it names: `use` trees (groups, renames, globs, `pub use`), paths
+//! in code and in macro bodies, whether they start at `crate`, `self`, `super`, a child
+//! module or a name a `use` brought in. Declaring `mod x;` uses nothing. Tests
+//! (`#[cfg(test)]` items, inline or file modules) are exempt.
 //!
 //! Layers, lowest first: `error`, `policy` | `params` | `node` | `backend` | `install` |
 //! `cluster` | `blocking` | the crate root.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt;
 use std::path::{Path, PathBuf};
 
+use syn::buffer::{Cursor, TokenBuffer};
 use syn::visit::Visit;
 
 /// A top-level module's layer; the crate root (`lib.rs`) is above all.
@@ -25,6 +30,7 @@ fn layer(top: &str) -> Option<usize> {
     })
 }
 
+/// An absolute path inside the crate, without `crate`: a module, or an item in one.
 type Module = Vec<String>;
 
 /// The module a source file holds: `lib.rs` is the root, `a/mod.rs` and `a.rs` are `a`.
@@ -41,11 +47,43 @@ fn module_of(rel: &Path) -> Module {
     parts
 }
 
-/// Every path a file names, as written, outside its test modules.
-#[derive(Default)]
-struct Paths(Vec<Vec<String>>);
+/// What the checker finds wrong; files are named by their path under `src`.
+#[derive(Debug, PartialEq, Eq)]
+enum Violation {
+    /// Files that reach each other in this order, the last reaching the first.
+    Circle(Vec<String>),
+    /// A file that reaches a file of a higher layer.
+    Upward { from: String, to: String },
+    /// A file whose top-level module is not in the layer table.
+    NoLayer(String),
+}
 
-fn is_test_module(attrs: &[syn::Attribute]) -> bool {
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Circle(files) => write!(f, "circle: {} -> {}", files.join(" -> "), files[0]),
+            Self::Upward { from, to } => write!(f, "upward: {from} -> {to}"),
+            Self::NoLayer(file) => write!(f, "{file} is in no layer"),
+        }
+    }
+}
+
+/// What a name in a module's scope stands for: an absolute path once known, or the
+/// path a `use` wrote until it resolves (it never does if it leaves the crate).
+#[derive(Clone)]
+enum Name {
+    At(Module),
+    Pending(Vec<String>),
+}
+
+/// The names a module defines or imports, and the modules it glob-imports.
+#[derive(Default)]
+struct Scope {
+    names: BTreeMap<String, Name>,
+    globs: Vec<Name>,
+}
+
+fn is_test(attrs: &[syn::Attribute]) -> bool {
     attrs.iter().any(|a| {
         a.path().is_ident("cfg")
             && a.parse_args::<syn::Meta>()
@@ -53,173 +91,397 @@ fn is_test_module(attrs: &[syn::Attribute]) -> bool {
     })
 }
 
-fn use_paths(prefix: &mut Vec<String>, tree: &syn::UseTree, out: &mut Vec<Vec<String>>) {
-    match tree {
-        syn::UseTree::Path(p) => {
-            prefix.push(p.ident.to_string());
-            use_paths(prefix, &p.tree, out);
-            prefix.pop();
-        }
-        syn::UseTree::Name(n) => {
-            let mut full = prefix.clone();
-            full.push(n.ident.to_string());
-            out.push(full);
-        }
-        syn::UseTree::Rename(r) => {
-            let mut full = prefix.clone();
-            full.push(r.ident.to_string());
-            out.push(full);
-        }
-        syn::UseTree::Glob(_) => out.push(prefix.clone()),
-        syn::UseTree::Group(g) => {
-            for t in &g.items {
-                use_paths(prefix, t, out);
-            }
-        }
+/// An item's attributes and the name it defines in its module, if any.
+fn item_parts(item: &syn::Item) -> (&[syn::Attribute], Option<&syn::Ident>) {
+    use syn::Item as I;
+    match item {
+        I::Const(i) => (&i.attrs, Some(&i.ident)),
+        I::Enum(i) => (&i.attrs, Some(&i.ident)),
+        I::Fn(i) => (&i.attrs, Some(&i.sig.ident)),
+        I::Mod(i) => (&i.attrs, Some(&i.ident)),
+        I::Static(i) => (&i.attrs, Some(&i.ident)),
+        I::Struct(i) => (&i.attrs, Some(&i.ident)),
+        I::Trait(i) => (&i.attrs, Some(&i.ident)),
+        I::TraitAlias(i) => (&i.attrs, Some(&i.ident)),
+        I::Type(i) => (&i.attrs, Some(&i.ident)),
+        I::Union(i) => (&i.attrs, Some(&i.ident)),
+        I::Impl(i) => (&i.attrs, None),
+        I::Use(i) => (&i.attrs, None),
+        I::Macro(i) => (&i.attrs, None),
+        I::ForeignMod(i) => (&i.attrs, None),
+        I::ExternCrate(i) => (&i.attrs, None),
+        _ => (&[], None),
     }
 }
 
-impl<'ast> Visit<'ast> for Paths {
+/// One file's walk: fills the scopes of its modules (inline ones too) and lists every
+/// path it names, with the module it is named in.
+struct Collector<'a> {
+    module: Module,
+    scopes: &'a mut BTreeMap<Module, Scope>,
+    paths: Vec<(Module, Vec<String>)>,
+    /// Modules declared `#[cfg(test)] mod x;`, whose files are exempt.
+    test_modules: &'a mut BTreeSet<Module>,
+}
+
+impl Collector<'_> {
+    fn scope(&mut self) -> &mut Scope {
+        self.scopes.entry(self.module.clone()).or_default()
+    }
+
+    fn named(&mut self, path: Vec<String>) {
+        self.paths.push((self.module.clone(), path));
+    }
+
+    fn use_tree(&mut self, prefix: &mut Vec<String>, tree: &syn::UseTree) {
+        let join = |ident: &syn::Ident| -> Vec<String> {
+            let mut path = prefix.clone();
+            if ident != "self" {
+                path.push(ident.to_string());
+            }
+            path
+        };
+        let (name, path) = match tree {
+            syn::UseTree::Path(p) => {
+                prefix.push(p.ident.to_string());
+                self.use_tree(prefix, &p.tree);
+                prefix.pop();
+                return;
+            }
+            syn::UseTree::Group(g) => {
+                for t in &g.items {
+                    self.use_tree(prefix, t);
+                }
+                return;
+            }
+            syn::UseTree::Glob(_) => {
+                self.scope().globs.push(Name::Pending(prefix.clone()));
+                self.named(prefix.clone());
+                return;
+            }
+            syn::UseTree::Name(n) => (join(&n.ident).last().cloned(), join(&n.ident)),
+            syn::UseTree::Rename(r) => (Some(r.rename.to_string()), join(&r.ident)),
+        };
+        if let Some(name) = name {
+            // A name the module defines itself wins over an import (see `visit_item`).
+            let binding = Name::Pending(path.clone());
+            self.scope().names.entry(name).or_insert(binding);
+        }
+        self.named(path);
+    }
+}
+
+impl<'ast> Visit<'ast> for Collector<'_> {
+    fn visit_item(&mut self, item: &'ast syn::Item) {
+        let (attrs, name) = item_parts(item);
+        if is_test(attrs) {
+            if let syn::Item::Mod(m) = item {
+                let mut module = self.module.clone();
+                module.push(m.ident.to_string());
+                self.test_modules.insert(module);
+            }
+            return;
+        }
+        if let Some(name) = name {
+            let mut at = self.module.clone();
+            at.push(name.to_string());
+            self.scope().names.insert(name.to_string(), Name::At(at));
+        }
+        syn::visit::visit_item(self, item);
+    }
+
+    // A file module is walked as its own file; an inline one here, as a module.
     fn visit_item_mod(&mut self, m: &'ast syn::ItemMod) {
-        if !is_test_module(&m.attrs) {
-            syn::visit::visit_item_mod(self, m);
+        if let Some((_, items)) = &m.content {
+            self.module.push(m.ident.to_string());
+            for item in items {
+                self.visit_item(item);
+            }
+            self.module.pop();
         }
     }
 
     fn visit_item_use(&mut self, u: &'ast syn::ItemUse) {
-        use_paths(&mut Vec::new(), &u.tree, &mut self.0);
+        if u.leading_colon.is_none() {
+            self.use_tree(&mut Vec::new(), &u.tree);
+        }
     }
 
-    // `pub(crate)` and `pub(super)` name modules but import nothing.
+    // `pub(crate)` and `pub(super)` name modules but import nothing; attributes (docs,
+    // derives) are not followed.
     fn visit_visibility(&mut self, _: &'ast syn::Visibility) {}
+    fn visit_attribute(&mut self, _: &'ast syn::Attribute) {}
 
+    // One segment names something already imported (or a local): it adds no file.
     fn visit_path(&mut self, p: &'ast syn::Path) {
-        self.0
-            .push(p.segments.iter().map(|s| s.ident.to_string()).collect());
+        if p.leading_colon.is_none() && p.segments.len() > 1 {
+            self.named(p.segments.iter().map(|s| s.ident.to_string()).collect());
+        }
         syn::visit::visit_path(self, p);
+    }
+
+    // syn leaves macro bodies as tokens; `a::b` runs in them are paths all the same.
+    fn visit_macro(&mut self, m: &'ast syn::Macro) {
+        self.visit_path(&m.path);
+        let buffer = TokenBuffer::new2(m.tokens.clone());
+        let mut found = Vec::new();
+        token_paths(buffer.begin(), &mut found);
+        for path in found {
+            self.named(path);
+        }
     }
 }
 
-/// The module a path names, made absolute, or `None` for paths outside the crate.
-fn resolve(from: &Module, is_dir_module: bool, path: &[String]) -> Option<Module> {
-    let first = path.first()?;
-    let (mut base, rest) = match first.as_str() {
-        "crate" => (Vec::new(), &path[1..]),
-        "self" | "super" => {
-            // In `a/b.rs` (module a::b), `super` is `a`; in `a/mod.rs` (module a) too:
-            // only the module itself counts, not the file kind.
-            let _ = is_dir_module;
-            let mut base = from.clone();
-            let mut i = 0;
-            while path.get(i).map(String::as_str) == Some("super") {
-                base.pop()?;
-                i += 1;
-            }
-            if path.get(i).map(String::as_str) == Some("self") {
-                i += 1;
-            }
-            (base, &path[i..])
+/// The `a::b(::c)*` runs in a token stream, groups included.
+fn token_paths(mut c: Cursor<'_>, out: &mut Vec<Vec<String>>) {
+    let mut run: Vec<String> = Vec::new();
+    let mut after_colons = false;
+    let flush = |run: &mut Vec<String>, out: &mut Vec<Vec<String>>| {
+        if run.len() > 1 {
+            out.push(std::mem::take(run));
         }
-        _ => return None,
+        run.clear();
     };
-    base.extend(rest.iter().cloned());
+    while !c.eof() {
+        if let Some((inside, _, _, next)) = c.any_group() {
+            flush(&mut run, out);
+            token_paths(inside, out);
+            c = next;
+        } else if let Some((ident, next)) = c.ident() {
+            if !after_colons {
+                flush(&mut run, out);
+            }
+            run.push(ident.to_string());
+            after_colons = false;
+            c = next;
+        } else if let Some(next) = c
+            .punct()
+            .filter(|(p, _)| p.as_char() == ':' && !run.is_empty() && !after_colons)
+            .and_then(|(_, next)| next.punct())
+            .filter(|(p, _)| p.as_char() == ':')
+            .map(|(_, next)| next)
+        {
+            after_colons = true;
+            c = next;
+        } else {
+            flush(&mut run, out);
+            after_colons = false;
+            c = c.token_tree().map_or(c, |(_, next)| next);
+        }
+    }
+    flush(&mut run, out);
+}
+
+/// What `name` stands for in `module`: its own names first, then its globs' modules.
+fn lookup(
+    scopes: &BTreeMap<Module, Scope>,
+    module: &Module,
+    name: &str,
+    seen: &mut BTreeSet<Module>,
+) -> Option<Module> {
+    if !seen.insert(module.clone()) {
+        return None;
+    }
+    let scope = scopes.get(module)?;
+    match scope.names.get(name) {
+        Some(Name::At(at)) => return Some(at.clone()),
+        // An import not known yet (or from outside) hides the globs' names.
+        Some(Name::Pending(_)) => return None,
+        None => {}
+    }
+    scope.globs.iter().find_map(|g| match g {
+        Name::At(target) => lookup(scopes, target, name, seen),
+        Name::Pending(_) => None,
+    })
+}
+
+/// The absolute path a path written in `module` names, or `None` outside the crate.
+fn resolve(scopes: &BTreeMap<Module, Scope>, module: &Module, path: &[String]) -> Option<Module> {
+    let mut base = module.clone();
+    let mut i = 0;
+    match path.first()?.as_str() {
+        "crate" => {
+            base.clear();
+            i = 1;
+        }
+        "self" | "super" => {
+            while let Some(s) = path.get(i) {
+                match s.as_str() {
+                    "self" => {}
+                    "super" => {
+                        base.pop()?;
+                    }
+                    _ => break,
+                }
+                i += 1;
+            }
+        }
+        "Self" => return None,
+        first => {
+            base = lookup(scopes, module, first, &mut BTreeSet::new())?;
+            i = 1;
+        }
+    }
+    base.extend_from_slice(&path[i..]);
     Some(base)
 }
 
-/// The file-level import graph of a crate given as (relative path, source) pairs.
-fn graph(files: &[(PathBuf, String)]) -> BTreeMap<Module, BTreeSet<Module>> {
-    let modules: BTreeSet<Module> = files.iter().map(|(p, _)| module_of(p)).collect();
+/// Which import of a scope resolved.
+enum Key {
+    Name(String),
+    Glob(usize),
+}
+
+/// Resolve every `use` (names and globs) that can be, until nothing more resolves:
+/// one `use` may name what another brought in. What never resolves is outside.
+fn resolve_imports(scopes: &mut BTreeMap<Module, Scope>) {
+    loop {
+        let mut done = Vec::new();
+        for (module, scope) in scopes.iter() {
+            let names = scope.names.iter().map(|(n, v)| (Key::Name(n.clone()), v));
+            let globs = scope
+                .globs
+                .iter()
+                .enumerate()
+                .map(|(i, g)| (Key::Glob(i), g));
+            for (key, name) in names.chain(globs) {
+                if let Name::Pending(path) = name
+                    && let Some(at) = resolve(scopes, module, path)
+                {
+                    done.push((module.clone(), key, at));
+                }
+            }
+        }
+        if done.is_empty() {
+            return;
+        }
+        for (module, key, at) in done {
+            let scope = scopes.get_mut(&module).expect("a known module");
+            match key {
+                Key::Name(n) => {
+                    scope.names.insert(n, Name::At(at));
+                }
+                Key::Glob(i) => scope.globs[i] = Name::At(at),
+            }
+        }
+    }
+}
+
+/// A crate's (non-test) files and the file-level edges between them.
+struct Graph {
+    /// Each file's module and its path under `src`.
+    files: BTreeMap<Module, String>,
+    /// Every file has an entry, if only an empty one.
+    edges: BTreeMap<Module, BTreeSet<Module>>,
+}
+
+fn graph(sources: &[(PathBuf, String)]) -> Graph {
+    let mut scopes = BTreeMap::new();
+    let mut test_modules = BTreeSet::new();
+    let mut files = BTreeMap::new();
+    let mut named = BTreeMap::new();
+    for (rel, text) in sources {
+        let file = rel.display().to_string();
+        let syntax = syn::parse_file(text).unwrap_or_else(|e| panic!("{file} does not parse: {e}"));
+        let mut collector = Collector {
+            module: module_of(rel),
+            scopes: &mut scopes,
+            paths: Vec::new(),
+            test_modules: &mut test_modules,
+        };
+        collector.visit_file(&syntax);
+        named.insert(module_of(rel), collector.paths);
+        files.insert(module_of(rel), file);
+    }
+    files.retain(|m, _| !test_modules.iter().any(|t| m.starts_with(t)));
+    resolve_imports(&mut scopes);
     let mut edges: BTreeMap<Module, BTreeSet<Module>> = BTreeMap::new();
-    for (rel, text) in files {
-        let from = module_of(rel);
-        let syntax = syn::parse_file(text)
-            .unwrap_or_else(|e| panic!("{} does not parse: {e}", rel.display()));
-        let mut paths = Paths::default();
-        paths.visit_file(&syntax);
-        let dir_module = rel.ends_with("mod.rs");
+    for from in files.keys() {
         let targets = edges.entry(from.clone()).or_default();
-        for path in paths.0 {
-            let Some(absolute) = resolve(&from, dir_module, &path) else {
+        for (module, path) in &named[from] {
+            let Some(at) = resolve(&scopes, module, path) else {
                 continue;
             };
-            // The longest prefix that is a file of the crate.
-            let target = (0..=absolute.len())
+            // The deepest file the path names: an item's path names its module's file.
+            let target = (0..=at.len())
                 .rev()
-                .map(|n| absolute[..n].to_vec())
-                .find(|m| modules.contains(m));
+                .map(|n| &at[..n])
+                .find(|m| files.contains_key(*m));
             if let Some(target) = target
-                && target != from
+                && target != from.as_slice()
             {
-                targets.insert(target);
+                targets.insert(target.to_vec());
             }
         }
     }
-    edges
+    Graph { files, edges }
 }
 
-fn name(m: &Module) -> String {
-    if m.is_empty() {
-        "crate".into()
-    } else {
-        m.join("::")
-    }
-}
-
-/// A cycle in the graph, as the modules along it.
-fn find_cycle(edges: &BTreeMap<Module, BTreeSet<Module>>) -> Option<Vec<Module>> {
-    fn visit(
-        m: &Module,
-        edges: &BTreeMap<Module, BTreeSet<Module>>,
-        state: &mut BTreeMap<Module, u8>,
-        stack: &mut Vec<Module>,
-    ) -> Option<Vec<Module>> {
-        state.insert(m.clone(), 1);
-        stack.push(m.clone());
+/// The shortest path from `start` to `goal`, both included.
+fn shortest_path(
+    edges: &BTreeMap<Module, BTreeSet<Module>>,
+    start: &Module,
+    goal: &Module,
+) -> Option<Vec<Module>> {
+    let mut parent: BTreeMap<&Module, &Module> = BTreeMap::from([(start, start)]);
+    let mut queue = VecDeque::from([start]);
+    while let Some(m) = queue.pop_front() {
+        if m == goal {
+            let back = std::iter::successors(Some(m), |&at| (at != start).then(|| parent[at]));
+            let mut path: Vec<Module> = back.cloned().collect();
+            path.reverse();
+            return Some(path);
+        }
         for next in edges.get(m).into_iter().flatten() {
-            match state.get(next).copied().unwrap_or(0) {
-                1 => {
-                    let start = stack.iter().position(|s| s == next).unwrap_or(0);
-                    let mut cycle = stack[start..].to_vec();
-                    cycle.push(next.clone());
-                    return Some(cycle);
-                }
-                0 => {
-                    if let Some(c) = visit(next, edges, state, stack) {
-                        return Some(c);
-                    }
-                }
-                _ => {}
+            if !parent.contains_key(next) {
+                parent.insert(next, m);
+                queue.push_back(next);
             }
-        }
-        stack.pop();
-        state.insert(m.clone(), 2);
-        None
-    }
-    let mut state = BTreeMap::new();
-    for m in edges.keys() {
-        if state.get(m).copied().unwrap_or(0) == 0
-            && let Some(c) = visit(m, edges, &mut state, &mut Vec::new())
-        {
-            return Some(c);
         }
     }
     None
 }
 
-/// Edges that go up a layer.
-fn upward(edges: &BTreeMap<Module, BTreeSet<Module>>) -> Vec<String> {
-    let top = |m: &Module| m.first().cloned().unwrap_or_default();
-    let mut bad = Vec::new();
+/// Every circle that is the shortest through one of its edges, so that each edge on a
+/// circle shows in one; each circle once, starting at its least module.
+fn circles(edges: &BTreeMap<Module, BTreeSet<Module>>) -> Vec<Vec<Module>> {
+    let mut found = BTreeSet::new();
     for (from, targets) in edges {
         for to in targets {
-            match (layer(&top(from)), layer(&top(to))) {
-                (Some(a), Some(b)) if b > a => bad.push(format!("{} -> {}", name(from), name(to))),
-                (None, _) => bad.push(format!("{} is in no layer", name(from))),
-                _ => {}
+            // `to` .. `from`, closed by the edge `from -> to`.
+            if let Some(mut circle) = shortest_path(edges, to, from) {
+                let least = (0..circle.len()).min_by_key(|&i| &circle[i]).unwrap_or(0);
+                circle.rotate_left(least);
+                found.insert(circle);
             }
         }
     }
-    bad
+    found.into_iter().collect()
+}
+
+/// The checker: the circles and upward imports among a crate's source files, given as
+/// (path under `src`, text) pairs.
+fn check(sources: &[(PathBuf, String)]) -> Vec<Violation> {
+    let Graph { files, edges } = graph(sources);
+    let mut violations = Vec::new();
+    let file = |m: &Module| files[m].clone();
+    for circle in circles(&edges) {
+        violations.push(Violation::Circle(circle.iter().map(file).collect()));
+    }
+    let layer_of = |m: &Module| layer(m.first().map_or("", String::as_str));
+    for (from, targets) in &edges {
+        let Some(low) = layer_of(from) else {
+            violations.push(Violation::NoLayer(file(from)));
+            continue;
+        };
+        for to in targets {
+            if layer_of(to).is_some_and(|high| high > low) {
+                let (from, to) = (file(from), file(to));
+                violations.push(Violation::Upward { from, to });
+            }
+        }
+    }
+    violations
 }
 
 fn sources(root: &Path) -> Vec<(PathBuf, String)> {
@@ -249,47 +511,191 @@ fn sources(root: &Path) -> Vec<(PathBuf, String)> {
 fn the_library_imports_only_downwards() {
     let files = sources(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
     assert!(files.len() > 20, "found only {} files", files.len());
-    let edges = graph(&files);
-    if let Some(cycle) = find_cycle(&edges) {
-        let names: Vec<String> = cycle.iter().map(name).collect();
-        panic!("import cycle: {}", names.join(" -> "));
-    }
-    let bad = upward(&edges);
-    assert!(bad.is_empty(), "imports that go up a layer: {bad:#?}");
+    let violations: Vec<String> = check(&files).iter().map(ToString::to_string).collect();
+    assert!(
+        violations.is_empty(),
+        "{} violations:\n{}",
+        violations.len(),
+        violations.join("\n")
+    );
+}
+
+fn synthetic(sources: &[(&str, &str)]) -> Vec<(PathBuf, String)> {
+    sources
+        .iter()
+        .map(|(p, t)| (PathBuf::from(p), t.to_string()))
+        .collect()
+}
+
+/// The edges as `from -> to`, sorted.
+fn edges_of(sources: &[(&str, &str)]) -> Vec<String> {
+    let g = graph(&synthetic(sources));
+    let mut edges: Vec<String> = (g.edges.iter())
+        .flat_map(|(from, to)| to.iter().map(move |to| (from, to)))
+        .map(|(from, to)| format!("{} -> {}", g.files[from], g.files[to]))
+        .collect();
+    edges.sort();
+    edges
+}
+
+fn violations_of(sources: &[(&str, &str)]) -> Vec<String> {
+    check(&synthetic(sources))
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 #[test]
-fn a_cycle_or_an_upward_import_is_found() {
-    let file = |p: &str, t: &str| (PathBuf::from(p), t.to_string());
-    let cyclic = [
-        file("lib.rs", "mod node; mod error;"),
-        file("node/mod.rs", "pub(crate) mod a; pub(crate) mod b;"),
-        file("node/a.rs", "use super::b::B; pub struct A;"),
-        file(
-            "node/b.rs",
-            "pub struct B; fn f() { let _ = crate::node::a::A; }",
+fn a_glob_pair_is_a_circle() {
+    let sources = [
+        ("lib.rs", "mod node;"),
+        (
+            "node/mod.rs",
+            "mod build; mod recipe; pub use build::*; pub struct Options;",
+        ),
+        (
+            "node/build.rs",
+            "use super::*; fn build(_: &Options) { recipe::steps(); }",
+        ),
+        ("node/recipe.rs", "pub fn steps() {}"),
+    ];
+    let edges = [
+        "node/build.rs -> node/mod.rs",
+        "node/build.rs -> node/recipe.rs",
+        "node/mod.rs -> node/build.rs",
+    ];
+    assert_eq!(edges_of(&sources), edges);
+    let circle = "circle: node/mod.rs -> node/build.rs -> node/mod.rs";
+    assert_eq!(violations_of(&sources), [circle]);
+}
+
+#[test]
+fn a_child_used_by_a_relative_path_is_an_edge_but_declaring_it_is_not() {
+    let used = [
+        ("lib.rs", "mod node;"),
+        ("node/mod.rs", "mod role; pub fn f() { role::g(); }"),
+        ("node/role.rs", "pub fn g() {}"),
+    ];
+    assert_eq!(edges_of(&used), ["node/mod.rs -> node/role.rs"]);
+    let declared = [
+        ("lib.rs", "mod node;"),
+        ("node/mod.rs", "mod role; pub struct Id;"),
+        ("node/role.rs", "use super::Id;"),
+    ];
+    assert_eq!(edges_of(&declared), ["node/role.rs -> node/mod.rs"]);
+    assert!(violations_of(&declared).is_empty());
+}
+
+#[test]
+fn groups_renames_and_imported_names_are_followed() {
+    let sources = [
+        ("lib.rs", "mod cluster; mod error; mod node;"),
+        ("error.rs", "pub struct Error;"),
+        ("node/mod.rs", "pub mod role; pub mod select;"),
+        ("node/role.rs", "pub enum Role { Master }"),
+        ("node/select.rs", "pub fn pick() {}"),
+        (
+            "cluster/mod.rs",
+            "use crate::{error::Error as E, node::{self as n, role::Role}};
+             fn f() -> Result<Role, E> { n::select::pick(); todo!() }",
         ),
     ];
-    let cycle = find_cycle(&graph(&cyclic)).expect("the cycle is found");
-    let names: Vec<String> = cycle.iter().map(name).collect();
-    assert!(names.contains(&"node::a".to_string()) && names.contains(&"node::b".to_string()));
-
-    let upward_use = [
-        file("lib.rs", "mod node; mod error;"),
-        file("error.rs", "use crate::node::Role;"),
-        file("node/mod.rs", "pub struct Role;"),
+    let edges = [
+        "cluster/mod.rs -> error.rs",
+        "cluster/mod.rs -> node/mod.rs",
+        "cluster/mod.rs -> node/role.rs",
+        "cluster/mod.rs -> node/select.rs",
     ];
-    let edges = graph(&upward_use);
-    assert!(find_cycle(&edges).is_none());
-    assert_eq!(upward(&edges), vec!["error -> node".to_string()]);
+    assert_eq!(edges_of(&sources), edges);
+}
 
-    let tests_are_exempt = [
-        file("lib.rs", "mod node; mod error;"),
-        file(
+#[test]
+fn inline_and_macro_paths_are_followed() {
+    let sources = [
+        ("lib.rs", "mod node;"),
+        (
+            "node/mod.rs",
+            "pub mod command; pub mod logs; pub mod role; pub mod transport;",
+        ),
+        ("node/command.rs", "pub fn quote() {}"),
+        ("node/logs.rs", "macro_rules! emit { () => {} }"),
+        ("node/role.rs", "pub fn g() {}"),
+        ("node/transport/mod.rs", "pub mod ssh;"),
+        (
+            "node/transport/ssh.rs",
+            "fn f() { super::super::role::g(); crate::node::logs::emit!();
+                      println!(\"{:?}\", crate::node::command::quote()); }",
+        ),
+    ];
+    let edges = [
+        "node/transport/ssh.rs -> node/command.rs",
+        "node/transport/ssh.rs -> node/logs.rs",
+        "node/transport/ssh.rs -> node/role.rs",
+    ];
+    assert_eq!(edges_of(&sources), edges);
+}
+
+#[test]
+fn tests_are_exempt() {
+    let sources = [
+        ("lib.rs", "mod error; mod node;"),
+        ("node/mod.rs", "pub struct Role;"),
+        (
             "error.rs",
-            "#[cfg(test)] mod tests { use crate::node::Role; }",
+            "#[cfg(test)] mod tests { use crate::node::Role; }
+             #[cfg(test)] mod more;
+             #[cfg(test)] fn helper() { crate::node::Role; }",
         ),
-        file("node/mod.rs", "pub struct Role;"),
+        ("error/more.rs", "use crate::node::Role;"),
     ];
-    assert!(upward(&graph(&tests_are_exempt)).is_empty());
+    assert!(edges_of(&sources).is_empty());
+    assert!(violations_of(&sources).is_empty());
+}
+
+#[test]
+fn a_downward_tree_passes() {
+    let sources = [
+        (
+            "lib.rs",
+            "mod backend; mod error; mod node; pub use node::Role;",
+        ),
+        ("error.rs", "use std::fmt; pub struct Error(fmt::Error);"),
+        ("node/mod.rs", "mod role; pub use role::*;"),
+        (
+            "node/role.rs",
+            "use crate::error::Error; pub enum Role { Master }
+             fn f() -> Result<(), Error> { tokio::spawn(async {}); Ok(()) }",
+        ),
+        ("backend/mod.rs", "pub mod docker;"),
+        (
+            "backend/docker.rs",
+            "use super::super::node::{self, Role}; fn f(_: Role) { node::Role::Master; }",
+        ),
+    ];
+    let edges = [
+        "backend/docker.rs -> node/mod.rs",
+        "lib.rs -> node/mod.rs",
+        "node/mod.rs -> node/role.rs",
+        "node/role.rs -> error.rs",
+    ];
+    assert_eq!(edges_of(&sources), edges);
+    assert!(violations_of(&sources).is_empty());
+}
+
+#[test]
+fn an_upward_import_or_a_crate_path_circle_fails() {
+    let upward = [
+        ("lib.rs", "mod error; mod node;"),
+        ("error.rs", "use crate::node::Role;"),
+        ("node/mod.rs", "pub struct Role;"),
+    ];
+    assert_eq!(violations_of(&upward), ["upward: error.rs -> node/mod.rs"]);
+    let circle = [
+        ("lib.rs", "mod node;"),
+        ("node/mod.rs", "pub(crate) mod a; pub(crate) mod b;"),
+        ("node/a.rs", "use super::b::B; pub struct A;"),
+        ("node/b.rs", "pub struct B; fn f() { crate::node::a::A; }"),
+    ];
+    let found = "circle: node/a.rs -> node/b.rs -> node/a.rs";
+    assert_eq!(violations_of(&circle), [found]);
 }
