@@ -194,3 +194,28 @@ pub fn pause(container: &str) {
     }
     panic!("docker pause {container} kept failing");
 }
+
+/// This machine's own mounts (`scripts/host-mounts`: the mount table without what
+/// containers and network namespaces made by other tests bring and take away).
+pub fn host_mounts() -> Vec<String> {
+    let out = Proc::new(repo_root().join("scripts/host-mounts"))
+        .output()
+        .expect("scripts/host-mounts runs");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The host's mounts are as they were `before`; on a difference, says which lines went
+/// and which came, and `when`.
+pub fn assert_host_mounts_as(before: &[String], when: &str) {
+    let now = host_mounts();
+    let gone: Vec<_> = before.iter().filter(|l| !now.contains(l)).collect();
+    let came: Vec<_> = now.iter().filter(|l| !before.contains(l)).collect();
+    assert!(
+        gone.is_empty() && came.is_empty(),
+        "the host's mounts changed {when}:\n  was: {gone:#?}\n  now: {came:#?}"
+    );
+}

@@ -12,6 +12,7 @@ mod docker;
 mod docs;
 mod engine;
 mod existing;
+mod host_mounts;
 mod image;
 mod install;
 mod logs;

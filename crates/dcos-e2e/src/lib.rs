@@ -12,7 +12,7 @@
 //! Layers, each using only those before it: `error` and `policy` (leaves), `params`
 //! (what the user asks for), `node` (commands, processes, transports), `backend`
 //! (`Docker`, `ExistingCluster`), `install` (the installer contract), `cluster` (the
-//! lifecycle), `blocking` (the facade). A test in `tests/layers.rs` keeps it so.
+//! lifecycle), `blocking` (the facade). A test in `tests/layers/` keeps it so.
 #![warn(missing_docs)]
 
 mod backend;

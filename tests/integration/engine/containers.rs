@@ -55,7 +55,9 @@ fn mounts_naming(words: &[String]) -> Vec<String> {
 #[test]
 fn engine_nodes_run_networked_containers_and_destroy_leaves_nothing() {
     let image = TinyImage::new();
-    let cluster = Cluster::builder(engine_backend(Distribution::Bookworm))
+    let backend = engine_backend(Distribution::Bookworm);
+    let mounts_before = common::host_mounts();
+    let cluster = Cluster::builder(backend)
         .masters(1)
         .agents(1)
         .public_agents(1)
@@ -150,9 +152,11 @@ fn engine_nodes_run_networked_containers_and_destroy_leaves_nothing() {
         !cgroup_dirs_naming(&ids).is_empty(),
         "the inner containers' cgroups exist while they run (else the check below proves nothing)"
     );
+    common::assert_host_mounts_as(&mounts_before, "while engines run containers");
     cluster.destroy().unwrap();
 
     common::assert_gone(&id, workspace.as_deref());
+    common::assert_host_mounts_as(&mounts_before, "after destroy");
     let left = cgroup_dirs_naming(&ids);
     assert!(left.is_empty(), "cgroup directories left: {left:?}");
     let mut words = ids.clone();

@@ -7,8 +7,8 @@ use std::process::Stdio;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use super::Target;
 use super::config;
+use super::target::Target;
 use crate::backend::running::GENCONF_LOG;
 use crate::error::{Error, Result};
 use crate::node::Node;

@@ -9,33 +9,15 @@
 pub(crate) mod config;
 pub(crate) mod genconf;
 pub(crate) mod node;
+mod target;
 pub(crate) mod wait;
 
 use futures_util::future::join_all;
 
 use crate::backend::running::GenconfMount;
 use crate::error::{Error, Parameter, Result};
-use crate::node::Node;
 use crate::params::InstallOptions;
-
-/// The nodes to install on, and who the installer is told logs in to them.
-pub(crate) struct Target<'a> {
-    pub masters: &'a [Node],
-    pub agents: &'a [Node],
-    pub public_agents: &'a [Node],
-    pub ssh_user: &'a str,
-    /// Stream the installer's output to the log as it runs.
-    pub live: bool,
-}
-
-impl Target<'_> {
-    fn nodes(&self) -> impl Iterator<Item = &Node> {
-        self.masters
-            .iter()
-            .chain(self.agents)
-            .chain(self.public_agents)
-    }
-}
+pub(crate) use target::Target;
 
 /// `genconf/serve` into the volume the nodes of each daemon hold at the genconf
 /// directory, through the node named for it (the daemons do not see the workspace, so

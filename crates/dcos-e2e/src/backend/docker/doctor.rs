@@ -76,7 +76,13 @@ pub async fn doctor(workspace_dir: Option<&Path>) -> Vec<DoctorCheck> {
             checks.push(check(
                 "cgroup version",
                 true,
-                format!("v{v} (handled: nodes bind the host's cgroup tree read-write)"),
+                if info.cgroup_v2 {
+                    format!("v{v} (handled: nodes bind the host's cgroup tree read-write)")
+                } else {
+                    format!(
+                        "v{v} (handled: nodes bind the host's hierarchies into a tmpfs of their own)"
+                    )
+                },
                 "",
             ));
         }

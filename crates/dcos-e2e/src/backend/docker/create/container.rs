@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use russh::keys::ssh_key::PrivateKey;
 
 use crate::backend::docker::config::Docker;
+use crate::backend::docker::create::cgroups;
 use crate::backend::docker::create::workspace::{GENCONF_DIR, write_private, write_private_key};
 use crate::backend::docker::daemon::client::{ContainerSpec, DockerClient, MountSpec, Publish, op};
 use crate::backend::docker::image::engine::{STORAGE_DRIVER_ENV, StorageDriver};
@@ -168,10 +169,7 @@ impl NodeContext<'_> {
                 m.read_only,
             ));
         }
-        // systemd wants a writable cgroup tree. With the host's cgroup namespace and the
-        // tree bound read-write it creates its own subtree inside the container's cgroup
-        // (works for v1 and v2 without privileges); privileged on v2 gets a private one.
-        let private_cgroups = self.privileged && self.cgroup_v2;
+        let cgroups = cgroups::setup(self.cgroup_v2, self.privileged);
         let first_master = p.role == Role::Master && p.index == 1;
         let published = if first_master {
             &self.cfg.master_ports[..]
@@ -207,17 +205,20 @@ impl NodeContext<'_> {
             name: Some(p.name.clone()),
             image: self.image.to_string(),
             hostname: Some(p.name.clone()),
-            cmd: vec!["/sbin/init".into()],
+            cmd: cgroups.cmd,
             env,
             labels: tags,
             stop_signal: Some("SIGRTMIN+3".into()),
             network: Some(self.network.to_string()),
             mounts,
-            tmpfs: vec![
+            tmpfs: [
                 ("/run".into(), RUN_TMPFS.into()),
                 ("/run/lock".into(), "rw,nosuid,nodev,noexec".into()),
                 ("/tmp".into(), "rw,nosuid,nodev,exec,mode=1777".into()),
-            ],
+            ]
+            .into_iter()
+            .chain(cgroups.tmpfs)
+            .collect(),
             publish,
             privileged: self.privileged,
             cap_add: unprivileged(&["SYS_ADMIN", "NET_ADMIN"]),
@@ -227,12 +228,8 @@ impl NodeContext<'_> {
                 Vec::new()
             },
             security_opt: unprivileged(&["seccomp=unconfined", "apparmor=unconfined"]),
-            host_cgroupns: Some(!private_cgroups),
-            binds: if private_cgroups {
-                Vec::new()
-            } else {
-                vec!["/sys/fs/cgroup:/sys/fs/cgroup:rw".into()]
-            },
+            host_cgroupns: Some(cgroups.host_cgroupns),
+            binds: cgroups.binds,
             ..Default::default()
         })
     }

@@ -1,7 +1,8 @@
 //! Making a Docker cluster: the workspace of keys on the host, each node's container
-//! spec, the jump host for a remote daemon, the provisioning of all nodes at once, and
-//! the wait until each accepts commands.
+//! spec and its cgroups, the jump host for a remote daemon, the provisioning of all
+//! nodes at once, and the wait until each accepts commands.
 
+pub(crate) mod cgroups;
 pub(crate) mod container;
 pub(crate) mod jump;
 pub(crate) mod provision;

@@ -8,7 +8,11 @@ use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio_util::io::ReaderStream;
 
-use super::*;
+use super::options::ImageOptions;
+use super::recipe::{
+    Distribution, MASKED_UNITS, RECIPE_VERSION, SSH_HOSTKEY_DROPIN, SSHD_CONFIG, VARIANT,
+};
+use super::state::{blocking, remove_stale_builds};
 use crate::backend::docker::daemon::client::{DockerClient, op};
 use crate::backend::docker::image::engine;
 use crate::backend::docker::labels;
@@ -336,6 +340,8 @@ pub(super) async fn import(client: &DockerClient, root: &Path, tag: &str) -> Res
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     /// Tar writes one warning per socket in the tree; more than a

@@ -1,12 +1,5 @@
-//! The library's source files import only downwards: no file reaches another file that
-//! reaches it back (a circle), and no layer reaches a higher one. A file reaches every
-//! file that a path in it names: `use` trees (groups, renames, globs, `pub use`), paths
-//! in code and in macro bodies, whether they start at `crate`, `self`, `super`, a child
-//! module or a name a `use` brought in. Declaring `mod x;` uses nothing. Tests
-//! (`#[cfg(test)]` items, inline or file modules) are exempt.
-//!
-//! Layers, lowest first: `error`, `policy` | `params` | `node` | `backend` | `install` |
-//! `cluster` | `blocking` | the crate root.
+//! The checker: each file's module, the paths it names resolved to files, the edges
+//! between files, and the circles and upward imports among them.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
@@ -31,7 +24,7 @@ fn layer(top: &str) -> Option<usize> {
 }
 
 /// An absolute path inside the crate, without `crate`: a module, or an item in one.
-type Module = Vec<String>;
+pub(crate) type Module = Vec<String>;
 
 /// The module a source file holds: `lib.rs` is the root, `a/mod.rs` and `a.rs` are `a`.
 fn module_of(rel: &Path) -> Module {
@@ -49,7 +42,7 @@ fn module_of(rel: &Path) -> Module {
 
 /// What the checker finds wrong; files are named by their path under `src`.
 #[derive(Debug, PartialEq, Eq)]
-enum Violation {
+pub(crate) enum Violation {
     /// Files that reach each other in this order, the last reaching the first.
     Circle(Vec<String>),
     /// A file that reaches a file of a higher layer.
@@ -119,7 +112,10 @@ fn item_parts(item: &syn::Item) -> (&[syn::Attribute], Option<&syn::Ident>) {
 struct Collector<'a> {
     module: Module,
     scopes: &'a mut BTreeMap<Module, Scope>,
-    paths: Vec<(Module, Vec<String>)>,
+    /// Each path with the module it is named in, and whether a `pub use` names it.
+    paths: Vec<(Module, Vec<String>, bool)>,
+    /// Inside a `pub use` item.
+    reexport: bool,
     /// Modules declared `#[cfg(test)] mod x;`, whose files are exempt.
     test_modules: &'a mut BTreeSet<Module>,
 }
@@ -130,7 +126,7 @@ impl Collector<'_> {
     }
 
     fn named(&mut self, path: Vec<String>) {
-        self.paths.push((self.module.clone(), path));
+        self.paths.push((self.module.clone(), path, self.reexport));
     }
 
     fn use_tree(&mut self, prefix: &mut Vec<String>, tree: &syn::UseTree) {
@@ -203,7 +199,9 @@ impl<'ast> Visit<'ast> for Collector<'_> {
 
     fn visit_item_use(&mut self, u: &'ast syn::ItemUse) {
         if u.leading_colon.is_none() {
+            self.reexport = !matches!(u.vis, syn::Visibility::Inherited);
             self.use_tree(&mut Vec::new(), &u.tree);
+            self.reexport = false;
         }
     }
 
@@ -368,14 +366,14 @@ fn resolve_imports(scopes: &mut BTreeMap<Module, Scope>) {
 }
 
 /// A crate's (non-test) files and the file-level edges between them.
-struct Graph {
+pub(crate) struct Graph {
     /// Each file's module and its path under `src`.
-    files: BTreeMap<Module, String>,
+    pub files: BTreeMap<Module, String>,
     /// Every file has an entry, if only an empty one.
-    edges: BTreeMap<Module, BTreeSet<Module>>,
+    pub edges: BTreeMap<Module, BTreeSet<Module>>,
 }
 
-fn graph(sources: &[(PathBuf, String)]) -> Graph {
+pub(crate) fn graph(sources: &[(PathBuf, String)]) -> Graph {
     let mut scopes = BTreeMap::new();
     let mut test_modules = BTreeSet::new();
     let mut files = BTreeMap::new();
@@ -387,6 +385,7 @@ fn graph(sources: &[(PathBuf, String)]) -> Graph {
             module: module_of(rel),
             scopes: &mut scopes,
             paths: Vec::new(),
+            reexport: false,
             test_modules: &mut test_modules,
         };
         collector.visit_file(&syntax);
@@ -398,7 +397,7 @@ fn graph(sources: &[(PathBuf, String)]) -> Graph {
     let mut edges: BTreeMap<Module, BTreeSet<Module>> = BTreeMap::new();
     for from in files.keys() {
         let targets = edges.entry(from.clone()).or_default();
-        for (module, path) in &named[from] {
+        for (module, path, reexport) in &named[from] {
             let Some(at) = resolve(&scopes, module, path) else {
                 continue;
             };
@@ -407,8 +406,10 @@ fn graph(sources: &[(PathBuf, String)]) -> Graph {
                 .rev()
                 .map(|n| &at[..n])
                 .find(|m| files.contains_key(*m));
+            // A re-export of a sub-module's item is the module's face (see the top).
             if let Some(target) = target
                 && target != from.as_slice()
+                && !(*reexport && target.starts_with(from))
             {
                 targets.insert(target.to_vec());
             }
@@ -461,7 +462,7 @@ fn circles(edges: &BTreeMap<Module, BTreeSet<Module>>) -> Vec<Vec<Module>> {
 
 /// The checker: the circles and upward imports among a crate's source files, given as
 /// (path under `src`, text) pairs.
-fn check(sources: &[(PathBuf, String)]) -> Vec<Violation> {
+pub(crate) fn check(sources: &[(PathBuf, String)]) -> Vec<Violation> {
     let Graph { files, edges } = graph(sources);
     let mut violations = Vec::new();
     let file = |m: &Module| files[m].clone();
@@ -482,220 +483,4 @@ fn check(sources: &[(PathBuf, String)]) -> Vec<Violation> {
         }
     }
     violations
-}
-
-fn sources(root: &Path) -> Vec<(PathBuf, String)> {
-    fn walk(dir: &Path, root: &Path, out: &mut Vec<(PathBuf, String)>) {
-        let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .expect("src is readable")
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        entries.sort();
-        for path in entries {
-            if path.is_dir() {
-                walk(&path, root, out);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                let text = std::fs::read_to_string(&path).expect("a source file is readable");
-                let rel = path.strip_prefix(root).expect("under src").to_path_buf();
-                out.push((rel, text));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(root, root, &mut out);
-    out
-}
-
-#[test]
-fn the_library_imports_only_downwards() {
-    let files = sources(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
-    assert!(files.len() > 20, "found only {} files", files.len());
-    let violations: Vec<String> = check(&files).iter().map(ToString::to_string).collect();
-    assert!(
-        violations.is_empty(),
-        "{} violations:\n{}",
-        violations.len(),
-        violations.join("\n")
-    );
-}
-
-fn synthetic(sources: &[(&str, &str)]) -> Vec<(PathBuf, String)> {
-    sources
-        .iter()
-        .map(|(p, t)| (PathBuf::from(p), t.to_string()))
-        .collect()
-}
-
-/// The edges as `from -> to`, sorted.
-fn edges_of(sources: &[(&str, &str)]) -> Vec<String> {
-    let g = graph(&synthetic(sources));
-    let mut edges: Vec<String> = (g.edges.iter())
-        .flat_map(|(from, to)| to.iter().map(move |to| (from, to)))
-        .map(|(from, to)| format!("{} -> {}", g.files[from], g.files[to]))
-        .collect();
-    edges.sort();
-    edges
-}
-
-fn violations_of(sources: &[(&str, &str)]) -> Vec<String> {
-    check(&synthetic(sources))
-        .iter()
-        .map(ToString::to_string)
-        .collect()
-}
-
-#[test]
-fn a_glob_pair_is_a_circle() {
-    let sources = [
-        ("lib.rs", "mod node;"),
-        (
-            "node/mod.rs",
-            "mod build; mod recipe; pub use build::*; pub struct Options;",
-        ),
-        (
-            "node/build.rs",
-            "use super::*; fn build(_: &Options) { recipe::steps(); }",
-        ),
-        ("node/recipe.rs", "pub fn steps() {}"),
-    ];
-    let edges = [
-        "node/build.rs -> node/mod.rs",
-        "node/build.rs -> node/recipe.rs",
-        "node/mod.rs -> node/build.rs",
-    ];
-    assert_eq!(edges_of(&sources), edges);
-    let circle = "circle: node/mod.rs -> node/build.rs -> node/mod.rs";
-    assert_eq!(violations_of(&sources), [circle]);
-}
-
-#[test]
-fn a_child_used_by_a_relative_path_is_an_edge_but_declaring_it_is_not() {
-    let used = [
-        ("lib.rs", "mod node;"),
-        ("node/mod.rs", "mod role; pub fn f() { role::g(); }"),
-        ("node/role.rs", "pub fn g() {}"),
-    ];
-    assert_eq!(edges_of(&used), ["node/mod.rs -> node/role.rs"]);
-    let declared = [
-        ("lib.rs", "mod node;"),
-        ("node/mod.rs", "mod role; pub struct Id;"),
-        ("node/role.rs", "use super::Id;"),
-    ];
-    assert_eq!(edges_of(&declared), ["node/role.rs -> node/mod.rs"]);
-    assert!(violations_of(&declared).is_empty());
-}
-
-#[test]
-fn groups_renames_and_imported_names_are_followed() {
-    let sources = [
-        ("lib.rs", "mod cluster; mod error; mod node;"),
-        ("error.rs", "pub struct Error;"),
-        ("node/mod.rs", "pub mod role; pub mod select;"),
-        ("node/role.rs", "pub enum Role { Master }"),
-        ("node/select.rs", "pub fn pick() {}"),
-        (
-            "cluster/mod.rs",
-            "use crate::{error::Error as E, node::{self as n, role::Role}};
-             fn f() -> Result<Role, E> { n::select::pick(); todo!() }",
-        ),
-    ];
-    let edges = [
-        "cluster/mod.rs -> error.rs",
-        "cluster/mod.rs -> node/mod.rs",
-        "cluster/mod.rs -> node/role.rs",
-        "cluster/mod.rs -> node/select.rs",
-    ];
-    assert_eq!(edges_of(&sources), edges);
-}
-
-#[test]
-fn inline_and_macro_paths_are_followed() {
-    let sources = [
-        ("lib.rs", "mod node;"),
-        (
-            "node/mod.rs",
-            "pub mod command; pub mod logs; pub mod role; pub mod transport;",
-        ),
-        ("node/command.rs", "pub fn quote() {}"),
-        ("node/logs.rs", "macro_rules! emit { () => {} }"),
-        ("node/role.rs", "pub fn g() {}"),
-        ("node/transport/mod.rs", "pub mod ssh;"),
-        (
-            "node/transport/ssh.rs",
-            "fn f() { super::super::role::g(); crate::node::logs::emit!();
-                      println!(\"{:?}\", crate::node::command::quote()); }",
-        ),
-    ];
-    let edges = [
-        "node/transport/ssh.rs -> node/command.rs",
-        "node/transport/ssh.rs -> node/logs.rs",
-        "node/transport/ssh.rs -> node/role.rs",
-    ];
-    assert_eq!(edges_of(&sources), edges);
-}
-
-#[test]
-fn tests_are_exempt() {
-    let sources = [
-        ("lib.rs", "mod error; mod node;"),
-        ("node/mod.rs", "pub struct Role;"),
-        (
-            "error.rs",
-            "#[cfg(test)] mod tests { use crate::node::Role; }
-             #[cfg(test)] mod more;
-             #[cfg(test)] fn helper() { crate::node::Role; }",
-        ),
-        ("error/more.rs", "use crate::node::Role;"),
-    ];
-    assert!(edges_of(&sources).is_empty());
-    assert!(violations_of(&sources).is_empty());
-}
-
-#[test]
-fn a_downward_tree_passes() {
-    let sources = [
-        (
-            "lib.rs",
-            "mod backend; mod error; mod node; pub use node::Role;",
-        ),
-        ("error.rs", "use std::fmt; pub struct Error(fmt::Error);"),
-        ("node/mod.rs", "mod role; pub use role::*;"),
-        (
-            "node/role.rs",
-            "use crate::error::Error; pub enum Role { Master }
-             fn f() -> Result<(), Error> { tokio::spawn(async {}); Ok(()) }",
-        ),
-        ("backend/mod.rs", "pub mod docker;"),
-        (
-            "backend/docker.rs",
-            "use super::super::node::{self, Role}; fn f(_: Role) { node::Role::Master; }",
-        ),
-    ];
-    let edges = [
-        "backend/docker.rs -> node/mod.rs",
-        "lib.rs -> node/mod.rs",
-        "node/mod.rs -> node/role.rs",
-        "node/role.rs -> error.rs",
-    ];
-    assert_eq!(edges_of(&sources), edges);
-    assert!(violations_of(&sources).is_empty());
-}
-
-#[test]
-fn an_upward_import_or_a_crate_path_circle_fails() {
-    let upward = [
-        ("lib.rs", "mod error; mod node;"),
-        ("error.rs", "use crate::node::Role;"),
-        ("node/mod.rs", "pub struct Role;"),
-    ];
-    assert_eq!(violations_of(&upward), ["upward: error.rs -> node/mod.rs"]);
-    let circle = [
-        ("lib.rs", "mod node;"),
-        ("node/mod.rs", "pub(crate) mod a; pub(crate) mod b;"),
-        ("node/a.rs", "use super::b::B; pub struct A;"),
-        ("node/b.rs", "pub struct B; fn f() { crate::node::a::A; }"),
-    ];
-    let found = "circle: node/a.rs -> node/b.rs -> node/a.rs";
-    assert_eq!(violations_of(&circle), [found]);
 }
