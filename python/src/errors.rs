@@ -39,14 +39,12 @@ pub(crate) fn to_py(py: Python<'_>, err: Error, command: Option<&Bound<'_, PyAny
             called_process_error(py, f.status, cmd, &f.stdout, &f.stderr, &message)
         }
         Error::Install {
-            step,
-            status: known,
-            detail,
+            command,
+            status,
+            output,
             ..
         } => {
-            let (status, cmd, output) = parse_install_detail(step, &detail);
-            let status = known.unwrap_or(status);
-            let cmd = pyo3::types::PyString::new(py, &cmd).into_any();
+            let cmd = pyo3::types::PyString::new(py, &command).into_any();
             called_process_error(py, status, cmd, output.as_bytes(), b"", &message)
         }
         // The node is gone or cannot be reached: the original's `ssh` exited 255.
@@ -128,29 +126,4 @@ fn add_note(py: Python<'_>, err: &PyErr, note: &str) {
     if value.hasattr("add_note").unwrap_or(false) {
         let _ = value.call_method1("add_note", (note,));
     }
-}
-
-/// The exit status, command and output in an installer error's detail. The library
-/// gives them as text (`` `bash … --genconf` exited with exit status: 1:\n<output> `` or
-/// `exited with status 1:\n<output>`); 1 when no status can be read.
-fn parse_install_detail(step: &str, detail: &str) -> (i32, String, String) {
-    let (head, output) = detail.split_once(":\n").unwrap_or((detail, ""));
-    let command = match (head.find('`'), head.rfind('`')) {
-        (Some(a), Some(b)) if b > a => head[a + 1..b].to_string(),
-        _ => step.to_string(),
-    };
-    let number_after = |marker: &str| {
-        head.rfind(marker).and_then(|at| {
-            let digits: String = head[at + marker.len()..]
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect();
-            digits.parse::<i32>().ok()
-        })
-    };
-    let status = number_after("exit status: ")
-        .or_else(|| number_after("signal: ").map(|s| 128 + s))
-        .or_else(|| number_after("status "))
-        .unwrap_or(1);
-    (status, command, output.to_string())
 }

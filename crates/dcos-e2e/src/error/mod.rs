@@ -4,8 +4,10 @@
 //! nobody needs to read message text.
 
 mod parameter;
+mod transport;
 
 pub use parameter::Parameter;
+pub use transport::TransportKind;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -161,8 +163,8 @@ pub enum Error {
     NoAddress {
         /// The node (role and index).
         node: String,
-        /// `ssh` or `docker exec`.
-        transport: &'static str,
+        /// How the node was reached.
+        transport: TransportKind,
     },
 
     /// The node cannot be reached at all: connection refused, no route to its network,
@@ -171,8 +173,8 @@ pub enum Error {
     Unreachable {
         /// The node (role and address).
         node: String,
-        /// `ssh` or `docker exec`.
-        transport: &'static str,
+        /// How the node was reached.
+        transport: TransportKind,
         /// What was seen.
         detail: String,
         /// The underlying error, if any.
@@ -185,8 +187,8 @@ pub enum Error {
     Transport {
         /// The node (role and address).
         node: String,
-        /// `ssh` or `docker exec`.
-        transport: &'static str,
+        /// How the node was reached.
+        transport: TransportKind,
         /// What failed.
         detail: String,
         /// The underlying error, if any.
@@ -199,23 +201,30 @@ pub enum Error {
     Timeout {
         /// The node (role and address).
         node: String,
-        /// `ssh` or `docker exec`.
-        transport: &'static str,
+        /// How the node was reached.
+        transport: TransportKind,
         /// The timeout that passed.
         timeout: Duration,
     },
 
-    /// A step of installing from the build artifact failed.
-    #[error("install step `{step}` failed{}: {detail}", node.as_deref().map(|n| format!(" on {n}")).unwrap_or_default())]
+    /// A step of installing from the build artifact failed: its command exited with a
+    /// non-zero status.
+    #[error(
+        "install step `{step}` failed{}: `{command}` exited with status {status}:\n{output}",
+        node.as_deref().map(|n| format!(" on {n}")).unwrap_or_default()
+    )]
     Install {
-        /// The step (genconf, install on a node, ...).
+        /// The step (`genconf`, `dcos_install.sh`).
         step: &'static str,
         /// The node, for per-node steps.
         node: Option<String>,
-        /// The step's exit status, when it ran and failed.
-        status: Option<i32>,
-        /// Exit status and output.
-        detail: String,
+        /// The command that ran, as it can be pasted into a shell (on the node for
+        /// per-node steps, in the workspace for genconf).
+        command: String,
+        /// Its exit status (128 + signal number when killed by a signal).
+        status: i32,
+        /// The last lines of its output (stdout and stderr together).
+        output: String,
     },
 
     /// `wait_for_dcos` gave up.
@@ -427,7 +436,7 @@ impl Error {
     /// A failure talking to a node that was reached.
     pub(crate) fn transport(
         node: impl Into<String>,
-        transport: &'static str,
+        transport: TransportKind,
         detail: impl Into<String>,
         source: Option<BoxError>,
     ) -> Error {

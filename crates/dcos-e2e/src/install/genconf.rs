@@ -180,15 +180,16 @@ pub(crate) async fn run_genconf(
         let mut output = out;
         output.extend(err);
         let start = output.len().saturating_sub(30);
+        use std::os::unix::process::ExitStatusExt;
         return Err(Error::Install {
             step: "genconf",
             node: None,
-            status: status.code(),
-            detail: format!(
-                "`bash {} --offline -v --genconf` exited with {status}:\n{}",
-                artifact.display(),
-                output[start..].join("\n")
-            ),
+            command: format!("bash {} --offline -v --genconf", artifact.display()),
+            status: status
+                .code()
+                .or_else(|| status.signal().map(|s| 128 + s))
+                .unwrap_or(1),
+            output: output[start..].join("\n"),
         });
     }
     Ok(())

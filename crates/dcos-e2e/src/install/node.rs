@@ -18,15 +18,17 @@ pub(crate) async fn stop_installer(node: &Node) -> Result<()> {
 /// is also kept on the node (for a log bundle), and its own exit status is the result.
 pub(crate) async fn install_node(node: &Node, serve: &str) -> Result<()> {
     let log = INSTALL_LOG;
+    let install = format!(
+        "bash /opt/dcos_install_tmp/dcos_install.sh --no-block-dcos-setup {}",
+        node.role().installer_role()
+    );
     let script = format!(
         "rm -rf /opt/dcos_install_tmp && ln -s {serve} /opt/dcos_install_tmp && \
          mkdir -p {dir} && \
-         {{ bash /opt/dcos_install_tmp/dcos_install.sh --no-block-dcos-setup {role} 2>&1; \
-         echo $? > {log}.status; }} | tee {log}; exit \"$(cat {log}.status)\"",
+         {{ {install} 2>&1; echo $? > {log}.status; }} | tee {log}; exit \"$(cat {log}.status)\"",
         serve = quote(serve),
         dir = quote(log.rsplit_once('/').map_or("/", |(d, _)| d)),
         log = quote(log),
-        role = node.role().installer_role()
     );
     node.run(Command::shell(script).sudo(true))
         .await
@@ -38,10 +40,17 @@ pub(crate) async fn install_node(node: &Node, serve: &str) -> Result<()> {
                 Error::Install {
                     step: "dcos_install.sh",
                     node: Some(node.to_string()),
-                    status: Some(f.status),
-                    detail: format!("exited with status {}:\n{}", f.status, output.trim()),
+                    command: install,
+                    status: f.status,
+                    output: last_lines(output.trim(), 30),
                 }
             }
             other => other,
         })
+}
+
+/// The last `n` lines of `text`: an error shows why, not a whole install log.
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }

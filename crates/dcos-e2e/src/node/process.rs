@@ -101,7 +101,7 @@ pub(crate) async fn start(place: Place, user: String, cmd: Command) -> Result<Pr
         let stderr = String::from_utf8_lossy(&seen);
         return Err(Error::transport(
             place.node.clone(),
-            transport.kind().as_str(),
+            transport.kind(),
             format!(
                 "the process did not start (status {status}): {}",
                 stderr.trim()

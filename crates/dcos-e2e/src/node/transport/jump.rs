@@ -15,7 +15,7 @@ use russh::client::Msg;
 
 use super::ssh::{Connection, SshSettings, SshTransport, Tunnel};
 use super::{BoxFuture, Transport};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TransportKind};
 
 /// The user the jump host lets in (ours: root, with the cluster's key).
 const JUMP_USER: &str = "root";
@@ -64,7 +64,7 @@ impl Jump {
             // As a refused TCP connection: the node's sshd is not listening (yet).
             .map_err(|e| Error::Unreachable {
                 node: node.to_string(),
-                transport: "ssh",
+                transport: TransportKind::Ssh,
                 detail: format!("{} cannot connect to it", self.ssh.node_name()),
                 source: Some(Box::new(e)),
             })?;

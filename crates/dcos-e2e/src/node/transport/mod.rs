@@ -13,7 +13,6 @@ pub(crate) mod trees;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::str::FromStr;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -22,52 +21,11 @@ use tokio::sync::oneshot;
 
 pub(crate) use stream::StreamRx;
 
-use crate::error::{Error, Parameter, Result};
+pub use crate::error::TransportKind;
+use crate::error::{Error, Result};
 use crate::node::command::Tty;
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// Which way node commands travel.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum TransportKind {
-    /// SSH with the cluster's key; one kept-open connection per node and user.
-    #[default]
-    Ssh,
-    /// `docker exec` through the Docker API (Docker nodes only); works where the host
-    /// cannot route to node addresses.
-    DockerExec,
-}
-
-impl TransportKind {
-    /// `ssh` or `docker-exec` (the CLI's and the labels' spelling).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TransportKind::Ssh => "ssh",
-            TransportKind::DockerExec => "docker-exec",
-        }
-    }
-}
-
-impl std::fmt::Display for TransportKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for TransportKind {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "ssh" => Ok(TransportKind::Ssh),
-            "docker-exec" | "docker_exec" => Ok(TransportKind::DockerExec),
-            other => Err(Error::invalid(
-                Parameter::Transport,
-                other,
-                "expected `ssh` or `docker-exec`",
-            )),
-        }
-    }
-}
 
 /// A started script: its output streams, optional stdin, its terminal if it has one,
 /// and its exit status.
@@ -107,7 +65,7 @@ pub(crate) trait Transport: Send + Sync {
 
     /// A failure talking to this node.
     fn failure(&self, detail: String, source: Option<crate::error::BoxError>) -> Error {
-        Error::transport(self.node_name(), self.kind().as_str(), detail, source)
+        Error::transport(self.node_name(), self.kind(), detail, source)
     }
 
     /// Run `script` with `sh` as `user`, in the user's login environment.
@@ -225,17 +183,6 @@ impl AsyncRead for ChunkReader {
 mod tests {
     use super::*;
     use tokio::io::AsyncReadExt;
-
-    #[test]
-    fn transport_names_parse() {
-        assert_eq!("ssh".parse::<TransportKind>().unwrap(), TransportKind::Ssh);
-        assert_eq!(
-            "docker-exec".parse::<TransportKind>().unwrap(),
-            TransportKind::DockerExec
-        );
-        let err = "telnet".parse::<TransportKind>().unwrap_err().to_string();
-        assert!(err.contains("telnet") && err.contains("transport"), "{err}");
-    }
 
     #[tokio::test]
     async fn chunk_reader_reads_across_chunks() {

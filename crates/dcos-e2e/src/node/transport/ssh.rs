@@ -221,7 +221,7 @@ impl SshTransport {
         if self.ip.is_unspecified() {
             return Err(Error::NoAddress {
                 node: self.name.clone(),
-                transport: "ssh",
+                transport: TransportKind::Ssh,
             });
         }
         let timeout = self.settings.connect_timeout;
@@ -272,7 +272,7 @@ impl SshTransport {
                     Err(e) => {
                         return Err(Error::Unreachable {
                             node: self.name.clone(),
-                            transport: "ssh",
+                            transport: TransportKind::Ssh,
                             detail: "cannot connect".into(),
                             source: Some(Box::new(e)),
                         });
@@ -337,7 +337,7 @@ impl SshTransport {
     fn timeout(&self) -> Error {
         Error::Timeout {
             node: self.name.clone(),
-            transport: "ssh",
+            transport: TransportKind::Ssh,
             timeout: self.settings.connect_timeout,
         }
     }
@@ -525,7 +525,7 @@ impl Terminal for SshTerminal {
                 .map_err(|e| {
                     Error::transport(
                         &self.node,
-                        TransportKind::Ssh.as_str(),
+                        TransportKind::Ssh,
                         "cannot resize the terminal",
                         Some(Box::new(e)),
                     )

@@ -42,7 +42,7 @@ pub(crate) async fn wait_ready<'a>(
                 .unwrap_or_else(|_| {
                     Err(Error::Timeout {
                         node: node.to_string(),
-                        transport: transport.as_str(),
+                        transport,
                         timeout,
                     })
                 });
@@ -56,7 +56,7 @@ pub(crate) async fn wait_ready<'a>(
                     let why = stuck_boot(client, node).await;
                     return Err(Error::transport(
                         node.to_string(),
-                        transport.as_str(),
+                        transport,
                         format!("not ready after {timeout:?}{why}"),
                         Some(Box::new(e)),
                     ));

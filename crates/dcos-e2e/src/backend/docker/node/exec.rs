@@ -67,7 +67,7 @@ impl DockerExecTransport {
         match state {
             Some(state) => Error::Unreachable {
                 node: self.name.clone(),
-                transport: TransportKind::DockerExec.as_str(),
+                transport: TransportKind::DockerExec,
                 detail: format!("{}: container {} is {state}", detail.into(), self.container),
                 source,
             },
@@ -154,7 +154,7 @@ impl Transport for DockerExecTransport {
                 let result = result.ok_or_else(|| {
                     Error::transport(
                         name,
-                        TransportKind::DockerExec.as_str(),
+                        TransportKind::DockerExec,
                         "the exec stream ended before the command finished (was the node stopped?)",
                         broken.map(|e| Box::new(e) as _),
                     )
@@ -188,7 +188,7 @@ impl Terminal for ExecTerminal {
                 .map_err(|e| {
                     Error::transport(
                         &self.node,
-                        TransportKind::DockerExec.as_str(),
+                        TransportKind::DockerExec,
                         "cannot resize the terminal",
                         Some(Box::new(e)),
                     )
