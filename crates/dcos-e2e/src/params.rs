@@ -218,6 +218,29 @@ pub(crate) struct ClusterParams {
     pub files_to_copy_to_installer: Vec<(PathBuf, PathBuf)>,
     /// Where to write a log bundle when the scope ends by error or panic.
     pub logs_on_failure: Option<PathBuf>,
+    /// After create: wait for DC/OS this long, as part of creating.
+    pub wait_for_dcos: Option<std::time::Duration>,
+    /// Told each step of creating as it starts.
+    pub progress: Option<Steps>,
+}
+
+/// A [`ProgressFn`] in parameters that are printed with `{:?}`.
+#[derive(Clone)]
+pub(crate) struct Steps(pub ProgressFn);
+
+impl std::fmt::Debug for Steps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Steps(..)")
+    }
+}
+
+impl Steps {
+    pub(crate) fn tell(steps: &Option<Steps>, step: &str) {
+        tracing::info!("{step}");
+        if let Some(Steps(f)) = steps {
+            f(step);
+        }
+    }
 }
 
 impl Default for ClusterParams {
@@ -233,6 +256,8 @@ impl Default for ClusterParams {
             destroy_on_success: true,
             files_to_copy_to_installer: Vec::new(),
             logs_on_failure: None,
+            wait_for_dcos: None,
+            progress: None,
         }
     }
 }

@@ -125,7 +125,9 @@ fn hint_for(lib: &Lib) -> Option<String> {
                     "inspect it with `minidcos docker inspect`, remove it with `minidcos docker destroy`"
                 }
                 Aftermath::CleanupFailed(_) => "`minidcos docker clean` removes what is left",
-                _ => "nothing was left behind; `-v` shows each step",
+                _ => {
+                    "nothing was left behind; `-v` shows each step, and DCOS_E2E_KEEP=1 keeps a failed cluster for a look"
+                }
             },
             Lib::HostKeyMismatch { .. } => {
                 "the address now answers with another host key: is it still the node you made?"
@@ -183,9 +185,4 @@ pub fn hint(e: &anyhow::Error) -> Option<String> {
     e.chain()
         .find_map(|c| c.downcast_ref::<Lib>())
         .and_then(hint_for)
-}
-
-/// The library error this is, or carries as a cause.
-pub fn library_error(e: &anyhow::Error) -> Option<&Lib> {
-    e.chain().find_map(|c| c.downcast_ref::<Lib>())
 }

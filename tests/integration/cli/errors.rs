@@ -247,7 +247,10 @@ fn other_errors_exit_1_with_one_line_and_a_hint() {
             "--cluster-id",
             &failed,
         ],
-        &["not healthy", &format!("{failed} was removed")],
+        &[
+            "not healthy",
+            &format!("creating cluster {failed} failed (everything created was removed)"),
+        ],
     );
     assert!(out.stderr.contains(dcos_e2e::KEEP_ENV), "{out:?}");
     assert_gone(&failed, None);

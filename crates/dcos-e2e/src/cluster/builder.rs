@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::Cluster;
 use crate::backend::ClusterBackend;
 use crate::error::{Aftermath, Error, Result};
-use crate::params::{ClusterParams, ExtraConfig};
+use crate::params::{ClusterParams, ExtraConfig, Steps};
 use crate::policy::keep_reason;
 
 /// Builds a [`Cluster`]: set parameters, then [`create`](ClusterBuilder::create) (DC/OS E2E's 2017
@@ -74,6 +74,22 @@ impl ClusterBuilder {
         self
     }
 
+    /// With [`create`](Self::create): once installed, wait for DC/OS to be healthy (at
+    /// most `timeout`), as part of creating: a cluster that does not become healthy is a
+    /// failed creation (a log bundle with [`logs_on_failure`](Self::logs_on_failure),
+    /// removed unless kept).
+    pub fn wait_for_dcos(mut self, timeout: std::time::Duration) -> Self {
+        self.params.wait_for_dcos = Some(timeout);
+        self
+    }
+
+    /// Call `progress` as each step of creating starts (`installing DC/OS`, `waiting for
+    /// DC/OS`); the steps are logged at info either way.
+    pub fn progress(mut self, progress: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.params.progress = Some(Steps(std::sync::Arc::new(progress)));
+        self
+    }
+
     /// Copy a host file or directory into the installer's `genconf/` (the destination
     /// must lie under `/genconf`).
     pub fn file_to_copy_to_installer(
@@ -105,15 +121,15 @@ impl ClusterBuilder {
         backend.validate(&params, install)?;
         let made = backend.provision(&params).await?;
         let cluster = Cluster::from_new(made, params);
-        if install
-            && let Some(options) = cluster.params.install_options()
-            && let Err(e) = cluster.install(&options).await
-        {
+        if !install {
+            return Ok(cluster);
+        }
+        if let Err(e) = cluster.finish_create().await {
             let id = cluster.id().to_string();
             if let Some(dir) = &cluster.params.logs_on_failure {
                 match cluster.export_logs(dir).await {
                     Ok(b) => {
-                        tracing::warn!(cluster = %id, "install failed: logs in {}", b.dir.display())
+                        tracing::warn!(cluster = %id, "creating failed: logs in {}", b.dir.display())
                     }
                     Err(l) => {
                         tracing::error!(cluster = %id, "writing the log bundle: {}", crate::error::chain(&l))
@@ -131,5 +147,22 @@ impl ClusterBuilder {
             return Err(Error::create_failed(&id, aftermath, e));
         }
         Ok(cluster)
+    }
+}
+
+impl Cluster {
+    /// What `create` does after the nodes are there: install from `build_artifact`
+    /// (when given), then wait when asked.
+    async fn finish_create(&self) -> Result<()> {
+        let steps = &self.params.progress;
+        if let Some(options) = self.params.install_options() {
+            Steps::tell(steps, "installing DC/OS");
+            self.install(&options).await?;
+        }
+        if let Some(timeout) = self.params.wait_for_dcos {
+            Steps::tell(steps, "waiting for DC/OS");
+            self.wait_for_dcos(timeout).await?;
+        }
+        Ok(())
     }
 }

@@ -3,16 +3,16 @@
 //! only that: the work is dropped, which destroys a cluster made so far and cancels a
 //! provisioning under way.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 use dcos_e2e::docker::ImageOptions;
-use dcos_e2e::{Cluster, Docker, Error as Lib, KEEP_ENV, Role};
+use dcos_e2e::{Cluster, Docker, ExtraConfig, KEEP_ENV, Role};
 
-use super::{Status, install_options};
+use super::Status;
 use crate::cli::CreateArgs;
-use crate::errors::{failure, in_flag_terms, library_error};
+use crate::errors::in_flag_terms;
 use crate::output::{self, Progress};
 use crate::signals::Interrupt;
 
@@ -20,20 +20,6 @@ pub async fn create(args: CreateArgs, json: bool) -> Result<Status> {
     // From here on, an interrupt is ours to handle: nothing is half-made unnoticed.
     let mut interrupt = Interrupt::register()?;
 
-    let install = match &args.artifact {
-        Some(artifact) => Some(
-            install_options(
-                artifact,
-                args.extra_config.as_deref(),
-                &args.copy_to_genconf,
-            )
-            .map_err(in_flag_terms)?,
-        ),
-        None => None,
-    };
-    if let Some(options) = &install {
-        options.validate().map_err(in_flag_terms)?;
-    }
     let id = args
         .cluster_id
         .clone()
@@ -97,37 +83,45 @@ pub async fn create(args: CreateArgs, json: bool) -> Result<Status> {
         backend = backend.one_master_host_port(*host, *container);
     }
 
+    let current = Arc::new(Mutex::new(None::<Progress>));
+    let mut builder = Cluster::builder(backend)
+        .masters(args.masters.into())
+        .agents(args.agents.into())
+        .public_agents(args.public_agents.into())
+        .log_output_live(args.log_output_live)
+        .progress(steps(step.clone(), current.clone()));
+    if let Some(artifact) = &args.artifact {
+        builder = builder.build_artifact(artifact);
+    }
+    if let Some(path) = &args.extra_config {
+        builder = builder.extra_config(ExtraConfig::from_file(path).map_err(in_flag_terms)?);
+    }
+    for (source, destination) in &args.copy_to_genconf {
+        builder = builder.file_to_copy_to_installer(source, destination);
+    }
+    if let Some(dir) = &args.logs_on_failure {
+        builder = builder.logs_on_failure(dir);
+    }
+    if args.wait {
+        builder = builder.wait_for_dcos(args.timeout);
+    }
+    // The library installs, waits, writes the log bundle and removes (or keeps) a
+    // failed cluster; its error says which became of it.
     let work = async {
-        let cluster = Cluster::builder(backend)
-            .masters(args.masters.into())
-            .agents(args.agents.into())
-            .public_agents(args.public_agents.into())
-            .log_output_live(args.log_output_live)
-            .provision()
-            .await
-            .map_err(in_flag_terms)?;
+        let cluster = if args.artifact.is_some() {
+            builder.create().await
+        } else {
+            builder.provision().await
+        }
+        .map_err(in_flag_terms)?;
         step.done();
-        let installed = async {
-            if let Some(options) = &install {
-                let p = Progress::start("installing DC/OS");
-                cluster.install(options).await?;
-                p.done();
-            }
-            if args.wait {
-                let p = Progress::start("waiting for DC/OS");
-                cluster.wait_for_dcos(args.timeout).await?;
-                p.done();
-            }
-            anyhow::Ok(())
-        };
-        if let Err(e) = installed.await {
-            if let Some(dir) = &args.logs_on_failure {
-                match cluster.export_logs(dir).await {
-                    Ok(bundle) => eprintln!("logs of {id} in {}", bundle.dir.display()),
-                    Err(l) => eprintln!("warning: no log bundle: {}", dcos_e2e::chain(&l)),
-                }
-            }
-            return Err(e);
+        if let Some(last) = lock(&current).take() {
+            last.done();
+        }
+        if args.artifact.is_none() && args.wait {
+            let p = Progress::start("waiting for DC/OS");
+            cluster.wait_for_dcos(args.timeout).await?;
+            p.done();
         }
         cluster.persist().await?;
         anyhow::Ok(cluster)
@@ -152,19 +146,7 @@ pub async fn create(args: CreateArgs, json: bool) -> Result<Status> {
             }
             Ok(0)
         }
-        Ok(Err(e)) => {
-            if dcos_e2e::keep_requested() {
-                eprintln!(
-                    "{KEEP_ENV} is set: {id} is kept; `minidcos docker destroy {id}` removes it"
-                );
-            } else if about_the_cluster(&e) {
-                return Err(failure(
-                    format!("{} ({id} was removed)", crate::errors::chain(&e)),
-                    format!("run again with {KEEP_ENV}=1 to keep a failed cluster for a look"),
-                ));
-            }
-            Err(e)
-        }
+        Ok(Err(e)) => Err(e),
         // The work was dropped above: what it made is gone.
         Err(signal) => {
             if dcos_e2e::keep_requested() {
@@ -179,6 +161,26 @@ pub async fn create(args: CreateArgs, json: bool) -> Result<Status> {
     }
 }
 
+/// The library's steps of creating (installing, waiting) each get a line of their own,
+/// after the create step (the nodes); `current` holds the one under way.
+fn steps(
+    create: Arc<Progress>,
+    current: Arc<Mutex<Option<Progress>>>,
+) -> impl Fn(&str) + Send + Sync + 'static {
+    move |step: &str| {
+        create.done();
+        let mut current = lock(&current);
+        if let Some(previous) = current.take() {
+            previous.done();
+        }
+        *current = Some(Progress::start(step));
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Image build lines go to the create step: a line in logs when a build starts, the
 /// detail on a terminal.
 fn image_progress(step: Arc<Progress>) -> ImageOptions {
@@ -189,21 +191,4 @@ fn image_progress(step: Arc<Progress>) -> ImageOptions {
         }
         step.detail(line);
     })
-}
-
-/// Whether the error is about the cluster's nodes after they were made (then looking
-/// at them would help), rather than about this machine or the arguments.
-fn about_the_cluster(e: &anyhow::Error) -> bool {
-    // A failed provisioning says itself what became of the cluster (CreateFailed).
-    matches!(
-        library_error(e),
-        Some(
-            Lib::WaitTimeout { .. }
-                | Lib::Install { .. }
-                | Lib::Timeout { .. }
-                | Lib::Transport { .. }
-                | Lib::Unreachable { .. }
-                | Lib::CommandFailed(_)
-        )
-    )
 }
