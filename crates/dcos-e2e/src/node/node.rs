@@ -52,10 +52,20 @@ pub(crate) struct NodeSpec {
     /// The jump host SSH to it goes through (`ssh -J`), if any.
     pub ssh_jump: Option<std::net::SocketAddr>,
     pub default_user: String,
+    /// How OpenSSH should check this node's host key, as the cluster does.
+    pub host_key_check: OpenSshCheck,
     pub container: Option<String>,
     pub log_output_live: bool,
     pub transport: Arc<dyn Transport>,
     pub cluster: Arc<Liveness>,
+}
+
+/// How an OpenSSH command line checks a node's host key: against this file, and
+/// (`accept_new`) trusting a host not listed in it.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct OpenSshCheck {
+    pub known_hosts: Option<PathBuf>,
+    pub accept_new: bool,
 }
 
 impl Node {
@@ -85,6 +95,42 @@ impl Node {
     /// host, reached with the SSH transport), as `root@` with the same key.
     pub fn ssh_jump(&self) -> Option<std::net::SocketAddr> {
         self.inner.ssh_jump
+    }
+
+    /// An OpenSSH command line (one word each) that logs in to this node as its default
+    /// user with the cluster's key, checking its host key as the cluster does (the
+    /// cluster's `known_hosts` file; through its jump host, checked the same way): for a
+    /// person at a terminal. Join it with [`quote`](crate::quote) to paste it.
+    pub fn ssh_command(&self) -> Vec<String> {
+        let check = &self.inner.host_key_check;
+        let key = self.inner.ssh_key_path.display().to_string();
+        let mut options = Vec::new();
+        if let Some(known_hosts) = &check.known_hosts {
+            options.push(format!("UserKnownHostsFile={}", known_hosts.display()));
+        }
+        if check.accept_new || check.known_hosts.is_none() {
+            options.push("StrictHostKeyChecking=accept-new".to_string());
+        }
+        let mut words = vec!["ssh".to_string(), "-i".to_string(), key.clone()];
+        for o in &options {
+            words.extend(["-o".to_string(), o.clone()]);
+        }
+        if let Some(jump) = self.inner.ssh_jump {
+            let mut hop = vec![super::quote("ssh"), "-i".into(), super::quote(&key)];
+            for o in &options {
+                hop.extend(["-o".to_string(), super::quote(o)]);
+            }
+            hop.extend([
+                "-p".into(),
+                jump.port().to_string(),
+                "-W".into(),
+                "%h:%p".into(),
+                format!("root@{}", jump.ip()),
+            ]);
+            words.extend(["-o".to_string(), format!("ProxyCommand={}", hop.join(" "))]);
+        }
+        words.push(format!("{}@{}", self.inner.default_user, self.inner.ip));
+        words
     }
 
     /// The node's role.

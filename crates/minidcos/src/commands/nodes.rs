@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use dcos_e2e::docker::{self, EngineState, EngineStatus};
-use dcos_e2e::{
-    Cluster, Command, ExistingCluster, HostKeyChecking, Node, NodeSelector, Role, quote,
-};
+use dcos_e2e::{Cluster, Command, ExistingCluster, Node, NodeSelector, Role, quote};
 use serde::Serialize;
 
 use super::Status;
@@ -47,10 +45,6 @@ struct ClusterView {
     nodes: Vec<NodeView>,
 }
 
-fn path_word(p: &Path) -> String {
-    quote(&p.display().to_string())
-}
-
 /// The engine column: its state, and the storage driver when it runs.
 fn engine_cell(engine: &Option<EngineStatus>) -> String {
     match engine {
@@ -63,22 +57,28 @@ fn engine_cell(engine: &Option<EngineStatus>) -> String {
     }
 }
 
-/// How the printed ssh commands check host keys: as the cluster does.
-struct HostKeysView {
-    known_hosts: Option<PathBuf>,
-    accept_new: bool,
-}
-
 pub async fn inspect(cluster: &Cluster, json: bool) {
-    // A Docker cluster's keys are pinned in its workspace.
-    let view = HostKeysView {
-        known_hosts: cluster.workspace().map(|w| w.join("ssh/known_hosts")),
-        accept_new: false,
-    };
-    show(cluster, json, &view).await;
+    show(cluster, json).await;
 }
 
-async fn show(cluster: &Cluster, json: bool, host_keys: &HostKeysView) {
+/// Words joined so that a shell reads them back as they are.
+fn shell_line(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| {
+            if w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./@:=%".contains(c))
+            {
+                w.clone()
+            } else {
+                quote(w)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+async fn show(cluster: &Cluster, json: bool) {
     // Each node is asked at once; one that does not answer is shown as such.
     let engines = futures_util::future::join_all(cluster.nodes().map(docker::engine_status)).await;
     let mut states = cluster.node_states().await;
@@ -90,25 +90,7 @@ async fn show(cluster: &Cluster, json: bool, host_keys: &HostKeysView) {
         .nodes()
         .zip(engines)
         .map(|(n, engine)| {
-            let mut ssh = format!("ssh -i {}", path_word(n.ssh_key_path()));
-            if let Some(kh) = &host_keys.known_hosts {
-                ssh.push_str(&format!(" -o UserKnownHostsFile={}", path_word(kh)));
-            }
-            if host_keys.accept_new || host_keys.known_hosts.is_none() {
-                ssh.push_str(" -o StrictHostKeyChecking=accept-new");
-            }
-            // Through the jump host, checked against the same known hosts.
-            if let (Some(jump), Some(kh)) = (n.ssh_jump(), &host_keys.known_hosts) {
-                let hop = format!(
-                    "ssh -i {} -o UserKnownHostsFile={} -p {} -W %h:%p root@{}",
-                    path_word(n.ssh_key_path()),
-                    path_word(kh),
-                    jump.port(),
-                    jump.ip()
-                );
-                ssh.push_str(&format!(" -o ProxyCommand={}", quote(&hop)));
-            }
-            ssh.push_str(&format!(" {}@{}", n.default_user(), n.ip_address()));
+            let ssh = shell_line(&n.ssh_command());
             if let Err(e) = &engine {
                 tracing::warn!(
                     "{n}: cannot tell whether its engine runs: {}",
@@ -346,11 +328,7 @@ pub async fn existing(args: ExistingArgs, json: bool) -> Result<Status> {
         } => download_file(&cluster, &nodes, &source, &destination, &copy).await,
         ExistingCmd::Wait { timeout } => wait(&cluster, timeout).await,
         ExistingCmd::Inspect => {
-            let view = HostKeysView {
-                known_hosts: backend.known_hosts_path(),
-                accept_new: backend.host_key_checking_mode() == HostKeyChecking::AcceptNew,
-            };
-            show(&cluster, json, &view).await;
+            show(&cluster, json).await;
             Ok(0)
         }
     }

@@ -18,7 +18,7 @@ use crate::backend::running::{
 };
 use crate::error::{Error, Parameter, Result};
 use crate::node::liveness::Liveness;
-use crate::node::node::{Node, NodeSpec};
+use crate::node::node::{Node, NodeSpec, OpenSshCheck};
 use crate::node::role::{PerRole, Role, display_name};
 use crate::node::transport::host_keys::{HostKeyChecking, HostKeys};
 use crate::node::transport::ssh::{SshSettings, SshTransport};
@@ -259,6 +259,10 @@ impl ExistingCluster {
                     ssh_key_path: host.ssh_key_path.clone(),
                     ssh_jump: None,
                     default_user: self.default_ssh_user.clone(),
+                    host_key_check: OpenSshCheck {
+                        known_hosts: self.known_hosts_path(),
+                        accept_new: self.host_key_checking == HostKeyChecking::AcceptNew,
+                    },
                     container: None,
                     log_output_live: p.log_output_live,
                     transport,

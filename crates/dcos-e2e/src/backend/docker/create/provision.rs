@@ -530,6 +530,7 @@ impl Plan<'_> {
                 transport: self.transport,
                 liveness: &liveness,
                 log_output_live: params.log_output_live,
+                known_hosts: &known_hosts,
             };
             let node = wiring.node(p.role, p.index, *ip, &p.name);
             by_host[p.host].push(node.clone());

@@ -123,11 +123,8 @@ pub(crate) async fn discover_on(
     })?;
     // The keys pinned at creation; without them no node could be told from an impostor,
     // so a file that cannot be read is an error, not "trust anything".
-    let host_keys = HostKeys::from_file(
-        &workspace.join(KNOWN_HOSTS_FILE),
-        HostKeyChecking::Strict,
-        false,
-    )?;
+    let known_hosts = workspace.join(KNOWN_HOSTS_FILE);
+    let host_keys = HostKeys::from_file(&known_hosts, HostKeyChecking::Strict, false)?;
     let mut settings = SshSettings::new(
         &workspace.join(KEY_FILE),
         // As the cluster was created; clusters from before the label, the default.
@@ -148,6 +145,7 @@ pub(crate) async fn discover_on(
             transport: f.transport,
             liveness: &liveness,
             log_output_live: false,
+            known_hosts: &known_hosts,
         };
         // A stopped node has no address; it still belongs to the cluster. SSH refuses
         // the unspecified address, docker exec says the container is not running.

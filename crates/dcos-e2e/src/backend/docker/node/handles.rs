@@ -7,7 +7,7 @@ use crate::backend::docker::create::container::DEFAULT_USER;
 use crate::backend::docker::daemon::client::DockerClient;
 use crate::backend::docker::node::exec::DockerExecTransport;
 use crate::node::liveness::Liveness;
-use crate::node::node::{Node, NodeSpec};
+use crate::node::node::{Node, NodeSpec, OpenSshCheck};
 use crate::node::role::{Role, display_name};
 use crate::node::transport::ssh::{SshSettings, SshTransport};
 use crate::node::transport::{Transport, TransportKind};
@@ -22,6 +22,8 @@ pub(crate) struct Wiring<'a> {
     pub transport: TransportKind,
     pub liveness: &'a Arc<Liveness>,
     pub log_output_live: bool,
+    /// The cluster's `known_hosts` file (in its workspace).
+    pub known_hosts: &'a std::path::Path,
 }
 
 impl Wiring<'_> {
@@ -46,6 +48,10 @@ impl Wiring<'_> {
                 TransportKind::DockerExec => None,
             },
             default_user: DEFAULT_USER.into(),
+            host_key_check: OpenSshCheck {
+                known_hosts: Some(self.known_hosts.to_path_buf()),
+                accept_new: false,
+            },
             container: Some(container.to_string()),
             log_output_live: self.log_output_live,
             transport,
