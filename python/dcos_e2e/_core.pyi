@@ -2,7 +2,7 @@
 ``dcos_e2e.cluster``, ``dcos_e2e.backends`` and ``dcos_e2e.node`` modules)."""
 
 from pathlib import Path
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 __version__: str
 
@@ -107,3 +107,6 @@ def existing_cluster(
 def standalone_node(ip_address: str, ssh_key_path: str) -> NodeHandle: ...
 def flush_logs() -> None: ...
 def keep_requested() -> bool: ...
+def test_environment(
+    masters: List[str], agents: List[str], public_agents: List[str], on: str
+) -> Dict[str, str]: ...

@@ -4,7 +4,7 @@ A cluster of masters, agents and public agents, independent of the backend.
 
 from pathlib import Path
 from subprocess import CompletedProcess
-from typing import Any, Dict, Iterable, List, Literal, Optional, Set, Type, Union
+from typing import Any, Dict, List, Literal, Optional, Set, Type, Union
 
 from . import _checks, _core
 from .backends import ClusterBackend, ClusterManager, _LibraryCluster
@@ -197,8 +197,10 @@ class Cluster:
         On a master, as the default SSH user: ``source
         /opt/mesosphere/environment.export && cd
         /opt/mesosphere/active/dcos-integration-test/ && <pytest_command>``, with
-        ``MASTER_HOSTS``, ``SLAVE_HOSTS`` and ``PUBLIC_SLAVE_HOSTS`` set to the nodes'
-        addresses (comma-separated), plus ``env``.
+        ``MASTER_HOSTS``, ``PUBLIC_MASTER_HOSTS``, ``SLAVE_HOSTS`` and
+        ``PUBLIC_SLAVE_HOSTS`` set to the nodes' addresses (comma-separated),
+        ``DCOS_DNS_ADDRESS``, ``DCOS_NUM_MASTERS`` and ``DCOS_NUM_AGENTS`` (the
+        library's environment, the same for every backend), plus ``env``.
 
         Args:
             pytest_command: The ``pytest`` command, as words (read by the node's shell).
@@ -215,13 +217,18 @@ class Cluster:
         extra_env = _checks.mapping("env", env)
         self.wait_for_dcos()
 
-        def addresses(nodes: Iterable[Node]) -> str:
-            return ",".join(str(node.ip_address) for node in nodes)
+        masters, agents, public_agents = (self._ordered(r) for r in range(3))
+
+        def addresses(nodes: List[Node]) -> List[str]:
+            return [str(node.ip_address) for node in nodes]
 
         environment = {
-            "MASTER_HOSTS": addresses(self._ordered(0)),
-            "SLAVE_HOSTS": addresses(self._ordered(1)),
-            "PUBLIC_SLAVE_HOSTS": addresses(self._ordered(2)),
+            **_core.test_environment(
+                addresses(masters),
+                addresses(agents),
+                addresses(public_agents),
+                str(masters[0].ip_address),
+            ),
             **extra_env,
         }
         args = [
@@ -232,7 +239,7 @@ class Cluster:
             "/opt/mesosphere/active/dcos-integration-test/",
             "&&",
         ] + words
-        return self._ordered(0)[0].run(
+        return masters[0].run(
             args=args,
             user=self.default_ssh_user,
             log_output_live=self._log_output_live,

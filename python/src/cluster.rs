@@ -245,6 +245,28 @@ pub(crate) fn create_docker_cluster(
         .map_err(|e| to_py(py, e, None))
 }
 
+/// What DC/OS's integration tests read about a cluster with nodes at these addresses,
+/// run on the node at `on` (the library's, for every backend, ours or the user's).
+#[pyfunction]
+pub(crate) fn test_environment(
+    masters: Vec<String>,
+    agents: Vec<String>,
+    public_agents: Vec<String>,
+    on: String,
+) -> PyResult<std::collections::BTreeMap<String, String>> {
+    let parse = |a: &String| {
+        a.parse::<IpAddr>()
+            .map_err(|e| PyValueError::new_err(format!("invalid address `{a}`: {e}")))
+    };
+    let all = |v: &[String]| v.iter().map(parse).collect::<PyResult<Vec<_>>>();
+    Ok(dcos_e2e::test_environment(
+        &all(&masters)?,
+        &all(&agents)?,
+        &all(&public_agents)?,
+        parse(&on)?,
+    ))
+}
+
 /// Whether `DCOS_E2E_KEEP` asks to keep clusters (for debugging) instead of destroying
 /// them at the end of their scope.
 #[pyfunction]

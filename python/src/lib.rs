@@ -21,7 +21,9 @@ mod _core {
     use pyo3::prelude::*;
 
     #[pymodule_export]
-    use crate::cluster::{ClusterHandle, create_docker_cluster, existing_cluster, keep_requested};
+    use crate::cluster::{
+        ClusterHandle, create_docker_cluster, existing_cluster, keep_requested, test_environment,
+    };
     #[pymodule_export]
     use crate::errors::HarnessError;
     #[pymodule_export]

@@ -409,6 +409,10 @@ class TestIntegrationTests:
             assert "MASTER_HOSTS={}\n".format(master.ip_address) in env
             assert "SLAVE_HOSTS={}\n".format(agent.ip_address) in env
             assert "PUBLIC_SLAVE_HOSTS=\n" in env
+            # The library's environment, as the Rust API gives it.
+            assert "PUBLIC_MASTER_HOSTS={}\n".format(master.ip_address) in env
+            assert "DCOS_DNS_ADDRESS=http://{}\n".format(master.ip_address) in env
+            assert "DCOS_NUM_MASTERS=1\n" in env and "DCOS_NUM_AGENTS=1\n" in env
             assert "EXTRA=it's here\n" in env
 
     def test_wait_for_dcos_times_out_naming_the_master(

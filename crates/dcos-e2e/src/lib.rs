@@ -29,7 +29,7 @@ mod policy;
 pub use backend::ClusterBackend;
 pub use backend::docker::config::{Docker, Mount, Privileged};
 pub use backend::existing::{ClusterFile, ExistingCluster, Host};
-pub use cluster::{Cluster, ClusterBuilder};
+pub use cluster::{Cluster, ClusterBuilder, test_environment};
 pub use error::{
     Aftermath, BoxError, CommandFailed, CreateFailed, Error, Parameter, Result, chain,
 };

@@ -7,6 +7,7 @@ mod builder;
 pub use builder::ClusterBuilder;
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -269,35 +270,33 @@ impl Cluster {
 
     /// `command` in the integration-test environment on `node`: DC/OS's
     /// `environment.export` sourced, in the integration-test directory, with
-    /// `MASTER_HOSTS`, `PUBLIC_MASTER_HOSTS`, `SLAVE_HOSTS`, `PUBLIC_SLAVE_HOSTS`
-    /// (comma-separated addresses), `DCOS_DNS_ADDRESS` (`http://` and the node's
-    /// address), `DCOS_NUM_MASTERS` and `DCOS_NUM_AGENTS` (private and public), then
-    /// `env`, whose values win.
+    /// [`test_environment`](Self::test_environment) for `node`, then `env`, whose values
+    /// win.
     pub fn test_command_on(
         &self,
         node: &Node,
         command: impl IntoIterator<Item = impl Into<String>>,
         env: BTreeMap<String, String>,
     ) -> Result<Command> {
-        let pytest_command = command;
-        let args: Vec<String> = pytest_command.into_iter().map(Into::into).collect();
+        let args: Vec<String> = command.into_iter().map(Into::into).collect();
         let quoted = Command::new(args).script()?;
-        let hosts = |nodes: &[Node]| addresses(nodes).join(",");
         Ok(Command::shell(format!(
             "source /opt/mesosphere/environment.export && cd /opt/mesosphere/active/dcos-integration-test/ && {quoted}"
         ))
-        .env("MASTER_HOSTS", hosts(self.masters()))
-        // The masters again: the name tests of DC/OS 1.9 and before read.
-        .env("PUBLIC_MASTER_HOSTS", hosts(self.masters()))
-        .env("SLAVE_HOSTS", hosts(self.agents()))
-        .env("PUBLIC_SLAVE_HOSTS", hosts(self.public_agents()))
-        .env("DCOS_DNS_ADDRESS", format!("http://{}", node.ip_address()))
-        .env("DCOS_NUM_MASTERS", self.masters().len().to_string())
-        .env(
-            "DCOS_NUM_AGENTS",
-            (self.agents().len() + self.public_agents().len()).to_string(),
-        )
+        .envs(self.test_environment(node))
         .envs(env))
+    }
+
+    /// What DC/OS's integration tests read about the cluster, run on `node` (see
+    /// [`test_environment`](crate::test_environment)).
+    pub fn test_environment(&self, node: &Node) -> BTreeMap<String, String> {
+        let ips = |nodes: &[Node]| nodes.iter().map(Node::ip_address).collect::<Vec<_>>();
+        test_environment(
+            &ips(self.masters()),
+            &ips(self.agents()),
+            &ips(self.public_agents()),
+            node.ip_address(),
+        )
     }
 
     /// Load an image from the host's Docker daemon into the container engine of every
@@ -445,7 +444,60 @@ async fn bundle<'a>(
     logs::collect(id, sources, &extra, dir).await
 }
 
-/// The nodes' addresses, as text.
-fn addresses(nodes: &[Node]) -> Vec<String> {
-    nodes.iter().map(|n| n.ip_address().to_string()).collect()
+/// What DC/OS's integration tests read about a cluster of these nodes, run on the node
+/// at `on`: `MASTER_HOSTS`, `PUBLIC_MASTER_HOSTS`, `SLAVE_HOSTS`, `PUBLIC_SLAVE_HOSTS`
+/// (comma-separated addresses), `DCOS_DNS_ADDRESS` (`http://` and that node's address),
+/// `DCOS_NUM_MASTERS` and `DCOS_NUM_AGENTS` (private and public).
+pub fn test_environment(
+    masters: &[IpAddr],
+    agents: &[IpAddr],
+    public_agents: &[IpAddr],
+    on: IpAddr,
+) -> BTreeMap<String, String> {
+    let hosts = |ips: &[IpAddr]| {
+        ips.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    [
+        ("MASTER_HOSTS", hosts(masters)),
+        // The masters again: the name tests of DC/OS 1.9 and before read.
+        ("PUBLIC_MASTER_HOSTS", hosts(masters)),
+        ("SLAVE_HOSTS", hosts(agents)),
+        ("PUBLIC_SLAVE_HOSTS", hosts(public_agents)),
+        ("DCOS_DNS_ADDRESS", format!("http://{on}")),
+        ("DCOS_NUM_MASTERS", masters.len().to_string()),
+        (
+            "DCOS_NUM_AGENTS",
+            (agents.len() + public_agents.len()).to_string(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_test_environment_names_every_node_and_counts_agents_of_both_kinds() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let env = test_environment(
+            &[ip("10.0.0.1"), ip("10.0.0.2")],
+            &[ip("10.0.0.3")],
+            &[ip("10.0.0.4")],
+            ip("10.0.0.1"),
+        );
+        assert_eq!(env["MASTER_HOSTS"], "10.0.0.1,10.0.0.2");
+        assert_eq!(env["PUBLIC_MASTER_HOSTS"], env["MASTER_HOSTS"]);
+        assert_eq!(env["SLAVE_HOSTS"], "10.0.0.3");
+        assert_eq!(env["PUBLIC_SLAVE_HOSTS"], "10.0.0.4");
+        assert_eq!(env["DCOS_DNS_ADDRESS"], "http://10.0.0.1");
+        assert_eq!(env["DCOS_NUM_MASTERS"], "2");
+        assert_eq!(env["DCOS_NUM_AGENTS"], "2");
+        assert_eq!(env.len(), 7);
+    }
 }
