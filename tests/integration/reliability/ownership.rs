@@ -155,3 +155,51 @@ fn a_create_under_way_is_not_taken_for_a_dead_ones() {
     assert!(!removed.contains(&id), "clean removed a create under way");
     assert_eq!(leftovers(&id).0.len(), 1);
 }
+
+/// A container of the user's that happens to have a cluster's watchdog name.
+struct Plain(String);
+
+impl Plain {
+    fn create(name: String) -> Plain {
+        let image = crate::common::node_image();
+        let out = Proc::new("docker")
+            .args(["create", "--name", &name, image, "true"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        Plain(name)
+    }
+
+    fn exists(&self) -> bool {
+        Proc::new("docker")
+            .args(["container", "inspect", &self.0])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    }
+}
+
+impl Drop for Plain {
+    fn drop(&mut self) {
+        let _ = Proc::new("docker").args(["rm", "-f", &self.0]).output();
+    }
+}
+
+#[test]
+fn destroy_never_removes_a_container_without_our_labels() {
+    let _case = Case::new("destroy: a container with a watchdog's name but not our labels stays");
+    let id = Docker::new_cluster_id();
+    let named = [
+        Plain::create(format!("{id}-watchdog")),
+        Plain::create(format!("{id}-reaper")),
+    ];
+    let err = dcos_e2e::blocking::docker::destroy_cluster(&id).unwrap_err();
+    assert!(
+        matches!(err, dcos_e2e::Error::NoSuchCluster { .. }),
+        "{err}"
+    );
+    for c in &named {
+        assert!(c.exists(), "{} was removed", c.0);
+    }
+}

@@ -93,11 +93,6 @@ pub(crate) fn watchdog_container(cluster_id: &str) -> String {
     format!("{cluster_id}-watchdog")
 }
 
-/// The watchdog container's name in clusters made before it was called a watchdog.
-pub(crate) fn old_watchdog_container(cluster_id: &str) -> String {
-    format!("{cluster_id}-reaper")
-}
-
 /// Whether a role label is the watchdog's (new or old name).
 pub(crate) fn is_watchdog(role: Option<&String>) -> bool {
     matches!(

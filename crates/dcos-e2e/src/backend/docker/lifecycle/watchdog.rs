@@ -79,15 +79,19 @@ impl Drop for Watchdog {
 }
 
 /// Stand the watchdog down, so the cluster outlives this process: remove it before the
-/// owner's end of the connection closes. (Also under its old name, for clusters made
-/// by earlier versions.)
+/// owner's end of the connection closes. Only a container with our labels is removed,
+/// found by them (its role under the watchdog's old name too, for clusters made by
+/// earlier versions), never one that merely has the name.
 pub(crate) async fn disarm(client: &DockerClient, cluster_id: &str) -> Result<()> {
-    let (new, old) = (
-        labels::watchdog_container(cluster_id),
-        labels::old_watchdog_container(cluster_id),
-    );
-    let (new, old) = tokio::join!(client.remove_container(&new), client.remove_container(&old));
-    new.and(old)
+    let ours = client
+        .containers(&[labels::filter(labels::CLUSTER_ID, cluster_id)])
+        .await?;
+    let removals = ours
+        .iter()
+        .filter(|c| labels::is_watchdog(c.labels.get(labels::ROLE)))
+        .map(|c| client.remove_container(&c.id));
+    let results = futures_util::future::join_all(removals).await;
+    results.into_iter().collect()
 }
 
 /// [`disarm`] on every daemon of a cluster, at once.
