@@ -82,17 +82,35 @@ fn clean_removes_only_real_workspaces() {
     std::fs::write(victim.path().join("precious"), "data").unwrap();
     let ws = victim.path().to_string_lossy().to_string();
     // Its owner died on this machine, this boot: clean removes the cluster's objects.
+    let here = my_owner_labels();
+    let of = |key: &str| here.iter().find(|(k, _)| *k == key).unwrap().1.clone();
+    let (machine, boot) = (of(labels::OWNER_MACHINE), of(labels::BOOT_ID));
     volume(
         &id,
         &[
             (labels::WORKSPACE, &ws),
             (labels::OWNER_PID, "1"),
             (labels::OWNER_START, "0"),
+            (labels::OWNER_MACHINE, &machine),
+            (labels::BOOT_ID, &boot),
         ],
     );
     assert_eq!(owner(&id), Some(Owner::Nobody));
+    // The same without a machine: no host can say it is its own, so nobody cleans it.
+    let unplaced = Docker::new_cluster_id();
+    let _remove_unplaced = Remove(unplaced.clone());
+    volume(
+        &unplaced,
+        &[
+            (labels::OWNER_PID, "1"),
+            (labels::OWNER_START, "0"),
+            (labels::BOOT_ID, &boot),
+        ],
+    );
+    assert_eq!(owner(&unplaced), Some(Owner::Elsewhere));
     let removed = dcos_e2e::blocking::docker::clean(false).unwrap();
     assert!(removed.contains(&id), "{removed:?}");
+    assert!(!removed.contains(&unplaced), "{removed:?}");
     assert!(leftovers(&id).2.is_empty());
     assert!(
         victim.path().join("precious").exists(),
