@@ -187,6 +187,18 @@ fn loading_refuses_a_missing_image_and_nodes_without_an_engine() {
             .state,
         EngineState::Absent
     );
+    // A node of another cluster is not this cluster's to load into: it is named, and
+    // nothing reaches it through this cluster's daemons.
+    let other = common::one_master();
+    let stranger = &other.masters()[0];
+    let err = cluster
+        .load_images(&[common::node_image()], &[stranger], None)
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::NoSuchNode { selector, cluster_id }
+            if *selector == stranger.to_string() && cluster_id == cluster.id()),
+        "{err}"
+    );
 
     // The same from the command line: one line naming the image, or the node, and a hint.
     let cli = |args: &[&str]| {

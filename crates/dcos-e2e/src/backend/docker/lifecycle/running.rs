@@ -152,11 +152,16 @@ impl RunningCluster for DockerCluster {
         nodes: &'a [&'a Node],
         progress: Option<&'a ProgressFn>,
     ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(crate::backend::docker::node::load::load_images(
-            nodes,
-            images,
-            progress.map(|p| &**p as &(dyn Fn(&str) + Send + Sync)),
-        ))
+        Box::pin(async move {
+            crate::backend::docker::node::load::load_images(
+                nodes,
+                images,
+                progress.map(|p| &**p as &(dyn Fn(&str) + Send + Sync)),
+                &self.hosts(),
+                &self.id,
+            )
+            .await
+        })
     }
 
     fn reopen(&self, nodes: bool) -> BoxFuture<'static, Result<Reopened>> {

@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 
 use crate::backend::docker::create::container::DEFAULT_USER;
 use crate::backend::docker::daemon::client::{DockerClient, Fault, op};
+use crate::backend::docker::labels;
 use crate::backend::docker::node::exec::DockerExecTransport;
 use crate::error::{Error, Parameter, Result};
 use crate::node::transport::{Launch, RawProcess, Transport, drain, lost};
@@ -138,21 +139,48 @@ const CHECK_SCRIPT: &str = "command -v docker >/dev/null 2>&1 || exit 90; \
 
 /// How images reach a node's engine: docker exec for Docker nodes (no network path or
 /// encryption needed), the node's own transport otherwise.
-fn shell_of(client: &DockerClient, node: &Node) -> (Arc<dyn Transport>, String) {
-    match node.container_name() {
-        Some(container) => (
-            Arc::new(DockerExecTransport::new(
-                client.clone(),
-                container.to_string(),
-                node.to_string(),
-            )),
-            DEFAULT_USER.to_string(),
-        ),
-        None => (
+/// Each container of the cluster by name, with the daemon that holds it.
+async fn containers_by_daemon(
+    daemons: &[DockerClient],
+    cluster_id: &str,
+) -> Result<Vec<(String, DockerClient)>> {
+    let filter = [labels::filter(labels::CLUSTER_ID, cluster_id)];
+    let lists = join_all(daemons.iter().map(|d| d.containers(&filter))).await;
+    let mut placed = Vec::new();
+    for (daemon, list) in daemons.iter().zip(lists) {
+        placed.extend(list?.into_iter().map(|c| (c.name, daemon.clone())));
+    }
+    Ok(placed)
+}
+
+/// How `docker load` reaches a node: docker exec through the daemon that holds its
+/// container (whatever the node's own transport), else the node's transport.
+fn shell_of(
+    placed: &[(String, DockerClient)],
+    node: &Node,
+    cluster_id: &str,
+) -> Result<(Arc<dyn Transport>, String)> {
+    let Some(container) = node.container_name() else {
+        return Ok((
             node.inner.transport.clone(),
             node.default_user().to_string(),
-        ),
-    }
+        ));
+    };
+    let (_, daemon) = placed
+        .iter()
+        .find(|(name, _)| name == container)
+        .ok_or_else(|| Error::NoSuchNode {
+            selector: node.to_string(),
+            cluster_id: cluster_id.to_string(),
+        })?;
+    Ok((
+        Arc::new(DockerExecTransport::new(
+            daemon.clone(),
+            container.to_string(),
+            node.to_string(),
+        )),
+        DEFAULT_USER.to_string(),
+    ))
 }
 
 async fn check_engine(node: &Node, shell: &dyn Transport, user: &str) -> Result<()> {
@@ -202,11 +230,15 @@ fn mb(bytes: u64) -> String {
 
 /// Load `images` from the host's Docker daemon into the engine of every node in
 /// `nodes`: one export (`docker save`), streamed into each node's `docker load` at once.
-/// Every image and every node's engine is checked before anything is sent.
+/// Every image and every node's engine is checked before anything is sent. Each node is
+/// reached through the daemon of `daemons` that holds its container (labelled with
+/// `cluster_id`), never through another daemon's container of the same name.
 pub(crate) async fn load_images(
     nodes: &[&Node],
     images: &[String],
     progress: Progress<'_>,
+    daemons: &[DockerClient],
+    cluster_id: &str,
 ) -> Result<()> {
     if images.is_empty() {
         return Err(Error::invalid(
@@ -225,6 +257,7 @@ pub(crate) async fn load_images(
     for node in nodes {
         node.transport_live()?;
     }
+    let placed = containers_by_daemon(daemons, cluster_id).await?;
     let client = DockerClient::connect().await?;
     let mut total = 0u64;
     for image in images {
@@ -239,8 +272,10 @@ pub(crate) async fn load_images(
             Err(e) => return Err(op(format!("inspecting image {image}"))(e)),
         }
     }
-    let shells: Vec<(Arc<dyn Transport>, String)> =
-        nodes.iter().map(|n| shell_of(&client, n)).collect();
+    let shells = nodes
+        .iter()
+        .map(|n| shell_of(&placed, n, cluster_id))
+        .collect::<Result<Vec<_>>>()?;
     // All checks are waited for; the first failure in node order is the answer.
     join_all(
         nodes
