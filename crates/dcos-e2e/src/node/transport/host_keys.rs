@@ -46,6 +46,8 @@ struct Inner {
     pinned: Mutex<HashMap<(IpAddr, u16), PublicKey>>,
     /// For existing hosts: the file's entries.
     file: Option<KnownHosts>,
+    /// The name a host at an address and port was given by (its file entries count too).
+    names: Mutex<HashMap<(IpAddr, u16), String>>,
 }
 
 /// Why a key was refused.
@@ -113,7 +115,28 @@ impl HostKeys {
         Ok(Self(Arc::new(Inner {
             pinned: Mutex::default(),
             file: Some(KnownHosts::parse(&text, path, checking)),
+            names: Mutex::default(),
         })))
+    }
+
+    /// The host at `ip` and `port` was given as `name`: the file's entries for that name
+    /// count for it too, as OpenSSH looks a host up by the name it was given (and writes
+    /// it so).
+    pub(crate) fn known_as(&self, ip: IpAddr, port: u16, name: &str) {
+        self.0
+            .names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((ip, port), name.to_ascii_lowercase());
+    }
+
+    fn name_of(&self, ip: IpAddr, port: u16) -> Option<String> {
+        self.0
+            .names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(ip, port))
+            .cloned()
     }
 
     /// Whether `key` may be `ip`'s (on `port`); a key accepted on first use is pinned.
@@ -131,7 +154,8 @@ impl HostKeys {
             return Err(Refusal::Mismatch);
         };
         let fingerprint = || key.fingerprint(HashAlg::Sha256).to_string();
-        let entries: Vec<&Entry> = file.for_host(ip, port).collect();
+        let name = self.name_of(ip, port);
+        let entries: Vec<&Entry> = file.for_host(ip, port, name.as_deref()).collect();
         if entries
             .iter()
             .any(|e| e.revoked && e.key.key_data() == key.key_data())
@@ -173,10 +197,11 @@ impl HostKeys {
     /// does). `None` when nothing is listed.
     pub(crate) fn preferred_algorithms(&self, ip: IpAddr, port: u16) -> Option<Vec<Algorithm>> {
         let pinned = self.lock().get(&(ip, port)).map(|k| k.algorithm());
+        let name = self.name_of(ip, port);
         let listed: Vec<Algorithm> = match (pinned, &self.0.file) {
             (Some(algorithm), _) => vec![algorithm],
             (None, Some(file)) => file
-                .for_host(ip, port)
+                .for_host(ip, port, name.as_deref())
                 .filter(|e| !e.revoked)
                 .map(|e| e.key.algorithm())
                 .collect(),
@@ -300,16 +325,21 @@ impl KnownHosts {
         }
     }
 
-    /// The entries for this address and port.
-    fn for_host(&self, ip: IpAddr, port: u16) -> impl Iterator<Item = &Entry> {
-        let name = if port == 22 {
-            ip.to_string()
-        } else {
-            format!("[{ip}]:{port}")
+    /// The entries for this address and port, or for the name the host was given.
+    fn for_host(&self, ip: IpAddr, port: u16, given: Option<&str>) -> impl Iterator<Item = &Entry> {
+        let form = |host: &str| {
+            if port == 22 {
+                host.to_string()
+            } else {
+                format!("[{host}]:{port}")
+            }
         };
+        let names: Vec<String> = std::iter::once(form(&ip.to_string()))
+            .chain(given.map(form))
+            .collect();
         self.entries
             .iter()
-            .filter(move |e| host_matches(&e.hosts, &name))
+            .filter(move |e| names.iter().any(|n| host_matches(&e.hosts, n)))
     }
 }
 
@@ -463,6 +493,33 @@ mod tests {
             Err(Refusal::Mismatch),
             "a Docker cluster trusts only the keys it made"
         );
+    }
+
+    #[test]
+    fn a_host_given_by_name_is_found_by_its_name_or_its_address() {
+        let text = format!(
+            "docker-host.example {k1}\n[{hashed}]:2222 {k2}\n",
+            k1 = line(&key(1)),
+            k2 = line(&key(2)),
+            hashed = "other.example",
+        );
+        let (_dir, keys) = file(&text, HostKeyChecking::Strict);
+        let at = ip("10.0.0.5");
+        assert!(matches!(
+            keys.check(at, 22, &key(1)),
+            Err(Refusal::Unknown { .. })
+        ));
+        keys.known_as(at, 22, "Docker-Host.example");
+        assert_eq!(keys.check(at, 22, &key(1)), Ok(()));
+        assert_eq!(
+            keys.preferred_algorithms(at, 22).unwrap()[0],
+            key(1).algorithm()
+        );
+        // On another port the name is written `[name]:port`, as OpenSSH does.
+        let other = ip("10.0.0.6");
+        keys.known_as(other, 2222, "other.example");
+        assert_eq!(keys.check(other, 2222, &key(2)), Ok(()));
+        assert_eq!(keys.check(other, 2222, &key(1)), Err(Refusal::Mismatch));
     }
 
     #[test]

@@ -91,6 +91,9 @@ pub(crate) async fn connect(address: &str, request_timeout: Duration) -> Result<
     let host_keys =
         HostKeys::from_file(&ssh_dir.join("known_hosts"), HostKeyChecking::Strict, true)?;
     let ip = resolve(&at.host, Parameter::DockerHost, address).await?;
+    if at.host.parse::<std::net::IpAddr>().is_err() {
+        host_keys.known_as(ip, at.port, &at.host);
+    }
     let mut settings = SshSettings::new(&key, CONNECT_TIMEOUT, MAX_SESSIONS, host_keys)?;
     settings.port = at.port;
     settings.tunnels_only = true;
