@@ -245,6 +245,19 @@ fn a_daemon_reached_over_ssh_runs_a_cluster() {
     // docker exec through the API over SSH (a hijacked connection).
     cluster.nodes().for_each(answers_as_itself);
     copies_both_ways(&cluster.agents()[0], b"over ssh\n");
+    // A stream left unread stalls only itself: a process writing far more than any
+    // buffer holds, never read, while other calls go on to the same daemon (they share
+    // one SSH connection; the stream has one of its own).
+    let flood = cluster.masters()[0]
+        .popen(dcos_e2e::Command::shell(
+            "head -c 300000000 /dev/zero; echo done",
+        ))
+        .unwrap();
+    for _ in 0..3 {
+        cluster.nodes().for_each(answers_as_itself);
+    }
+    copies_both_ways(&cluster.agents()[0], b"while a stream waits\n");
+    drop(flood);
     let listed = minidcos_at(&url, &["docker", "list"]).ok();
     assert!(listed.stdout.contains(&id), "{listed:?}");
     drop(cluster);

@@ -8,6 +8,7 @@ pub(crate) mod files;
 pub(crate) mod host_keys;
 pub(crate) mod jump;
 pub(crate) mod ssh;
+mod ssh_config;
 pub(crate) mod stream;
 pub(crate) mod trees;
 

@@ -25,9 +25,10 @@ use russh::{ChannelMsg, ChannelOpenFailure, Sig};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use super::host_keys::{Checker, HostKeys, Refusal};
+use super::ssh_config::{client_config, load_private_key};
 use super::stream;
 use super::{BoxFuture, Launch, PACED_LIMIT, RawProcess, Terminal, Transport, TransportKind};
-use crate::error::{Error, Parameter, Result};
+use crate::error::{Error, Result};
 use crate::node::command::{Tty, for_any_login_shell};
 
 /// Connections of their own being set up at once per node: sshd drops unauthenticated
@@ -88,58 +89,6 @@ pub(crate) trait Tunnel: Send + Sync + std::fmt::Debug {
         own: bool,
         node: &'a str,
     ) -> BoxFuture<'a, Result<(russh::ChannelStream<client::Msg>, Arc<Connection>)>>;
-}
-
-/// Our client settings; `host_key_order` puts some host key algorithms first.
-fn client_config(host_key_order: Option<Vec<russh::keys::Algorithm>>) -> client::Config {
-    let mut preferred = russh::Preferred {
-        // AES-GCM runs on the CPU's AES instructions: about twice the file
-        // throughput of the default ChaCha20-Poly1305 here.
-        cipher: std::borrow::Cow::Borrowed(&[
-            russh::cipher::AES_256_GCM,
-            russh::cipher::AES_128_GCM,
-            russh::cipher::CHACHA20_POLY1305,
-            russh::cipher::AES_256_CTR,
-            russh::cipher::AES_128_CTR,
-        ]),
-        ..Default::default()
-    };
-    if let Some(order) = host_key_order {
-        preferred.key = std::borrow::Cow::Owned(order);
-    }
-    client::Config {
-        // A killed node sends nothing; keepalives notice within ~10 s.
-        keepalive_interval: Some(Duration::from_secs(3)),
-        keepalive_max: 3,
-        window_size: 16 * 1024 * 1024,
-        channel_buffer_size: 256,
-        nodelay: true,
-        preferred,
-        ..Default::default()
-    }
-}
-
-/// Load a private key, refusing one that group or others can read (as OpenSSH does).
-pub(crate) fn load_private_key(path: &Path) -> Result<PrivateKey> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path).map_err(Error::io("read", path))?;
-    if meta.permissions().mode() & 0o077 != 0 {
-        return Err(Error::invalid(
-            Parameter::SshKeyPath,
-            path.display(),
-            format!(
-                "the private key is readable by others (mode {:o}); run `chmod 600` on it",
-                meta.permissions().mode() & 0o777
-            ),
-        ));
-    }
-    russh::keys::load_secret_key(path, None).map_err(|e| {
-        Error::invalid(
-            Parameter::SshKeyPath,
-            path.display(),
-            format!("not a usable private key: {e}"),
-        )
-    })
 }
 
 pub(crate) struct Connection {
@@ -417,14 +366,28 @@ impl SshTransport {
 
 impl SshTransport {
     /// A byte stream to the unix socket at `path` on the host (OpenSSH's
-    /// direct-streamlocal), on the shared connection, which it keeps open.
+    /// direct-streamlocal), which keeps its connection open: the shared one, or with
+    /// `own` a connection of its own, for a stream its reader may leave unread (see the
+    /// top: on the shared connection that would stall every other channel).
     pub(crate) async fn socket_stream(
         &self,
         user: &str,
         path: &str,
+        own: bool,
     ) -> Result<(russh::ChannelStream<client::Msg>, Arc<Connection>)> {
         let limit = self.settings.connect_timeout;
-        let conn = tokio::time::timeout(limit, self.connection(user))
+        let connecting = async {
+            if !own {
+                return self.connection(user).await;
+            }
+            let _slot = self
+                .handshakes
+                .acquire()
+                .await
+                .map_err(|_| self.error("connection closed", None))?;
+            Ok(Arc::new(self.connect(user, true).await?))
+        };
+        let conn = tokio::time::timeout(limit, connecting)
             .await
             .map_err(|_| self.timeout())??;
         let channel =

@@ -131,8 +131,9 @@ async fn send(
     socket: &str,
     mut request: BollardRequest,
 ) -> std::result::Result<hyper::Response<hyper::body::Incoming>, bollard::errors::Error> {
+    let own = streams(request.method(), request.uri().path());
     let (stream, connection) = ssh
-        .socket_stream(user, socket)
+        .socket_stream(user, socket, own)
         .await
         .map_err(std::io::Error::other)?;
     let stream = OnRuntime {
@@ -159,6 +160,35 @@ async fn send(
         hyper::header::HeaderValue::from_static("docker"),
     );
     Ok(sender.send_request(request).await?)
+}
+
+/// Whether a request's answer is a stream its reader paces (an exec's or an attach's
+/// output, logs, an image export, an archive) or a large upload: such a request gets an
+/// SSH connection of its own, so that a slow or idle reader stalls only itself, not the
+/// shared connection every other API call and node command travels on.
+fn streams(method: &hyper::Method, path: &str) -> bool {
+    let path = path.trim_start_matches('/');
+    // Versioned paths: `v1.47/exec/ID/start`.
+    let path = match path.split_once('/') {
+        Some((v, rest))
+            if v.starts_with('v') && v[1..].starts_with(|c: char| c.is_ascii_digit()) =>
+        {
+            rest
+        }
+        _ => path,
+    };
+    let parts: Vec<&str> = path.split('/').collect();
+    match parts.as_slice() {
+        ["exec", _, "start"] => true,
+        [
+            "containers",
+            _,
+            "attach" | "logs" | "archive" | "export" | "stats",
+        ] => true,
+        ["images", "get" | "load" | "create"] | ["images", _, "get" | "push"] => true,
+        ["build"] | ["events"] => true,
+        _ => *method == hyper::Method::PUT && path.ends_with("/archive"),
+    }
 }
 
 /// A channel stream that may be dropped off the runtime: a hijacked API connection (a
@@ -213,6 +243,36 @@ impl AsyncWrite for OnRuntime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paced_and_large_requests_get_a_connection_of_their_own() {
+        let get = hyper::Method::GET;
+        let post = hyper::Method::POST;
+        for (method, path) in [
+            (&post, "/v1.47/exec/abc/start"),
+            (&post, "/exec/abc/start"),
+            (&post, "/v1.47/containers/n-master-1/attach"),
+            (&get, "/v1.47/containers/x/logs"),
+            (&get, "/v1.47/images/get"),
+            (&post, "/v1.47/images/load"),
+            (&post, "/v1.47/images/create"),
+            (&get, "/v1.47/containers/x/archive"),
+        ] {
+            assert!(streams(method, path), "{method} {path}");
+        }
+        for (method, path) in [
+            (&get, "/v1.47/_ping"),
+            (&get, "/v1.47/info"),
+            (&post, "/v1.47/exec/abc/resize"),
+            (&get, "/v1.47/exec/abc/json"),
+            (&post, "/v1.47/containers/abc/exec"),
+            (&get, "/v1.47/containers/json"),
+            (&post, "/v1.47/containers/create"),
+            (&get, "/v1.47/images/abc/json"),
+        ] {
+            assert!(!streams(method, path), "{method} {path}");
+        }
+    }
 
     #[test]
     fn ssh_addresses_are_read_as_the_docker_cli_writes_them() {
