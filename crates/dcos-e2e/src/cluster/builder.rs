@@ -74,8 +74,8 @@ impl ClusterBuilder {
         self
     }
 
-    /// With [`create`](Self::create): once installed, wait for DC/OS to be healthy (at
-    /// most `timeout`), as part of creating: a cluster that does not become healthy is a
+    /// Once the nodes are there (and, with [`create`](Self::create), installed), wait for
+    /// DC/OS to be healthy (at most `timeout`), as part of creating: a cluster that does not become healthy is a
     /// failed creation (a log bundle with [`logs_on_failure`](Self::logs_on_failure),
     /// removed unless kept).
     pub fn wait_for_dcos(mut self, timeout: std::time::Duration) -> Self {
@@ -121,10 +121,7 @@ impl ClusterBuilder {
         backend.validate(&params, install)?;
         let made = backend.provision(&params).await?;
         let cluster = Cluster::from_new(made, params);
-        if !install {
-            return Ok(cluster);
-        }
-        if let Err(e) = cluster.finish_create().await {
+        if let Err(e) = cluster.finish_create(install).await {
             let id = cluster.id().to_string();
             if let Some(dir) = &cluster.params.logs_on_failure {
                 match cluster.export_logs(dir).await {
@@ -151,11 +148,11 @@ impl ClusterBuilder {
 }
 
 impl Cluster {
-    /// What `create` does after the nodes are there: install from `build_artifact`
-    /// (when given), then wait when asked.
-    async fn finish_create(&self) -> Result<()> {
+    /// What creating does after the nodes are there: install from `build_artifact`
+    /// (`create`, when given), then wait when asked.
+    async fn finish_create(&self, install: bool) -> Result<()> {
         let steps = &self.params.progress;
-        if let Some(options) = self.params.install_options() {
+        if install && let Some(options) = self.params.install_options() {
             Steps::tell(steps, "installing DC/OS");
             self.install(&options).await?;
         }

@@ -118,11 +118,6 @@ pub async fn create(args: CreateArgs, json: bool) -> Result<Status> {
         if let Some(last) = lock(&current).take() {
             last.done();
         }
-        if args.artifact.is_none() && args.wait {
-            let p = Progress::start("waiting for DC/OS");
-            cluster.wait_for_dcos(args.timeout).await?;
-            p.done();
-        }
         cluster.persist().await?;
         anyhow::Ok(cluster)
     };

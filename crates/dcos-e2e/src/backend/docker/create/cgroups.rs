@@ -15,10 +15,12 @@ const HOST_TREE: &str = "/run/dcos-e2e-host-cgroup";
 
 /// The v1 node's PID 1 until it execs systemd. `set -e`: a node that cannot have its
 /// hierarchies stops at once (its log says why) rather than booting half-blind.
-const V1_INIT: &str = r#"set -e
-h=/run/dcos-e2e-host-cgroup
+fn v1_init() -> String {
+    format!(
+        r#"set -e
+h={HOST_TREE}
 for d in "$h"/*; do
-  n=${d##*/}
+  n=${{d##*/}}
   if [ -L "$d" ]; then
     ln -s "$(readlink "$d")" "/sys/fs/cgroup/$n"
   elif [ -d "$d" ]; then
@@ -28,7 +30,9 @@ for d in "$h"/*; do
 done
 umount -l "$h"
 rmdir "$h"
-exec /sbin/init"#;
+exec /sbin/init"#
+    )
+}
 
 /// The parts of a node's container spec that give it its cgroups.
 #[derive(Debug, PartialEq, Eq)]
@@ -63,7 +67,7 @@ pub(crate) fn setup(cgroup_v2: bool, privileged: bool) -> CgroupSetup {
         };
     }
     CgroupSetup {
-        cmd: vec!["/bin/sh".into(), "-c".into(), V1_INIT.into()],
+        cmd: vec!["/bin/sh".into(), "-c".into(), v1_init()],
         tmpfs: vec![(
             "/sys/fs/cgroup".into(),
             "rw,nosuid,nodev,noexec,mode=755".into(),

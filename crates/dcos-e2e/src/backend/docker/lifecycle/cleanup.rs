@@ -9,7 +9,6 @@ use futures_util::future::join_all;
 use crate::backend::docker::create::workspace::is_workspace_of;
 use crate::backend::docker::daemon::client::{ContainerEntry, DockerClient};
 use crate::backend::docker::labels;
-use crate::backend::docker::lifecycle::watchdog;
 use crate::error::{Error, Result};
 
 /// Remove every object carrying the cluster's label, and its workspace, in one pass.
@@ -48,13 +47,16 @@ pub(crate) async fn remove_once(
         })
         .or_else(|| volumes.iter().find_map(|v| labels::workspace_of(&v.labels)));
     let found = containers.len() + volumes.len() + networks.len();
-    // Volumes and the network are freed once the containers are gone.
-    let mut errors: Vec<Error> =
-        join_all(containers.iter().map(|c| client.remove_container(&c.id)))
-            .await
-            .into_iter()
-            .filter_map(Result::err)
-            .collect();
+    // The watchdog goes first: it is stood down, not set off, while the rest goes.
+    let (watchdogs, rest): (Vec<_>, Vec<_>) = containers
+        .iter()
+        .partition(|c| labels::is_watchdog(c.labels.get(labels::ROLE)));
+    let mut errors: Vec<Error> = Vec::new();
+    for batch in [watchdogs, rest] {
+        // Volumes and the network are freed once the containers are gone.
+        let removed = join_all(batch.iter().map(|c| client.remove_container(&c.id))).await;
+        errors.extend(removed.into_iter().filter_map(Result::err));
+    }
     let volumes = join_all(volumes.iter().map(|v| client.remove_volume(&v.id)));
     let networks = join_all(networks.iter().map(|n| client.remove_network(&n.id)));
     let (volumes, networks) = tokio::join!(volumes, networks);
@@ -212,12 +214,9 @@ pub(crate) async fn sweep(
     cluster_id: &str,
     workspace: Option<&Path>,
 ) -> Result<()> {
-    // With a workspace, the sweep is one create's own: its watchdog carries that
-    // workspace's label and goes with the rest, and a watchdog of another create of the
-    // same id (which won the id) is not ours to stop.
-    if workspace.is_none() {
-        let _ = watchdog::disarm(client, cluster_id).await;
-    }
+    // Each pass stands the watchdog down first (see `remove_once`). With a workspace,
+    // the sweep is one create's own: only its watchdog carries that workspace's label; a
+    // watchdog of another create of the same id (which won the id) is not ours to stop.
     // Requests the creator had in flight when it was cut off (a network or container
     // being made) land up to a moment later: done once passes over QUIET found nothing.
     const QUIET: Duration = Duration::from_secs(3);

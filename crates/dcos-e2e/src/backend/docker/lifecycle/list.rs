@@ -11,7 +11,6 @@ use crate::backend::docker::daemon::client::DockerClient;
 use crate::backend::docker::labels;
 use crate::backend::docker::lifecycle::cleanup;
 use crate::backend::docker::lifecycle::owner::Verdict;
-use crate::backend::docker::lifecycle::watchdog;
 use crate::error::{Error, Result};
 use crate::node::Role;
 
@@ -201,8 +200,6 @@ pub(crate) async fn list(client: &DockerClient) -> Result<Vec<ClusterSummary>> {
 pub async fn destroy_cluster(cluster_id: &str) -> Result<()> {
     let client = DockerClient::connect().await?;
     let hosts = cleanup::hosts_of(&client, cluster_id).await?;
-    // Best effort: the watchdog's container goes with the rest anyway.
-    let _ = watchdog::disarm_on_all(&hosts, cluster_id).await;
     match cleanup::remove_on_all(&hosts, cluster_id, None).await? {
         0 => Err(Error::NoSuchCluster {
             cluster_id: cluster_id.to_string(),

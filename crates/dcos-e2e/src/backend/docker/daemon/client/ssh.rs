@@ -131,7 +131,7 @@ async fn send(
     socket: &str,
     mut request: BollardRequest,
 ) -> std::result::Result<hyper::Response<hyper::body::Incoming>, bollard::errors::Error> {
-    let own = streams(request.method(), request.uri().path());
+    let own = streams(request.uri().path());
     let (stream, connection) = ssh
         .socket_stream(user, socket, own)
         .await
@@ -166,7 +166,7 @@ async fn send(
 /// output, logs, an image export, an archive) or a large upload: such a request gets an
 /// SSH connection of its own, so that a slow or idle reader stalls only itself, not the
 /// shared connection every other API call and node command travels on.
-fn streams(method: &hyper::Method, path: &str) -> bool {
+fn streams(path: &str) -> bool {
     let path = path.trim_start_matches('/');
     // Versioned paths: `v1.47/exec/ID/start`.
     let path = match path.split_once('/') {
@@ -178,17 +178,19 @@ fn streams(method: &hyper::Method, path: &str) -> bool {
         _ => path,
     };
     let parts: Vec<&str> = path.split('/').collect();
-    match parts.as_slice() {
-        ["exec", _, "start"] => true,
-        [
-            "containers",
-            _,
-            "attach" | "logs" | "archive" | "export" | "stats",
-        ] => true,
-        ["images", "get" | "load" | "create"] | ["images", _, "get" | "push"] => true,
-        ["build"] | ["events"] => true,
-        _ => *method == hyper::Method::PUT && path.ends_with("/archive"),
-    }
+    matches!(
+        parts.as_slice(),
+        ["exec", _, "start"]
+            | [
+                "containers",
+                _,
+                "attach" | "logs" | "archive" | "export" | "stats"
+            ]
+            | ["images", "get" | "load" | "create"]
+            | ["images", _, "get" | "push"]
+            | ["build"]
+            | ["events"]
+    )
 }
 
 /// A channel stream that may be dropped off the runtime: a hijacked API connection (a
@@ -246,31 +248,29 @@ mod tests {
 
     #[test]
     fn paced_and_large_requests_get_a_connection_of_their_own() {
-        let get = hyper::Method::GET;
-        let post = hyper::Method::POST;
-        for (method, path) in [
-            (&post, "/v1.47/exec/abc/start"),
-            (&post, "/exec/abc/start"),
-            (&post, "/v1.47/containers/n-master-1/attach"),
-            (&get, "/v1.47/containers/x/logs"),
-            (&get, "/v1.47/images/get"),
-            (&post, "/v1.47/images/load"),
-            (&post, "/v1.47/images/create"),
-            (&get, "/v1.47/containers/x/archive"),
+        for path in [
+            "/v1.47/exec/abc/start",
+            "/exec/abc/start",
+            "/v1.47/containers/n-master-1/attach",
+            "/v1.47/containers/x/logs",
+            "/v1.47/images/get",
+            "/v1.47/images/load",
+            "/v1.47/images/create",
+            "/v1.47/containers/x/archive",
         ] {
-            assert!(streams(method, path), "{method} {path}");
+            assert!(streams(path), "{path}");
         }
-        for (method, path) in [
-            (&get, "/v1.47/_ping"),
-            (&get, "/v1.47/info"),
-            (&post, "/v1.47/exec/abc/resize"),
-            (&get, "/v1.47/exec/abc/json"),
-            (&post, "/v1.47/containers/abc/exec"),
-            (&get, "/v1.47/containers/json"),
-            (&post, "/v1.47/containers/create"),
-            (&get, "/v1.47/images/abc/json"),
+        for path in [
+            "/v1.47/_ping",
+            "/v1.47/info",
+            "/v1.47/exec/abc/resize",
+            "/v1.47/exec/abc/json",
+            "/v1.47/containers/abc/exec",
+            "/v1.47/containers/json",
+            "/v1.47/containers/create",
+            "/v1.47/images/abc/json",
         ] {
-            assert!(!streams(method, path), "{method} {path}");
+            assert!(!streams(path), "{path}");
         }
     }
 
