@@ -94,7 +94,7 @@ fn by_hand_steps(cluster: &Cluster, delay: u32) -> Result<InstallTimes> {
         &ips(cluster.masters()),
         &ips(cluster.agents()),
         &ips(cluster.public_agents()),
-        cluster.default_ssh_user(),
+        cluster.default_user(),
         Some(&delay_config(delay)?),
     );
     std::fs::write(genconf.join("config.yaml"), config)?;

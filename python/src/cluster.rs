@@ -32,7 +32,7 @@ impl ClusterHandle {
     fn new(cluster: Cluster) -> Self {
         Self {
             id: cluster.id().to_string(),
-            default_ssh_user: cluster.default_ssh_user().to_string(),
+            default_ssh_user: cluster.default_user().to_string(),
             workspace: cluster.workspace().map(PathBuf::from),
             cluster: Some(Arc::new(cluster)),
         }
@@ -67,7 +67,8 @@ impl ClusterHandle {
         &self.id
     }
 
-    /// The user commands run as by default.
+    /// The user commands run as by default (the name of DC/OS E2E's 2017 API; `Node`
+    /// calls the same user `default_user`).
     #[getter]
     fn default_ssh_user(&self) -> &str {
         &self.default_ssh_user

@@ -33,7 +33,7 @@ fn wraps_the_nodes_of_a_docker_cluster() {
         .provision()
         .expect("the wrapping cluster is created");
     assert_eq!(wrapped.as_async().backend_name(), "ExistingCluster");
-    assert_eq!(wrapped.default_ssh_user(), "root");
+    assert_eq!(wrapped.default_user(), "root");
     assert_eq!(wrapped.workspace(), None);
     assert_eq!(wrapped.nodes().count(), 3);
 

@@ -140,6 +140,6 @@ pub(crate) fn run_from_drop(work: BoxFuture<'static, Result<()>>) -> bool {
 pub(crate) struct NewCluster {
     pub liveness: Arc<Liveness>,
     pub nodes: PerRole<Vec<Node>>,
-    pub default_ssh_user: String,
+    pub default_user: String,
     pub running: Box<dyn RunningCluster>,
 }

@@ -196,9 +196,9 @@ impl Cluster {
         self.inner.backend_name()
     }
 
-    /// See [`crate::Cluster::default_ssh_user`].
-    pub fn default_ssh_user(&self) -> &str {
-        self.inner.default_ssh_user()
+    /// See [`crate::Cluster::default_user`].
+    pub fn default_user(&self) -> &str {
+        self.inner.default_user()
     }
 
     /// See [`crate::Cluster::workspace`].

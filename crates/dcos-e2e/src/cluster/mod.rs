@@ -49,7 +49,7 @@ use crate::policy::keep_requested;
 pub struct Cluster {
     liveness: Arc<Liveness>,
     nodes: PerRole<Vec<Node>>,
-    default_ssh_user: String,
+    default_user: String,
     params: ClusterParams,
     backend: Box<dyn RunningCluster>,
     /// Set once the drop policy no longer applies (destroyed, persisted or kept).
@@ -84,13 +84,13 @@ impl Cluster {
         let NewCluster {
             liveness,
             nodes,
-            default_ssh_user,
+            default_user,
             running: backend,
         } = made;
         Self {
             liveness,
             nodes,
-            default_ssh_user,
+            default_user,
             params,
             backend,
             settled: AtomicBool::new(false),
@@ -143,8 +143,8 @@ impl Cluster {
     }
 
     /// The user node commands run as by default (`root` for Docker clusters).
-    pub fn default_ssh_user(&self) -> &str {
-        &self.default_ssh_user
+    pub fn default_user(&self) -> &str {
+        &self.default_user
     }
 
     /// The per-cluster temporary directory (keys, genconf), if the backend made one.
@@ -169,7 +169,7 @@ impl Cluster {
             masters: self.masters(),
             agents: self.agents(),
             public_agents: self.public_agents(),
-            ssh_user: &self.default_ssh_user,
+            ssh_user: &self.default_user,
             live: self.params.log_output_live,
         };
         install::install(self.id(), &target, options, &genconf).await

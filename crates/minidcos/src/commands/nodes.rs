@@ -37,7 +37,7 @@ struct NodeView {
 struct ClusterView {
     cluster_id: String,
     backend: &'static str,
-    default_ssh_user: String,
+    default_user: String,
     workspace: Option<PathBuf>,
     ssh_key_path: Option<PathBuf>,
     /// Where a browser reaches the first master (its address; published ports).
@@ -112,7 +112,7 @@ async fn show(cluster: &Cluster, json: bool) {
     let view = ClusterView {
         cluster_id: cluster.id().to_string(),
         backend: cluster.backend_name(),
-        default_ssh_user: cluster.default_ssh_user().to_string(),
+        default_user: cluster.default_user().to_string(),
         workspace: cluster.workspace().map(Path::to_path_buf),
         ssh_key_path: cluster
             .nodes()

@@ -61,7 +61,8 @@ impl From<Node> for Host {
 }
 
 /// A backend that wraps hosts that already exist:
-/// `ExistingCluster(masters, agents, public_agents, default_ssh_user)`.
+/// DC/OS E2E's 2017 `ExistingCluster(masters, agents, public_agents, default_ssh_user)`,
+/// whose `default_ssh_user` is our `default_user`.
 ///
 /// Creating a [`Cluster`](crate::Cluster) with it is refused unless: `build_artifact` is
 /// none; `extra_config` is none or empty; `masters`, `agents` and `public_agents` equal
@@ -72,19 +73,19 @@ pub struct ExistingCluster {
     masters: Vec<Host>,
     agents: Vec<Host>,
     public_agents: Vec<Host>,
-    default_ssh_user: String,
+    default_user: String,
     connect_timeout: Duration,
     known_hosts: Option<PathBuf>,
     host_key_checking: HostKeyChecking,
 }
 
 impl ExistingCluster {
-    /// Wrap these hosts; commands run as `default_ssh_user`.
+    /// Wrap these hosts; commands run as `default_user`.
     pub fn new<M, A, P>(
         masters: M,
         agents: A,
         public_agents: P,
-        default_ssh_user: impl Into<String>,
+        default_user: impl Into<String>,
     ) -> Self
     where
         M: IntoIterator,
@@ -98,7 +99,7 @@ impl ExistingCluster {
             masters: masters.into_iter().map(Into::into).collect(),
             agents: agents.into_iter().map(Into::into).collect(),
             public_agents: public_agents.into_iter().map(Into::into).collect(),
-            default_ssh_user: default_ssh_user.into(),
+            default_user: default_user.into(),
             connect_timeout: Duration::from_secs(10),
             known_hosts: None,
             host_key_checking: HostKeyChecking::Strict,
@@ -258,7 +259,7 @@ impl ExistingCluster {
                     ip: host.ip_address,
                     ssh_key_path: host.ssh_key_path.clone(),
                     ssh_jump: None,
-                    default_user: self.default_ssh_user.clone(),
+                    default_user: self.default_user.clone(),
                     host_key_check: OpenSshCheck {
                         known_hosts: self.known_hosts_path(),
                         accept_new: self.host_key_checking == HostKeyChecking::AcceptNew,
@@ -273,7 +274,7 @@ impl ExistingCluster {
         Ok(NewCluster {
             liveness,
             nodes,
-            default_ssh_user: self.default_ssh_user.clone(),
+            default_user: self.default_user.clone(),
             running: Box::new(Existing {
                 hosts: self.clone(),
                 params: p.clone(),

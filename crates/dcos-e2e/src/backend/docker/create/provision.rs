@@ -396,7 +396,7 @@ impl Plan<'_> {
         Ok(NewCluster {
             liveness,
             nodes,
-            default_ssh_user: DEFAULT_USER.into(),
+            default_user: DEFAULT_USER.into(),
             running: Box::new(running),
         })
     }

@@ -23,7 +23,7 @@ pub(crate) async fn attach(id: &str, transport: Option<TransportKind>) -> Result
     Ok(NewCluster {
         liveness: found.liveness,
         nodes: found.nodes,
-        default_ssh_user: DEFAULT_USER.into(),
+        default_user: DEFAULT_USER.into(),
         running: Box::new(running),
     })
 }
