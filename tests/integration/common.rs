@@ -65,30 +65,33 @@ pub fn leftovers(cluster_id: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
     leftovers_at(None, cluster_id)
 }
 
+/// `docker [-H HOST] ARGS`, which must succeed (a failed listing would otherwise look
+/// like "nothing there"); its non-empty stdout lines.
+pub fn docker_lines(host: Option<&str>, args: &[&str]) -> Vec<String> {
+    let out = Proc::new("docker")
+        .args(host.map(|h| ["-H", h]).into_iter().flatten())
+        .args(args)
+        .output()
+        .expect("docker CLI runs");
+    assert!(
+        out.status.success(),
+        "docker {host:?} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// [`leftovers`] on the daemon at `host` (default: the `docker` CLI's).
 pub fn leftovers_at(
     host: Option<&str>,
     cluster_id: &str,
 ) -> (Vec<String>, Vec<String>, Vec<String>) {
     let filter = format!("label={}={}", labels::CLUSTER_ID, cluster_id);
-    let list = |args: &[&str]| -> Vec<String> {
-        let out = Proc::new("docker")
-            .args(host.map(|h| ["-H", h]).into_iter().flatten())
-            .args(args)
-            .output()
-            .expect("docker CLI runs");
-        // A failed listing would otherwise look like "nothing left".
-        assert!(
-            out.status.success(),
-            "docker {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| !l.is_empty())
-            .map(str::to_string)
-            .collect()
-    };
+    let list = |args: &[&str]| docker_lines(host, args);
     (
         list(&["ps", "-a", "-q", "--filter", &filter]),
         list(&["network", "ls", "-q", "--filter", &filter]),
@@ -218,4 +221,27 @@ pub fn assert_host_mounts_as(before: &[String], when: &str) {
         gone.is_empty() && came.is_empty(),
         "the host's mounts changed {when}:\n  was: {gone:#?}\n  now: {came:#?}"
     );
+}
+
+/// One test per transport (`ssh::CASE`, `docker_exec::CASE`) for each `async fn
+/// CASE(kind: TransportKind)` of the module it is used in.
+macro_rules! both_transports {
+    ($($case:ident),* $(,)?) => {
+        mod ssh {
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $case() {
+                    super::$case(dcos_e2e::TransportKind::Ssh).await
+                }
+            )*
+        }
+        mod docker_exec {
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $case() {
+                    super::$case(dcos_e2e::TransportKind::DockerExec).await
+                }
+            )*
+        }
+    };
 }

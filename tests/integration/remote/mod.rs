@@ -57,22 +57,7 @@ fn host_address(host: &str) -> String {
 
 /// `docker -H HOST ARGS`, which must succeed; its stdout lines.
 fn docker_at(host: &str, args: &[&str]) -> Vec<String> {
-    let out = Proc::new("docker")
-        .arg("-H")
-        .arg(host)
-        .args(args)
-        .output()
-        .expect("docker CLI runs");
-    assert!(
-        out.status.success(),
-        "docker -H {host} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect()
+    common::docker_lines(Some(host), args)
 }
 
 /// Containers, networks and volumes of the cluster on that daemon.

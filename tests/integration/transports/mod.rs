@@ -12,27 +12,6 @@ use dcos_e2e::{
 
 use crate::common;
 
-macro_rules! both_transports {
-    ($($case:ident),* $(,)?) => {
-        mod ssh {
-            $(
-                #[tokio::test(flavor = "multi_thread")]
-                async fn $case() {
-                    super::$case(dcos_e2e::TransportKind::Ssh).await
-                }
-            )*
-        }
-        mod docker_exec {
-            $(
-                #[tokio::test(flavor = "multi_thread")]
-                async fn $case() {
-                    super::$case(dcos_e2e::TransportKind::DockerExec).await
-                }
-            )*
-        }
-    };
-}
-
 mod commands;
 mod concurrency;
 mod failures;

@@ -15,29 +15,6 @@ use crate::common;
 /// A hang guard only: far above anything that should take a second.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// One test per transport (`ssh::CASE`, `docker_exec::CASE`) for each `async fn
-/// CASE(kind: TransportKind)` of the module it is used in.
-macro_rules! both_transports {
-    ($($case:ident),* $(,)?) => {
-        mod ssh {
-            $(
-                #[tokio::test(flavor = "multi_thread")]
-                async fn $case() {
-                    super::$case(dcos_e2e::TransportKind::Ssh).await
-                }
-            )*
-        }
-        mod docker_exec {
-            $(
-                #[tokio::test(flavor = "multi_thread")]
-                async fn $case() {
-                    super::$case(dcos_e2e::TransportKind::DockerExec).await
-                }
-            )*
-        }
-    };
-}
-
 mod commands;
 mod files;
 mod host_keys;
