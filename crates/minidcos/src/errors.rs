@@ -120,6 +120,12 @@ fn hint_for(lib: &Lib) -> Option<String> {
             Lib::ImageBuild { .. } => {
                 "check the mirror (--mirror) and that you are root; `minidcos docker doctor`"
             }
+            Lib::CreateFailed(f) if matches!(f.cause, Lib::AddressPoolsExhausted { .. }) => {
+                return hint_for(&f.cause);
+            }
+            Lib::AddressPoolsExhausted { .. } => {
+                "`minidcos docker list` shows the clusters, `minidcos docker doctor` counts the free subnets; docs/troubleshooting.md shows a daemon.json with room for hundreds"
+            }
             Lib::CreateFailed(f) => match f.aftermath {
                 Aftermath::Kept(_) => {
                     "inspect it with `minidcos docker inspect`, remove it with `minidcos docker destroy`"

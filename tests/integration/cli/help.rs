@@ -79,6 +79,7 @@ fn help_has_examples_and_completions_and_doctor_work() {
         "node image",
         "debootstrap",
         "Debian mirror",
+        "address pools",
         "distributions",
         "engine image",
         "engine cgroups",
@@ -105,6 +106,17 @@ fn help_has_examples_and_completions_and_doctor_work() {
     let all_ok = checks.iter().all(|c| c["ok"] == true);
     assert_eq!(human.code, Some(if all_ok { 0 } else { 1 }), "{human:?}");
     assert_eq!(json.code, human.code);
+    let pools = checks
+        .iter()
+        .find(|c| c["check"] == "address pools")
+        .unwrap();
+    assert!(
+        pools["detail"]
+            .as_str()
+            .unwrap()
+            .contains("more clusters fit"),
+        "{pools}"
+    );
     let node_image = checks.iter().find(|c| c["check"] == "node image").unwrap();
     assert_eq!(node_image["ok"], true, "the image was built: {node_image}");
 

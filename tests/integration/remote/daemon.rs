@@ -9,7 +9,9 @@ use std::time::Duration;
 use dcos_e2e::blocking::Cluster;
 use dcos_e2e::{Docker, Error, ExtraConfig, Mount, TransportKind};
 
-use super::{copies_both_ways, docker_at, healthy_and_tested, hold, objects_on, remote};
+use super::{
+    copies_both_ways, docker_at, healthy_and_tested, hold, objects_on, remote, remote_daemon,
+};
 use crate::common;
 use crate::process::{minidcos_at, poll, send_signal, spawn_holder};
 
@@ -24,6 +26,61 @@ fn use_remote() -> &'static str {
     // test runs in its own process.
     unsafe { std::env::set_var("DOCKER_HOST", host) };
     host
+}
+
+/// A daemon whose address pools are all given out: the create fails naming that cause
+/// (not a bare API error), and leaves nothing there. The daemon is this test's own (its
+/// pools are 16 subnets, see `scripts/remote-daemon`): filling a shared one would fail
+/// other tests' creates.
+#[test]
+fn a_daemon_with_no_free_subnet_is_named_as_the_cause() {
+    common::node_image();
+    let host = remote_daemon(&["start", "r9"]);
+    // Every subnet taken, by networks that are not ours.
+    let mut filled = 0;
+    while Proc::new("docker")
+        .args([
+            "-H",
+            &host,
+            "network",
+            "create",
+            &format!("filler-{filled}"),
+        ])
+        .output()
+        .expect("docker CLI runs")
+        .status
+        .success()
+    {
+        filled += 1;
+        assert!(filled < 64, "the daemon's pools never ran out");
+    }
+    assert!(filled > 0, "no network could be made on the test daemon");
+    // SAFETY: set before this test starts any thread of its own or any runtime; each
+    // test runs in its own process.
+    unsafe { std::env::set_var("DOCKER_HOST", &host) };
+    let id = "dcos-e2e-pools-test";
+    let err = Cluster::builder(Docker::new().cluster_id(id))
+        .masters(1)
+        .agents(0)
+        .public_agents(0)
+        .provision()
+        .expect_err("a create with no free subnet fails");
+    let cause = match &err {
+        Error::CreateFailed(f) => &f.cause,
+        other => other,
+    };
+    assert!(
+        matches!(cause, Error::AddressPoolsExhausted { host: h } if *h == host),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("default-address-pools")
+            || cause.to_string().contains("default-address-pools"),
+        "{err}"
+    );
+    assert!(objects_on(&host, id).is_empty(), "left on the daemon");
+    // The daemon, its fillers and all it made go with it.
+    remote_daemon(&["stop", "r9"]);
 }
 
 #[test]

@@ -26,19 +26,22 @@ mod swarm;
 /// idempotent, and serialises its callers).
 fn remote() -> &'static str {
     static HOST: OnceLock<String> = OnceLock::new();
-    HOST.get_or_init(|| {
-        let script = common::repo_root().join("scripts/remote-daemon");
-        let out = Proc::new(&script)
-            .args(["start", "r1"])
-            .output()
-            .expect("scripts/remote-daemon runs");
-        assert!(
-            out.status.success(),
-            "scripts/remote-daemon start r1: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    })
+    HOST.get_or_init(|| remote_daemon(&["start", "r1"]))
+}
+
+/// `scripts/remote-daemon ARGS`, which must succeed; what it prints.
+fn remote_daemon(args: &[&str]) -> String {
+    let script = common::repo_root().join("scripts/remote-daemon");
+    let out = Proc::new(&script)
+        .args(args)
+        .output()
+        .expect("scripts/remote-daemon runs");
+    assert!(
+        out.status.success(),
+        "scripts/remote-daemon {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// The state directory of the test daemon at `host` (see `scripts/remote-daemon`).

@@ -93,6 +93,16 @@ pub enum Error {
         detail: String,
     },
 
+    /// The daemon's address pools have no subnet left for the cluster's network (each
+    /// cluster takes one; Docker's default pools hold 31).
+    #[error(
+        "the Docker daemon at {host} has no free subnet for the cluster's network: each cluster takes one from the daemon's address pools, and they are all in use; destroy clusters you no longer need, or give the daemon more, smaller subnets with `default-address-pools` in its daemon.json"
+    )]
+    AddressPoolsExhausted {
+        /// The daemon.
+        host: String,
+    },
+
     /// A file or directory operation on this host failed.
     #[error("cannot {action} {}", path.display())]
     Io {

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::backend::docker::daemon::client::{ContainerSpec, DockerClient, MountSpec, op};
 use crate::backend::docker::daemon::facts::daemon_facts;
+use crate::backend::docker::daemon::pools;
 use crate::backend::docker::image::{self, Distribution, ImageOptions};
 use crate::backend::docker::labels;
 use crate::error::Result;
@@ -156,6 +157,7 @@ pub async fn doctor(workspace_dir: Option<&Path>) -> Vec<DoctorCheck> {
         mirror.unwrap_or_else(|| "none in /etc/apt".into()),
         "pass --mirror URL to build-image",
     ));
+    checks.push(pool_check(&client).await);
     checks.extend(engine_checks(&client, has_image.then_some(tag.as_str()), cgroup_v2).await);
     let instances = std::fs::read_to_string("/proc/sys/fs/inotify/max_user_instances")
         .ok()
@@ -191,6 +193,50 @@ pub async fn doctor(workspace_dir: Option<&Path>) -> Vec<DoctorCheck> {
         )),
     }
     checks
+}
+
+/// How many more clusters the daemon's address pools hold (one subnet each). The pools
+/// are read from this machine's daemon.json for its default socket; any other daemon
+/// is taken to have Docker's defaults, and the detail says so.
+async fn pool_check(client: &DockerClient) -> DoctorCheck {
+    let name = "address pools";
+    let hint = "destroy clusters you no longer need, or set `default-address-pools` in the daemon's daemon.json (e.g. base 10.200.0.0/16, size 24: 256 subnets)";
+    let used = match client.network_subnets().await {
+        Ok(subnets) => subnets,
+        Err(e) => {
+            return check(
+                name,
+                false,
+                crate::error::chain(&e),
+                "the daemon did not list its networks",
+            );
+        }
+    };
+    let used: Vec<_> = used
+        .iter()
+        .filter_map(|s| pools::Subnet::parse(s))
+        .collect();
+    let configured = client
+        .host()
+        .trim_start_matches("unix://")
+        .ends_with("run/docker.sock")
+        .then(|| std::fs::read_to_string("/etc/docker/daemon.json").ok())
+        .flatten()
+        .and_then(|text| pools::from_daemon_json(&text));
+    let (source, pools) = match configured {
+        Some(p) => ("daemon.json's default-address-pools", p),
+        None => ("Docker's default pools", pools::docker_defaults()),
+    };
+    let free = pools::free_subnets(&pools, &used);
+    check(
+        name,
+        free > 0,
+        format!(
+            "{free} more clusters fit ({source}; subnets in use: {})",
+            used.len()
+        ),
+        hint,
+    )
 }
 
 fn free_bytes(dir: &Path) -> Option<u64> {

@@ -331,7 +331,12 @@ impl Plan<'_> {
                     client
                         .create_network(spec)
                         .await
-                        .map_err(op(format!("creating network {id}")))
+                        .map_err(|e| match e.fault() {
+                            Fault::PoolsExhausted => Error::AddressPoolsExhausted {
+                                host: client.host().to_string(),
+                            },
+                            _ => op(format!("creating network {id}"))(e),
+                        })
                 }
             }
         };

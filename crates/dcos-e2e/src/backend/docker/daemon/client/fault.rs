@@ -24,6 +24,8 @@ pub(crate) enum Fault {
     PrivilegesRefused,
     /// A conflict with an object that exists (a name taken, 409).
     Conflict,
+    /// The daemon's address pools have no subnet left for a new network.
+    PoolsExhausted,
     /// No answer: the connection failed or the request timed out.
     Connection,
     /// Anything else.
@@ -90,6 +92,14 @@ fn classify(error: &ApiError) -> Fault {
 fn classify_message(status: u16, message: &str) -> Fault {
     let m = message.to_ascii_lowercase();
     let has = |needles: &[&str]| needles.iter().any(|n| m.contains(n));
+    // Docker 20.10 and later, with a 404 (the pool was not found); before, "all
+    // predefined address pools have been fully subnetted".
+    if has(&[
+        "non-overlapping ipv4 address pool",
+        "have been fully subnetted",
+    ]) {
+        return Fault::PoolsExhausted;
+    }
     if status == 404 {
         return Fault::NotFound;
     }
@@ -124,6 +134,14 @@ fn classify_message(status: u16, message: &str) -> Fault {
         ])
     {
         return Fault::PrivilegesRefused;
+    }
+    // Docker 20.10 and later; before, "all predefined address pools have been fully
+    // subnetted".
+    if has(&[
+        "non-overlapping ipv4 address pool",
+        "have been fully subnetted",
+    ]) {
+        return Fault::PoolsExhausted;
     }
     if status == 409 {
         return Fault::Conflict;
@@ -190,6 +208,16 @@ mod tests {
                 409,
                 "Conflict. The container name \"/dcos-e2e-1a2b-watchdog\" is already in use by container \"77aa\". You have to remove (or rename) that container to be able to reuse that name.",
                 Fault::Conflict,
+            ),
+            (
+                404,
+                "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network",
+                Fault::PoolsExhausted,
+            ),
+            (
+                500,
+                "failed to allocate gateway: all predefined address pools have been fully subnetted",
+                Fault::PoolsExhausted,
             ),
             (
                 400,

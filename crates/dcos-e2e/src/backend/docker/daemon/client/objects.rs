@@ -7,8 +7,8 @@ use bollard::models::{
     LocalNodeState, NetworkCreateRequest, SystemInfoCgroupVersionEnum, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    InspectNetworkOptions, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
-    RemoveVolumeOptions,
+    InspectNetworkOptions, ListNetworksOptions, ListNetworksOptionsBuilder,
+    ListVolumesOptionsBuilder, RemoveVolumeOptions,
 };
 
 use super::{ApiResult, DaemonError, DockerClient, Fault, ObjectEntry, op, while_busy};
@@ -108,6 +108,22 @@ impl DockerClient {
                 labels: n.labels.unwrap_or_default(),
                 swarm_scoped: n.scope.as_deref() == Some("swarm"),
             })
+            .collect())
+    }
+
+    /// The IPv4 subnets of every network on the daemon, ours or not: what its address
+    /// pools have given out.
+    pub(crate) async fn network_subnets(&self) -> Result<Vec<String>> {
+        let list = self
+            .api
+            .list_networks(None::<ListNetworksOptions>)
+            .await
+            .map_err(|e| op("listing networks")(e.into()))?;
+        Ok(list
+            .into_iter()
+            .filter_map(|n| n.ipam?.config)
+            .flatten()
+            .filter_map(|c| c.subnet)
             .collect())
     }
 

@@ -1,0 +1,155 @@
+//! The daemon's address pools: each cluster's bridge network takes one subnet from
+//! them, so they bound how many clusters a daemon holds at once (about 30 with
+//! Docker's defaults). This counts the subnets still free.
+
+use std::net::Ipv4Addr;
+
+/// An IPv4 subnet: its first address and prefix length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Subnet {
+    base: u32,
+    prefix: u8,
+}
+
+impl Subnet {
+    /// `a.b.c.d/n`; `None` for IPv6 or anything malformed.
+    pub(crate) fn parse(cidr: &str) -> Option<Self> {
+        let (addr, prefix) = cidr.trim().split_once('/')?;
+        let addr: Ipv4Addr = addr.parse().ok()?;
+        let prefix: u8 = prefix.parse().ok().filter(|p| *p <= 32)?;
+        Some(Self {
+            base: u32::from(addr) & mask(prefix),
+            prefix,
+        })
+    }
+
+    fn overlaps(&self, other: &Subnet) -> bool {
+        let shorter = self.prefix.min(other.prefix);
+        self.base & mask(shorter) == other.base & mask(shorter)
+    }
+}
+
+fn mask(prefix: u8) -> u32 {
+    u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0)
+}
+
+/// One `default-address-pools` entry: a range cut into subnets of `size` bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Pool {
+    base: Subnet,
+    size: u8,
+}
+
+impl Pool {
+    /// The subnets the daemon cuts this pool into.
+    fn subnets(&self) -> impl Iterator<Item = Subnet> {
+        let bits = u32::from(self.size.saturating_sub(self.base.prefix));
+        // A pool cut into more than 2^16 subnets is counted as that many: enough to
+        // say "plenty" and bounded.
+        let count = 1u32.checked_shl(bits.min(16)).unwrap_or(1);
+        let step = 1u32.checked_shl(32 - u32::from(self.size)).unwrap_or(0);
+        let (base, size) = (self.base.base, self.size);
+        (0..count).map(move |i| Subnet {
+            base: base.wrapping_add(i.wrapping_mul(step)),
+            prefix: size,
+        })
+    }
+}
+
+/// Docker's built-in pools: 172.17.0.0/16 to 172.31.0.0/16 whole, and 192.168.0.0/16
+/// cut into /20s (31 subnets).
+pub(crate) fn docker_defaults() -> Vec<Pool> {
+    let mut pools: Vec<Pool> = (17..=31)
+        .map(|b| Pool {
+            base: Subnet {
+                base: u32::from(Ipv4Addr::new(172, b, 0, 0)),
+                prefix: 16,
+            },
+            size: 16,
+        })
+        .collect();
+    pools.push(Pool {
+        base: Subnet {
+            base: u32::from(Ipv4Addr::new(192, 168, 0, 0)),
+            prefix: 16,
+        },
+        size: 20,
+    });
+    pools
+}
+
+/// The `default-address-pools` of a daemon.json, when it sets any.
+pub(crate) fn from_daemon_json(text: &str) -> Option<Vec<Pool>> {
+    let json: serde_json::Value = serde_json::from_str(text).ok()?;
+    let pools: Vec<Pool> = json
+        .get("default-address-pools")?
+        .as_array()?
+        .iter()
+        .filter_map(|p| {
+            let base = Subnet::parse(p.get("base")?.as_str()?)?;
+            let size = u8::try_from(p.get("size")?.as_u64()?).ok()?;
+            (base.prefix..=32)
+                .contains(&size)
+                .then_some(Pool { base, size })
+        })
+        .collect();
+    (!pools.is_empty()).then_some(pools)
+}
+
+/// How many subnets of `pools` overlap none of the networks' subnets in `used`: how
+/// many more bridge networks (clusters) the daemon can make.
+pub(crate) fn free_subnets(pools: &[Pool], used: &[Subnet]) -> usize {
+    pools
+        .iter()
+        .flat_map(Pool::subnets)
+        .filter(|s| !used.iter().any(|u| u.overlaps(s)))
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(s: &str) -> Subnet {
+        Subnet::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_fresh_daemon_has_31_subnets_and_its_own_bridge_takes_one() {
+        let defaults = docker_defaults();
+        assert_eq!(free_subnets(&defaults, &[]), 31);
+        // docker0 sits on 172.17.0.0/16.
+        assert_eq!(free_subnets(&defaults, &[net("172.17.0.0/16")]), 30);
+        // A /20 inside 192.168 takes one of its sixteen; a /24 inside one /20 too.
+        assert_eq!(
+            free_subnets(&defaults, &[net("192.168.16.0/20"), net("192.168.40.0/24")]),
+            29
+        );
+        // A network wider than a pool's subnets takes all it covers.
+        assert_eq!(free_subnets(&defaults, &[net("172.16.0.0/12")]), 16);
+        assert_eq!(free_subnets(&defaults, &[net("0.0.0.0/0")]), 0);
+    }
+
+    #[test]
+    fn daemon_json_pools_replace_the_defaults() {
+        let json = r#"{"default-address-pools":[{"base":"10.200.0.0/16","size":24}]}"#;
+        let pools = from_daemon_json(json).unwrap();
+        assert_eq!(free_subnets(&pools, &[]), 256);
+        assert_eq!(free_subnets(&pools, &[net("10.200.3.0/24")]), 255);
+        assert!(from_daemon_json(r#"{"debug":true}"#).is_none());
+        assert!(from_daemon_json("not json").is_none());
+        // A size shorter than the base is not a pool the daemon would take.
+        assert!(
+            from_daemon_json(r#"{"default-address-pools":[{"base":"10.0.0.0/16","size":8}]}"#)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn subnets_parse_as_the_daemon_writes_them() {
+        assert_eq!(net("172.18.0.0/16"), net("172.18.5.1/16"));
+        for bad in ["fd00::/64", "172.18.0.0", "172.18.0.0/33", "x/16"] {
+            assert!(Subnet::parse(bad).is_none(), "{bad}");
+        }
+    }
+}
