@@ -3,7 +3,6 @@
 //! cluster is removed from both (by the watchdogs, by `clean`, by `destroy` through
 //! either daemon).
 
-use std::process::Command as Proc;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -22,17 +21,7 @@ use crate::process::{minidcos_at, poll, send_signal, spawn_holder};
 fn swarm() -> &'static [String; 2] {
     static HOSTS: OnceLock<[String; 2]> = OnceLock::new();
     HOSTS.get_or_init(|| {
-        let script = common::repo_root().join("scripts/remote-daemon");
-        let out = Proc::new(&script)
-            .args(["swarm", "r4", "r5"])
-            .output()
-            .expect("scripts/remote-daemon runs");
-        assert!(
-            out.status.success(),
-            "scripts/remote-daemon swarm r4 r5: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8_lossy(&out.stdout);
+        let text = super::remote_daemon(&["swarm", "r4", "r5"]);
         let hosts: Vec<&str> = text.lines().collect();
         [hosts[0].to_string(), hosts[1].to_string()]
     })
