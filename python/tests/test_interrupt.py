@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import List
 
@@ -149,7 +150,11 @@ def test_sigkill_leaves_the_cluster_to_its_watchdog(artifact: Path, tmp_path: Pa
     wait_for_line(process, "READY")
     process.kill()
     process.communicate()
-    # The watchdog removes the cluster, then itself: wait for it to end.
-    subprocess.run(["docker", "wait", cluster_id + "-watchdog"],
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # The watchdog removes the cluster, then itself: wait until it is gone (its exit,
+    # which `docker wait` reports, comes a moment before its auto-removal).
+    deadline = time.monotonic() + 120
+    while subprocess.run(["docker", "container", "inspect", cluster_id + "-watchdog"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0:
+        assert time.monotonic() < deadline, "the watchdog is still there"
+        time.sleep(0.2)
     assert_gone(cluster_id)

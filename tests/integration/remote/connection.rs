@@ -8,11 +8,11 @@ use dcos_e2e::blocking::Cluster;
 use dcos_e2e::{Docker, Error, TransportKind};
 
 use super::{
-    answers_as_itself, copies_both_ways, docker_at, host_address, master_and_agent, names_on,
-    objects_on, remote, state_dir,
+    Sshd, answers_as_itself, chain, copies_both_ways, host_address, master_and_agent, names_on,
+    objects_on, remote, sshd_answers_at, state_dir,
 };
 use crate::common;
-use crate::process::{minidcos_at, poll};
+use crate::process::minidcos_at;
 
 /// The daemon of `remote()` over TCP with TLS: (address, client certificate directory).
 fn remote_tls() -> (String, String) {
@@ -73,18 +73,6 @@ fn a_daemon_over_tcp_with_tls_runs_a_cluster() {
 /// to a gateway that accepts any connection, a connect alone proves nothing.)
 fn sshd_answers(ip: std::net::IpAddr) -> bool {
     sshd_answers_at(std::net::SocketAddr::new(ip, 22))
-}
-
-fn sshd_answers_at(addr: std::net::SocketAddr) -> bool {
-    use std::io::Read;
-    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)) else {
-        return false;
-    };
-    stream
-        .set_read_timeout(Some(Duration::from_secs(2)))
-        .unwrap();
-    let mut banner = [0; 4];
-    stream.read_exact(&mut banner).is_ok() && &banner == b"SSH-"
 }
 
 /// A backend on the daemon at `host` whose nodes are reached over SSH (through a jump
@@ -170,59 +158,11 @@ fn ssh_reaches_the_nodes_there_through_a_jump_host() {
     assert!(objects_on(host, &id).is_empty(), "left there");
 }
 
-/// The error and its causes, on one line.
-fn chain(err: &Error) -> String {
-    let mut chain = err.to_string();
-    let mut cause = std::error::Error::source(err);
-    while let Some(e) = cause {
-        chain = format!("{chain}: {e}");
-        cause = e.source();
-    }
-    chain
-}
-
-/// `sh -c SCRIPT`, which must succeed.
-fn sh(script: &str) {
-    let out = Proc::new("sh").args(["-c", script]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{script}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn a_daemon_reached_over_ssh_runs_a_cluster() {
-    // The daemon's host runs an sshd (a container on its host network, our image, the
-    // daemon's socket bound in at its own path); this process has a home of its own,
-    // with a key and known_hosts in ~/.ssh as a user of `docker -H ssh://` has.
-    let image = common::node_image();
     let host = remote();
-    let socket = host.strip_prefix("unix://").unwrap();
-    let addr = host_address(host);
-    let home = tempfile::tempdir().unwrap();
-    let keys = tempfile::Builder::new()
-        .prefix("dcos-e2e-test-sshd-")
-        .tempdir_in("/var/tmp")
-        .unwrap();
-    let (home_dir, key_dir) = (home.path().display(), keys.path().display());
-    sh(&format!(
-        "docker -H {host} image inspect {image} >/dev/null 2>&1 || docker save {image} | docker -H {host} load -q
-         mkdir -m 700 {home_dir}/.ssh
-         ssh-keygen -q -t ed25519 -N '' -f {home_dir}/.ssh/id_ed25519
-         ssh-keygen -q -t ed25519 -N '' -f {key_dir}/host_key
-         cp {home_dir}/.ssh/id_ed25519.pub {key_dir}/authorized_keys
-         docker -H {host} rm -f dcos-e2e-test-sshd >/dev/null 2>&1 || true
-         docker -H {host} run -d --name dcos-e2e-test-sshd --network host            -v {socket}:{socket} -v {key_dir}:/keys:ro --entrypoint /bin/sh {image} -c            'mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e -p 2222 -h /keys/host_key             -o AuthorizedKeysFile=/keys/authorized_keys -o PermitRootLogin=prohibit-password' >/dev/null"
-    ));
-    let sshd: std::net::SocketAddr = format!("{addr}:2222").parse().unwrap();
-    poll("the daemon host's sshd", Duration::from_secs(30), || {
-        sshd_answers_at(sshd)
-    });
-    // SAFETY: set before this test starts any thread of its own or any runtime; each
-    // test runs in its own process.
-    unsafe { std::env::set_var("HOME", home.path()) };
-    let url = format!("ssh://root@{addr}:2222{socket}");
+    let sshd = Sshd::start(host, 2222, &[]);
+    let url = sshd.url.clone();
     let provision = || master_and_agent(Docker::new().docker_host(&url));
     // Its host key is not known yet: refused, naming the key.
     let err = provision().unwrap_err();
@@ -232,9 +172,7 @@ fn a_daemon_reached_over_ssh_runs_a_cluster() {
         chain.contains("SHA256:") && chain.contains("known_hosts"),
         "{chain}"
     );
-    sh(&format!(
-        "printf '[{addr}]:2222 %s\n' \"$(cut -d' ' -f1,2 {key_dir}/host_key.pub)\" > {home_dir}/.ssh/known_hosts"
-    ));
+    sshd.trust();
     let cluster = provision().unwrap();
     let id = cluster.id().to_string();
     assert_eq!(
@@ -262,7 +200,6 @@ fn a_daemon_reached_over_ssh_runs_a_cluster() {
     assert!(listed.stdout.contains(&id), "{listed:?}");
     drop(cluster);
     assert!(objects_on(host, &id).is_empty(), "left there");
-    docker_at(host, &["rm", "-f", "dcos-e2e-test-sshd"]);
 }
 
 #[test]

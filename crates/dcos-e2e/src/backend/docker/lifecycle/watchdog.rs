@@ -4,16 +4,24 @@
 //! The owner keeps the watchdog's stdin open through a Docker attach connection. When
 //! the owner dies, the kernel closes that connection, Docker closes the watchdog's stdin
 //! (`StdinOnce`), and the watchdog removes every object carrying the cluster's label and
-//! the workspace directory, then itself (`AutoRemove`). Nothing polls, so removal starts
-//! at once. A cluster handed to the user (`minidcos docker create`), or kept on purpose,
-//! disarms it by removing the watchdog container, which works from any thread or runtime.
+//! the workspace directory, then itself (`AutoRemove`). On this machine's socket nothing
+//! polls, so removal starts at once. A cluster handed to the user (`minidcos docker
+//! create`), or kept on purpose, disarms it by removing the watchdog container, which
+//! works from any thread or runtime.
+//!
+//! Over a network (`ssh://`, `tcp://`) a closed connection may be a lost link rather than
+//! a dead owner: the watchdog then waits [`LINK_GRACE`] for the owner to hold it again,
+//! and the owner, while alive, does so as soon as the daemon answers, with a holder
+//! process exec'd in the watchdog whose stdin it keeps open (an attach's stdin, once
+//! closed, stays closed). Only when no holder has lived for that long does it remove.
 
 use std::path::Path;
 
 use futures_util::StreamExt;
 
 use crate::backend::docker::daemon::client::{
-    ApiResult, ContainerSpec, DockerClient, Fault, InputStream, MountSpec, Output, op,
+    ApiResult, Attached, ContainerSpec, DockerClient, ExecSpec, Fault, InputStream, MountSpec,
+    Output, OutputStream, op,
 };
 use crate::backend::docker::labels;
 use crate::error::{Error, Parameter, Result};
@@ -21,9 +29,18 @@ use crate::error::{Error, Parameter, Result};
 /// How long the watchdog may take to say it is armed (it starts in well under a second).
 const ARM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// How long a watchdog over a network waits for its owner to hold it again after the
+/// connection closed: longer than a link drop that SSH's keepalives (3 s x 3) or the
+/// TCP heartbeat give up on, plus a reconnect.
+pub(crate) const LINK_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// What the owner's holder process is called (its `$0`), for the watchdog to find it.
+const HOLDER: &str = "dcos-e2e-holder";
+
 /// Runs with `sh` and `curl` from the node image: `$1` cluster id, `$2` workspace name,
 /// `$3` the label filter (JSON) for the cluster's objects, `$4` (if not empty) the ID the
-/// daemon behind the socket must have (the socket was guessed: it may be another's).
+/// daemon behind the socket must have (the socket was guessed: it may be another's),
+/// `$5` seconds to wait for a holder after stdin closes, `$6` the holder's name.
 const SCRIPT: &str = r#"
 command -v curl >/dev/null 2>&1 || { echo no-curl; exit 3; }
 api() { curl -sS --unix-socket /var/run/docker.sock "$@"; }
@@ -33,6 +50,26 @@ if [ -n "$4" ]; then
 fi
 echo armed
 cat >/dev/null
+# A holder: a process whose $0 (the 4th word of its command line) is $6.
+held() {
+  for p in /proc/[0-9]*; do
+    [ "$(tr '\0' '\n' <"$p/cmdline" 2>/dev/null | sed -n 4p)" = "$6" ] && return 0
+  done
+  return 1
+}
+if [ "$5" -gt 0 ]; then
+  echo "the owner's connection closed: waiting up to $5 s for it to hold on again"
+  quiet=0
+  while [ "$quiet" -lt "$5" ]; do
+    if held; then
+      [ "$quiet" -gt 0 ] && echo "held again"
+      quiet=0
+    else
+      quiet=$((quiet + 1))
+    fi
+    sleep 1
+  done
+fi
 echo "owner of cluster $1 is gone: removing it"
 f="$3"
 self=$(cat /etc/hostname)
@@ -67,15 +104,77 @@ echo done
 /// The owner's end of a watchdog: dropping it (or dying) sets the watchdog off.
 pub(crate) struct Watchdog {
     _stdin: InputStream,
-    /// Reads the watchdog's output; it holds the other half of the connection.
-    drain: tokio::task::JoinHandle<()>,
+    /// Reads the watchdog's output (it holds the other half of the connection), and
+    /// holds the watchdog again when the connection is lost.
+    keeper: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for Watchdog {
     fn drop(&mut self) {
         // Both halves must go for the connection to close.
-        self.drain.abort();
+        self.keeper.abort();
     }
+}
+
+/// Drain the watchdog's output until its connection ends; then, over a network, hold
+/// it again with a holder process while the watchdog is there, for as long as this
+/// owner lives (the task is aborted with its [`Watchdog`]).
+async fn hold_on(client: DockerClient, container: String, mut output: OutputStream, grace: bool) {
+    let mut holder = None;
+    loop {
+        while output.next().await.is_some() {}
+        drop(holder.take());
+        if !grace {
+            return;
+        }
+        let lost = tokio::time::Instant::now();
+        loop {
+            match tokio::time::timeout(HOLD_TIMEOUT, hold(&client, &container)).await {
+                Ok(Ok(attached)) => {
+                    tracing::info!(watchdog = %container, "the cleanup watchdog is held again after a lost connection");
+                    output = attached.output;
+                    holder = Some(attached.input);
+                    break;
+                }
+                // Removed (stood down, or it went off): nothing to hold.
+                Ok(Err(e))
+                    if matches!(
+                        e.fault(),
+                        Fault::NotFound | Fault::NotRunning | Fault::Conflict
+                    ) =>
+                {
+                    return;
+                }
+                _ if lost.elapsed() > LINK_GRACE => {
+                    tracing::error!(watchdog = %container, "the cleanup watchdog could not be held again within {LINK_GRACE:?}: it removes the cluster");
+                    return;
+                }
+                _ => tokio::time::sleep(HOLD_RETRY).await,
+            }
+        }
+    }
+}
+
+/// How long one attempt to hold the watchdog again may take, and the pause between them.
+const HOLD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+const HOLD_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A holder process in the watchdog, its stdin attached.
+async fn hold(client: &DockerClient, container: &str) -> ApiResult<Attached> {
+    let spec = ExecSpec {
+        cmd: vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            "cat >/dev/null; :".into(),
+            HOLDER.into(),
+        ],
+        // The container's own user.
+        user: String::new(),
+        stdin: true,
+        tty: None,
+    };
+    let exec = client.create_exec(container, spec).await?;
+    client.start_exec(&exec, false).await
 }
 
 /// Stand the watchdog down, so the cluster outlives this process: remove it before the
@@ -129,6 +228,8 @@ pub(crate) struct Claim {
     container: String,
     /// A socket was bound (at the usual place: the watchdog checks it is this daemon's).
     armable: bool,
+    /// The daemon is reached over a network: a closed connection may be a lost link.
+    grace: bool,
 }
 
 /// Claim the cluster id by creating its watchdog container (not started yet).
@@ -148,6 +249,8 @@ pub(crate) async fn claim(
 ) -> Result<Claim> {
     // Over TCP the daemon's socket on its host is unknown: the usual path, if the
     // daemon there is this one (the watchdog checks its ID), else none, as `arm` warns.
+    let grace = !client.host().starts_with("unix://");
+    let grace_secs = if grace { LINK_GRACE.as_secs() } else { 0 };
     let (socket, expect_id) = match daemon_socket(client.host()) {
         Some(socket) => (socket, None),
         None => (USUAL_SOCKET.to_string(), Some(daemon_id(client).await?)),
@@ -207,6 +310,8 @@ pub(crate) async fn claim(
             },
             filter.clone(),
             expect_id.unwrap_or_default().into(),
+            grace_secs.to_string(),
+            HOLDER.into(),
         ]),
         labels: object_labels.clone(),
         stdin_once: true,
@@ -240,7 +345,11 @@ pub(crate) async fn claim(
         created = client.create_container(&spec(Vec::new(), None)).await;
     }
     match created {
-        Ok(container) => Ok(Claim { container, armable }),
+        Ok(container) => Ok(Claim {
+            container,
+            armable,
+            grace,
+        }),
         Err(e) if e.fault() == Fault::Conflict => Err(Error::ClusterIdTaken {
             cluster_id: cluster_id.to_string(),
         }),
@@ -305,10 +414,10 @@ pub(crate) async fn arm(
     .unwrap_or(false);
     if armed {
         // Keep draining so the daemon never blocks on the watchdog's output.
-        let drain = tokio::spawn(async move { while output.next().await.is_some() {} });
+        let keeper = tokio::spawn(hold_on(client.clone(), created, output, claim.grace));
         return Ok(Some(Watchdog {
             _stdin: stdin,
-            drain,
+            keeper,
         }));
     }
     let _ = client.remove_container(&created).await;

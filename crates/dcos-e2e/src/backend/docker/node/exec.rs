@@ -40,6 +40,9 @@ case "${{SHELL##*/}}" in {POSIX_SHELLS}) exec "$SHELL" -c "$1";; esac; exec /bin
     )
 }
 
+/// How long the daemon may take to say how an exec whose stream ended stands.
+const EXIT_STATE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub(crate) struct DockerExecTransport {
     client: DockerClient,
     container: String,
@@ -147,15 +150,23 @@ impl Transport for DockerExecTransport {
                     }
                 }
                 drop((out_tx, err_tx));
-                let result = match client.exec_state(&exec).await {
-                    Ok(state) if !state.running => state.exit_code.map(|c| c as i32),
+                // Bounded: after a broken stream the daemon may be gone too.
+                let state = tokio::time::timeout(EXIT_STATE_TIMEOUT, client.exec_state(&exec));
+                let result = match state.await {
+                    Ok(Ok(state)) if !state.running => state.exit_code.map(|c| c as i32),
                     _ => None,
                 };
                 let result = result.ok_or_else(|| {
+                    let detail = match broken {
+                        Some(_) => "the exec stream broke before the command finished",
+                        None => {
+                            "the exec stream ended before the command finished (was the node stopped?)"
+                        }
+                    };
                     Error::transport(
                         name,
                         TransportKind::DockerExec,
-                        "the exec stream ended before the command finished (was the node stopped?)",
+                        detail,
                         broken.map(|e| Box::new(e) as _),
                     )
                 });

@@ -45,7 +45,7 @@ impl DockerClient {
         };
         match self.api.start_exec(id, Some(options)).await? {
             StartExecResults::Attached { output, input } => Ok(Attached {
-                output: output_stream(output),
+                output: self.heartbeat(output_stream(output)),
                 input,
             }),
             StartExecResults::Detached => {

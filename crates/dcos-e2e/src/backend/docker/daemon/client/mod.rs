@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use bollard::Docker;
 use bytes::Bytes;
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use tokio::io::AsyncWrite;
 
 use crate::error::{Error, Result};
@@ -97,7 +97,48 @@ impl DockerClient {
     pub(crate) fn host(&self) -> &str {
         &self.host
     }
+
+    /// `output`, ended by an error when the daemon stops answering, over TCP. A stream
+    /// there is a plain TCP connection without keepalive: a quiet command's stream on a
+    /// daemon whose host died would wait for ever. Over SSH the keepalives see it, and a
+    /// local socket closes with its daemon.
+    fn heartbeat(&self, output: OutputStream) -> OutputStream {
+        if !(self.host.starts_with("tcp://") || self.host.starts_with("http")) {
+            return output;
+        }
+        let (api, host) = (self.api.clone(), self.host.clone());
+        let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let silent = {
+            let cut = cut.clone();
+            async move {
+                let mut misses = 0;
+                while misses < HEARTBEAT_MISSES {
+                    tokio::time::sleep(HEARTBEAT).await;
+                    match tokio::time::timeout(HEARTBEAT, api.ping()).await {
+                        Ok(Ok(_)) => misses = 0,
+                        _ => misses += 1,
+                    }
+                }
+                cut.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        };
+        let why = futures_util::stream::once(async move {
+            cut.load(std::sync::atomic::Ordering::SeqCst).then(|| {
+                Err(DaemonError::stream(format!(
+                    "the Docker daemon at {host} stopped answering: {HEARTBEAT_MISSES} pings in a row had no answer within {HEARTBEAT:?}"
+                )))
+            })
+        })
+        .filter_map(std::future::ready);
+        Box::pin(output.take_until(silent).chain(why))
+    }
 }
+
+/// How often an open stream over TCP checks that its daemon answers, and how long each
+/// check may take: a dead host is noticed within about 12 s, as SSH's keepalives do.
+const HEARTBEAT: Duration = Duration::from_secs(3);
+/// Checks in a row without an answer that end the stream.
+const HEARTBEAT_MISSES: u32 = 2;
 
 /// Map a daemon error to ours, naming the operation.
 pub(crate) fn op(operation: impl Into<String>) -> impl FnOnce(DaemonError) -> Error {
@@ -136,7 +177,6 @@ fn output_stream(
     + 'static,
 ) -> OutputStream {
     use bollard::container::LogOutput;
-    use futures_util::StreamExt;
     Box::pin(stream.filter_map(|item| async move {
         match item {
             Ok(LogOutput::StdOut { message } | LogOutput::Console { message }) => {
