@@ -32,7 +32,7 @@ const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 /// Where root builds images and keeps their build locks: a directory only root can
 /// enter, so nobody else can swap a root filesystem before it is imported, nor hold a
 /// lock that a build waits on.
-const STATE_DIR: &str = "/var/lib/dcos-e2e";
+pub(crate) const STATE_DIR: &str = "/var/lib/dcos-e2e";
 
 /// The tag of the default node image (default options).
 pub fn default_image() -> String {
