@@ -194,7 +194,7 @@ class Cluster:
         """
         Run the integration tests on a master, once DC/OS is up.
 
-        On a master, as the default SSH user: ``source
+        On a master, as the default SSH user: ``.
         /opt/mesosphere/environment.export && cd
         /opt/mesosphere/active/dcos-integration-test/ && <pytest_command>``, with
         ``MASTER_HOSTS``, ``PUBLIC_MASTER_HOSTS``, ``SLAVE_HOSTS`` and
@@ -232,7 +232,8 @@ class Cluster:
             **extra_env,
         }
         args = [
-            "source",
+            # `.`, not `source`: the login shell may be a POSIX one without it.
+            ".",
             "/opt/mesosphere/environment.export",
             "&&",
             "cd",

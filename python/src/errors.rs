@@ -73,7 +73,9 @@ pub(crate) fn to_py(py: Python<'_>, err: Error, command: Option<&Bound<'_, PyAny
         | Error::NoSuchCluster { .. }
         | Error::NoSuchNode { .. } => PyValueError::new_err(message),
         Error::NotSupported { .. } => PyNotImplementedError::new_err(message),
-        Error::WaitTimeout { .. } | Error::Timeout { .. } => PyTimeoutError::new_err(message),
+        Error::WaitTimeout { .. } | Error::Timeout { .. } | Error::InstallTimeout { .. } => {
+            PyTimeoutError::new_err(message)
+        }
         Error::Io { source, .. } => match source.raw_os_error() {
             // (errno, text) makes Python pick the subclass: FileNotFoundError, ...
             Some(errno) => PyOSError::new_err((errno, message)),

@@ -67,9 +67,20 @@ fn unknown_pytest_option_fails_with_pytest_status() {
     assert!(
         failed
             .command
-            .contains("source /opt/mesosphere/environment.export"),
+            .contains(". /opt/mesosphere/environment.export"),
         "{}",
         failed.command
+    );
+    // A login shell that is POSIX and no more (dash has no `source`) runs them too.
+    let master = &cluster.masters()[0];
+    let user = master.default_user().to_string();
+    master.run(["chsh", "-s", "/bin/dash", &user]).unwrap();
+    let out = cluster
+        .run_integration_tests(["pytest", "--version"], BTreeMap::new())
+        .unwrap();
+    assert!(
+        format!("{}{}", out.stdout_text(), out.stderr_text()).contains("pytest"),
+        "{out:?}"
     );
 }
 

@@ -281,7 +281,7 @@ impl Cluster {
         let args: Vec<String> = command.into_iter().map(Into::into).collect();
         let quoted = Command::new(args).script()?;
         Ok(Command::shell(format!(
-            "source /opt/mesosphere/environment.export && cd /opt/mesosphere/active/dcos-integration-test/ && {quoted}"
+            ". /opt/mesosphere/environment.export && cd /opt/mesosphere/active/dcos-integration-test/ && {quoted}"
         ))
         .envs(self.test_environment(node))
         .envs(env))

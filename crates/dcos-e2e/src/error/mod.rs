@@ -237,6 +237,21 @@ pub enum Error {
         output: String,
     },
 
+    /// A step of installing did not finish in time; it and what it started were killed.
+    #[error(
+        "install step `{step}` did not finish within {timeout:?}: `{command}` was killed, with all it started; its last output:\n{output}"
+    )]
+    InstallTimeout {
+        /// The step (`genconf`).
+        step: &'static str,
+        /// The command that ran, as it can be pasted into a shell.
+        command: String,
+        /// The time it was given.
+        timeout: Duration,
+        /// The last lines of its output (stdout and stderr together).
+        output: String,
+    },
+
     /// `wait_for_dcos` gave up.
     #[error("DC/OS was not healthy after {timeout:?}: {}", failing.join("; "))]
     WaitTimeout {

@@ -124,6 +124,8 @@ pub(crate) async fn run_genconf(
     let workspace = genconf_dir.parent().unwrap_or(genconf_dir);
     let artifact = std::fs::canonicalize(&options.build_artifact)
         .map_err(Error::io("read", &options.build_artifact))?;
+    // A process group of its own: what the installer leaves running in the background
+    // (holding our pipes open) goes with it.
     let mut child = tokio::process::Command::new("bash")
         .arg(&artifact)
         .args(["--offline", "-v", "--genconf"])
@@ -131,11 +133,13 @@ pub(crate) async fn run_genconf(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .kill_on_drop(true)
         .spawn()
         .map_err(Error::io("run", &artifact))?;
-    let read = |stream: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>,
-                name: &'static str| async move {
+    let group = KillGroup(child.id());
+    let read = move |stream: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>,
+                     name: &'static str| async move {
         let mut lines = Vec::new();
         if let Some(s) = stream {
             let mut reader = BufReader::new(s).lines();
@@ -158,11 +162,33 @@ pub(crate) async fn run_genconf(
         .stderr
         .take()
         .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>);
-    let (out, err) = tokio::join!(read(stdout, "stdout"), read(stderr, "stderr"));
-    let status = child
-        .wait()
+    let reading =
+        tokio::spawn(async move { tokio::join!(read(stdout, "stdout"), read(stderr, "stderr")) });
+    let status = tokio::time::timeout(GENCONF_TIMEOUT, child.wait()).await;
+    // Done (or out of time): nothing of it stays, and the pipes close.
+    drop(group);
+    let (out, err) = reading
         .await
-        .map_err(Error::io("wait for", &artifact))?;
+        .map_err(|e| Error::io("read the output of", &artifact)(std::io::Error::other(e)))?;
+    let command = format!("bash {} --offline -v --genconf", artifact.display());
+    let last_lines = |out: &[String], err: &[String]| {
+        let output: Vec<&String> = out.iter().chain(err).collect();
+        let start = output.len().saturating_sub(30);
+        output[start..]
+            .iter()
+            .map(|l| l.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let Ok(status) = status else {
+        return Err(Error::InstallTimeout {
+            step: "genconf",
+            command,
+            timeout: GENCONF_TIMEOUT,
+            output: last_lines(&out, &err),
+        });
+    };
+    let status = status.map_err(Error::io("wait for", &artifact))?;
     // Kept beside genconf for a log bundle.
     let kept = workspace.join(GENCONF_LOG);
     let text = format!(
@@ -177,27 +203,80 @@ pub(crate) async fn run_genconf(
         );
     }
     if !status.success() {
-        let mut output = out;
-        output.extend(err);
-        let start = output.len().saturating_sub(30);
         use std::os::unix::process::ExitStatusExt;
         return Err(Error::Install {
             step: "genconf",
             node: None,
-            command: format!("bash {} --offline -v --genconf", artifact.display()),
+            command,
             status: status
                 .code()
                 .or_else(|| status.signal().map(|s| 128 + s))
                 .unwrap_or(1),
-            output: output[start..].join("\n"),
+            output: last_lines(&out, &err),
         });
     }
     Ok(())
 }
 
+/// How long genconf may take: DC/OS's takes minutes (it unpacks its bootstrap); far
+/// longer means it hangs.
+const GENCONF_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+/// Kills a process group when dropped (the caller returns, fails, or is cancelled).
+struct KillGroup(Option<u32>);
+
+impl Drop for KillGroup {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0.and_then(|p| i32::try_from(p).ok()) {
+            // SAFETY: kill has no memory preconditions; the group is the installer's own
+            // (process_group(0) made it, with its leader's pid as id).
+            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Live processes whose command line holds `marker`.
+    fn running(marker: &str) -> usize {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .filter(|c| String::from_utf8_lossy(c).contains(marker))
+            .count()
+    }
+
+    #[tokio::test]
+    async fn what_genconf_leaves_in_the_background_goes_and_does_not_hold_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let genconf = dir.path().join("genconf");
+        std::fs::create_dir(&genconf).unwrap();
+        let marker = format!("dcos-e2e-straggler-{}", std::process::id());
+        let artifact = dir.path().join("installer.sh");
+        // A child in the background with our stdout still open: reading until the
+        // pipe closes would wait for it.
+        std::fs::write(
+            &artifact,
+            format!("echo generating\nbash -c 'exec -a {marker} sleep 300' &\nexit 0\n"),
+        )
+        .unwrap();
+        run_genconf(&InstallOptions::new(&artifact), &genconf, false)
+            .await
+            .unwrap();
+        let log = std::fs::read_to_string(dir.path().join(GENCONF_LOG)).unwrap();
+        assert!(log.contains("generating"), "{log}");
+        // SIGKILL is sent before run_genconf returns; the kernel reaps at once.
+        for _ in 0..100 {
+            if running(&marker) == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the installer's background child outlived genconf");
+    }
 
     #[test]
     fn links_in_a_tree_are_copied_as_links() {

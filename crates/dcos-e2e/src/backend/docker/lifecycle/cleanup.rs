@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 
 use crate::backend::docker::create::workspace::is_workspace_of;
+use crate::backend::docker::daemon::address::same_daemon;
 use crate::backend::docker::daemon::client::{ContainerEntry, DockerClient};
 use crate::backend::docker::labels;
 use crate::error::{Error, Result};
@@ -165,7 +166,7 @@ pub(crate) async fn hosts_in(
         return vec![client.clone()];
     };
     let hosts = join_all(named.split_whitespace().map(|host| async move {
-        if host == client.host() {
+        if same_daemon(host, client.host()) {
             return Some(client.clone());
         }
         match DockerClient::connect_to(

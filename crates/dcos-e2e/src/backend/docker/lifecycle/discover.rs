@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::backend::docker::config::Docker;
 use crate::backend::docker::create::workspace::{KEY_FILE, KNOWN_HOSTS_FILE};
+use crate::backend::docker::daemon::address::same_daemon;
 use crate::backend::docker::daemon::client::{ContainerEntry, DockerClient};
 use crate::backend::docker::labels;
 use crate::backend::docker::node::handles::{NODE_MAX_SESSIONS, Wiring};
@@ -72,7 +73,7 @@ pub(crate) async fn discover_on(
     let mut containers = Vec::new();
     let mut here = Some(here);
     for (host, daemon) in hosts.iter().enumerate() {
-        let on = match here.take_if(|_| daemon.host() == client.host()) {
+        let on = match here.take_if(|_| same_daemon(daemon.host(), client.host())) {
             Some(listed) => listed,
             None => daemon.containers(&filter).await?,
         };

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use futures_util::future::join_all;
 use serde::Serialize;
 
+use crate::backend::docker::daemon::address::same_daemon;
 use crate::backend::docker::daemon::client::DockerClient;
 use crate::backend::docker::labels;
 use crate::backend::docker::lifecycle::cleanup;
@@ -119,7 +120,7 @@ pub(crate) async fn list(client: &DockerClient) -> Result<Vec<ClusterSummary>> {
         async move {
             let mut found = Vec::new();
             for host in cleanup::hosts_in(client, id, Some(hosts)).await {
-                if host.host() == client.host() {
+                if same_daemon(host.host(), client.host()) {
                     continue;
                 }
                 match host.containers(&filter).await {
