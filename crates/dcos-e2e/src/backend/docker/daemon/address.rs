@@ -2,6 +2,10 @@
 
 use crate::error::{Error, Result};
 
+/// An `ssh://` daemon's socket where the address names none (also the docker CLI's
+/// default).
+pub(crate) const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
+
 /// The `[user@]host[:port]` of a daemon address after its `scheme://` (up to any path);
 /// an IPv6 host is written `[v6]` and given without the brackets.
 pub(crate) struct Authority<'a> {
@@ -88,7 +92,7 @@ fn canonical(address: &str) -> String {
         "ssh" => (
             at.port.unwrap_or("22"),
             if path.is_empty() {
-                crate::backend::docker::daemon::client::ssh::DEFAULT_SOCKET
+                DEFAULT_SOCKET
             } else {
                 path
             },

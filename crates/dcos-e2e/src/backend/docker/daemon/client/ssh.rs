@@ -18,13 +18,11 @@ use russh::ChannelStream;
 use russh::client::Msg;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::backend::docker::daemon::address::{Authority, resolve};
+use crate::backend::docker::daemon::address::{Authority, DEFAULT_SOCKET, resolve};
 use crate::error::{Error, Parameter, Result};
 use crate::node::transport::host_keys::{HostKeyChecking, HostKeys};
 use crate::node::transport::ssh::{SshSettings, SshTransport};
 
-/// The daemon's socket where the address names none (also the docker CLI's default).
-pub(crate) const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
 /// The SSH connect timeout; the first API call's own bound is the caller's.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// sshd's default `MaxSessions` (the API uses no session channels; a bound anyway).
