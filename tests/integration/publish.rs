@@ -73,6 +73,14 @@ fn a_published_port_and_labels_of_the_users_own() {
         || http_status(port).is_some_and(|s| s.contains("200")),
     );
     assert_eq!(cluster.published_ports().unwrap(), [(8080, port)]);
+    // On this machine's daemon, on loopback only.
+    assert_eq!(
+        docker_inspect(
+            "{{(index (index .HostConfig.PortBindings \"8080/tcp\") 0).HostIp}}",
+            name
+        ),
+        "127.0.0.1"
+    );
     let url = format!("http://localhost:{port}");
 
     let inspect = minidcos(&["docker", "inspect", cluster.id(), "--json"])

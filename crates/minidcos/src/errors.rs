@@ -156,6 +156,9 @@ fn hint_for(lib: &Lib) -> Option<String> {
             Lib::Install { .. } => {
                 "the message ends with the step's output; `minidcos docker create --log-output-live` streams it as it runs"
             }
+            Lib::InstallTimeout { .. } => {
+                "the installer hung: its last lines are above; `--log-output-live` streams all of it, and DCOS_E2E_KEEP=1 keeps the workspace with genconf.log"
+            }
             Lib::Io { .. } => "check the path exists and is readable",
             Lib::ImageBuildLocked { .. } => {
                 "another build of this image is running (or stuck): wait for it, or find it with `fuser` on the lock file"

@@ -43,7 +43,7 @@ fn engine_image(distribution: Distribution) -> String {
 }
 
 /// A backend whose nodes have the engine (our recipe, built when missing).
-fn engine_backend(distribution: Distribution) -> Docker {
+pub(crate) fn engine_backend(distribution: Distribution) -> Docker {
     engine_image(distribution);
     Docker::new().image_options(
         ImageOptions::default()
@@ -55,7 +55,7 @@ fn engine_backend(distribution: Distribution) -> Docker {
 /// An image made on the host in the test: `docker import` of a small root filesystem
 /// (bash and python3 with their libraries, copied out of our node image, and a tiny
 /// web server that needs no DNS). Removed on drop.
-struct TinyImage(String);
+pub(crate) struct TinyImage(pub(crate) String);
 
 /// Answers every connection with `200 ok`; says `serving` once it listens.
 const WEB_SERVER: &str = r#"import socket
@@ -77,7 +77,7 @@ impl TinyImage {
     }
 
     /// With `filler_mb` megabytes of random data in it too.
-    fn with_filler(filler_mb: u64) -> Self {
+    pub(crate) fn with_filler(filler_mb: u64) -> Self {
         let tag = format!(
             "dcos-e2e-test/tiny:{}",
             hex::encode(rand::random::<[u8; 4]>())

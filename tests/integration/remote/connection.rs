@@ -221,3 +221,41 @@ fn a_jump_host_not_reachable_at_the_address_given_is_named() {
     assert!(chain.contains("the jump host at 127.0.0.1:"), "{chain}");
     assert!(chain.contains("not ready after 3s"), "{chain}");
 }
+
+#[test]
+fn a_large_image_loads_into_nodes_over_ssh() {
+    // Larger than any channel's window: `docker load` on each node is slower than the
+    // export here, so the image's stream backs up while other calls go on.
+    let image = crate::engine::TinyImage::with_filler(100);
+    let host = remote();
+    let sshd = Sshd::start(host, 2224, &[]);
+    sshd.trust();
+    let backend = crate::engine::engine_backend(dcos_e2e::docker::Distribution::Bookworm)
+        .docker_host(&sshd.url);
+    let cluster = master_and_agent(backend).unwrap();
+    let id = cluster.id().to_string();
+    let nodes: Vec<&dcos_e2e::blocking::Node> = cluster.nodes().collect();
+    std::thread::scope(|s| {
+        let loading = s.spawn(|| cluster.load_images(&[&image.0], &nodes, None));
+        // Meanwhile the daemon answers (calls on the shared connection).
+        cluster.nodes().for_each(answers_as_itself);
+        loading.join().unwrap().unwrap();
+    });
+    for node in cluster.nodes() {
+        let size = node
+            .run([
+                "docker",
+                "image",
+                "inspect",
+                "--format",
+                "{{.Size}}",
+                &image.0,
+            ])
+            .unwrap()
+            .stdout_text();
+        let size: u64 = size.trim().parse().unwrap();
+        assert!(size > 100_000_000, "{node}: {size} bytes");
+    }
+    drop(cluster);
+    assert!(objects_on(host, &id).is_empty(), "left there");
+}

@@ -83,6 +83,11 @@ pub struct CreateArgs {
     /// Publish a port of the first master on this host (repeatable), e.g. 8080:80.
     #[arg(long = "one-master-host-port-map", value_name = "HOST:CONTAINER", value_parser = parse_port_map)]
     pub one_master_host_port_map: Vec<(u16, u16)>,
+    /// The host address --one-master-host-port-map binds to. Default: 127.0.0.1 on this
+    /// machine's daemon, every address on a daemon elsewhere; 0.0.0.0 to reach the
+    /// master from other machines.
+    #[arg(long, value_name = "IP")]
+    pub publish_on: Option<std::net::IpAddr>,
     /// Node image (default: ours, built when missing).
     #[arg(long, value_name = "IMAGE", conflicts_with_all = ["engine", "distribution"])]
     pub node_image: Option<String>,

@@ -79,6 +79,9 @@ pub async fn create(args: CreateArgs, json: bool) -> Result<Status> {
             backend = backend.role_label(role, k, v);
         }
     }
+    if let Some(address) = args.publish_on {
+        backend = backend.publish_on(address);
+    }
     for (host, container) in &args.one_master_host_port_map {
         backend = backend.one_master_host_port(*host, *container);
     }

@@ -148,6 +148,8 @@ pub(crate) struct Daemons {
     pub placed: Vec<(Role, usize, usize)>,
     /// Where this machine reaches ports published by the first daemon's host.
     pub published_address: Option<String>,
+    /// The host address the first master's ports are published on.
+    pub publish_on: Option<std::net::IpAddr>,
 }
 
 impl Default for Docker {
@@ -324,9 +326,20 @@ impl Docker {
 
     /// Publish `container_port` of the first master on `host_port` of this host (the
     /// original's `one_master_host_port_map`, e.g. 80 and 443). Nothing is published by
-    /// default; a host port in use is refused before anything is made.
+    /// default; a host port in use is refused before anything is made. On this
+    /// machine's daemon the ports are bound to loopback only (see
+    /// [`publish_on`](Self::publish_on)); a daemon elsewhere binds them on all its
+    /// host's addresses.
     pub fn one_master_host_port(mut self, host_port: u16, container_port: u16) -> Self {
         self.master_ports.push((host_port, container_port));
+        self
+    }
+
+    /// The host address that [`one_master_host_port`](Self::one_master_host_port)
+    /// binds to, instead of loopback (for this machine's daemon) or every address (for
+    /// one elsewhere): `0.0.0.0` to reach the master from other machines.
+    pub fn publish_on(mut self, address: std::net::IpAddr) -> Self {
+        self.daemons.publish_on = Some(address);
         self
     }
 
@@ -439,8 +452,8 @@ fn validate_label(key: &str, value: &str) -> Result<()> {
 }
 
 impl Docker {
-    /// Published ports: each valid, each host and container port once, each host port
-    /// free now (Docker would only say so after the nodes were made).
+    /// Published ports: each valid, each host and container port once (whether each is
+    /// free is checked once the daemon is known: [`Docker::check_ports_free`]).
     fn validate_ports(&self) -> Result<()> {
         let mut hosts = std::collections::HashSet::new();
         let mut containers = std::collections::HashSet::new();
@@ -460,11 +473,27 @@ impl Docker {
                     "each host port and each container port may be given once",
                 ));
             }
-            if let Err(e) = std::net::TcpListener::bind(("0.0.0.0", host)) {
+        }
+        Ok(())
+    }
+
+    /// Where the first master's ports are bound on a daemon on this machine
+    /// (`here`) or elsewhere (`None`: every address of that host).
+    pub(crate) fn master_ports_address(&self, here: bool) -> Option<std::net::IpAddr> {
+        self.daemons
+            .publish_on
+            .or(here.then_some(std::net::IpAddr::from([127, 0, 0, 1])))
+    }
+
+    /// On this machine's daemon: each host port free now at `address` (Docker would
+    /// only say so after the nodes were made).
+    pub(crate) fn check_ports_free(&self, address: std::net::IpAddr) -> Result<()> {
+        for &(host, container) in &self.master_ports {
+            if let Err(e) = std::net::TcpListener::bind((address, host)) {
                 return Err(Error::invalid(
                     Parameter::OneMasterHostPortMap,
-                    shown,
-                    format!("port {host} of this host is not free: {e}"),
+                    format!("{host}:{container}"),
+                    format!("port {host} of this host is not free at {address}: {e}"),
                 ));
             }
         }

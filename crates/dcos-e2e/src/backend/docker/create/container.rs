@@ -53,6 +53,8 @@ pub(crate) struct NodeContext<'a> {
     /// The daemons of a cluster over several, space-separated (a label on each node,
     /// so that `destroy ID` finds all of it).
     pub hosts_label: Option<&'a str>,
+    /// The host address the first master's ports are bound to (`None`: all).
+    pub master_ports_address: Option<std::net::IpAddr>,
 }
 
 impl NodeContext<'_> {
@@ -181,6 +183,7 @@ impl NodeContext<'_> {
             .map(|(host, container)| Publish {
                 container: *container,
                 host: Some(*host),
+                address: self.master_ports_address,
             })
             .collect();
         // A node manages its own network namespace as a host would: a container engine

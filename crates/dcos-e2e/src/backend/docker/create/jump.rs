@@ -1,7 +1,7 @@
 //! A cluster's jump host, for SSH to nodes of a daemon elsewhere (their addresses are
 //! routable only on that daemon's host): a container of our image running sshd alone
 //! on the cluster's network, its port 22 published on that host. It lets the cluster's
-//! key in, and only to open tunnels (no shell, no terminal).
+//! key in, and only to open tunnels to SSH ports (no shell, no terminal, no other port).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -10,7 +10,9 @@ use russh::keys::ssh_key::PrivateKey;
 
 use crate::backend::docker::create::container::{RUN_TMPFS, put_keys};
 use crate::backend::docker::daemon::address::{Authority, resolve};
-use crate::backend::docker::daemon::client::{ContainerSpec, DockerClient, Publish, op};
+use crate::backend::docker::daemon::client::{
+    ContainerSpec, DaemonError, DockerClient, Fault, Publish, op,
+};
 use crate::backend::docker::labels;
 use crate::error::{Error, Result};
 
@@ -19,7 +21,7 @@ const SSHD: &str = "mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e \
     -o HostKey=/etc/ssh/ssh_host_ed25519_key -o PermitRootLogin=prohibit-password \
     -o PasswordAuthentication=no -o AllowTcpForwarding=local -o PermitTTY=no \
     -o X11Forwarding=no -o AllowAgentForwarding=no -o ForceCommand=/bin/false \
-    -o UseDNS=no -o MaxStartups=256:30:512";
+    -o UseDNS=no -o MaxStartups=256:30:512 -o 'PermitOpen=*:22'";
 
 /// What the jump host is made of.
 pub(crate) struct JumpSpec<'a> {
@@ -36,38 +38,40 @@ pub(crate) struct JumpSpec<'a> {
     pub published: IpAddr,
 }
 
+/// A jump host that could not be made, or (`Started`) not started.
+enum Failed {
+    Made(Error),
+    Started(DaemonError),
+}
+use Failed::Started;
+
+impl From<Failed> for Error {
+    fn from(failed: Failed) -> Self {
+        match failed {
+            Failed::Made(e) => e,
+            Started(e) => op("starting the jump host")(e),
+        }
+    }
+}
+
 impl JumpSpec<'_> {
-    /// Create and start it; returns where this machine reaches its sshd.
+    /// Create and start it; returns where this machine reaches its sshd. Its port is
+    /// bound to the address this machine reaches the daemon's host at, else (where
+    /// that is not one of the host's own, as behind NAT) to all of them.
     pub(crate) async fn start(&self) -> Result<SocketAddr> {
         let name = labels::jump_container(self.id);
-        let mut tags = labels::object_labels(self.id, labels::JUMP_ROLE, self.workspace);
-        // For attaching later: the address; the port is the container's published one.
-        tags.insert(labels::JUMP_ADDRESS.into(), self.published.to_string());
-        let spec = ContainerSpec {
-            name: Some(name.clone()),
-            image: self.image.to_string(),
-            entrypoint: Some(vec!["/bin/sh".into(), "-c".into()]),
-            cmd: vec![SSHD.into()],
-            labels: tags,
-            network: Some(self.network.to_string()),
-            // Any free port of the daemon's host.
-            publish: vec![Publish {
-                container: 22,
-                host: None,
-            }],
-            tmpfs: vec![("/run".into(), RUN_TMPFS.into())],
-            ..Default::default()
-        };
         let client = self.client;
-        client
-            .create_container(&spec)
-            .await
-            .map_err(op(format!("creating container {name}")))?;
-        put_keys(client, &name, self.authorized, Some(self.host_key)).await?;
-        client
-            .start_container(&name)
-            .await
-            .map_err(op(format!("starting container {name}")))?;
+        if let Err(e) = self.create_and_start(&name, Some(self.published)).await {
+            if !matches!(&e, Started(e) if e.fault() == Fault::AddressUnavailable) {
+                return Err(e.into());
+            }
+            tracing::warn!(
+                "{} is not an address of the Docker daemon's host: the jump host's SSH port is published on all of that host's addresses",
+                self.published
+            );
+            let _ = client.remove_container(&name).await;
+            self.create_and_start(&name, None).await?;
+        }
         let info = client
             .inspect_container(&name)
             .await
@@ -81,6 +85,41 @@ impl JumpSpec<'_> {
                 source: "the daemon published no port".into(),
             })?;
         Ok(SocketAddr::new(self.published, port))
+    }
+
+    async fn create_and_start(
+        &self,
+        name: &str,
+        address: Option<IpAddr>,
+    ) -> std::result::Result<(), Failed> {
+        let mut tags = labels::object_labels(self.id, labels::JUMP_ROLE, self.workspace);
+        // For attaching later: the address; the port is the container's published one.
+        tags.insert(labels::JUMP_ADDRESS.into(), self.published.to_string());
+        let spec = ContainerSpec {
+            name: Some(name.to_string()),
+            image: self.image.to_string(),
+            entrypoint: Some(vec!["/bin/sh".into(), "-c".into()]),
+            cmd: vec![SSHD.into()],
+            labels: tags,
+            network: Some(self.network.to_string()),
+            // Any free port of the daemon's host.
+            publish: vec![Publish {
+                container: 22,
+                host: None,
+                address,
+            }],
+            tmpfs: vec![("/run".into(), RUN_TMPFS.into())],
+            ..Default::default()
+        };
+        let client = self.client;
+        client
+            .create_container(&spec)
+            .await
+            .map_err(|e| Failed::Made(op(format!("creating container {name}"))(e)))?;
+        put_keys(client, name, self.authorized, Some(self.host_key))
+            .await
+            .map_err(Failed::Made)?;
+        client.start_container(name).await.map_err(Started)
     }
 }
 

@@ -93,6 +93,12 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ne
     let binds_workspace =
         !several && filesystem::daemon_sees(&client, &own_image, workspace.path()).await?;
     let transport = remote_checks(cfg, &hosts, binds_workspace)?;
+    // Where the daemon is this machine's, a host port in use is refused now (Docker
+    // would only say so after the nodes were made).
+    let master_ports_address = cfg.master_ports_address(binds_workspace);
+    if let (true, Some(address)) = (binds_workspace, master_ports_address) {
+        cfg.check_ports_free(address)?;
+    }
     // SSH to nodes whose addresses are only routable on their daemon's host: through a
     // jump host published there.
     let published = if transport == TransportKind::Ssh && !binds_workspace {
@@ -123,6 +129,7 @@ pub(crate) async fn provision(cfg: &Docker, params: &ClusterParams) -> Result<Ne
         binds_workspace,
         transport,
         published,
+        master_ports_address,
     };
     let made = plan.make().await;
     let made = match made {
@@ -307,6 +314,8 @@ struct Plan<'a> {
     /// Where this machine reaches the first daemon's published ports, when nodes are
     /// reached through a jump host there.
     published: Option<std::net::IpAddr>,
+    /// The host address the first master's ports are bound to (`None`: all).
+    master_ports_address: Option<std::net::IpAddr>,
 }
 
 impl Plan<'_> {
@@ -484,6 +493,7 @@ impl Plan<'_> {
                 authorized: &authorized,
                 binds_workspace: self.binds_workspace,
                 hosts_label: hosts_label.as_deref(),
+                master_ports_address: self.master_ports_address,
             })
             .collect();
         let jump_key = new_ed25519();

@@ -26,6 +26,8 @@ pub(crate) enum Fault {
     Conflict,
     /// The daemon's address pools have no subnet left for a new network.
     PoolsExhausted,
+    /// A port cannot be published on that address: it is not one of the daemon's host.
+    AddressUnavailable,
     /// No answer: the connection failed or the request timed out.
     Connection,
     /// Anything else.
@@ -135,13 +137,9 @@ fn classify_message(status: u16, message: &str) -> Fault {
     {
         return Fault::PrivilegesRefused;
     }
-    // Docker 20.10 and later; before, "all predefined address pools have been fully
-    // subnetted".
-    if has(&[
-        "non-overlapping ipv4 address pool",
-        "have been fully subnetted",
-    ]) {
-        return Fault::PoolsExhausted;
+    // A published port bound to an address that is not the daemon's host's.
+    if has(&["cannot assign requested address"]) {
+        return Fault::AddressUnavailable;
     }
     if status == 409 {
         return Fault::Conflict;
@@ -163,6 +161,11 @@ mod tests {
                 Fault::NotFound,
             ),
             (404, "No such image: dcos-e2e/node:0123", Fault::NotFound),
+            (
+                500,
+                "driver failed programming external connectivity on endpoint dcos-e2e-1a2b-jump (5f0c): Error starting userland proxy: listen tcp4 203.0.113.7:32768: bind: cannot assign requested address",
+                Fault::AddressUnavailable,
+            ),
             (404, "network dcos-e2e-1a2b not found", Fault::NotFound),
             (
                 409,

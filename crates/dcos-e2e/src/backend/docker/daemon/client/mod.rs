@@ -38,8 +38,9 @@ pub(crate) use spec::{
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// This machine's daemon, where DOCKER_HOST does not say otherwise.
 pub(crate) const LOCAL_HOST: &str = "unix:///var/run/docker.sock";
-/// Per-request timeout. Long operations (image import, big uploads) stream and are not
-/// bounded by it in practice; it guards against a daemon that stops answering.
+/// Per-request timeout: it guards against a daemon that stops answering. Uploads
+/// (image loads and imports) may take longer and are bounded by their progress
+/// instead (`images`); streams read after the answer (exec, logs) are not bounded by it.
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// A connected Docker client. Cheap to clone; bound to the tokio runtime it is used on.

@@ -79,6 +79,8 @@ pub(crate) struct Publish {
     pub container: u16,
     /// `None`: any free port.
     pub host: Option<u16>,
+    /// The host address it is bound to; `None`: every address of the host.
+    pub address: Option<std::net::IpAddr>,
 }
 
 /// A container as listing reports it.
@@ -127,7 +129,7 @@ impl ContainerSpec {
             .iter()
             .map(|p| {
                 let binding = PortBinding {
-                    host_ip: None,
+                    host_ip: p.address.map(|a| a.to_string()),
                     host_port: Some(p.host.map(|h| h.to_string()).unwrap_or_default()),
                 };
                 (port_key(p), Some(vec![binding]))
