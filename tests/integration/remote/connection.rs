@@ -154,6 +154,16 @@ fn ssh_reaches_the_nodes_there_through_a_jump_host() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The jump host opens tunnels to SSH ports only: the same hop to port 80 is refused.
+    let to_80 = command.replace("%h:%p", "%h:80");
+    let out = Proc::new("sh")
+        .args(["-c", &format!("{to_80} -o BatchMode=yes hostname")])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a tunnel to port 80 was opened");
+    assert!(said.contains("prohibited"), "{said}");
     drop(cluster);
     assert!(objects_on(host, &id).is_empty(), "left there");
 }
