@@ -1,7 +1,7 @@
 //! Facts about the Docker daemon that decide how nodes run: its cgroup version, and
 //! whether it lets containers run privileged (some refuse: "unable to apply caps").
 
-use crate::backend::docker::daemon::client::{ContainerSpec, DockerClient, Fault, op};
+use crate::backend::docker::daemon::client::{ContainerSpec, DockerClient, Fault, op, to_the_end};
 use crate::backend::docker::daemon::private;
 use crate::backend::docker::labels;
 use crate::error::Result;
@@ -81,12 +81,17 @@ async fn probe_privileged(client: &DockerClient, image: &str) -> Result<Option<b
         privileged: true,
         ..Default::default()
     };
-    let created = client
-        .create_container(&spec)
-        .await
-        .map_err(op("creating the privilege probe"))?;
-    let started = client.start_container(&created).await;
-    client.remove_container(&created).await?;
+    let client = client.clone();
+    let started = to_the_end(async move {
+        let created = client
+            .create_container(&spec)
+            .await
+            .map_err(op("creating the privilege probe"))?;
+        let started = client.start_container(&created).await;
+        client.remove_container(&created).await?;
+        Ok::<_, crate::error::Error>(started)
+    })
+    .await?;
     match started {
         Ok(()) => Ok(Some(true)),
         Err(e) if e.fault() == Fault::PrivilegesRefused => {

@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
-use crate::backend::docker::daemon::client::{ContainerSpec, DockerClient, Fault, MountSpec, op};
+use crate::backend::docker::daemon::client::{
+    ContainerSpec, DockerClient, Fault, MountSpec, op, to_the_end,
+};
 use crate::backend::docker::labels;
 use crate::error::Result;
 
@@ -26,14 +28,18 @@ pub(crate) async fn daemon_sees(client: &DockerClient, image: &str, dir: &Path) 
         }],
         ..Default::default()
     };
-    match client.create_container(&spec).await {
-        Ok(created) => {
-            client.remove_container(&created).await?;
-            Ok(true)
+    let client = client.clone();
+    to_the_end(async move {
+        match client.create_container(&spec).await {
+            Ok(created) => {
+                client.remove_container(&created).await?;
+                Ok(true)
+            }
+            Err(e) if e.fault() == Fault::BindSourceMissing => Ok(false),
+            Err(e) => Err(op(
+                "probing whether the Docker daemon sees this machine's files",
+            )(e)),
         }
-        Err(e) if e.fault() == Fault::BindSourceMissing => Ok(false),
-        Err(e) => Err(op(
-            "probing whether the Docker daemon sees this machine's files",
-        )(e)),
-    }
+    })
+    .await
 }

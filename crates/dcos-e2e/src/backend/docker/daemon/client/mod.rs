@@ -141,6 +141,20 @@ const HEARTBEAT: Duration = Duration::from_secs(3);
 /// Checks in a row without an answer that end the stream.
 const HEARTBEAT_MISSES: u32 = 2;
 
+/// `work` on a task of its own, awaited: a caller that stops waiting (a create
+/// cancelled by Ctrl-C) does not stop it halfway, as between a probe container's
+/// create and its removal.
+pub(crate) async fn to_the_end<T: Send + 'static>(
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
+    match tokio::spawn(work).await {
+        Ok(done) => done,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // The runtime is going away, and this future with it.
+        Err(_) => std::future::pending().await,
+    }
+}
+
 /// Map a daemon error to ours, naming the operation.
 pub(crate) fn op(operation: impl Into<String>) -> impl FnOnce(DaemonError) -> Error {
     let operation = operation.into();
