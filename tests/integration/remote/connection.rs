@@ -9,23 +9,16 @@ use dcos_e2e::{Docker, Error, TransportKind};
 
 use super::{
     Sshd, answers_as_itself, chain, copies_both_ways, host_address, master_and_agent, names_on,
-    objects_on, remote, sshd_answers_at, state_dir,
+    objects_on, remote, remote_tls, sshd_answers_at,
 };
 use crate::common;
 use crate::process::minidcos_at;
-
-/// The daemon of `remote()` over TCP with TLS: (address, client certificate directory).
-fn remote_tls() -> (String, String) {
-    let dir = state_dir(remote());
-    let tcp = std::fs::read_to_string(format!("{dir}/tcp")).unwrap();
-    (tcp.trim().to_string(), format!("{dir}/client"))
-}
 
 #[test]
 fn a_daemon_over_tcp_with_tls_runs_a_cluster() {
     common::node_image();
     let unix = remote();
-    let (tcp, certs) = remote_tls();
+    let (tcp, certs) = remote_tls(unix);
     // SAFETY: set before this test starts any thread of its own or any runtime; each
     // test runs in its own process.
     unsafe {

@@ -11,7 +11,7 @@ use dcos_e2e::blocking::Cluster;
 
 use super::{
     Blocked, Sshd, answers_as_itself, chain, docker_at, objects_on, remote, remote_daemon,
-    state_dir,
+    remote_tls,
 };
 use crate::process::poll;
 
@@ -27,11 +27,7 @@ fn one_master(backend: Docker) -> Cluster {
 
 /// What the container `name` on `host` has said so far.
 fn logs(host: &str, name: &str) -> String {
-    let out = std::process::Command::new("docker")
-        .args(["-H", host, "logs", name])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).to_string()
+    docker_at(host, &["logs", name]).join("\n")
 }
 
 #[test]
@@ -78,14 +74,13 @@ fn a_lost_ssh_link_is_not_taken_for_a_dead_owner() {
 fn a_daemon_over_tcp_that_stops_answering_ends_a_quiet_command() {
     // A daemon of this test's own: its TCP port is cut off.
     let host = remote_daemon(&["start", "r10"]);
-    let dir = state_dir(&host).to_string();
-    let tcp = std::fs::read_to_string(format!("{dir}/tcp")).unwrap();
+    let (tcp, certs) = remote_tls(&host);
     // SAFETY: set before this test starts any thread of its own or any runtime; each
     // test runs in its own process.
     unsafe {
-        std::env::set_var("DOCKER_HOST", tcp.trim());
+        std::env::set_var("DOCKER_HOST", &tcp);
         std::env::set_var("DOCKER_TLS_VERIFY", "1");
-        std::env::set_var("DOCKER_CERT_PATH", format!("{dir}/client"));
+        std::env::set_var("DOCKER_CERT_PATH", &certs);
     }
     // Just started: its TCP listener may take a moment longer than its socket.
     poll("the daemon over TCP", Duration::from_secs(60), || {
@@ -115,7 +110,7 @@ fn a_daemon_over_tcp_that_stops_answering_ends_a_quiet_command() {
     let err = ran.expect_err("a command whose daemon is gone fails");
     let chain = chain(&err);
     assert!(chain.contains("stopped answering"), "{chain}");
-    assert!(chain.contains(tcp.trim()), "{chain}");
+    assert!(chain.contains(&tcp), "{chain}");
     std::mem::drop(cut);
     std::mem::drop(cluster);
     assert!(objects_on(&host, &id).is_empty(), "left there");

@@ -52,6 +52,13 @@ fn state_dir(host: &str) -> &str {
         .unwrap()
 }
 
+/// The test daemon at `host` over TCP with TLS: (address, client certificate directory).
+fn remote_tls(host: &str) -> (String, String) {
+    let dir = state_dir(host);
+    let tcp = std::fs::read_to_string(format!("{dir}/tcp")).unwrap();
+    (tcp.trim().to_string(), format!("{dir}/client"))
+}
+
 /// The address this machine reaches the test daemon's host at (its TCP listener's).
 fn host_address(host: &str) -> String {
     let tcp = std::fs::read_to_string(format!("{}/tcp", state_dir(host))).unwrap();
@@ -257,17 +264,10 @@ impl Blocked {
     }
 
     fn iptables(&self, action: &str) {
-        let port = self.port.to_string();
-        let out = Proc::new("ip")
-            .args(["netns", "exec", &self.netns, "iptables", action, "INPUT"])
-            .args(["-p", "tcp", "--dport", &port, "-j", "DROP"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "iptables {action}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        sh(&format!(
+            "ip netns exec {} iptables {action} INPUT -p tcp --dport {} -j DROP",
+            self.netns, self.port
+        ));
     }
 }
 

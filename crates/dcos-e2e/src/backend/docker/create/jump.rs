@@ -43,13 +43,11 @@ enum Failed {
     Made(Error),
     Started(DaemonError),
 }
-use Failed::Started;
-
 impl From<Failed> for Error {
     fn from(failed: Failed) -> Self {
         match failed {
             Failed::Made(e) => e,
-            Started(e) => op("starting the jump host")(e),
+            Failed::Started(e) => op("starting the jump host")(e),
         }
     }
 }
@@ -62,7 +60,7 @@ impl JumpSpec<'_> {
         let name = labels::jump_container(self.id);
         let client = self.client;
         if let Err(e) = self.create_and_start(&name, Some(self.published)).await {
-            if !matches!(&e, Started(e) if e.fault() == Fault::AddressUnavailable) {
+            if !matches!(&e, Failed::Started(e) if e.fault() == Fault::AddressUnavailable) {
                 return Err(e.into());
             }
             tracing::warn!(
@@ -119,7 +117,7 @@ impl JumpSpec<'_> {
         put_keys(client, name, self.authorized, Some(self.host_key))
             .await
             .map_err(Failed::Made)?;
-        client.start_container(name).await.map_err(Started)
+        client.start_container(name).await.map_err(Failed::Started)
     }
 }
 
