@@ -49,6 +49,7 @@ pub(crate) fn to_py(py: Python<'_>, err: Error, command: Option<&Bound<'_, PyAny
         }
         // The node is gone or cannot be reached: the original's `ssh` exited 255.
         Error::Destroyed { .. }
+        | Error::NodeDown { .. }
         | Error::Transport { .. }
         | Error::Unreachable { .. }
         | Error::NoAddress { .. }

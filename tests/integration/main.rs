@@ -13,6 +13,7 @@ mod docker;
 mod docs;
 mod engine;
 mod existing;
+mod faults;
 mod host_mounts;
 mod image;
 mod install;

@@ -35,10 +35,10 @@ pub use error::{
 };
 pub use install::config::{install_config, superuser_password_hash};
 pub use node::{
-    Command, CopyOptions, HostKeyChecking, LogBundle, Node, NodeLogs, NodeSelector, Output,
-    OutputStream, Process, Role, TransportKind, quote,
+    Command, CopyOptions, HostKeyChecking, LogBundle, Node, NodeLogs, NodeSelector, NodeState,
+    Output, OutputStream, Process, Role, TransportKind, quote,
 };
-pub use node::{ProcessStdin, Tty};
+pub use node::{Direction, Partition, ProcessStdin, Tty};
 pub use params::{ExtraConfig, InstallOptions};
 pub use policy::{KEEP_ENV, keep_requested};
 
@@ -46,6 +46,7 @@ pub use policy::{KEEP_ENV, keep_requested};
 /// cleaning clusters by id, and checking the machine.
 pub mod docker {
     pub use crate::backend::docker::config::{Docker, Mount, Privileged};
+    pub use crate::backend::docker::daemon::client::finish_pending;
     pub use crate::backend::docker::doctor::{DoctorCheck, doctor};
     pub use crate::backend::docker::image::engine::StorageDriver;
     pub use crate::backend::docker::image::mirror::host_debian_mirror;

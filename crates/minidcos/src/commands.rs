@@ -1,6 +1,7 @@
 //! Each command: parse arguments into library calls, print the result.
 
 mod create;
+mod faults;
 mod nodes;
 
 use std::path::{Path, PathBuf};
@@ -180,6 +181,7 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
             let cluster = attach(&id, None).await?;
             nodes::load_image(&cluster, &images, &node).await
         }
+        DockerCmd::Node { action } => faults::node(action, json).await,
     }
 }
 

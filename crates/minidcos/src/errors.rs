@@ -150,6 +150,9 @@ fn hint_for(lib: &Lib) -> Option<String> {
             Lib::NoAddress { .. } | Lib::Unreachable { .. } | Lib::Timeout { .. } | Lib::Transport { .. } => {
                 "is the node running and reachable? `--transport docker-exec` avoids the network path"
             }
+            Lib::NodeDown { .. } => {
+                "start or resume it: `minidcos docker node start ID NODE` (or `resume`)"
+            }
             Lib::WaitTimeout { .. } => {
                 "look at the node with `minidcos docker run ID -- journalctl -b`"
             }

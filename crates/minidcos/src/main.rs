@@ -67,10 +67,14 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        match cli.command {
+        let status = match cli.command {
             Top::Docker(cmd) => commands::docker(cmd, cli.json).await,
             Top::Existing(args) => commands::existing(args, cli.json).await,
             Top::Completions { .. } => Ok(0),
-        }
+        };
+        // An interrupted create may have left a probe container halfway (created, not
+        // yet removed): the runtime's end would leave it so.
+        dcos_e2e::docker::finish_pending(std::time::Duration::from_secs(30)).await;
+        status
     })
 }

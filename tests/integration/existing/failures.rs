@@ -27,6 +27,8 @@ fn a_stopped_node_times_out() {
     let agent = &wrapped.agents()[0];
     let master = &wrapped.masters()[0];
     agent.run(["true"]).unwrap();
+    // Machines it did not make are not its to stop.
+    assert!(matches!(agent.pause(), Err(Error::NotSupported { .. })));
 
     docker_cli(&[
         "stop",

@@ -13,8 +13,10 @@
 //! ```
 
 pub mod docker;
+mod faults;
 mod node;
 
+pub use faults::Partition;
 pub use node::{Node, Process};
 
 use std::collections::BTreeMap;

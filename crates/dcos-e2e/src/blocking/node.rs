@@ -8,7 +8,7 @@ use tokio_util::io::SyncIoBridge;
 
 use super::{runtime, wait};
 use crate::error::Result;
-use crate::node::{Command, CopyOptions, Output, OutputStream, Role, TransportKind};
+use crate::node::{Command, CopyOptions, NodeState, Output, OutputStream, Role, TransportKind};
 
 /// Blocking [`crate::Node`].
 #[derive(Clone, Debug)]
@@ -58,6 +58,41 @@ impl Node {
     /// See [`crate::Node::container_name`].
     pub fn container_name(&self) -> Option<&str> {
         self.0.container_name()
+    }
+
+    /// Blocking [`crate::Node::stop`].
+    pub fn stop(&self) -> Result<()> {
+        wait("Node::stop", self.0.stop())
+    }
+
+    /// Blocking [`crate::Node::start`].
+    pub fn start(&self) -> Result<()> {
+        wait("Node::start", self.0.start())
+    }
+
+    /// Blocking [`crate::Node::restart`].
+    pub fn restart(&self) -> Result<()> {
+        wait("Node::restart", self.0.restart())
+    }
+
+    /// Blocking [`crate::Node::pause`].
+    pub fn pause(&self) -> Result<()> {
+        wait("Node::pause", self.0.pause())
+    }
+
+    /// Blocking [`crate::Node::resume`].
+    pub fn resume(&self) -> Result<()> {
+        wait("Node::resume", self.0.resume())
+    }
+
+    /// Blocking [`crate::Node::kill`].
+    pub fn kill(&self, signal: &str) -> Result<NodeState> {
+        wait("Node::kill", self.0.kill(signal))
+    }
+
+    /// Blocking [`crate::Node::state`].
+    pub fn state(&self) -> Result<NodeState> {
+        wait("Node::state", self.0.state())
     }
 
     /// Blocking [`crate::Node::run`].

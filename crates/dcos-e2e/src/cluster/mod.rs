@@ -3,6 +3,7 @@
 //! library: it drives a backend and the installer.
 
 mod builder;
+mod faults;
 
 pub use builder::ClusterBuilder;
 
@@ -87,6 +88,7 @@ impl Cluster {
             default_user,
             running: backend,
         } = made;
+        liveness.set_peers(nodes.iter().map(Node::ip_address));
         Self {
             liveness,
             nodes,

@@ -4,9 +4,11 @@
 //! nobody needs to read message text.
 
 mod parameter;
+mod state;
 mod transport;
 
 pub use parameter::Parameter;
+pub use state::NodeState;
 pub use transport::TransportKind;
 
 use std::path::PathBuf;
@@ -259,6 +261,16 @@ pub enum Error {
         timeout: Duration,
         /// One entry per node and check still failing.
         failing: Vec<String>,
+    },
+
+    /// A fault of this process has the node stopped or paused: commands wait for
+    /// [`Node::start`](crate::Node::start) or [`Node::resume`](crate::Node::resume).
+    #[error("{node} is {state}: start or resume it before running anything on it")]
+    NodeDown {
+        /// The node (role and address).
+        node: String,
+        /// What it is doing.
+        state: NodeState,
     },
 
     /// The backend cannot do this.

@@ -81,6 +81,8 @@ pub enum Parameter {
     Role,
     /// A shell script.
     Script,
+    /// A signal for a node.
+    Signal,
     /// An SSH private key.
     SshKeyPath,
     /// A node transport.
@@ -133,6 +135,7 @@ impl Parameter {
             Parameter::RemotePath => "remote path",
             Parameter::Role => "role",
             Parameter::Script => "script",
+            Parameter::Signal => "signal",
             Parameter::SshKeyPath => "ssh_key_path",
             Parameter::Transport => "transport",
             Parameter::Tty => "tty",

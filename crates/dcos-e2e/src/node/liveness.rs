@@ -1,15 +1,19 @@
 //! Whether a node's cluster still exists: shared by a cluster and all its nodes, so a
 //! command on a destroyed cluster fails at once with [`Error::Destroyed`].
 
+use std::net::IpAddr;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, Result};
 
-/// A cluster's id and whether it has been destroyed.
+/// A cluster's id, whether it has been destroyed, and its nodes' addresses (what every
+/// node of the cluster knows of the others).
 #[derive(Debug)]
 pub(crate) struct Liveness {
     id: String,
     destroyed: AtomicBool,
+    peers: OnceLock<Vec<IpAddr>>,
 }
 
 impl Liveness {
@@ -17,6 +21,7 @@ impl Liveness {
         Self {
             id: id.to_string(),
             destroyed: AtomicBool::new(false),
+            peers: OnceLock::new(),
         }
     }
 
@@ -32,6 +37,16 @@ impl Liveness {
             });
         }
         Ok(())
+    }
+
+    /// Say which nodes the cluster has (once, when it is made).
+    pub(crate) fn set_peers(&self, nodes: impl Iterator<Item = IpAddr>) {
+        let _ = self.peers.set(nodes.collect());
+    }
+
+    /// Every node's address.
+    pub(crate) fn peers(&self) -> &[IpAddr] {
+        self.peers.get().map_or(&[], Vec::as_slice)
     }
 
     pub(crate) fn mark_destroyed(&self) {

@@ -3,10 +3,13 @@
 //! here works the same over every transport; nothing here knows a backend.
 
 pub(crate) mod command;
+mod faults;
 pub(crate) mod liveness;
 pub(crate) mod logs;
+pub(crate) mod machine;
 #[allow(clippy::module_inception)]
 pub(crate) mod node;
+pub(crate) mod partition;
 pub(crate) mod process;
 pub(crate) mod role;
 pub(crate) mod select;
@@ -15,7 +18,9 @@ pub(crate) mod transport;
 pub use command::Tty;
 pub use command::{Command, Output, quote};
 pub use logs::{LogBundle, NodeLogs};
+pub use machine::NodeState;
 pub use node::Node;
+pub use partition::{Direction, Partition};
 pub use process::ProcessStdin;
 pub use process::{OutputStream, Process};
 pub use role::Role;

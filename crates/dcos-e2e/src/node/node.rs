@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::command::{Command, Output};
 use super::liveness::Liveness;
+use super::machine::{Known, Machine};
 use super::process::{self, Place, Process};
 use super::role::{Role, display_name};
 use super::transport::files::CopyOptions;
@@ -58,6 +59,10 @@ pub(crate) struct NodeSpec {
     pub log_output_live: bool,
     pub transport: Arc<dyn Transport>,
     pub cluster: Arc<Liveness>,
+    /// Its machine, where the backend can stop and pause it (Docker).
+    pub machine: Option<Arc<dyn Machine>>,
+    /// What this process last made of the machine.
+    pub known: Known,
 }
 
 /// How an OpenSSH command line checks a node's host key: against this file, and
@@ -78,6 +83,7 @@ impl Node {
     /// The transport, unless the cluster is gone.
     pub(crate) fn transport_live(&self) -> Result<&dyn Transport> {
         self.inner.cluster.check()?;
+        self.check_up()?;
         Ok(&*self.inner.transport)
     }
 
@@ -251,6 +257,7 @@ impl Node {
     /// ```
     pub async fn popen(&self, cmd: impl Into<Command>) -> Result<Process> {
         let cmd = cmd.into();
+        self.check_up()?;
         let place = Place {
             transport: self.inner.transport.clone(),
             liveness: self.inner.cluster.clone(),

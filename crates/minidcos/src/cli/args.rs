@@ -186,6 +186,17 @@ pub struct NodeArgs {
     pub node: Vec<NodeSelector>,
 }
 
+/// The nodes of a cluster a fault is for.
+#[derive(Debug, Args)]
+pub struct NodeFaultArgs {
+    /// The cluster id.
+    pub id: String,
+    /// Which nodes: an IP, ROLE:N, a container name, all-masters, all-agents,
+    /// all-public-agents or all.
+    #[arg(required = true, value_name = "NODE", value_parser = parse_node)]
+    pub nodes: Vec<NodeSelector>,
+}
+
 /// Whom a copy runs as.
 #[derive(Debug, Args)]
 pub struct CopyArgs {

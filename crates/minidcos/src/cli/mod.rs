@@ -228,6 +228,41 @@ Examples:
         #[arg(long = "node", value_name = "NODE", value_parser = parse_node)]
         node: Vec<NodeSelector>,
     },
+    /// Faults on nodes' machines: stop, start, restart, pause, resume or signal them
+    /// (a stopped node keeps its address, disks and keys).
+    #[command(after_help = "\
+Examples:
+  minidcos docker node stop dcos-e2e-1a2b3c4d master:1
+  minidcos docker node start dcos-e2e-1a2b3c4d master:1
+  minidcos docker node pause dcos-e2e-1a2b3c4d all-agents
+  minidcos docker node kill dcos-e2e-1a2b3c4d agent:1 --signal SIGKILL")]
+    Node {
+        #[command(subcommand)]
+        action: NodeAction,
+    },
+}
+
+/// What `minidcos docker node` does to each node named.
+#[derive(Debug, Subcommand)]
+pub enum NodeAction {
+    /// Halt the nodes (their init is asked to; killed after 10 s).
+    Stop(NodeFaultArgs),
+    /// Start stopped nodes and wait until they accept commands.
+    Start(NodeFaultArgs),
+    /// Stop and start the nodes, then wait until they accept commands.
+    Restart(NodeFaultArgs),
+    /// Freeze every process of the nodes.
+    Pause(NodeFaultArgs),
+    /// Let paused nodes go on.
+    Resume(NodeFaultArgs),
+    /// Send a signal to the nodes' first process; prints what each does then.
+    Kill {
+        #[command(flatten)]
+        target: NodeFaultArgs,
+        /// The signal: a name (SIGKILL, TERM) or a number.
+        #[arg(long, default_value = "SIGKILL")]
+        signal: String,
+    },
 }
 
 #[cfg(test)]

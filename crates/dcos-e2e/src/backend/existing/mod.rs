@@ -268,6 +268,8 @@ impl ExistingCluster {
                     log_output_live: p.log_output_live,
                     transport,
                     cluster: liveness.clone(),
+                    machine: None,
+                    known: Default::default(),
                 }));
             }
         }

@@ -71,6 +71,12 @@ pub(crate) trait Transport: Send + Sync {
 
     /// Run `script` with `sh` as `user`, in the user's login environment.
     fn spawn<'a>(&'a self, launch: Launch<'a>) -> BoxFuture<'a, Result<RawProcess>>;
+
+    /// Forget kept-open connections: the node's machine was stopped or restarted, so
+    /// they lead nowhere and the next command connects afresh.
+    fn reset(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// What to start: `script` as `user`, with stdin piped if asked (else it reads end of

@@ -528,6 +528,10 @@ impl Transport for SshTransport {
         (TransportKind::Ssh, &self.name)
     }
 
+    fn reset(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async { self.connections.lock().await.clear() })
+    }
+
     fn spawn<'a>(&'a self, launch: Launch<'a>) -> BoxFuture<'a, Result<RawProcess>> {
         Box::pin(async move {
             let Launch {

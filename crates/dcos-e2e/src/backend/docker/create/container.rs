@@ -33,6 +33,8 @@ pub(crate) struct Planned {
     pub host: usize,
     /// It mounts its daemon's genconf volume read-write (the first node there).
     pub genconf_writer: bool,
+    /// Its fixed address on the cluster's network (`None`: the daemon's pick).
+    pub address: Option<IpAddr>,
 }
 
 pub(crate) struct NodeContext<'a> {
@@ -213,6 +215,7 @@ impl NodeContext<'_> {
             labels: tags,
             stop_signal: Some("SIGRTMIN+3".into()),
             network: Some(self.network.to_string()),
+            address: p.address,
             mounts,
             tmpfs: [
                 ("/run".into(), RUN_TMPFS.into()),

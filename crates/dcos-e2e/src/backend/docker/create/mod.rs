@@ -5,6 +5,7 @@
 pub(crate) mod cgroups;
 pub(crate) mod container;
 pub(crate) mod jump;
+pub(crate) mod network;
 pub(crate) mod provision;
 pub(crate) mod ready;
 pub(crate) mod workspace;

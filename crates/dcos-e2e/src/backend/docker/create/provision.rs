@@ -10,11 +10,12 @@ use futures_util::future::join_all;
 use crate::backend::docker::config::{Docker, Privileged};
 use crate::backend::docker::create::container::{DEFAULT_USER, NodeContext, Planned};
 use crate::backend::docker::create::jump::{self, JumpSpec};
+use crate::backend::docker::create::network::{self, BridgeNetwork};
 use crate::backend::docker::create::ready::wait_ready;
 use crate::backend::docker::create::workspace::{
     KNOWN_HOSTS_FILE, Workspace, new_ed25519, write_keypair,
 };
-use crate::backend::docker::daemon::client::{DockerClient, Fault, NetworkSpec, op};
+use crate::backend::docker::daemon::client::{DockerClient, Fault, op};
 use crate::backend::docker::daemon::facts::{DaemonFacts, daemon_facts};
 use crate::backend::docker::daemon::filesystem;
 use crate::backend::docker::labels;
@@ -30,7 +31,7 @@ use crate::node::role::PerRole;
 use crate::node::transport::host_keys::HostKeys;
 use crate::node::transport::jump::Jump;
 use crate::node::transport::ssh::SshSettings;
-use crate::node::{Role, TransportKind};
+use crate::node::{NodeState, Role, TransportKind};
 use crate::params::ClusterParams;
 use crate::policy::{keep_reason, keep_requested};
 
@@ -322,30 +323,19 @@ impl Plan<'_> {
     async fn make(&self) -> Result<NewCluster> {
         let (client, id, workspace) = (&self.hosts[0], self.id, self.workspace.path());
         let network = async {
+            let unpinned = |id| BridgeNetwork { id, subnet: None };
             match &self.cfg.network {
                 // Checked to exist before anything was made.
-                Some(name) => Ok::<_, Error>(name.clone()),
+                Some(name) => Ok::<_, Error>(unpinned(name.clone())),
                 None if self.hosts.len() > 1 => {
                     crate::backend::docker::daemon::swarm::create_overlay(client, id, workspace)
                         .await
+                        .map(unpinned)
                 }
                 None => {
-                    let spec = NetworkSpec {
-                        name: id.to_string(),
-                        driver: "bridge",
-                        attachable: false,
-                        labels: labels::object_labels(id, labels::NETWORK_ROLE, workspace),
-                    };
-                    // By id: a create racing for this id may have made one of the same name.
-                    client
-                        .create_network(spec)
-                        .await
-                        .map_err(|e| match e.fault() {
-                            Fault::PoolsExhausted => Error::AddressPoolsExhausted {
-                                host: client.host().to_string(),
-                            },
-                            _ => op(format!("creating network {id}"))(e),
-                        })
+                    let nodes =
+                        self.params.masters + self.params.agents + self.params.public_agents;
+                    network::make_bridge(client, id, workspace, nodes).await
                 }
             }
         };
@@ -420,7 +410,7 @@ impl Plan<'_> {
     /// its genconf volume.
     async fn start_nodes(
         &self,
-        network: &str,
+        bridge: &BridgeNetwork,
         facts: DaemonFacts,
     ) -> Result<(
         Arc<Liveness>,
@@ -428,6 +418,7 @@ impl Plan<'_> {
         Vec<(Role, usize)>,
     )> {
         let (cfg, params, workspace) = (self.cfg, self.params, self.workspace.path());
+        let network = bridge.id.as_str();
         let key = new_ed25519();
         let key_path = write_keypair(workspace, &key)?;
         let privileged = match cfg.privileged {
@@ -452,7 +443,8 @@ impl Plan<'_> {
         let planned: Vec<Planned> = order
             .iter()
             .zip(&placement)
-            .map(|(&(role, index), &host)| {
+            .enumerate()
+            .map(|(ordinal, (&(role, index), &host))| {
                 // The first node on each daemon fills that daemon's genconf volume.
                 let genconf_writer = !writers.iter().any(|(_, _, h)| *h == host);
                 if genconf_writer {
@@ -465,6 +457,7 @@ impl Plan<'_> {
                     genconf_writer,
                     name: labels::node_container(self.id, role, index),
                     host_key: new_ed25519(),
+                    address: bridge.node_address(ordinal),
                 }
             })
             .collect();
@@ -546,8 +539,9 @@ impl Plan<'_> {
                 liveness: &liveness,
                 log_output_live: params.log_output_live,
                 known_hosts: &known_hosts,
+                boot_timeout: cfg.ready_timeout,
             };
-            let node = wiring.node(p.role, p.index, *ip, &p.name);
+            let node = wiring.node(p.role, p.index, *ip, &p.name, NodeState::Running);
             by_host[p.host].push(node.clone());
             nodes.get_mut(p.role).push(node);
         }

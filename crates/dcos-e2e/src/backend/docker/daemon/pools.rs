@@ -1,6 +1,8 @@
 //! The daemon's address pools: each cluster's bridge network takes one subnet from
 //! them, so they bound how many clusters a daemon holds at once (about 30 with
-//! Docker's defaults). This counts the subnets still free.
+//! Docker's defaults). This counts the subnets still free, and picks one for a new
+//! cluster: a subnet given by us (not by the daemon) is what lets nodes have fixed
+//! addresses, kept when a node is stopped and started.
 
 use std::net::Ipv4Addr;
 
@@ -23,9 +25,35 @@ impl Subnet {
         })
     }
 
+    /// The address `offset` past the subnet's first.
+    pub(crate) fn address(&self, offset: u32) -> Ipv4Addr {
+        Ipv4Addr::from(self.base.wrapping_add(offset))
+    }
+
+    /// How many addresses it spans.
+    pub(crate) fn size(&self) -> u64 {
+        1u64 << (32 - u32::from(self.prefix))
+    }
+
+    /// Its first half: where the daemon gives out addresses itself (the gateway, the
+    /// jump host, anyone's container joined to the network). Nodes take fixed
+    /// addresses from the second half, which nothing else is given.
+    pub(crate) fn lower_half(&self) -> Subnet {
+        Subnet {
+            base: self.base,
+            prefix: (self.prefix + 1).min(32),
+        }
+    }
+
     fn overlaps(&self, other: &Subnet) -> bool {
         let shorter = self.prefix.min(other.prefix);
         self.base & mask(shorter) == other.base & mask(shorter)
+    }
+}
+
+impl std::fmt::Display for Subnet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", Ipv4Addr::from(self.base), self.prefix)
     }
 }
 
@@ -96,14 +124,41 @@ pub(crate) fn from_daemon_json(text: &str) -> Option<Vec<Pool>> {
     (!pools.is_empty()).then_some(pools)
 }
 
-/// How many subnets of `pools` overlap none of the networks' subnets in `used`: how
-/// many more bridge networks (clusters) the daemon can make.
-pub(crate) fn free_subnets(pools: &[Pool], used: &[Subnet]) -> usize {
+/// The pools of the daemon at `host`, and where they were read: this machine's
+/// daemon.json for its default socket, else Docker's defaults.
+pub(crate) fn of_daemon(host: &str) -> (&'static str, Vec<Pool>) {
+    let configured = host
+        .trim_start_matches("unix://")
+        .ends_with("run/docker.sock")
+        .then(|| std::fs::read_to_string("/etc/docker/daemon.json").ok())
+        .flatten()
+        .and_then(|text| from_daemon_json(&text));
+    match configured {
+        Some(p) => ("daemon.json's default-address-pools", p),
+        None => ("Docker's default pools", docker_defaults()),
+    }
+}
+
+/// The subnets of `pools` that overlap none of the networks' subnets in `used`.
+fn free(pools: &[Pool], used: &[Subnet]) -> impl Iterator<Item = Subnet> {
+    let used = used.to_vec();
     pools
         .iter()
         .flat_map(Pool::subnets)
-        .filter(|s| !used.iter().any(|u| u.overlaps(s)))
-        .count()
+        .filter(move |s| !used.iter().any(|u| u.overlaps(s)))
+}
+
+/// How many subnets of `pools` overlap none of the networks' subnets in `used`: how
+/// many more bridge networks (clusters) the daemon can make.
+pub(crate) fn free_subnets(pools: &[Pool], used: &[Subnet]) -> usize {
+    free(pools, used).count()
+}
+
+/// A free subnet for a new network, taken at random from the first few free ones:
+/// creates racing for a subnet (each refused but one) then rarely pick the same.
+pub(crate) fn pick(pools: &[Pool], used: &[Subnet]) -> Option<Subnet> {
+    let candidates: Vec<Subnet> = free(pools, used).take(16).collect();
+    (!candidates.is_empty()).then(|| candidates[rand::random_range(0..candidates.len())])
 }
 
 #[cfg(test)]
@@ -143,6 +198,23 @@ mod tests {
             from_daemon_json(r#"{"default-address-pools":[{"base":"10.0.0.0/16","size":8}]}"#)
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_picked_subnet_is_free_and_nodes_take_its_second_half() {
+        let defaults = docker_defaults();
+        let used = [net("172.17.0.0/16"), net("172.18.0.0/16")];
+        for _ in 0..50 {
+            let s = pick(&defaults, &used).unwrap();
+            assert!(!used.iter().any(|u| u.overlaps(&s)), "{s}");
+        }
+        let all: Vec<Subnet> = defaults.iter().flat_map(Pool::subnets).collect();
+        assert_eq!(pick(&defaults, &all), None);
+        let s = net("10.200.3.0/24");
+        assert_eq!(s.to_string(), "10.200.3.0/24");
+        assert_eq!(s.lower_half().to_string(), "10.200.3.0/25");
+        assert_eq!(s.size(), 256);
+        assert_eq!(s.address(129), Ipv4Addr::new(10, 200, 3, 129));
     }
 
     #[test]

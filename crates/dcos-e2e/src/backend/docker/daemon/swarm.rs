@@ -87,6 +87,7 @@ pub(crate) async fn create_overlay(
         driver: "overlay",
         attachable: true,
         labels: labels::object_labels(id, labels::NETWORK_ROLE, workspace),
+        subnet: None,
     };
     manager.create_network(spec).await.map_err(op(format!(
         "creating overlay network {id} on {}",

@@ -18,7 +18,7 @@ use crate::node::role::PerRole;
 use crate::node::transport::host_keys::{HostKeyChecking, HostKeys};
 use crate::node::transport::jump::Jump;
 use crate::node::transport::ssh::SshSettings;
-use crate::node::{Role, TransportKind};
+use crate::node::{NodeState, Role, TransportKind};
 
 /// A node container as its labels describe it.
 struct Found {
@@ -26,6 +26,7 @@ struct Found {
     index: usize,
     name: String,
     ip: Option<IpAddr>,
+    state: NodeState,
     transport: TransportKind,
     /// Index of its daemon in `hosts`.
     host: usize,
@@ -114,6 +115,13 @@ pub(crate) async fn discover_on(
             index,
             name,
             ip: c.address,
+            state: if c.running {
+                NodeState::Running
+            } else if c.paused {
+                NodeState::Paused
+            } else {
+                NodeState::Stopped
+            },
             transport: transport
                 .or_else(|| l.get(labels::TRANSPORT).and_then(|t| t.parse().ok()))
                 .unwrap_or_default(),
@@ -147,13 +155,14 @@ pub(crate) async fn discover_on(
             liveness: &liveness,
             log_output_live: false,
             known_hosts: &known_hosts,
+            boot_timeout: Docker::default().ready_timeout,
         };
         // A stopped node has no address; it still belongs to the cluster. SSH refuses
         // the unspecified address, docker exec says the container is not running.
         let ip = f.ip.unwrap_or(IpAddr::from([0, 0, 0, 0]));
         nodes
             .get_mut(f.role)
-            .push(wiring.node(f.role, f.index, ip, &f.name));
+            .push(wiring.node(f.role, f.index, ip, &f.name, f.state));
     }
     let manager = if hosts.is_empty() {
         client

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use crate::backend::docker::create::container::DEFAULT_USER;
 use crate::backend::docker::daemon::client::DockerClient;
 use crate::backend::docker::node::exec::DockerExecTransport;
+use crate::backend::docker::node::machine::DockerMachine;
+use crate::node::NodeState;
 use crate::node::liveness::Liveness;
+use crate::node::machine::Known;
 use crate::node::node::{Node, NodeSpec, OpenSshCheck};
 use crate::node::role::{Role, display_name};
 use crate::node::transport::ssh::{SshSettings, SshTransport};
@@ -24,11 +27,21 @@ pub(crate) struct Wiring<'a> {
     pub log_output_live: bool,
     /// The cluster's `known_hosts` file (in its workspace).
     pub known_hosts: &'a std::path::Path,
+    /// How long a started node may take to accept commands.
+    pub boot_timeout: std::time::Duration,
 }
 
 impl Wiring<'_> {
     /// The handle on the node in `container`.
-    pub(crate) fn node(&self, role: Role, index: usize, ip: IpAddr, container: &str) -> Node {
+    /// `state`: what its container was doing when found.
+    pub(crate) fn node(
+        &self,
+        role: Role,
+        index: usize,
+        ip: IpAddr,
+        container: &str,
+        state: NodeState,
+    ) -> Node {
         let display = display_name(role, index, ip);
         let transport: Arc<dyn Transport> = match self.transport {
             TransportKind::Ssh => Arc::new(SshTransport::new(ip, display, self.settings.clone())),
@@ -56,6 +69,13 @@ impl Wiring<'_> {
             log_output_live: self.log_output_live,
             transport,
             cluster: self.liveness.clone(),
+            machine: Some(Arc::new(DockerMachine {
+                client: self.client.clone(),
+                container: container.to_string(),
+                address: ip,
+                boot_timeout: self.boot_timeout,
+            })),
+            known: Known::new(state),
         })
     }
 }

@@ -1,10 +1,12 @@
-//! Containers: list, create, start, inspect, remove, copy into, attach, wait, logs.
+//! Containers: list, create, start, stop, pause, kill, inspect, remove, copy into,
+//! attach, wait, logs.
 
 use std::time::Duration;
 
 use bollard::query_parameters::{
-    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, ListContainersOptionsBuilder,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, KillContainerOptionsBuilder,
+    ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    RestartContainerOptionsBuilder, StopContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 
@@ -94,6 +96,37 @@ impl DockerClient {
             output: output_stream(attached.output),
             input: attached.input,
         })
+    }
+
+    /// Stop a container: its stop signal, then SIGKILL after `grace`.
+    pub(crate) async fn stop_container(&self, id: &str, grace: Duration) -> ApiResult<()> {
+        let t = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
+        let options = StopContainerOptionsBuilder::default().t(t).build();
+        Ok(self.api.stop_container(id, Some(options)).await?)
+    }
+
+    /// Stop (as [`DockerClient::stop_container`]) and start a container.
+    pub(crate) async fn restart_container(&self, id: &str, grace: Duration) -> ApiResult<()> {
+        let t = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
+        let options = RestartContainerOptionsBuilder::default().t(t).build();
+        Ok(self.api.restart_container(id, Some(options)).await?)
+    }
+
+    /// Freeze every process of a container (the cgroup freezer).
+    pub(crate) async fn pause_container(&self, id: &str) -> ApiResult<()> {
+        Ok(self.api.pause_container(id).await?)
+    }
+
+    pub(crate) async fn unpause_container(&self, id: &str) -> ApiResult<()> {
+        Ok(self.api.unpause_container(id).await?)
+    }
+
+    /// Send `signal` (a name or number) to the container's first process.
+    pub(crate) async fn kill_container(&self, id: &str, signal: &str) -> ApiResult<()> {
+        let options = KillContainerOptionsBuilder::default()
+            .signal(signal)
+            .build();
+        Ok(self.api.kill_container(id, Some(options)).await?)
     }
 
     /// Wait until the container stops (its exit status is not reported).

@@ -26,6 +26,8 @@ pub(crate) enum Fault {
     Conflict,
     /// The daemon's address pools have no subnet left for a new network.
     PoolsExhausted,
+    /// The subnet asked for overlaps another network's (one made a moment ago).
+    SubnetTaken,
     /// A port cannot be published on that address: it is not one of the daemon's host.
     AddressUnavailable,
     /// No answer: the connection failed or the request timed out.
@@ -102,6 +104,9 @@ fn classify_message(status: u16, message: &str) -> Fault {
     ]) {
         return Fault::PoolsExhausted;
     }
+    if has(&["overlaps with other one"]) {
+        return Fault::SubnetTaken;
+    }
     if status == 404 {
         return Fault::NotFound;
     }
@@ -167,6 +172,11 @@ mod tests {
                 Fault::AddressUnavailable,
             ),
             (404, "network dcos-e2e-1a2b not found", Fault::NotFound),
+            (
+                403,
+                "Pool overlaps with other one on this address space",
+                Fault::SubnetTaken,
+            ),
             (
                 409,
                 "Container 4f1c0e9d2a7b is paused, unpause the container before exec",

@@ -141,17 +141,61 @@ const HEARTBEAT: Duration = Duration::from_secs(3);
 /// Checks in a row without an answer that end the stream.
 const HEARTBEAT_MISSES: u32 = 2;
 
+/// [`to_the_end`] tasks not finished yet, and a wake-up when one finishes.
+static UNFINISHED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static FINISHED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+struct Unfinished;
+
+impl Unfinished {
+    fn new() -> Self {
+        UNFINISHED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Self
+    }
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        UNFINISHED.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        FINISHED.notify_waiters();
+    }
+}
+
 /// `work` on a task of its own, awaited: a caller that stops waiting (a create
 /// cancelled by Ctrl-C) does not stop it halfway, as between a probe container's
-/// create and its removal.
+/// create and its removal. A process about to exit waits for such tasks
+/// ([`finish_pending`]): its runtime's end would stop them halfway too.
 pub(crate) async fn to_the_end<T: Send + 'static>(
     work: impl std::future::Future<Output = T> + Send + 'static,
 ) -> T {
+    let unfinished = Unfinished::new();
+    let work = async move {
+        let done = work.await;
+        drop(unfinished);
+        done
+    };
     match tokio::spawn(work).await {
         Ok(done) => done,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         // The runtime is going away, and this future with it.
         Err(_) => std::future::pending().await,
+    }
+}
+
+/// Wait, up to `limit`, until Docker work that must not stop halfway (a probe container
+/// between its create and its removal, started by a create that was then cancelled)
+/// has finished. For a program about to exit: its runtime's end stops such work where
+/// it is. Whether none is left.
+pub async fn finish_pending(limit: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let finished = FINISHED.notified();
+        if UNFINISHED.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            return true;
+        }
+        if tokio::time::timeout_at(deadline, finished).await.is_err() {
+            return false;
+        }
     }
 }
 
@@ -223,5 +267,29 @@ where
             }
             done => return done,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A caller that stops waiting leaves the work running, and a process about to
+    /// exit can wait for it (until its limit).
+    #[tokio::test(start_paused = true)]
+    async fn work_of_a_cancelled_caller_is_waited_for_before_exit() {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let caller = tokio::spawn(to_the_end(async move {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            let _ = tx.send(());
+        }));
+        tokio::task::yield_now().await;
+        caller.abort();
+        assert!(
+            !finish_pending(Duration::from_secs(1)).await,
+            "still running"
+        );
+        assert!(finish_pending(Duration::from_secs(10)).await);
+        assert!(rx.await.is_ok(), "it ran to its end");
     }
 }

@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::models::{
-    LocalNodeState, NetworkCreateRequest, SystemInfoCgroupVersionEnum, VolumeCreateRequest,
+    Ipam, IpamConfig, LocalNodeState, NetworkCreateRequest, SystemInfoCgroupVersionEnum,
+    VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     InspectNetworkOptions, ListNetworksOptions, ListNetworksOptionsBuilder,
@@ -48,6 +49,9 @@ pub(crate) struct NetworkSpec {
     /// Containers of any daemon in the swarm may join (an overlay).
     pub attachable: bool,
     pub labels: HashMap<String, String>,
+    /// Its subnet, and the part of it the daemon gives addresses from itself (`None`:
+    /// the daemon picks a subnet and gives out all of it).
+    pub subnet: Option<(String, String)>,
 }
 
 impl DockerClient {
@@ -135,6 +139,14 @@ impl DockerClient {
             driver: Some(spec.driver.into()),
             attachable: spec.attachable.then_some(true),
             labels: Some(spec.labels),
+            ipam: spec.subnet.map(|(subnet, ip_range)| Ipam {
+                config: Some(vec![IpamConfig {
+                    subnet: Some(subnet),
+                    ip_range: Some(ip_range),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         Ok(self.api.create_network(request).await?.id)

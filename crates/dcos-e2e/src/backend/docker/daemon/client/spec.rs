@@ -7,8 +7,8 @@ use std::net::IpAddr;
 
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, ContainerSummary, DeviceMapping,
-    EndpointSettings, HostConfig, HostConfigCgroupnsModeEnum, Mount, MountType, MountVolumeOptions,
-    PortBinding,
+    EndpointIpamConfig, EndpointSettings, HostConfig, HostConfigCgroupnsModeEnum, Mount, MountType,
+    MountVolumeOptions, NetworkingConfig, PortBinding,
 };
 
 /// A container to create.
@@ -28,6 +28,8 @@ pub(crate) struct ContainerSpec {
     pub network_disabled: bool,
     /// The network to join (`none` for none).
     pub network: Option<String>,
+    /// A fixed address on it (the network's subnet must be one given at its create).
+    pub address: Option<IpAddr>,
     /// Stdin kept open for one attach, stdout attached (the watchdog's lifeline).
     pub stdin_once: bool,
     pub mounts: Vec<MountSpec>,
@@ -91,7 +93,8 @@ pub(crate) struct ContainerEntry {
     pub name: String,
     pub labels: HashMap<String, String>,
     pub running: bool,
-    /// Its address on its (first) network.
+    pub paused: bool,
+    /// Its address on its (first) network; a stopped one's fixed address, if it has one.
     pub address: Option<IpAddr>,
     /// Published ports: (container port, host port).
     pub published: Vec<(u16, u16)>,
@@ -187,6 +190,19 @@ impl ContainerSpec {
             exposed_ports: (!self.publish.is_empty())
                 .then(|| self.publish.iter().map(port_key).collect()),
             host_config: Some(host_config),
+            networking_config: self.address.zip(self.network.as_ref()).map(|(ip, net)| {
+                let endpoint = EndpointSettings {
+                    ipam_config: Some(EndpointIpamConfig {
+                        ipv4_address: ip.is_ipv4().then(|| ip.to_string()),
+                        ipv6_address: ip.is_ipv6().then(|| ip.to_string()),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                };
+                NetworkingConfig {
+                    endpoints_config: Some(HashMap::from([(net.clone(), endpoint)])),
+                }
+            }),
             ..Default::default()
         }
     }
@@ -226,13 +242,18 @@ impl MountSpec {
     }
 }
 
-/// A container's address: the first on its networks (a node has one network).
+/// A container's address: the first on its networks (a node has one network). A
+/// stopped container has none, except the fixed one it will be given again.
 fn first_address(networks: Option<&HashMap<String, EndpointSettings>>) -> Option<IpAddr> {
+    let parse = |ip: Option<&str>| ip.filter(|ip| !ip.is_empty())?.parse().ok();
     networks?.values().find_map(|e| {
-        e.ip_address
-            .as_deref()
-            .filter(|ip| !ip.is_empty())
-            .and_then(|ip| ip.parse().ok())
+        parse(e.ip_address.as_deref()).or_else(|| {
+            parse(
+                e.ipam_config
+                    .as_ref()
+                    .and_then(|c| c.ipv4_address.as_deref()),
+            )
+        })
     })
 }
 
@@ -273,6 +294,7 @@ impl From<ContainerSummary> for ContainerEntry {
                 .unwrap_or_default(),
             labels: c.labels.unwrap_or_default(),
             running: c.state.is_some_and(|s| s.to_string() == "running"),
+            paused: c.state.is_some_and(|s| s.to_string() == "paused"),
             address: first_address(c.network_settings.and_then(|s| s.networks).as_ref()),
             published,
         }
