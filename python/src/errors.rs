@@ -73,7 +73,9 @@ pub(crate) fn to_py(py: Python<'_>, err: Error, command: Option<&Bound<'_, PyAny
         | Error::ClusterIdTaken { .. }
         | Error::NoSuchCluster { .. }
         | Error::NoSuchNode { .. } => PyValueError::new_err(message),
-        Error::NotSupported { .. } => PyNotImplementedError::new_err(message),
+        Error::NotSupported { .. } | Error::KernelModuleMissing { .. } => {
+            PyNotImplementedError::new_err(message)
+        }
         Error::WaitTimeout { .. } | Error::Timeout { .. } | Error::InstallTimeout { .. } => {
             PyTimeoutError::new_err(message)
         }

@@ -38,7 +38,7 @@ pub use node::{
     Command, CopyOptions, HostKeyChecking, LogBundle, Node, NodeLogs, NodeSelector, NodeState,
     Output, OutputStream, Process, Role, TransportKind, quote,
 };
-pub use node::{Direction, Partition, ProcessStdin, Tty};
+pub use node::{Direction, Link, Partition, ProcessStdin, Tty};
 pub use params::{ExtraConfig, InstallOptions};
 pub use policy::{KEEP_ENV, keep_requested};
 

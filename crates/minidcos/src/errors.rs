@@ -150,6 +150,9 @@ fn hint_for(lib: &Lib) -> Option<String> {
             Lib::NoAddress { .. } | Lib::Unreachable { .. } | Lib::Timeout { .. } | Lib::Transport { .. } => {
                 "is the node running and reachable? `--transport docker-exec` avoids the network path"
             }
+            Lib::KernelModuleMissing { .. } => {
+                "ask only for what the kernel has (`minidcos docker doctor`: link shaping), or load the module on the daemon's host"
+            }
             Lib::NodeDown { .. } => {
                 "start or resume it: `minidcos docker node start ID NODE` (or `resume`)"
             }

@@ -1,5 +1,6 @@
 //! Faults on demand: nodes stopped, started, restarted, paused, resumed and killed.
 
+mod links;
 mod network;
 
 use std::process::Command as Proc;

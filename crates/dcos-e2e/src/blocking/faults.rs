@@ -2,6 +2,7 @@
 
 use super::{Cluster, Node, wait};
 use crate::error::{Error, Result};
+use crate::node::Link;
 
 /// Blocking [`crate::Partition`].
 #[derive(Clone, Debug)]
@@ -25,6 +26,16 @@ fn inner<'a>(nodes: &[&'a Node]) -> Vec<&'a crate::node::Node> {
 }
 
 impl Node {
+    /// Blocking [`crate::Node::shape`].
+    pub fn shape(&self, link: &Link) -> Result<()> {
+        wait("Node::shape", self.0.shape(link))
+    }
+
+    /// Blocking [`crate::Node::unshape`].
+    pub fn unshape(&self) -> Result<()> {
+        wait("Node::unshape", self.0.unshape())
+    }
+
     /// Blocking [`crate::Node::isolate`].
     pub fn isolate(&self) -> Result<Partition> {
         wait("Node::isolate", self.0.isolate()).map(Partition)
@@ -46,6 +57,20 @@ impl Cluster {
             self.inner.partition_one_way(&from, &to),
         )
         .map(Partition)
+    }
+
+    /// Blocking [`crate::Cluster::shape_between`].
+    pub fn shape_between(&self, from: &[&Node], to: &[&Node], link: &Link) -> Result<()> {
+        let (from, to) = (inner(from), inner(to));
+        wait(
+            "Cluster::shape_between",
+            self.inner.shape_between(&from, &to, link),
+        )
+    }
+
+    /// Blocking [`crate::Cluster::unshape`].
+    pub fn unshape(&self) -> Result<()> {
+        wait("Cluster::unshape", self.inner.unshape())
     }
 
     /// Blocking [`crate::Cluster::heal`].

@@ -11,6 +11,7 @@ use futures_util::future::join_all;
 use super::Cluster;
 use crate::error::{Error, Parameter, Result};
 use crate::node::partition::{self, Direction, Partition};
+use crate::node::shaping::{self, Link};
 use crate::node::{Node, NodeState};
 
 impl Cluster {
@@ -56,6 +57,22 @@ impl Cluster {
         partition::partition(from, to, Direction::OneWay).await
     }
 
+    /// Degrade what each node of `from` sends to the nodes of `to` (a link into one
+    /// node: every other node in `from`, it in `to`). Replaces an earlier shape of those
+    /// nodes; undone by [`Cluster::unshape`] or [`Cluster::undo_faults`].
+    pub async fn shape_between(&self, from: &[&Node], to: &[&Node], link: &Link) -> Result<()> {
+        self.own(from)?;
+        self.own(to)?;
+        self.liveness.check()?;
+        shaping::shape_between(from, to, link).await
+    }
+
+    /// Take every node's shaping out ([`Node::shape`], [`Cluster::shape_between`]).
+    pub async fn unshape(&self) -> Result<()> {
+        let nodes: Vec<&Node> = self.nodes().collect();
+        shaping::unshape_all(&nodes).await
+    }
+
     /// Remove every network cut this process made on the cluster's nodes.
     pub async fn heal(&self) -> Result<()> {
         let nodes: Vec<&Node> = self.nodes().collect();
@@ -64,7 +81,7 @@ impl Cluster {
 
     /// Undo every fault this process put on the cluster: resume paused nodes and start
     /// stopped ones (each waited for until it accepts commands), then heal the network
-    /// (a paused node's rules can only be taken out once it runs).
+    /// and take shaping out (a paused node's rules can only go once it runs).
     pub async fn undo_faults(&self) -> Result<()> {
         let nodes = join_all(self.nodes().map(|node| async move {
             match node.check_up() {
@@ -78,7 +95,9 @@ impl Cluster {
         }))
         .await;
         let healed = self.heal().await;
-        let errors = std::iter::once(healed)
+        let unshaped = self.unshape().await;
+        let errors = [healed, unshaped]
+            .into_iter()
             .chain(nodes)
             .filter_map(|r| r.err())
             .collect();

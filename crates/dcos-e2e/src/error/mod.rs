@@ -273,6 +273,19 @@ pub enum Error {
         state: NodeState,
     },
 
+    /// A slow link asks for something this kernel's traffic control cannot do.
+    #[error(
+        "{node}: {asked} needs the kernel module {module}, which this kernel does not have (`minidcos docker doctor` lists what it has)"
+    )]
+    KernelModuleMissing {
+        /// The node.
+        node: String,
+        /// The module (`sch_netem`, `sch_tbf`, `sch_htb`).
+        module: &'static str,
+        /// What was asked.
+        asked: String,
+    },
+
     /// The backend cannot do this.
     #[error("{operation} is not supported by the {backend} backend")]
     NotSupported {

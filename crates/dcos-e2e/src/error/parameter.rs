@@ -47,6 +47,8 @@ pub enum Parameter {
     Agents,
     /// The number of public agents.
     PublicAgents,
+    /// How a link is degraded.
+    Link,
     /// Mounts on masters.
     MasterMounts,
     /// Mounts on agents.
@@ -118,6 +120,7 @@ impl Parameter {
             Parameter::Masters => "masters",
             Parameter::Agents => "agents",
             Parameter::PublicAgents => "public_agents",
+            Parameter::Link => "link",
             Parameter::MasterMounts => "master_mounts",
             Parameter::AgentMounts => "agent_mounts",
             Parameter::PublicAgentMounts => "public_agent_mounts",

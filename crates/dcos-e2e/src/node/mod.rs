@@ -13,6 +13,7 @@ pub(crate) mod partition;
 pub(crate) mod process;
 pub(crate) mod role;
 pub(crate) mod select;
+pub(crate) mod shaping;
 pub(crate) mod transport;
 
 pub use command::Tty;
@@ -25,6 +26,7 @@ pub use process::ProcessStdin;
 pub use process::{OutputStream, Process};
 pub use role::Role;
 pub use select::NodeSelector;
+pub use shaping::Link;
 pub use transport::TransportKind;
 pub use transport::files::CopyOptions;
 pub use transport::host_keys::HostKeyChecking;

@@ -70,7 +70,7 @@ pub(crate) async fn heal_all(nodes: &[&Node]) -> Result<()> {
 }
 
 /// Run `script` on `node` as root (through sudo where its default user is not root).
-async fn as_root(node: &Node, script: String) -> Result<()> {
+pub(crate) async fn as_root(node: &Node, script: String) -> Result<()> {
     let cmd = Command::shell(script);
     let cmd = if node.default_user() == "root" {
         cmd

@@ -5,7 +5,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::backend::docker::daemon::client::{ContainerSpec, DockerClient, MountSpec, op};
+use crate::backend::docker::daemon::client::{
+    ContainerSpec, DockerClient, MountSpec, op, to_the_end,
+};
 use crate::backend::docker::daemon::facts::daemon_facts;
 use crate::backend::docker::daemon::pools;
 use crate::backend::docker::image::{self, Distribution, ImageOptions};
@@ -349,6 +351,7 @@ async fn engine_checks(
                 },
                 "the inner engine needs nf_tables (or legacy iptables) in the host kernel",
             ));
+            checks.push(shaping_check(&found));
             let fs = field("fs");
             let overlay = field("overlay");
             checks.push(check(
@@ -375,6 +378,46 @@ async fn engine_checks(
     checks
 }
 
+/// Which slow links the kernel's traffic control can make (see `Link`): from the
+/// probe's tries of each queueing discipline in a node's network namespace.
+fn shaping_check(found: &BTreeMap<String, String>) -> DoctorCheck {
+    let has = |q: &str| found.get(&format!("qdisc_{q}")).is_some_and(|v| v == "ok");
+    let mut can = Vec::new();
+    if has("tbf") {
+        can.push("a node's rate (sch_tbf)");
+    }
+    if has("htb") {
+        can.push("rates between nodes (sch_htb)");
+    }
+    if has("netem") {
+        can.push("delay, jitter and loss (sch_netem)");
+    }
+    let missing: Vec<&str> = [
+        ("tbf", "sch_tbf"),
+        ("htb", "sch_htb"),
+        ("netem", "sch_netem"),
+    ]
+    .iter()
+    .filter(|(q, _)| !has(q))
+    .map(|(_, m)| *m)
+    .collect();
+    let detail = match (can.is_empty(), missing.is_empty()) {
+        (_, true) => format!("all: {}", can.join(", ")),
+        (true, false) => format!("none: the kernel has no {}", missing.join(", ")),
+        (false, false) => format!(
+            "{}; not {} (the kernel has no {})",
+            can.join(", "),
+            if missing.contains(&"sch_netem") {
+                "delay, jitter or loss"
+            } else {
+                "the rest"
+            },
+            missing.join(", ")
+        ),
+    };
+    check("link shaping", true, detail, "")
+}
+
 /// What the probe found: `key=value` lines.
 async fn probe_engine(client: &DockerClient, image: &str) -> Result<BTreeMap<String, String>> {
     const SCRIPT: &str = r#"d=/var/lib/docker/probe; mkdir -p $d/l $d/u $d/w $d/m
@@ -382,6 +425,7 @@ echo "fs=$(stat -f -c %T /var/lib/docker)"
 if e=$(mount -t overlay overlay -o lowerdir=$d/l,upperdir=$d/u,workdir=$d/w $d/m 2>&1); then umount $d/m; echo overlay=ok; else echo "overlay=$e"; fi
 if e=$(ip link add dcos-e2e-probe type bridge 2>&1); then ip link del dcos-e2e-probe; echo net_admin=ok; else echo "net_admin=$e"; fi
 if e=$(iptables -t nat -N DCOS_E2E_PROBE 2>&1); then echo iptables=ok; else echo "iptables=$e" | tr '\n' ' '; echo; fi
+for q in "tbf rate 1mbit burst 32kb latency 50ms" "htb" "netem delay 1ms"; do k=${q%% *}; if e=$(tc qdisc add dev lo root $q 2>&1); then tc qdisc del dev lo root; echo "qdisc_$k=ok"; else echo "qdisc_$k=$e" | tr '\n' ' '; echo; fi; done
 "#;
     let spec = ContainerSpec {
         image: image.to_string(),
@@ -400,8 +444,18 @@ if e=$(iptables -t nat -N DCOS_E2E_PROBE 2>&1); then echo iptables=ok; else echo
         }],
         ..Default::default()
     };
+    // To its end on a task of its own: a doctor interrupted between the probe's create
+    // and its removal would leave it.
+    let client = client.clone();
+    to_the_end(async move { run_probe(&client, &spec).await }).await
+}
+
+async fn run_probe(
+    client: &DockerClient,
+    spec: &ContainerSpec,
+) -> Result<BTreeMap<String, String>> {
     let created = client
-        .create_container(&spec)
+        .create_container(spec)
         .await
         .map_err(op("creating the engine probe"))?;
     let result = async {
@@ -429,6 +483,29 @@ if e=$(iptables -t nat -N DCOS_E2E_PROBE 2>&1); then echo iptables=ok; else echo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_shaping_names_what_the_kernel_lacks() {
+        let found = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>()
+        };
+        let here = shaping_check(&found(&[
+            ("qdisc_tbf", "ok"),
+            ("qdisc_htb", "ok"),
+            ("qdisc_netem", "Error: Specified qdisc kind is unknown."),
+        ]));
+        assert!(
+            here.detail.contains("not delay, jitter or loss"),
+            "{}",
+            here.detail
+        );
+        assert!(here.detail.contains("no sch_netem"), "{}", here.detail);
+        let none = shaping_check(&found(&[]));
+        assert!(none.detail.starts_with("none"), "{}", none.detail);
+    }
 
     #[test]
     fn the_isolation_window_is_reported_for_docker_before_28() {
