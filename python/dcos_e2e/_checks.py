@@ -108,3 +108,16 @@ def env(name: str, value: Any) -> List[Tuple[str, str]]:
             raise type_error(name + " keys", "str", key)
         pairs.append((key, str(val)))
     return pairs
+
+
+def nodes(name: str, value: Any) -> List[Any]:
+    """An iterable of ``Node`` (a set, a list), as a list; a lone node is refused."""
+    from .node import Node
+
+    if isinstance(value, (str, bytes, Node)) or not isinstance(value, Iterable):
+        raise type_error(name, "an iterable of Node", value)
+    found = list(value)
+    for n in found:
+        if not isinstance(n, Node):
+            raise type_error(name, "an iterable of Node", n)
+    return found

@@ -2,12 +2,14 @@
 A cluster of masters, agents and public agents, independent of the backend.
 """
 
+import contextlib
 from pathlib import Path
 from subprocess import CompletedProcess
-from typing import Any, Dict, List, Literal, Optional, Set, Type, Union
+from typing import Any, Dict, Iterable, Iterator, List, Literal, Optional, Set, Type, Union
 
-from . import _checks, _core
+from . import _checks, _core, faults
 from .backends import ClusterBackend, ClusterManager, _LibraryCluster
+from .faults import Partition
 from .node import Node
 
 __all__ = ["Cluster"]
@@ -253,6 +255,70 @@ class Cluster:
         if nodes is not None:
             return list(nodes[role])
         return list((self.masters, self.agents, self.public_agents)[role])
+
+    def _faults(self) -> _core.ClusterHandle:
+        handle = getattr(self._cluster, "_handle", None)
+        if handle is None:
+            raise NotImplementedError(
+                "faults need a cluster of this package's backends (Docker or ExistingCluster)"
+            )
+        return handle
+
+    def partition(
+        self, a: Iterable[Node], b: Iterable[Node], one_way: bool = False
+    ) -> Partition:
+        """
+        Cut all traffic between the nodes of ``a`` and those of ``b`` (with
+        ``one_way``, only what goes from ``a`` to ``b``), by firewall rules inside the
+        nodes: the test host still reaches every node. Heal the returned ``Partition``,
+        or use it in a ``with`` block.
+        """
+        one_way = _checks.boolean("one_way", one_way)
+        handles = [[n._node() for n in _checks.nodes(name, g)] for name, g in (("a", a), ("b", b))]
+        return Partition(self._faults().partition(handles[0], handles[1], one_way))
+
+    def heal(self) -> None:
+        """Remove every network cut this process made on the cluster's nodes."""
+        self._faults().undo("heal")
+
+    def shape_between(
+        self,
+        senders: Iterable[Node],
+        receivers: Iterable[Node],
+        rate: Optional[int] = None,
+        delay: Optional[float] = None,
+        jitter: Optional[float] = None,
+        loss: Optional[float] = None,
+    ) -> None:
+        """Degrade what the ``senders`` send to the ``receivers`` (a link into one
+        node: every other node as senders); parameters as ``Node.shape``."""
+        from_ = [n._node() for n in _checks.nodes("senders", senders)]
+        to = [n._node() for n in _checks.nodes("receivers", receivers)]
+        self._faults().shape_between(from_, to, **faults.link(rate, delay, jitter, loss))
+
+    def unshape(self) -> None:
+        """Take every node's shaping out."""
+        self._faults().undo("unshape")
+
+    def undo_faults(self) -> None:
+        """Undo every fault this process put on the cluster: resume paused nodes, start
+        stopped ones, heal cuts and take shaping out."""
+        self._faults().undo("all")
+
+    @contextlib.contextmanager
+    def faults(self) -> Iterator["Cluster"]:
+        """
+        A ``with`` block whose faults are undone when it ends, however it ends::
+
+            with cluster.faults():
+                agent.pause()
+                cluster.partition([master], [other_agent])
+                ...
+        """
+        try:
+            yield self
+        finally:
+            self.undo_faults()
 
     def destroy(self) -> None:
         """

@@ -9,7 +9,7 @@ from pathlib import Path
 from subprocess import CompletedProcess
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
-from . import _checks, _core
+from . import _checks, _core, faults
 
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
@@ -171,6 +171,71 @@ class Node:
         local = _checks.path("local_path", local_path)
         remote = _checks.path("remote_path", remote_path)
         self._node().send_file(str(local), str(remote))
+
+    def stop(self) -> None:
+        """
+        Stop this node's machine as a host shuts down. Its address, disks and keys are
+        kept; commands on it raise ``CalledProcessError`` (status 255) at once until
+        ``start``.
+
+        Raises:
+            NotImplementedError: The node is not a Docker container of ours.
+        """
+        self._node().machine("stop")
+
+    def start(self) -> None:
+        """Start a stopped node and wait until it accepts commands again."""
+        self._node().machine("start")
+
+    def restart(self) -> None:
+        """Stop and start the node (a reboot), then wait until it accepts commands."""
+        self._node().machine("restart")
+
+    def pause(self) -> None:
+        """Freeze every process of the node until ``resume``."""
+        self._node().machine("pause")
+
+    def resume(self) -> None:
+        """Let a paused node go on where it was."""
+        self._node().machine("resume")
+
+    def kill(self, signal: str = "SIGKILL") -> str:
+        """
+        Send ``signal`` to the node's first process; returns what the node does then
+        (``'stopped'`` after ``SIGKILL``).
+        """
+        return self._node().machine("kill", _checks.text("signal", signal))
+
+    @property
+    def state(self) -> str:
+        """What the node's machine is doing: ``'running'``, ``'paused'`` or ``'stopped'``."""
+        return self._node().machine("state")
+
+    def isolate(self) -> "faults.Partition":
+        """Cut this node off from every other node of its cluster (the test host still
+        reaches it); heal the returned ``Partition``, or use it in a ``with`` block."""
+        return faults.Partition(self._node().isolate())
+
+    def shape(
+        self,
+        rate: Optional[int] = None,
+        delay: Optional[float] = None,
+        jitter: Optional[float] = None,
+        loss: Optional[float] = None,
+    ) -> None:
+        """
+        Degrade everything this node sends: at most ``rate`` bits per second; ``delay``
+        and ``jitter`` seconds; ``loss`` percent of packets.
+
+        Raises:
+            NotImplementedError: The kernel lacks what it takes (delay, jitter and loss
+                need ``sch_netem``); the message names the module.
+        """
+        self._node().shape(**faults.link(rate, delay, jitter, loss))
+
+    def unshape(self) -> None:
+        """Take this node's shaping out."""
+        self._node().unshape()
 
     def download_file(self, remote_path: Path, local_path: Path) -> None:
         """

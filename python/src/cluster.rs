@@ -5,11 +5,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dcos_e2e::{Cluster, Docker, ExistingCluster, Host, Mount, Privileged, TransportKind};
+use dcos_e2e::{Cluster, Docker, ExistingCluster, Host, Mount, Node, Privileged, TransportKind};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::errors::to_py;
+use crate::faults::PartitionHandle;
 use crate::node::NodeHandle;
 use crate::wait::{OnSignal, wait};
 
@@ -124,6 +125,67 @@ impl ClusterHandle {
             .map_err(|e| to_py(py, e, None))
     }
 
+    /// Cut traffic between the nodes of `a` and of `b` (one way, from `a` to `b`, when
+    /// asked).
+    #[pyo3(signature = (a, b, one_way=false))]
+    fn partition(
+        &self,
+        py: Python<'_>,
+        a: Vec<PyRef<'_, NodeHandle>>,
+        b: Vec<PyRef<'_, NodeHandle>>,
+        one_way: bool,
+    ) -> PyResult<PartitionHandle> {
+        let (a, b) = (nodes(&a), nodes(&b));
+        let cluster = self.cluster();
+        let cut = wait(py, OnSignal::Defer, async move {
+            let (a, b): (Vec<&Node>, Vec<&Node>) = (a.iter().collect(), b.iter().collect());
+            if one_way {
+                cluster.partition_one_way(&a, &b).await
+            } else {
+                cluster.partition(&a, &b).await
+            }
+        })?
+        .map_err(|e| to_py(py, e, None))?;
+        Ok(PartitionHandle::new(cut))
+    }
+
+    /// Degrade what the nodes of `senders` send to those of `receivers`.
+    #[pyo3(signature = (senders, receivers, rate=None, delay=None, jitter=None, loss=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn shape_between(
+        &self,
+        py: Python<'_>,
+        senders: Vec<PyRef<'_, NodeHandle>>,
+        receivers: Vec<PyRef<'_, NodeHandle>>,
+        rate: Option<u64>,
+        delay: Option<f64>,
+        jitter: Option<f64>,
+        loss: Option<f64>,
+    ) -> PyResult<()> {
+        let link = crate::faults::link(rate, delay, jitter, loss)?;
+        let (from, to) = (nodes(&senders), nodes(&receivers));
+        let cluster = self.cluster();
+        wait(py, OnSignal::Defer, async move {
+            let (from, to): (Vec<&Node>, Vec<&Node>) = (from.iter().collect(), to.iter().collect());
+            cluster.shape_between(&from, &to, &link).await
+        })?
+        .map_err(|e| to_py(py, e, None))
+    }
+
+    /// Undo faults: `heal` (network cuts), `unshape` (slow links) or `all` (also
+    /// resume paused nodes and start stopped ones).
+    fn undo(&self, py: Python<'_>, what: String) -> PyResult<()> {
+        let cluster = self.cluster();
+        wait(py, OnSignal::Defer, async move {
+            match what.as_str() {
+                "heal" => cluster.heal().await,
+                "unshape" => cluster.unshape().await,
+                _ => cluster.undo_faults().await,
+            }
+        })?
+        .map_err(|e| to_py(py, e, None))
+    }
+
     /// Keep the cluster past this process (the scope ended and the flags say keep):
     /// it stays until destroyed. Nothing to keep once it was destroyed.
     fn keep(&self, py: Python<'_>) -> PyResult<()> {
@@ -136,6 +198,10 @@ impl ClusterHandle {
         })?
         .map_err(|e| to_py(py, e, None))
     }
+}
+
+fn nodes(handles: &[PyRef<'_, NodeHandle>]) -> Vec<Node> {
+    handles.iter().map(|h| h.node().clone()).collect()
 }
 
 fn seconds(name: &str, value: f64) -> PyResult<Duration> {

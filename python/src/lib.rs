@@ -8,6 +8,7 @@
 
 mod cluster;
 mod errors;
+mod faults;
 mod logs;
 mod node;
 mod wait;
@@ -26,6 +27,8 @@ mod _core {
     };
     #[pymodule_export]
     use crate::errors::HarnessError;
+    #[pymodule_export]
+    use crate::faults::PartitionHandle;
     #[pymodule_export]
     use crate::logs::flush_logs;
     #[pymodule_export]

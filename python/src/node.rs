@@ -25,6 +25,10 @@ impl NodeHandle {
     pub(crate) fn new(node: Node) -> Self {
         Self { node }
     }
+
+    pub(crate) fn node(&self) -> &Node {
+        &self.node
+    }
 }
 
 /// A shell script with its user and environment (the values arrive literally).
@@ -117,6 +121,64 @@ impl NodeHandle {
         })?;
         let process = started.map_err(|e| to_py(py, e, Some(&cmd)))?;
         Ok(ProcessHandle::start(node, user, process))
+    }
+
+    /// A fault on the node's machine (`stop`, `start`, `restart`, `pause`, `resume`,
+    /// `kill` with `signal`), or `state` to read it; returns the state after it.
+    #[pyo3(signature = (action, signal=None))]
+    fn machine(
+        &self,
+        py: Python<'_>,
+        action: String,
+        signal: Option<String>,
+    ) -> PyResult<&'static str> {
+        let node = self.node.clone();
+        let state = wait(py, OnSignal::Defer, async move {
+            match action.as_str() {
+                "stop" => node.stop().await?,
+                "start" => node.start().await?,
+                "restart" => node.restart().await?,
+                "pause" => node.pause().await?,
+                "resume" => node.resume().await?,
+                "kill" => return node.kill(signal.as_deref().unwrap_or("SIGKILL")).await,
+                _ => {}
+            }
+            node.state().await
+        })?
+        .map_err(|e| to_py(py, e, None))?;
+        Ok(state.as_str())
+    }
+
+    /// Cut this node off from every other node of its cluster.
+    fn isolate(&self, py: Python<'_>) -> PyResult<crate::faults::PartitionHandle> {
+        let node = self.node.clone();
+        let cut = wait(py, OnSignal::Defer, async move { node.isolate().await })?
+            .map_err(|e| to_py(py, e, None))?;
+        Ok(crate::faults::PartitionHandle::new(cut))
+    }
+
+    /// Degrade what the node sends (rate in bit/s, delay and jitter in seconds, loss in
+    /// percent).
+    #[pyo3(signature = (rate=None, delay=None, jitter=None, loss=None))]
+    fn shape(
+        &self,
+        py: Python<'_>,
+        rate: Option<u64>,
+        delay: Option<f64>,
+        jitter: Option<f64>,
+        loss: Option<f64>,
+    ) -> PyResult<()> {
+        let link = crate::faults::link(rate, delay, jitter, loss)?;
+        let node = self.node.clone();
+        wait(py, OnSignal::Defer, async move { node.shape(&link).await })?
+            .map_err(|e| to_py(py, e, None))
+    }
+
+    /// Take this node's shaping out.
+    fn unshape(&self, py: Python<'_>) -> PyResult<()> {
+        let node = self.node.clone();
+        wait(py, OnSignal::Defer, async move { node.unshape().await })?
+            .map_err(|e| to_py(py, e, None))
     }
 
     /// Copy a local file to `remote`, creating missing parent directories.

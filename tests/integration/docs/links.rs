@@ -139,6 +139,7 @@ fn the_readme_links_to_every_docs_page() {
     let linked: Vec<String> = links(&readme).into_iter().map(|(_, t)| t).collect();
     for page in [
         "docs/backends.md",
+        "docs/faults.md",
         "docs/installer-contract.md",
         "docs/node-image.md",
         "docs/troubleshooting.md",

@@ -4,7 +4,7 @@
 use std::process::Command as Proc;
 use std::time::{Duration, Instant};
 
-use dcos_e2e::{Cluster, Command, Error, TransportKind};
+use dcos_e2e::{Cluster, Command, Error, NodeState, TransportKind};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::time::timeout;
 
@@ -86,16 +86,14 @@ async fn stopped_node(kind: TransportKind) {
         );
     }
 
-    // A handle attached afterwards knows the node has no address and says so at once
-    // (with SSH, never by reaching some other machine).
+    // A handle attached afterwards knows the node is stopped and says so at once (with
+    // SSH, never by reaching some other machine).
     let attached = Cluster::attach_docker(&fx.id, Some(kind)).await.unwrap();
     let err = attached.masters()[0].run(["true"]).await.unwrap_err();
-    let message = dcos_e2e::chain(&err);
-    let expected = match kind {
-        TransportKind::Ssh => "no address",
-        TransportKind::DockerExec => "not running",
-    };
-    assert!(message.contains(expected), "{message}");
+    assert!(
+        matches!(&err, Error::NodeDown { state: NodeState::Stopped, node } if node.contains(&ip)),
+        "{err:?}"
+    );
     drop(attached);
 
     // A stopped cluster is still destroyed completely.

@@ -219,7 +219,13 @@ async fn pool_check(client: &DockerClient) -> DoctorCheck {
         .iter()
         .filter_map(|s| pools::Subnet::parse(s))
         .collect();
-    let (source, pools) = pools::of_daemon(client.host());
+    let reported = client
+        .info()
+        .await
+        .map(|i| i.address_pools)
+        .unwrap_or_default();
+    let (source, pools) = pools::of_daemon(client.host(), &reported);
+    let source = source.describe();
     let free = pools::free_subnets(&pools, &used);
     check(
         name,

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use crate::backend::docker::daemon::client::{DockerClient, Fault, NetworkSpec, op};
-use crate::backend::docker::daemon::pools::{self, Subnet};
+use crate::backend::docker::daemon::pools::{self, Source, Subnet};
 use crate::backend::docker::labels;
 use crate::error::{Error, Result};
 
@@ -49,7 +49,12 @@ pub(crate) async fn make_bridge(
     let exhausted = || Error::AddressPoolsExhausted {
         host: client.host().to_string(),
     };
-    let (_, pools) = pools::of_daemon(client.host());
+    let reported = client
+        .info()
+        .await
+        .map_err(op("reading daemon info"))?
+        .address_pools;
+    let (source, pools) = pools::of_daemon(client.host(), &reported);
     let spec = |subnet: Option<Subnet>| NetworkSpec {
         name: id.to_string(),
         driver: "bridge",
@@ -57,6 +62,16 @@ pub(crate) async fn make_bridge(
         labels: labels::object_labels(id, labels::NETWORK_ROLE, workspace),
         subnet: subnet.map(|s| (s.to_string(), s.lower_half().to_string())),
     };
+    // A daemon elsewhere that does not say its pools: its own pick (picking from
+    // Docker's defaults there would override what its owner set), without fixed
+    // addresses.
+    if source == Source::Unknown {
+        return match client.create_network(spec(None)).await {
+            Ok(id) => Ok(BridgeNetwork { id, subnet: None }),
+            Err(e) if e.fault() == Fault::PoolsExhausted => Err(exhausted()),
+            Err(e) => Err(op(format!("creating network {id}"))(e)),
+        };
+    }
     for _ in 0..ATTEMPTS {
         let used: Vec<Subnet> = client
             .network_subnets()

@@ -124,18 +124,58 @@ pub(crate) fn from_daemon_json(text: &str) -> Option<Vec<Pool>> {
     (!pools.is_empty()).then_some(pools)
 }
 
-/// The pools of the daemon at `host`, and where they were read: this machine's
-/// daemon.json for its default socket, else Docker's defaults.
-pub(crate) fn of_daemon(host: &str) -> (&'static str, Vec<Pool>) {
-    let configured = host
+/// Where a daemon's pools were read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// The daemon said (`info`).
+    Daemon,
+    /// This machine's daemon.json, for its default socket.
+    DaemonJson,
+    /// Docker's defaults: this machine's daemon without daemon.json pools.
+    Defaults,
+    /// A daemon elsewhere that did not say: taken to have Docker's defaults, for
+    /// counting only.
+    Unknown,
+}
+
+impl Source {
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Source::Daemon => "the daemon's default-address-pools",
+            Source::DaemonJson => "daemon.json's default-address-pools",
+            Source::Defaults => "Docker's default pools",
+            Source::Unknown => "Docker's default pools, assumed: the daemon does not say its own",
+        }
+    }
+}
+
+/// The pools of the daemon at `host`: as the daemon says them (`reported`, from
+/// `info`), else this machine's daemon.json for its default socket, else Docker's
+/// defaults (`Source::Unknown` for a daemon elsewhere, whose own may differ).
+pub(crate) fn of_daemon(host: &str, reported: &[(String, u8)]) -> (Source, Vec<Pool>) {
+    let said: Vec<Pool> = reported
+        .iter()
+        .filter_map(|(base, size)| {
+            let base = Subnet::parse(base)?;
+            (base.prefix..=32)
+                .contains(size)
+                .then_some(Pool { base, size: *size })
+        })
+        .collect();
+    if !said.is_empty() {
+        return (Source::Daemon, said);
+    }
+    let local = host
         .trim_start_matches("unix://")
-        .ends_with("run/docker.sock")
+        .ends_with("run/docker.sock");
+    let configured = local
         .then(|| std::fs::read_to_string("/etc/docker/daemon.json").ok())
         .flatten()
         .and_then(|text| from_daemon_json(&text));
-    match configured {
-        Some(p) => ("daemon.json's default-address-pools", p),
-        None => ("Docker's default pools", docker_defaults()),
+    match (configured, local) {
+        (Some(p), _) => (Source::DaemonJson, p),
+        (None, true) => (Source::Defaults, docker_defaults()),
+        (None, false) => (Source::Unknown, docker_defaults()),
     }
 }
 
@@ -215,6 +255,18 @@ mod tests {
         assert_eq!(s.lower_half().to_string(), "10.200.3.0/25");
         assert_eq!(s.size(), 256);
         assert_eq!(s.address(129), Ipv4Addr::new(10, 200, 3, 129));
+    }
+
+    #[test]
+    fn pools_the_daemon_says_come_first_and_a_silent_remote_daemon_is_unknown() {
+        let said = [("10.9.0.0/16".to_string(), 24)];
+        let (source, pools) = of_daemon("tcp://10.0.0.1:2376", &said);
+        assert_eq!(source, Source::Daemon);
+        assert_eq!(free_subnets(&pools, &[]), 256);
+        assert_eq!(of_daemon("tcp://10.0.0.1:2376", &[]).0, Source::Unknown);
+        // A size shorter than its base is not a pool: as if not said.
+        let bad = [("10.9.0.0/16".to_string(), 8)];
+        assert_eq!(of_daemon("ssh://h", &bad).0, Source::Unknown);
     }
 
     #[test]

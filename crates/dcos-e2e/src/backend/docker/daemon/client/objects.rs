@@ -27,6 +27,9 @@ pub(crate) struct DaemonInfo {
     /// Its security options, as text (what decides whether it allows privileges).
     pub security_options: Vec<String>,
     pub swarm: SwarmInfo,
+    /// Its `default-address-pools` as (base, size), where it says (Docker 23 and
+    /// later, when set); empty otherwise.
+    pub address_pools: Vec<(String, u8)>,
 }
 
 /// The daemon's place in a Docker Swarm.
@@ -67,6 +70,12 @@ impl DockerClient {
                 .map(|v| v.to_string())
                 .unwrap_or_default(),
             security_options: info.security_options.unwrap_or_default(),
+            address_pools: info
+                .default_address_pools
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|p| Some((p.base?, u8::try_from(p.size?).ok()?)))
+                .collect(),
             swarm: SwarmInfo {
                 active: swarm.local_node_state == Some(LocalNodeState::ACTIVE),
                 manager: swarm.control_available == Some(true),
