@@ -96,12 +96,7 @@ impl Cluster {
         .await;
         let healed = self.heal().await;
         let unshaped = self.unshape().await;
-        let errors = [healed, unshaped]
-            .into_iter()
-            .chain(nodes)
-            .filter_map(|r| r.err())
-            .collect();
-        Error::from_all(errors).map_or(Ok(()), Err)
+        Error::all([healed, unshaped].into_iter().chain(nodes))
     }
 
     /// Run `f`, then undo every fault ([`Cluster::undo_faults`]) whether it returned `Ok`,

@@ -515,6 +515,12 @@ impl Error {
         }
     }
 
+    /// `Ok` when every result is, else the one error for all failures
+    /// ([`Error::from_all`]).
+    pub(crate) fn all<T>(results: impl IntoIterator<Item = Result<T>>) -> Result<()> {
+        Error::from_all(results.into_iter().filter_map(|r| r.err()).collect()).map_or(Ok(()), Err)
+    }
+
     /// The exit status when this is a failed node command.
     pub fn exit_status(&self) -> Option<i32> {
         match self {

@@ -111,7 +111,7 @@ fn unapply_script(prefix: &str) -> String {
 
 async fn unapply(prefix: &str, nodes: &[&Node]) -> Result<()> {
     let done = join_all(nodes.iter().map(|n| as_root(n, unapply_script(prefix)))).await;
-    Error::from_all(done.into_iter().filter_map(|r| r.err()).collect()).map_or(Ok(()), Err)
+    Error::all(done)
 }
 
 /// Cut traffic between `a` and `b` (nodes of one cluster, no node in both).
@@ -166,7 +166,7 @@ async fn cut(plan: Vec<(&Node, Vec<String>)>) -> Result<Partition> {
     let nodes: Vec<Node> = plan.iter().map(|(n, _)| (*n).clone()).collect();
     let done = join_all(plan.iter().map(|(n, r)| as_root(n, apply_script(&name, r)))).await;
     let partition = Partition { name, nodes };
-    if let Some(e) = Error::from_all(done.into_iter().filter_map(|r| r.err()).collect()) {
+    if let Err(e) = Error::all(done) {
         let _ = partition.heal().await;
         return Err(e);
     }

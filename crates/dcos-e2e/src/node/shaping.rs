@@ -229,13 +229,13 @@ pub(crate) async fn shape_between(from: &[&Node], to: &[&Node], link: &Link) -> 
         shape_with(n, script, link, true)
     }))
     .await;
-    Error::from_all(done.into_iter().filter_map(|r| r.err()).collect()).map_or(Ok(()), Err)
+    Error::all(done)
 }
 
 /// Take every node's shaping out.
 pub(crate) async fn unshape_all(nodes: &[&Node]) -> Result<()> {
     let done = join_all(nodes.iter().map(|n| n.unshape())).await;
-    Error::from_all(done.into_iter().filter_map(|r| r.err()).collect()).map_or(Ok(()), Err)
+    Error::all(done)
 }
 
 #[cfg(test)]
