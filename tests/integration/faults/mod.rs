@@ -119,6 +119,7 @@ fn a_stopped_master_comes_back_on_its_address_with_its_key_and_disk() {
 /// A paused agent: commands to it fail at once with `NodeDown` (also through a handle
 /// found afresh, as the CLI has), the other node goes on; resumed, it runs commands on
 /// the connection it had, and nothing of it was lost.
+/// Paused again and stopped, it is halted by its init.
 #[test]
 fn a_paused_agent_fails_fast_and_resumes_where_it_was() {
     let c = cluster(1, 1, TransportKind::Ssh);
@@ -152,6 +153,11 @@ fn a_paused_agent_fails_fast_and_resumes_where_it_was() {
     agent.run(["kill", "-0", &pid]).unwrap();
     // Asking twice is asking once.
     agent.resume().unwrap();
+    // A paused node stopped is halted by its init, not killed after the grace.
+    agent.pause().unwrap();
+    agent.stop().unwrap();
+    let container = agent.container_name().unwrap();
+    assert_eq!(docker_inspect("{{.State.ExitCode}}", container), "0");
     drop(found);
     c.destroy().unwrap();
     assert_gone(&id, None);

@@ -72,13 +72,19 @@ pub(crate) async fn make_bridge(
             Err(e) => Err(op(format!("creating network {id}"))(e)),
         };
     }
+    // This machine's routes too, when the daemon is this machine's.
+    let routes = match pools::is_local(client.host()) {
+        true => pools::host_routes(&std::fs::read_to_string("/proc/net/route").unwrap_or_default()),
+        false => Vec::new(),
+    };
     for _ in 0..ATTEMPTS {
-        let used: Vec<Subnet> = client
+        let mut used: Vec<Subnet> = client
             .network_subnets()
             .await?
             .iter()
             .filter_map(|s| Subnet::parse(s))
             .collect();
+        used.extend(&routes);
         let Some(subnet) = pools::pick(&pools, &used) else {
             return Err(exhausted());
         };

@@ -165,9 +165,7 @@ pub(crate) fn of_daemon(host: &str, reported: &[(String, u8)]) -> (Source, Vec<P
     if !said.is_empty() {
         return (Source::Daemon, said);
     }
-    let local = host
-        .trim_start_matches("unix://")
-        .ends_with("run/docker.sock");
+    let local = is_local(host);
     let configured = local
         .then(|| std::fs::read_to_string("/etc/docker/daemon.json").ok())
         .flatten()
@@ -177,6 +175,36 @@ pub(crate) fn of_daemon(host: &str, reported: &[(String, u8)]) -> (Source, Vec<P
         (None, true) => (Source::Defaults, docker_defaults()),
         (None, false) => (Source::Unknown, docker_defaults()),
     }
+}
+
+/// Whether `host` is this machine's own daemon, at its default socket.
+pub(crate) fn is_local(host: &str) -> bool {
+    host.trim_start_matches("unix://")
+        .ends_with("run/docker.sock")
+}
+
+/// This machine's routes but the default one, from `/proc/net/route`'s text: subnets a
+/// new bridge must not take, or the host's way to them would go to the bridge. Docker
+/// checks this when it picks a subnet itself, not for a subnet given to it.
+pub(crate) fn host_routes(table: &str) -> Vec<Subnet> {
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // Addresses and masks are in hex, in the kernel's (little-endian) order.
+            let hex = |i: usize| {
+                u32::from_str_radix(fields.get(i)?, 16)
+                    .ok()
+                    .map(u32::from_be)
+            };
+            let (base, mask) = (hex(1)?, hex(7)?);
+            (mask != 0).then(|| Subnet {
+                base: base & mask,
+                prefix: mask.leading_ones() as u8,
+            })
+        })
+        .collect()
 }
 
 /// The subnets of `pools` that overlap none of the networks' subnets in `used`.
@@ -223,6 +251,19 @@ mod tests {
         // A network wider than a pool's subnets takes all it covers.
         assert_eq!(free_subnets(&defaults, &[net("172.16.0.0/12")]), 16);
         assert_eq!(free_subnets(&defaults, &[net("0.0.0.0/0")]), 0);
+    }
+
+    #[test]
+    fn host_routes_are_read_but_the_default_one() {
+        let table = "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n\
+            eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n\
+            eth0\t000010AC\t00000000\t0001\t0\t0\t0\t0000F0FF\t0\t0\t0\n\
+            vpn0\t0000A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
+        let routes = host_routes(table);
+        assert_eq!(routes, vec![net("172.16.0.0/12"), net("192.168.0.0/24")]);
+        // A route over 172.16/12 leaves none of the 172 pools, and one /20 of 192.168.
+        assert_eq!(free_subnets(&docker_defaults(), &routes), 15);
+        assert!(host_routes("").is_empty());
     }
 
     #[test]

@@ -13,6 +13,30 @@ use crate::node::transport::BoxFuture;
 /// default): systemd halts on the nodes' stop signal, SIGRTMIN+3.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
+/// Run in a node being paused, after its init got SIGSTOP from outside (init ignores it
+/// from within): stop every other process, and wait (10 s at most) until each is
+/// stopped, so none is frozen in the middle of a system call. The legacy (cgroup v1)
+/// freezer freezes a task wherever it sleeps, locks held ("imperfect legacy cgroup
+/// freezer", the kernel says); a node frozen inside a FUSE request on fuse-overlayfs
+/// wedged every later container start on the machine, in CI. A stopped task holds no
+/// lock, and freezing it is safe. Shell builtins only, but `sleep`, which has ended by
+/// the next look.
+const STOP_ALL: &str = r#"kill -STOP -1 2>/dev/null
+i=0
+while [ $i -lt 200 ]; do
+  busy=
+  for f in /proc/[0-9]*/stat; do
+    p=${f#/proc/}; p=${p%/stat}
+    [ "$p" = "$$" ] && continue
+    read -r line < "$f" 2>/dev/null || continue
+    st=${line##*) }; st=${st%% *}
+    case $st in T|t|Z|X|x) ;; *) busy="$busy $p"; kill -STOP "$p" 2>/dev/null;; esac
+  done
+  [ -z "$busy" ] && exit 0
+  sleep 0.05; i=$((i+1))
+done
+echo "still running:$busy"; exit 1"#;
+
 pub(crate) struct DockerMachine {
     pub client: DockerClient,
     pub container: String,
@@ -39,10 +63,49 @@ impl DockerMachine {
             Action::Stop => client.stop_container(name, STOP_GRACE).await,
             Action::Start => client.start_container(name).await,
             Action::Restart => client.restart_container(name, STOP_GRACE).await,
-            Action::Pause => client.pause_container(name).await,
-            Action::Resume => client.unpause_container(name).await,
+            Action::Pause => self.pause().await,
+            Action::Resume => self.resume().await,
             Action::Kill(signal) => client.kill_container(name, signal).await,
         }
+    }
+
+    /// Stop every process (see [`STOP_ALL`]), then freeze the container, which is what
+    /// others see of it (`docker ps` says Paused).
+    async fn pause(&self) -> ApiResult<()> {
+        let (client, name) = (&self.client, self.container.as_str());
+        // Signals to a paused container thaw it (Docker resumes it to deliver them).
+        if matches!(self.read_state().await, Ok((NodeState::Paused, _))) {
+            return Ok(());
+        }
+        client.kill_container(name, "SIGSTOP").await?;
+        match client.exec_to_end(name, &["/bin/sh", "-c", STOP_ALL]).await {
+            Ok((0, _)) => {}
+            Ok((_, said)) => tracing::warn!(
+                container = name,
+                said,
+                "freezing processes that did not stop"
+            ),
+            Err(e) => {
+                tracing::warn!(container = name, error = %e, "freezing processes not all stopped")
+            }
+        }
+        client.pause_container(name).await
+    }
+
+    /// Thaw the container, then let every process go on. Asked of a running node, it
+    /// sends SIGCONT only: a resume that thawed but was cut before that is finished.
+    async fn resume(&self) -> ApiResult<()> {
+        let (client, name) = (&self.client, self.container.as_str());
+        if let Err(e) = client.unpause_container(name).await
+            && !matches!(self.read_state().await, Ok((NodeState::Running, _)))
+        {
+            return Err(e);
+        }
+        client.kill_container(name, "SIGCONT").await?;
+        client
+            .exec_to_end(name, &["/bin/sh", "-c", "kill -CONT -1"])
+            .await
+            .map(drop)
     }
 
     async fn read_state(&self) -> Result<(NodeState, Option<IpAddr>)> {
@@ -93,6 +156,15 @@ fn verb(action: Action<'_>) -> &'static str {
 impl Machine for DockerMachine {
     fn act<'a>(&'a self, action: Action<'a>) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
+            // Docker would thaw a paused node to signal it, leaving its processes
+            // stopped (see `pause`): resume it first, so they get the signal.
+            if matches!(action, Action::Stop | Action::Restart | Action::Kill(_))
+                && matches!(self.read_state().await, Ok((NodeState::Paused, _)))
+            {
+                self.resume()
+                    .await
+                    .map_err(op(format!("resuming container {}", self.container)))?;
+            }
             if let Err(e) = self.call(action).await {
                 let done = match Self::target(action) {
                     Some(target) => matches!(self.read_state().await, Ok((s, _)) if s == target),

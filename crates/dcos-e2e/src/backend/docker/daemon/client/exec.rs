@@ -54,6 +54,32 @@ impl DockerClient {
         }
     }
 
+    /// Run `cmd` in `container` as its own user to its end, without stdin: its exit
+    /// code and its output, both streams together.
+    pub(crate) async fn exec_to_end(
+        &self,
+        container: &str,
+        cmd: &[&str],
+    ) -> ApiResult<(i64, String)> {
+        use futures_util::StreamExt;
+        let spec = ExecSpec {
+            cmd: cmd.iter().map(|w| w.to_string()).collect(),
+            user: String::new(),
+            stdin: false,
+            tty: None,
+        };
+        let exec = self.create_exec(container, spec).await?;
+        let mut output = self.start_exec(&exec, false).await?.output;
+        let mut text = Vec::new();
+        while let Some(item) = output.next().await {
+            match item? {
+                super::Output::Stdout(b) | super::Output::Stderr(b) => text.extend_from_slice(&b),
+            }
+        }
+        let code = self.exec_state(&exec).await?.exit_code.unwrap_or(-1);
+        Ok((code, String::from_utf8_lossy(&text).into_owned()))
+    }
+
     pub(crate) async fn exec_state(&self, id: &str) -> ApiResult<ExecState> {
         let info = self.api.inspect_exec(id).await?;
         Ok(ExecState {
