@@ -13,14 +13,16 @@ use crate::node::transport::BoxFuture;
 /// default): systemd halts on the nodes' stop signal, SIGRTMIN+3.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
+/// How long the pause and resume scripts may take (the pause one gives up after 10 s).
+const EXEC_LIMIT: Duration = Duration::from_secs(30);
+
 /// Run in a node being paused, after its init got SIGSTOP from outside (init ignores it
 /// from within): stop every other process, and wait (10 s at most) until each is
 /// stopped, so none is frozen in the middle of a system call. The legacy (cgroup v1)
-/// freezer freezes a task wherever it sleeps, locks held ("imperfect legacy cgroup
-/// freezer", the kernel says); a node frozen inside a FUSE request on fuse-overlayfs
-/// wedged every later container start on the machine, in CI. A stopped task holds no
-/// lock, and freezing it is safe. Shell builtins only, but `sleep`, which has ended by
-/// the next look.
+/// freezer may freeze a task wherever it sleeps, locks held ("imperfect legacy cgroup
+/// freezer", the kernel says), and a CI run wedged (no container would start) after the
+/// tests that pause nodes. A stopped task holds no lock, and freezing it is safe. Shell
+/// builtins only, but `sleep`, which has ended by the next look.
 const STOP_ALL: &str = r#"kill -STOP -1 2>/dev/null
 i=0
 while [ $i -lt 200 ]; do
@@ -69,16 +71,15 @@ impl DockerMachine {
         }
     }
 
-    /// Stop every process (see [`STOP_ALL`]), then freeze the container, which is what
-    /// others see of it (`docker ps` says Paused).
+    /// Stop every process (see [`STOP_ALL`]), then freeze the running container, which
+    /// is what others see of it (`docker ps` says Paused).
     async fn pause(&self) -> ApiResult<()> {
         let (client, name) = (&self.client, self.container.as_str());
-        // Signals to a paused container thaw it (Docker resumes it to deliver them).
-        if matches!(self.read_state().await, Ok((NodeState::Paused, _))) {
-            return Ok(());
-        }
         client.kill_container(name, "SIGSTOP").await?;
-        match client.exec_to_end(name, &["/bin/sh", "-c", STOP_ALL]).await {
+        match client
+            .exec_to_end(name, &["/bin/sh", "-c", STOP_ALL], EXEC_LIMIT)
+            .await
+        {
             Ok((0, _)) => {}
             Ok((_, said)) => tracing::warn!(
                 container = name,
@@ -103,7 +104,7 @@ impl DockerMachine {
         }
         client.kill_container(name, "SIGCONT").await?;
         client
-            .exec_to_end(name, &["/bin/sh", "-c", "kill -CONT -1"])
+            .exec_to_end(name, &["/bin/sh", "-c", "kill -CONT -1"], EXEC_LIMIT)
             .await
             .map(drop)
     }
@@ -156,11 +157,17 @@ fn verb(action: Action<'_>) -> &'static str {
 impl Machine for DockerMachine {
     fn act<'a>(&'a self, action: Action<'a>) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            // Docker would thaw a paused node to signal it, leaving its processes
-            // stopped (see `pause`): resume it first, so they get the signal.
-            if matches!(action, Action::Stop | Action::Restart | Action::Kill(_))
-                && matches!(self.read_state().await, Ok((NodeState::Paused, _)))
-            {
+            // Docker thaws a paused node to signal it: pausing again would thaw it, and
+            // the other signals would meet processes still stopped (see `pause`), so a
+            // paused node is resumed first.
+            let signalled = matches!(
+                action,
+                Action::Pause | Action::Stop | Action::Restart | Action::Kill(_)
+            );
+            if signalled && matches!(self.read_state().await, Ok((NodeState::Paused, _))) {
+                if matches!(action, Action::Pause) {
+                    return Ok(());
+                }
                 self.resume()
                     .await
                     .map_err(op(format!("resuming container {}", self.container)))?;

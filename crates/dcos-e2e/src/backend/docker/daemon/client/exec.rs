@@ -54,12 +54,13 @@ impl DockerClient {
         }
     }
 
-    /// Run `cmd` in `container` as its own user to its end, without stdin: its exit
-    /// code and its output, both streams together.
+    /// Run `cmd` in `container` as its own user to its end, without stdin, within
+    /// `limit`: its exit code and its output, both streams together.
     pub(crate) async fn exec_to_end(
         &self,
         container: &str,
         cmd: &[&str],
+        limit: std::time::Duration,
     ) -> ApiResult<(i64, String)> {
         use futures_util::StreamExt;
         let spec = ExecSpec {
@@ -68,16 +69,25 @@ impl DockerClient {
             stdin: false,
             tty: None,
         };
-        let exec = self.create_exec(container, spec).await?;
-        let mut output = self.start_exec(&exec, false).await?.output;
-        let mut text = Vec::new();
-        while let Some(item) = output.next().await {
-            match item? {
-                super::Output::Stdout(b) | super::Output::Stderr(b) => text.extend_from_slice(&b),
+        let run = async {
+            let exec = self.create_exec(container, spec).await?;
+            let mut output = self.start_exec(&exec, false).await?.output;
+            let mut text = Vec::new();
+            while let Some(item) = output.next().await {
+                match item? {
+                    super::Output::Stdout(b) | super::Output::Stderr(b) => {
+                        text.extend_from_slice(&b)
+                    }
+                }
             }
-        }
-        let code = self.exec_state(&exec).await?.exit_code.unwrap_or(-1);
-        Ok((code, String::from_utf8_lossy(&text).into_owned()))
+            let code = self.exec_state(&exec).await?.exit_code.unwrap_or(-1);
+            Ok((code, String::from_utf8_lossy(&text).into_owned()))
+        };
+        tokio::time::timeout(limit, run).await.unwrap_or_else(|_| {
+            Err(DaemonError::stream(format!(
+                "{cmd:?} in {container} did not end within {limit:?}"
+            )))
+        })
     }
 
     pub(crate) async fn exec_state(&self, id: &str) -> ApiResult<ExecState> {
