@@ -369,6 +369,37 @@ pub enum Error {
         detail: String,
     },
 
+    /// A build artifact given by URL could not be fetched.
+    #[error("cannot fetch the build artifact {url}: {}{detail}", status.map(|s| format!("HTTP status {s}: ")).unwrap_or_default())]
+    Download {
+        /// The URL as given.
+        url: String,
+        /// The HTTP status, when the server answered with an error.
+        status: Option<u16>,
+        /// What went wrong.
+        detail: String,
+    },
+
+    /// A build artifact's content is not what its checksum says.
+    #[error("the build artifact {url} has sha256 {actual}, not the {expected} asked for")]
+    ChecksumMismatch {
+        /// The URL (or path) as given.
+        url: String,
+        /// The sha256 asked for (hex).
+        expected: String,
+        /// The sha256 of what arrived (hex).
+        actual: String,
+    },
+
+    /// DC/OS is not installed on a node: it has no build information.
+    #[error("DC/OS is not installed on {node}: {path} is missing")]
+    NotInstalled {
+        /// The node (role and address).
+        node: String,
+        /// The build-info file that is missing.
+        path: &'static str,
+    },
+
     /// Loading images into nodes failed on some of them (the others have them).
     #[error("loading {} failed on {}", images.join(", "), failed.join("; "))]
     ImageLoad {

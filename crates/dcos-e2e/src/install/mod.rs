@@ -6,6 +6,7 @@
 //! 3. `genconf/serve` visible read-only at `/opt/dcos_install_tmp` on every node, and
 //!    `dcos_install.sh --no-block-dcos-setup <role>` as root on all nodes at once.
 
+pub(crate) mod artifact;
 pub(crate) mod config;
 pub(crate) mod genconf;
 pub(crate) mod node;

@@ -1,0 +1,1 @@
+//! Build artifacts given by URL: fetched once into a cache, resumed, checked.
