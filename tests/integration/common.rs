@@ -55,6 +55,22 @@ pub fn sample_installer() -> PathBuf {
     repo_root().join("tests/fixtures/sample-installer/dcos_generate_config.sh")
 }
 
+/// The sample installer at another version, in `dir` (as a second artifact would be).
+pub fn sample_installer_at(version: &str, dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(sample_installer()).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("SAMPLE_DCOS_VERSION="))
+        .expect("the sample installer names its version");
+    let path = dir.join(format!("dcos_generate_config-{version}.sh"));
+    std::fs::write(
+        &path,
+        text.replacen(line, &format!("SAMPLE_DCOS_VERSION={version}"), 1),
+    )
+    .unwrap();
+    path
+}
+
 /// Path of the built `minidcos` binary.
 pub fn minidcos() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_minidcos"))

@@ -22,3 +22,4 @@ mod reliability;
 mod remote;
 mod testenv;
 mod transports;
+mod upgrade;

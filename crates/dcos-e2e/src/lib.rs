@@ -34,9 +34,11 @@ pub use error::{
     Aftermath, BoxError, CommandFailed, CreateFailed, Error, Parameter, Result, chain,
 };
 pub use install::config::{install_config, superuser_password_hash};
+pub use install::upgrade::UpgradeOptions;
 pub use node::{
-    Command, CopyOptions, HostKeyChecking, LogBundle, Node, NodeLogs, NodeSelector, NodeState,
-    Output, OutputStream, Process, Role, TransportKind, quote,
+    BUILD_INFO_PATH, BuildInfo, Command, CopyOptions, DcosVariant, HostKeyChecking, LogBundle,
+    Node, NodeLogs, NodeSelector, NodeState, Output, OutputStream, Process, Role, TransportKind,
+    quote,
 };
 pub use node::{Direction, Link, Partition, ProcessStdin, Tty};
 pub use params::{ExtraConfig, InstallOptions};

@@ -49,6 +49,42 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
             p.done();
             Ok(0)
         }
+        DockerCmd::Upgrade {
+            id,
+            install,
+            node,
+            node_timeout,
+            wait,
+            timeout,
+        } => {
+            let options = install_options(
+                &install.artifact,
+                install.extra_config.as_deref(),
+                &install.copy_to_genconf,
+            )
+            .map_err(in_flag_terms)?;
+            options.validate().map_err(in_flag_terms)?;
+            let cluster = attach(&id, None).await?;
+            let nodes = if node.is_empty() {
+                cluster.nodes().collect()
+            } else {
+                cluster.select(&node)?
+            };
+            let steps: docker::ProgressFn = Arc::new(|line: &str| eprintln!("{line}"));
+            let how = dcos_e2e::UpgradeOptions::default()
+                .node_timeout(node_timeout)
+                .progress(steps);
+            interruptible(async {
+                cluster.upgrade_nodes(&options, &how, &nodes).await?;
+                if wait {
+                    let p = Progress::start(format!("waiting for DC/OS on {id}"));
+                    cluster.wait_for_dcos(timeout).await?;
+                    p.done();
+                }
+                Ok(0)
+            })
+            .await
+        }
         DockerCmd::List => list(json).await,
         DockerCmd::Inspect { id } => {
             let cluster = attach(&id, None).await?;

@@ -178,6 +178,21 @@ fn hint_for(lib: &Lib) -> Option<String> {
             Lib::EngineDown { .. } => {
                 "`minidcos docker run ID --node NODE -- journalctl -u docker --no-pager` says why"
             }
+            Lib::Download { .. } => {
+                "check the URL; a path or a file:// URL works without a network, and DCOS_E2E_CACHE_DIR says where downloads are kept"
+            }
+            Lib::ChecksumMismatch { .. } => {
+                "the artifact at that URL is not the one the checksum is for: check both"
+            }
+            Lib::NotInstalled { .. } => {
+                "install DC/OS first: `minidcos docker install ID ARTIFACT`"
+            }
+            Lib::VersionsDiffer { .. } => {
+                "upgrade the nodes of each version apart, with --node"
+            }
+            Lib::UpgradeStopped { .. } => {
+                "the nodes named before it are upgraded; `minidcos docker run ID --node NODE -- journalctl -b` shows why, and `upgrade --node` goes on with the rest"
+            }
             Lib::ImageLoad { .. } => {
                 "the message says why on each node; `minidcos docker inspect ID` shows each node's engine"
             }

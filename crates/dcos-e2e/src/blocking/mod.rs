@@ -213,6 +213,29 @@ impl Cluster {
         wait("Cluster::install", self.inner.install(options))
     }
 
+    /// Blocking [`crate::Cluster::upgrade`].
+    pub fn upgrade(
+        &self,
+        options: &InstallOptions,
+        how: &crate::install::upgrade::UpgradeOptions,
+    ) -> Result<()> {
+        wait("Cluster::upgrade", self.inner.upgrade(options, how))
+    }
+
+    /// Blocking [`crate::Cluster::upgrade_nodes`].
+    pub fn upgrade_nodes(
+        &self,
+        options: &InstallOptions,
+        how: &crate::install::upgrade::UpgradeOptions,
+        nodes: &[&Node],
+    ) -> Result<()> {
+        let nodes: Vec<&crate::node::Node> = nodes.iter().map(|n| n.as_async()).collect();
+        wait(
+            "Cluster::upgrade_nodes",
+            self.inner.upgrade_nodes(options, how, &nodes),
+        )
+    }
+
     /// Blocking [`crate::Cluster::wait_for_dcos`].
     pub fn wait_for_dcos(&self, timeout: Duration) -> Result<()> {
         wait("Cluster::wait_for_dcos", self.inner.wait_for_dcos(timeout))

@@ -100,6 +100,11 @@ impl Node {
         wait("Node::run", self.0.run(cmd))
     }
 
+    /// Blocking [`crate::Node::dcos_build_info`].
+    pub fn dcos_build_info(&self) -> Result<crate::node::BuildInfo> {
+        wait("Node::dcos_build_info", self.0.dcos_build_info())
+    }
+
     /// Blocking [`crate::Node::output`].
     pub fn output(&self, cmd: impl Into<Command>) -> Result<Output> {
         wait("Node::output", self.0.output(cmd))

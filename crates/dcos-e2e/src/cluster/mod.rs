@@ -15,8 +15,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::backend::ClusterBackend;
-use crate::backend::running::{GENCONF_LOG, NewCluster, Reopened, RunningCluster, from_drop};
+use crate::backend::running::{
+    GENCONF_LOG, GenconfMount, NewCluster, Reopened, RunningCluster, from_drop,
+};
 use crate::error::{Error, Parameter, Result};
+use crate::install::upgrade::UpgradeOptions;
 use crate::install::{self, Target};
 use crate::node::liveness::Liveness;
 use crate::node::logs::{self, Source};
@@ -162,9 +165,39 @@ impl Cluster {
     /// Install DC/OS from a build artifact on a cluster made with
     /// [`ClusterBuilder::provision`].
     pub async fn install(&self, options: &InstallOptions) -> Result<()> {
+        let (target, genconf) = self.install_target("installing DC/OS")?;
+        install::install(self.id(), &target, options, &genconf).await
+    }
+
+    /// Upgrade every node to the artifact in `options` (the installer contract's
+    /// upgrade path): masters one at a time, each healthy again before the next, then
+    /// agents, then public agents. The first node that fails or is not healthy in time
+    /// stops it: [`Error::UpgradeStopped`] names it and the nodes done before it.
+    pub async fn upgrade(&self, options: &InstallOptions, how: &UpgradeOptions) -> Result<()> {
+        let nodes: Vec<&Node> = self.nodes().collect();
+        self.upgrade_nodes(options, how, &nodes).await
+    }
+
+    /// [`Cluster::upgrade`] of these nodes only (e.g. from [`Cluster::select`]), in
+    /// the same order whatever the order given; they must all be at one version.
+    pub async fn upgrade_nodes(
+        &self,
+        options: &InstallOptions,
+        how: &UpgradeOptions,
+        nodes: &[&Node],
+    ) -> Result<()> {
+        let (target, genconf) = self.install_target("upgrading DC/OS")?;
+        let mut nodes = nodes.to_vec();
+        nodes.sort_by_key(|n| (n.role().slot(), n.index()));
+        nodes.dedup_by_key(|n| (n.role(), n.index()));
+        install::upgrade::upgrade(self.id(), &target, &nodes, options, how, &genconf).await
+    }
+
+    /// Every node as the installer sees it, and where its genconf is shared.
+    fn install_target(&self, operation: &'static str) -> Result<(Target<'_>, GenconfMount)> {
         self.liveness.check()?;
         let genconf = self.backend.genconf().ok_or(Error::NotSupported {
-            operation: "installing DC/OS",
+            operation,
             backend: self.backend.backend_name(),
         })?;
         let target = Target {
@@ -174,7 +207,7 @@ impl Cluster {
             ssh_user: &self.default_user,
             live: self.params.log_output_live,
         };
-        install::install(self.id(), &target, options, &genconf).await
+        Ok((target, genconf))
     }
 
     /// Write a log bundle of every node into `dir` (made if missing): per node, in a

@@ -391,13 +391,33 @@ pub enum Error {
         actual: String,
     },
 
-    /// DC/OS is not installed on a node: it has no build information.
-    #[error("DC/OS is not installed on {node}: {path} is missing")]
+    /// DC/OS is not installed on a node: its build information is missing or unreadable.
+    #[error("DC/OS is not installed on {node}: {detail}")]
     NotInstalled {
         /// The node (role and address).
         node: String,
-        /// The build-info file that is missing.
-        path: &'static str,
+        /// What is missing or wrong.
+        detail: String,
+    },
+
+    /// The nodes to upgrade are not all at one version.
+    #[error("the nodes to upgrade are not at one DC/OS version: {}", versions.join("; "))]
+    VersionsDiffer {
+        /// Each node with its version.
+        versions: Vec<String>,
+    },
+
+    /// An upgrade stopped at a node: it failed there, or the node was not healthy after.
+    /// The nodes before it are upgraded; it and the ones after are not touched further.
+    #[error("the upgrade stopped at {node}{}", if upgraded.is_empty() { String::from(" (no node was upgraded)") } else { format!(" after upgrading {}", upgraded.join(", ")) })]
+    UpgradeStopped {
+        /// The node (role and address).
+        node: String,
+        /// The nodes upgraded before it, in order.
+        upgraded: Vec<String>,
+        /// Why.
+        #[source]
+        source: Box<Error>,
     },
 
     /// Loading images into nodes failed on some of them (the others have them).

@@ -114,13 +114,46 @@ fn copy_recursive(source: &Path, target: &Path, named: bool) -> Result<()> {
     }
 }
 
-/// `bash <artifact> --offline -v --genconf` in the workspace; output goes to the log
-/// (live with `log_output_live`) and into the error on failure.
+/// What the host phase is asked to make.
+#[derive(Clone, Debug)]
+pub(crate) enum Mode {
+    /// `--genconf`: the node installer.
+    Install,
+    /// `--generate-node-upgrade-script FROM`: that too, and the script that upgrades a
+    /// node of version `FROM`.
+    Upgrade { from: String },
+}
+
+impl Mode {
+    fn step(&self) -> &'static str {
+        match self {
+            Mode::Install => "genconf",
+            Mode::Upgrade { .. } => "generate-node-upgrade-script",
+        }
+    }
+
+    fn args(&self) -> Vec<&str> {
+        match self {
+            Mode::Install => vec!["--offline", "-v", "--genconf"],
+            Mode::Upgrade { from } => vec![
+                "--offline",
+                "-v",
+                "--generate-node-upgrade-script",
+                from.as_str(),
+            ],
+        }
+    }
+}
+
+/// `bash <artifact> --offline -v --genconf` (or the upgrade's form) in the workspace;
+/// output goes to the log (live with `log_output_live`) and into the error on failure.
+/// Its standard output, by line, is the result.
 pub(crate) async fn run_genconf(
     options: &InstallOptions,
     genconf_dir: &Path,
     live: bool,
-) -> Result<()> {
+    mode: &Mode,
+) -> Result<Vec<String>> {
     let workspace = genconf_dir.parent().unwrap_or(genconf_dir);
     let artifact = std::fs::canonicalize(&options.build_artifact)
         .map_err(Error::io("read", &options.build_artifact))?;
@@ -128,7 +161,7 @@ pub(crate) async fn run_genconf(
     // (holding our pipes open) goes with it.
     let mut child = tokio::process::Command::new("bash")
         .arg(&artifact)
-        .args(["--offline", "-v", "--genconf"])
+        .args(mode.args())
         .current_dir(workspace)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -170,7 +203,7 @@ pub(crate) async fn run_genconf(
     let (out, err) = reading
         .await
         .map_err(|e| Error::io("read the output of", &artifact)(std::io::Error::other(e)))?;
-    let command = format!("bash {} --offline -v --genconf", artifact.display());
+    let command = format!("bash {} {}", artifact.display(), mode.args().join(" "));
     let last_lines = |out: &[String], err: &[String]| {
         let output: Vec<&String> = out.iter().chain(err).collect();
         let start = output.len().saturating_sub(30);
@@ -182,7 +215,7 @@ pub(crate) async fn run_genconf(
     };
     let Ok(status) = status else {
         return Err(Error::InstallTimeout {
-            step: "genconf",
+            step: mode.step(),
             command,
             timeout: GENCONF_TIMEOUT,
             output: last_lines(&out, &err),
@@ -205,7 +238,7 @@ pub(crate) async fn run_genconf(
     if !status.success() {
         use std::os::unix::process::ExitStatusExt;
         return Err(Error::Install {
-            step: "genconf",
+            step: mode.step(),
             node: None,
             command,
             status: status
@@ -215,7 +248,7 @@ pub(crate) async fn run_genconf(
             output: last_lines(&out, &err),
         });
     }
-    Ok(())
+    Ok(out)
 }
 
 /// How long genconf may take: DC/OS's takes minutes (it unpacks its bootstrap); far
@@ -263,9 +296,14 @@ mod tests {
             format!("echo generating\nbash -c 'exec -a {marker} sleep 300' &\nexit 0\n"),
         )
         .unwrap();
-        run_genconf(&InstallOptions::new(&artifact), &genconf, false)
-            .await
-            .unwrap();
+        run_genconf(
+            &InstallOptions::new(&artifact),
+            &genconf,
+            false,
+            &Mode::Install,
+        )
+        .await
+        .unwrap();
         let log = std::fs::read_to_string(dir.path().join(GENCONF_LOG)).unwrap();
         assert!(log.contains("generating"), "{log}");
         // SIGKILL is sent before run_genconf returns; the kernel reaps at once.

@@ -11,6 +11,7 @@ pub(crate) mod config;
 pub(crate) mod genconf;
 pub(crate) mod node;
 mod target;
+pub(crate) mod upgrade;
 pub(crate) mod wait;
 
 use futures_util::future::join_all;
@@ -61,7 +62,13 @@ pub(crate) async fn install(
     options.validate()?;
     let step = std::time::Instant::now();
     genconf::write_genconf(target, options, &genconf.host_dir).await?;
-    genconf::run_genconf(options, &genconf.host_dir, target.live).await?;
+    genconf::run_genconf(
+        options,
+        &genconf.host_dir,
+        target.live,
+        &genconf::Mode::Install,
+    )
+    .await?;
     tracing::info!(cluster = %cluster_id, "genconf done in {:.1?}", step.elapsed());
     if !genconf.upload.is_empty() {
         upload_serve(target, genconf).await?;

@@ -17,18 +17,36 @@ pub(crate) async fn stop_installer(node: &Node) -> Result<()> {
 /// Link the served genconf into place and run the node installer as root. Its output
 /// is also kept on the node (for a log bundle), and its own exit status is the result.
 pub(crate) async fn install_node(node: &Node, serve: &str) -> Result<()> {
-    let log = INSTALL_LOG;
     let install = format!(
         "bash /opt/dcos_install_tmp/dcos_install.sh --no-block-dcos-setup {}",
         node.role().installer_role()
     );
+    run_step(node, serve, "dcos_install.sh", install, false).await
+}
+
+/// Run the node upgrade script (a path under `/opt/dcos_install_tmp`) as root, its
+/// output added to the node's install log.
+pub(crate) async fn upgrade_node(node: &Node, serve: &str, script: &str) -> Result<()> {
+    let upgrade = format!("bash {}", quote(script));
+    run_step(node, serve, "dcos_node_upgrade.sh", upgrade, true).await
+}
+
+async fn run_step(
+    node: &Node,
+    serve: &str,
+    step: &'static str,
+    command: String,
+    append: bool,
+) -> Result<()> {
+    let log = INSTALL_LOG;
     let script = format!(
         "rm -rf /opt/dcos_install_tmp && ln -s {serve} /opt/dcos_install_tmp && \
          mkdir -p {dir} && \
-         {{ {install} 2>&1; echo $? > {log}.status; }} | tee {log}; exit \"$(cat {log}.status)\"",
+         {{ {command} 2>&1; echo $? > {log}.status; }} | tee {append}{log}; exit \"$(cat {log}.status)\"",
         serve = quote(serve),
         dir = quote(log.rsplit_once('/').map_or("/", |(d, _)| d)),
         log = quote(log),
+        append = if append { "-a " } else { "" },
     );
     node.run(Command::shell(script).sudo(true))
         .await
@@ -38,9 +56,9 @@ pub(crate) async fn install_node(node: &Node, serve: &str) -> Result<()> {
                 let mut output = String::from_utf8_lossy(&f.stdout).to_string();
                 output.push_str(&String::from_utf8_lossy(&f.stderr));
                 Error::Install {
-                    step: "dcos_install.sh",
+                    step,
                     node: Some(node.to_string()),
-                    command: install,
+                    command,
                     status: f.status,
                     output: last_lines(output.trim(), 30),
                 }

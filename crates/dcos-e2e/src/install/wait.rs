@@ -28,7 +28,8 @@ fn seconds_left(deadline: Instant) -> u64 {
         .max(1)
 }
 
-/// Why a master is not healthy yet: the check and what it said.
+/// Why a node is not healthy yet: the check and what it said. Every node runs the
+/// diagnostics; a master must also serve the CA certificate.
 async fn unhealthy(master: &Node, deadline: Instant) -> Option<String> {
     let diagnostics = Command::shell(format!(
         "sh -c {} {}",
@@ -54,6 +55,9 @@ async fn unhealthy(master: &Node, deadline: Instant) -> Option<String> {
             ));
         }
         Err(e) => return Some(format!("dcos-diagnostics --diag could not run: {e}")),
+    }
+    if master.role() != crate::node::Role::Master {
+        return None;
     }
     let url = format!("http://{}/ca/dcos-ca.crt", master.ip_address());
     // Asked from the master itself, so it works where this host cannot route to nodes.
@@ -102,8 +106,14 @@ pub(crate) async fn wait_for_dcos(masters: &[Node], timeout: Duration) -> Result
             "no master to wait for",
         ));
     }
+    wait_healthy(masters, timeout).await
+}
+
+/// Wait until every node of `nodes` is healthy (see [`unhealthy`]), polling until
+/// `timeout`.
+pub(crate) async fn wait_healthy(nodes: &[Node], timeout: Duration) -> Result<()> {
     let deadline = Instant::now() + timeout;
-    let waits = masters.iter().map(|master| async move {
+    let waits = nodes.iter().map(|master| async move {
         let mut pause = Duration::from_millis(100);
         loop {
             let failing = unhealthy(master, deadline).await;

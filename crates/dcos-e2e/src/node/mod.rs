@@ -2,6 +2,7 @@
 //! transport chosen per cluster (SSH, or an exec API a backend provides). Everything
 //! here works the same over every transport; nothing here knows a backend.
 
+pub(crate) mod build_info;
 pub(crate) mod command;
 mod faults;
 pub(crate) mod liveness;
@@ -16,6 +17,7 @@ pub(crate) mod select;
 pub(crate) mod shaping;
 pub(crate) mod transport;
 
+pub use build_info::{BUILD_INFO_PATH, BuildInfo, DcosVariant};
 pub use command::Tty;
 pub use command::{Command, Output, quote};
 pub use logs::{LogBundle, NodeLogs};
