@@ -127,6 +127,8 @@ pub struct InstallOptions {
     pub extra_config: Option<ExtraConfig>,
     /// Host file or directory -> destination under `/genconf`.
     pub files_to_copy_to_installer: Vec<(PathBuf, PathBuf)>,
+    /// The sha256 (hex) the artifact's content must have.
+    pub artifact_sha256: Option<String>,
 }
 
 impl InstallOptions {
@@ -156,25 +158,22 @@ impl InstallOptions {
         self
     }
 
+    /// Check the artifact's content against this sha256 (hex, any case), for a URL or a
+    /// path.
+    pub fn artifact_sha256(mut self, hex: impl Into<String>) -> Self {
+        self.artifact_sha256 = Some(hex.into());
+        self
+    }
+
     /// Check everything that can be checked before any node is touched.
     pub fn validate(&self) -> Result<()> {
         let artifact = &self.build_artifact;
-        match std::fs::metadata(artifact) {
-            Ok(m) if m.is_file() => {}
-            Ok(_) => {
-                return Err(Error::invalid(
-                    Parameter::BuildArtifact,
-                    artifact.display(),
-                    "is not a file",
-                ));
-            }
-            Err(e) => {
-                return Err(Error::invalid(
-                    Parameter::BuildArtifact,
-                    artifact.display(),
-                    format!("cannot be read: {e}"),
-                ));
-            }
+        // A URL is only fetched when installing; a `file://` one must be there now.
+        if let ArtifactSource::Local(path) = artifact_source(artifact)? {
+            check_artifact_file(artifact, &path)?;
+        }
+        if let Some(hex) = &self.artifact_sha256 {
+            sha256_hex(hex)?;
         }
         for (source, destination) in &self.files_to_copy_to_installer {
             genconf_relative(destination)?;
@@ -187,6 +186,87 @@ impl InstallOptions {
             }
         }
         Ok(())
+    }
+}
+
+/// Where a build artifact is. Here rather than in `install`, so `validate` can tell.
+#[derive(Debug, PartialEq)]
+pub(crate) enum ArtifactSource {
+    /// A file on this host: a plain path, or a `file://` URL's path.
+    Local(PathBuf),
+    /// An `http://` or `https://` URL.
+    Remote(reqwest::Url),
+}
+
+/// The URL schemes a build artifact may have.
+pub(crate) const ARTIFACT_SCHEMES: [&str; 3] = ["http", "https", "file"];
+
+/// The scheme of an artifact written as `scheme://...`, lower-cased.
+pub(crate) fn artifact_scheme(artifact: &Path) -> Option<String> {
+    let text = artifact.to_str()?;
+    let (scheme, _) = text.split_once("://")?;
+    let mut chars = scheme.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    valid.then(|| scheme.to_ascii_lowercase())
+}
+
+/// A plain path, a `file://` URL's path, or an `http(s)://` URL; anything else is refused.
+pub(crate) fn artifact_source(artifact: &Path) -> Result<ArtifactSource> {
+    let Some(scheme) = artifact_scheme(artifact) else {
+        return Ok(ArtifactSource::Local(artifact.to_path_buf()));
+    };
+    let shown = artifact.display().to_string();
+    if !ARTIFACT_SCHEMES.contains(&scheme.as_str()) {
+        return Err(Error::invalid(
+            Parameter::BuildArtifact,
+            shown,
+            "is neither a path nor an http://, https:// or file:// URL",
+        ));
+    }
+    let text = artifact.to_str().unwrap_or_default();
+    let url = reqwest::Url::parse(text)
+        .map_err(|e| Error::invalid(Parameter::BuildArtifact, &shown, format!("not a URL: {e}")))?;
+    if scheme != "file" {
+        return Ok(ArtifactSource::Remote(url));
+    }
+    let path = url.to_file_path().map_err(|()| {
+        Error::invalid(
+            Parameter::BuildArtifact,
+            shown,
+            "names no file on this host (write file:///absolute/path)",
+        )
+    })?;
+    Ok(ArtifactSource::Local(path))
+}
+
+/// The artifact, given as `shown`, is a readable file at `path`.
+pub(crate) fn check_artifact_file(shown: &Path, path: &Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => Ok(()),
+        Ok(_) => Err(Error::invalid(
+            Parameter::BuildArtifact,
+            shown.display(),
+            "is not a file",
+        )),
+        Err(e) => Err(Error::invalid(
+            Parameter::BuildArtifact,
+            shown.display(),
+            format!("cannot be read: {e}"),
+        )),
+    }
+}
+
+/// A sha256 given as hex, lower-cased; refused unless 64 hex digits.
+pub(crate) fn sha256_hex(hex: &str) -> Result<String> {
+    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(hex.to_ascii_lowercase())
+    } else {
+        Err(Error::invalid(
+            Parameter::BuildArtifact,
+            hex,
+            "is not an artifact_sha256: it must be 64 hex digits",
+        ))
     }
 }
 
@@ -207,6 +287,8 @@ pub(crate) fn genconf_relative(destination: &Path) -> Result<PathBuf> {
 /// The `Cluster` parameters (DC/OS E2E's 2017 names and defaults).
 #[derive(Clone, Debug)]
 pub(crate) struct ClusterParams {
+    /// The sha256 (hex) the artifact's content must have.
+    pub artifact_sha256: Option<String>,
     pub build_artifact: Option<PathBuf>,
     pub extra_config: Option<ExtraConfig>,
     pub masters: usize,
@@ -247,6 +329,7 @@ impl Default for ClusterParams {
     fn default() -> Self {
         Self {
             build_artifact: None,
+            artifact_sha256: None,
             extra_config: None,
             masters: 1,
             agents: 1,
@@ -268,6 +351,7 @@ impl ClusterParams {
             build_artifact: artifact.clone(),
             extra_config: self.extra_config.clone(),
             files_to_copy_to_installer: self.files_to_copy_to_installer.clone(),
+            artifact_sha256: self.artifact_sha256.clone(),
         })
     }
 
@@ -333,6 +417,35 @@ mod tests {
                 .to_string()
                 .contains("does not exist")
         );
+    }
+
+    #[test]
+    fn a_url_artifact_is_checked_when_fetched() {
+        InstallOptions::new("https://example.invalid/dcos_generate_config.sh")
+            .validate()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let missing = format!("file://{}/none.sh", dir.path().display());
+        let err = InstallOptions::new(&missing).validate().unwrap_err();
+        assert_eq!(err.parameter(), Some(Parameter::BuildArtifact), "{err}");
+        let err = InstallOptions::new("ftp://example.invalid/x.sh")
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("https://"), "{err}");
+        let file = dir.path().join("installer.sh");
+        std::fs::write(&file, "exit 0").unwrap();
+        let sha = "AB".repeat(32);
+        InstallOptions::new(format!("file://{}", file.display()))
+            .artifact_sha256(&sha)
+            .validate()
+            .unwrap();
+        let err = InstallOptions::new(&file)
+            .artifact_sha256("abc")
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("64 hex digits"), "{err}");
     }
 
     #[test]

@@ -26,12 +26,7 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
     match cmd {
         DockerCmd::Create(args) => create::create(*args, json).await,
         DockerCmd::Install { id, install } => {
-            let options = install_options(
-                &install.artifact,
-                install.extra_config.as_deref(),
-                &install.copy_to_genconf,
-            )
-            .map_err(in_flag_terms)?;
+            let options = install_options(&install).map_err(in_flag_terms)?;
             options.validate().map_err(in_flag_terms)?;
             let cluster = attach(&id, None).await?;
             let p = Progress::start(format!("installing DC/OS on {id}"));
@@ -57,12 +52,7 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
             wait,
             timeout,
         } => {
-            let options = install_options(
-                &install.artifact,
-                install.extra_config.as_deref(),
-                &install.copy_to_genconf,
-            )
-            .map_err(in_flag_terms)?;
+            let options = install_options(&install).map_err(in_flag_terms)?;
             options.validate().map_err(in_flag_terms)?;
             let cluster = attach(&id, None).await?;
             let nodes = if node.is_empty() {
@@ -263,17 +253,17 @@ async fn attach(id: &str, transport: Option<TransportKind>) -> Result<Cluster> {
     Ok(Cluster::attach_docker(id, transport).await?)
 }
 
-/// The install options the flags give: the artifact, `--extra-config`, `--copy-to-genconf`.
-pub fn install_options(
-    artifact: &Path,
-    extra_config: Option<&Path>,
-    copies: &[(PathBuf, PathBuf)],
-) -> dcos_e2e::Result<InstallOptions> {
-    let mut options = InstallOptions::new(artifact);
-    if let Some(path) = extra_config {
+/// The install options the flags give: the artifact, `--sha256`, `--extra-config`,
+/// `--copy-to-genconf`.
+pub fn install_options(args: &crate::cli::InstallArgs) -> dcos_e2e::Result<InstallOptions> {
+    let mut options = InstallOptions::new(&args.artifact);
+    if let Some(hex) = &args.sha256 {
+        options = options.artifact_sha256(hex);
+    }
+    if let Some(path) = &args.extra_config {
         options = options.extra_config(ExtraConfig::from_file(path)?);
     }
-    for (source, destination) in copies {
+    for (source, destination) in &args.copy_to_genconf {
         options = options.file_to_copy_to_installer(source, destination);
     }
     Ok(options)

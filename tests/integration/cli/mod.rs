@@ -5,6 +5,7 @@
 //! assertion fails. Nothing here runs `destroy --all` or `clean --all`: other tests'
 //! clusters share the daemon.
 
+mod artifact_url;
 mod clean;
 mod errors;
 mod existing;

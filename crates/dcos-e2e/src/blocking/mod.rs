@@ -94,6 +94,11 @@ impl ClusterBuilder {
         Self(self.0.build_artifact(path))
     }
 
+    /// See [`crate::ClusterBuilder::artifact_sha256`].
+    pub fn artifact_sha256(self, hex: impl Into<String>) -> Self {
+        Self(self.0.artifact_sha256(hex))
+    }
+
     /// See [`crate::ClusterBuilder::file_to_copy_to_installer`].
     pub fn file_to_copy_to_installer(
         self,

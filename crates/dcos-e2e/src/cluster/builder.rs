@@ -19,9 +19,17 @@ pub struct ClusterBuilder {
 }
 
 impl ClusterBuilder {
-    /// The installer to install from (a file run with bash; see the installer contract).
+    /// The installer to install from (a file run with bash; see the installer contract):
+    /// a path, or an `http(s)://` or `file://` URL (downloaded once into a cache).
     pub fn build_artifact(mut self, path: impl Into<PathBuf>) -> Self {
         self.params.build_artifact = Some(path.into());
+        self
+    }
+
+    /// The sha256 (hex) the build artifact's content must have: checked before it is run,
+    /// for a URL (the download) or a path.
+    pub fn artifact_sha256(mut self, hex: impl Into<String>) -> Self {
+        self.params.artifact_sha256 = Some(hex.into());
         self
     }
 
@@ -117,8 +125,17 @@ impl ClusterBuilder {
     }
 
     async fn build(self, install: bool) -> Result<Cluster> {
-        let ClusterBuilder { backend, params } = self;
+        let ClusterBuilder {
+            backend,
+            mut params,
+        } = self;
         backend.validate(&params, install)?;
+        // An artifact by URL is fetched (and checked) before any node is made.
+        if let Some(options) = params.install_options().filter(|_| install) {
+            let fetched = crate::install::fetched(&options).await?;
+            params.build_artifact = Some(fetched.build_artifact);
+            params.artifact_sha256 = None;
+        }
         let made = backend.provision(&params).await?;
         let cluster = Cluster::from_new(made, params);
         if let Err(e) = cluster.finish_create(install).await {

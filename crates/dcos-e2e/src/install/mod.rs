@@ -53,13 +53,29 @@ async fn upload_serve(target: &Target<'_>, genconf: &GenconfMount) -> Result<()>
     }
 }
 
+/// `options` with the artifact on this host: a URL fetched (or found in the cache), the
+/// checksum checked.
+pub(crate) async fn fetched(options: &InstallOptions) -> Result<InstallOptions> {
+    options.validate()?;
+    let local = artifact::resolve(
+        &options.build_artifact,
+        options.artifact_sha256.as_deref(),
+        None,
+    )
+    .await?;
+    Ok(InstallOptions {
+        build_artifact: local,
+        ..options.clone()
+    })
+}
+
 pub(crate) async fn install(
     cluster_id: &str,
     target: &Target<'_>,
     options: &InstallOptions,
     genconf: &GenconfMount,
 ) -> Result<()> {
-    options.validate()?;
+    let options = &fetched(options).await?;
     let step = std::time::Instant::now();
     genconf::write_genconf(target, options, &genconf.host_dir).await?;
     genconf::run_genconf(

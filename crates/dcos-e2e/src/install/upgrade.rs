@@ -78,7 +78,7 @@ pub(crate) async fn upgrade(
     how: &UpgradeOptions,
     genconf: &GenconfMount,
 ) -> Result<()> {
-    options.validate()?;
+    let options = &super::fetched(options).await?;
     let from = one_version(nodes).await?;
     how.tell(&format!(
         "upgrading {} node(s) of {cluster_id} from DC/OS {from}",

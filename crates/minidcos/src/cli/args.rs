@@ -24,8 +24,12 @@ pub struct RecipeArgs {
 
 #[derive(Debug, Args)]
 pub struct InstallArgs {
-    /// The installer (build artifact), run with bash.
+    /// The installer (build artifact), run with bash: a path, or an http(s):// or
+    /// file:// URL (downloaded once into the cache, DCOS_E2E_CACHE_DIR).
     pub artifact: PathBuf,
+    /// The sha256 (hex) the artifact must have.
+    #[arg(long, value_name = "HEX")]
+    pub sha256: Option<String>,
     /// YAML file merged over the base install config.
     #[arg(long, value_name = "FILE")]
     pub extra_config: Option<PathBuf>,
@@ -36,8 +40,12 @@ pub struct InstallArgs {
 
 #[derive(Debug, Args)]
 pub struct CreateArgs {
-    /// The installer (build artifact); without it, nodes only.
+    /// The installer (build artifact); without it, nodes only. A path, or an http(s)://
+    /// or file:// URL (downloaded once into the cache, DCOS_E2E_CACHE_DIR).
     pub artifact: Option<PathBuf>,
+    /// The sha256 (hex) the artifact must have (needs ARTIFACT).
+    #[arg(long, value_name = "HEX", requires = "artifact")]
+    pub sha256: Option<String>,
     /// Number of masters.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     pub masters: u16,

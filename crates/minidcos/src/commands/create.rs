@@ -95,6 +95,9 @@ pub async fn create(args: CreateArgs, json: bool) -> Result<Status> {
         .progress(steps(step.clone(), current.clone()));
     if let Some(artifact) = &args.artifact {
         builder = builder.build_artifact(artifact);
+        if let Some(hex) = &args.sha256 {
+            builder = builder.artifact_sha256(hex);
+        }
     }
     if let Some(path) = &args.extra_config {
         builder = builder.extra_config(ExtraConfig::from_file(path).map_err(in_flag_terms)?);
