@@ -18,6 +18,7 @@ mod host_mounts;
 mod image;
 mod install;
 mod logs;
+mod members;
 mod reliability;
 mod remote;
 mod testenv;

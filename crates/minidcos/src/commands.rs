@@ -208,6 +208,54 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
             nodes::load_image(&cluster, &images, &node).await
         }
         DockerCmd::Node { action } => faults::node(action, json).await,
+        DockerCmd::DestroyNode(target) => {
+            let mut cluster = attach(&target.id, None).await?;
+            let chosen: Vec<dcos_e2e::Node> = cluster
+                .select(&target.nodes)?
+                .into_iter()
+                .cloned()
+                .collect();
+            for node in chosen {
+                cluster.destroy_node(&node).await?;
+                eprintln!("destroyed {node}");
+            }
+            Ok(0)
+        }
+        DockerCmd::AddNode {
+            id,
+            role,
+            wait,
+            timeout,
+        } => {
+            let mut cluster = attach(&id, None).await?;
+            let p = Progress::start(format!("adding a {} to {id}", role.as_str()));
+            let mut added = None;
+            let status = interruptible(async {
+                let node = cluster.add_node(role).await?;
+                added = Some(node);
+                if wait {
+                    cluster.wait_for_dcos(timeout).await?;
+                }
+                Ok(0)
+            })
+            .await?;
+            let Some(node) = added.filter(|_| status == 0) else {
+                return Ok(status);
+            };
+            p.done();
+            let name = node.container_name().unwrap_or_default();
+            if json {
+                output::json(&serde_json::json!({
+                    "name": name,
+                    "role": role.as_str(),
+                    "index": node.index(),
+                    "ip_address": node.ip_address().to_string(),
+                }));
+            } else {
+                println!("{name} {}", node.ip_address());
+            }
+            Ok(0)
+        }
     }
 }
 

@@ -187,6 +187,9 @@ fn hint_for(lib: &Lib) -> Option<String> {
             Lib::NotInstalled { .. } => {
                 "install DC/OS first: `minidcos docker install ID ARTIFACT`"
             }
+            Lib::NodesMissing { .. } => {
+                "`minidcos docker add-node ID ROLE` makes one at that address and installs it"
+            }
             Lib::VersionsDiffer { .. } => {
                 "upgrade the nodes of each version apart, with --node"
             }

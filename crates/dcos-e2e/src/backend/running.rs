@@ -80,6 +80,19 @@ pub(crate) trait RunningCluster: Send + Sync {
     /// `Drop`: this cluster's own connections belong to a runtime that may be blocked
     /// (the dropping thread is its only worker) or gone.
     fn reopen(&self, nodes: bool) -> BoxFuture<'static, Result<Reopened>>;
+
+    /// Remove one node's machine and its own disks; the rest of the cluster goes on.
+    fn destroy_node<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<()>>;
+
+    /// Make a new node `role` `index` (at `address` when given), tied to `liveness`,
+    /// and wait until it accepts commands.
+    fn add_node(
+        &self,
+        role: crate::node::Role,
+        index: usize,
+        address: Option<std::net::IpAddr>,
+        liveness: Arc<Liveness>,
+    ) -> BoxFuture<'_, Result<Node>>;
 }
 
 /// A cluster from [`RunningCluster::reopen`].

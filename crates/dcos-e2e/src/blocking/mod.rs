@@ -128,17 +128,35 @@ pub struct Cluster {
 
 impl Cluster {
     fn new(inner: crate::cluster::Cluster) -> Self {
-        let wrap = |nodes: &[crate::node::Node]| nodes.iter().cloned().map(Node).collect();
         Self {
-            nodes: Role::ALL.map(|role| {
-                wrap(match role {
-                    Role::Master => inner.masters(),
-                    Role::Agent => inner.agents(),
-                    Role::PublicAgent => inner.public_agents(),
-                })
-            }),
+            nodes: Self::wrap(&inner),
             inner,
         }
+    }
+
+    fn wrap(inner: &crate::cluster::Cluster) -> [Vec<Node>; 3] {
+        let wrap = |nodes: &[crate::node::Node]| nodes.iter().cloned().map(Node).collect();
+        Role::ALL.map(|role| {
+            wrap(match role {
+                Role::Master => inner.masters(),
+                Role::Agent => inner.agents(),
+                Role::PublicAgent => inner.public_agents(),
+            })
+        })
+    }
+
+    /// Blocking [`crate::Cluster::destroy_node`].
+    pub fn destroy_node(&mut self, node: &Node) -> Result<()> {
+        let destroyed = wait("Cluster::destroy_node", self.inner.destroy_node(&node.0));
+        self.nodes = Self::wrap(&self.inner);
+        destroyed
+    }
+
+    /// Blocking [`crate::Cluster::add_node`].
+    pub fn add_node(&mut self, role: Role) -> Result<Node> {
+        let added = wait("Cluster::add_node", self.inner.add_node(role));
+        self.nodes = Self::wrap(&self.inner);
+        added.map(Node)
     }
 
     /// See [`crate::Cluster::builder`].

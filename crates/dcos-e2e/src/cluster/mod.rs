@@ -25,7 +25,7 @@ use crate::node::liveness::Liveness;
 use crate::node::logs::{self, Source};
 use crate::node::role::PerRole;
 use crate::node::select::select;
-use crate::node::{Command, LogBundle, Node, NodeSelector, Output, Role};
+use crate::node::{Command, LogBundle, Node, NodeSelector, NodeState, Output, Role};
 use crate::params::{ClusterParams, InstallOptions, ProgressFn};
 use crate::policy::keep_requested;
 
@@ -268,10 +268,93 @@ impl Cluster {
     }
 
     /// Wait until DC/OS is healthy on every master (diagnostics pass and the CA
-    /// certificate is served), polling until `timeout`.
+    /// certificate is served), polling until `timeout`. A master DC/OS was installed
+    /// with that the cluster no longer has ([`Cluster::destroy_node`]) is
+    /// [`Error::NodesMissing`] at once: no wait brings it back.
     pub async fn wait_for_dcos(&self, timeout: Duration) -> Result<()> {
         self.liveness.check()?;
+        let missing: Vec<String> = self
+            .installed_addresses()
+            .map(|[masters, ..]| masters)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|ip| !self.masters().iter().any(|m| m.ip_address() == *ip))
+            .map(|ip| format!("master {ip}"))
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::NodesMissing { missing });
+        }
         install::wait::wait_for_dcos(self.masters(), timeout).await
+    }
+
+    /// The addresses DC/OS was installed for, by role, if it was installed.
+    fn installed_addresses(&self) -> Option<[Vec<IpAddr>; 3]> {
+        install::config::installed_addresses(&self.backend.genconf()?.host_dir)
+    }
+
+    /// Remove a node: its container and its own volumes, nothing else. The cluster goes
+    /// on without it, and its node lists (and test environment) no longer name it. Not
+    /// supported by `ExistingCluster`.
+    pub async fn destroy_node(&mut self, node: &Node) -> Result<()> {
+        self.liveness.check()?;
+        let role = node.role();
+        // This handle, or one of the same node from another (an attach); never a
+        // handle of a node destroyed before, whose place a new node may have taken.
+        let same = |n: &Node| {
+            Arc::ptr_eq(&n.inner, &node.inner)
+                || (n.index() == node.index() && n.ip_address() == node.ip_address())
+        };
+        let at = self
+            .nodes
+            .get(role)
+            .iter()
+            .position(same)
+            .filter(|_| node.inner.known.get() != NodeState::Destroyed)
+            .ok_or_else(|| Error::NoSuchNode {
+                selector: node.to_string(),
+                cluster_id: self.id().to_string(),
+            })?;
+        self.backend.destroy_node(node).await?;
+        let gone = self.nodes.get_mut(role).remove(at);
+        for handle in [&gone, node] {
+            handle.inner.known.set(NodeState::Destroyed);
+        }
+        self.liveness
+            .set_peers(self.nodes.iter().map(Node::ip_address));
+        Ok(())
+    }
+
+    /// Add a node of `role` on the cluster's network, made as its other nodes were, and
+    /// wait until it accepts commands. It takes the lowest free index of its role and,
+    /// when DC/OS is installed, the address of a node of that role DC/OS was installed
+    /// with that the cluster no longer has (else the next free address); then it is
+    /// installed from the cluster's genconf. If that install fails, the node stays in
+    /// the cluster (destroy it, or look at why) and the error is returned.
+    pub async fn add_node(&mut self, role: Role) -> Result<Node> {
+        self.liveness.check()?;
+        let taken: Vec<usize> = self.nodes.get(role).iter().map(Node::index).collect();
+        let index = (1..).find(|i| !taken.contains(i)).unwrap_or(1);
+        let installed = self.installed_addresses();
+        let address = installed.as_ref().and_then(|lists| {
+            lists[role.slot()]
+                .iter()
+                .find(|ip| !self.nodes().any(|n| n.ip_address() == **ip))
+                .copied()
+        });
+        let node = self
+            .backend
+            .add_node(role, index, address, self.liveness.clone())
+            .await?;
+        let list = self.nodes.get_mut(role);
+        let at = list.partition_point(|n| n.index() < index);
+        list.insert(at, node.clone());
+        self.liveness
+            .set_peers(self.nodes.iter().map(Node::ip_address));
+        if let (Some(_), Some(genconf)) = (installed, self.backend.genconf()) {
+            let serve = format!("{}/serve", genconf.node_dir);
+            install::node::install_node(&node, &serve).await?;
+        }
+        Ok(node)
     }
 
     /// Run the DC/OS integration tests on the first master, as the default SSH user, in

@@ -400,6 +400,13 @@ pub enum Error {
         detail: String,
     },
 
+    /// DC/OS was installed with nodes that the cluster no longer has.
+    #[error("DC/OS was installed with nodes the cluster no longer has: {}; add_node brings one back at its address", missing.join(", "))]
+    NodesMissing {
+        /// Each missing node: its role and address.
+        missing: Vec<String>,
+    },
+
     /// The nodes to upgrade are not all at one version.
     #[error("the nodes to upgrade are not at one DC/OS version: {}", versions.join("; "))]
     VersionsDiffer {

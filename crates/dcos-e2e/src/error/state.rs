@@ -11,6 +11,8 @@ pub enum NodeState {
     Paused,
     /// Not running (`Node::stop`, `Node::kill`, or it halted); its disks are kept.
     Stopped,
+    /// Removed from its cluster (`Cluster::destroy_node`): the machine is gone.
+    Destroyed,
 }
 
 impl NodeState {
@@ -20,6 +22,7 @@ impl NodeState {
             NodeState::Running => "running",
             NodeState::Paused => "paused",
             NodeState::Stopped => "stopped",
+            NodeState::Destroyed => "destroyed",
         }
     }
 
@@ -27,6 +30,7 @@ impl NodeState {
         match v {
             1 => NodeState::Paused,
             2 => NodeState::Stopped,
+            3 => NodeState::Destroyed,
             _ => NodeState::Running,
         }
     }
@@ -36,6 +40,7 @@ impl NodeState {
             NodeState::Running => 0,
             NodeState::Paused => 1,
             NodeState::Stopped => 2,
+            NodeState::Destroyed => 3,
         }
     }
 }

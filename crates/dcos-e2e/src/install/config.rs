@@ -17,6 +17,33 @@ pub fn superuser_password_hash(password: &str) -> String {
         .to_string()
 }
 
+/// The addresses of each role in the `config.yaml` of the genconf at `genconf_dir`
+/// (masters, agents, public agents), when an install has served its node installer
+/// from there: whom DC/OS was installed for.
+pub(crate) fn installed_addresses(genconf_dir: &std::path::Path) -> Option<[Vec<IpAddr>; 3]> {
+    if !genconf_dir.join("serve/dcos_install.sh").is_file() {
+        return None;
+    }
+    let text = std::fs::read_to_string(genconf_dir.join("config.yaml")).ok()?;
+    let config: Value = yaml_serde::from_str(&text).ok()?;
+    let list = |key: &str| -> Vec<IpAddr> {
+        config
+            .get(key)
+            .and_then(Value::as_sequence)
+            .map(|s| {
+                s.iter()
+                    .filter_map(|v| v.as_str()?.trim().parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Some([
+        list("master_list"),
+        list("agent_list"),
+        list("public_agent_list"),
+    ])
+}
+
 /// The `config.yaml` the installer is given: the base config for these nodes (SPEC:
 /// "The installer contract") with `extra` merged over it, as YAML text.
 pub fn install_config(

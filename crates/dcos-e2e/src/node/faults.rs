@@ -20,6 +20,10 @@ impl Node {
     pub(crate) fn check_up(&self) -> Result<()> {
         match self.inner.known.get() {
             NodeState::Running => Ok(()),
+            NodeState::Destroyed => Err(Error::NoSuchNode {
+                selector: self.to_string(),
+                cluster_id: self.inner.cluster.id().to_string(),
+            }),
             state => Err(Error::NodeDown {
                 node: self.to_string(),
                 state,

@@ -2,7 +2,7 @@
 //! command on a destroyed cluster fails at once with [`Error::Destroyed`].
 
 use std::net::IpAddr;
-use std::sync::OnceLock;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, Result};
@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 pub(crate) struct Liveness {
     id: String,
     destroyed: AtomicBool,
-    peers: OnceLock<Vec<IpAddr>>,
+    peers: Mutex<Vec<IpAddr>>,
 }
 
 impl Liveness {
@@ -21,7 +21,7 @@ impl Liveness {
         Self {
             id: id.to_string(),
             destroyed: AtomicBool::new(false),
-            peers: OnceLock::new(),
+            peers: Mutex::default(),
         }
     }
 
@@ -39,14 +39,14 @@ impl Liveness {
         Ok(())
     }
 
-    /// Say which nodes the cluster has (once, when it is made).
+    /// Say which nodes the cluster has (when it is made, and when nodes come or go).
     pub(crate) fn set_peers(&self, nodes: impl Iterator<Item = IpAddr>) {
-        let _ = self.peers.set(nodes.collect());
+        *self.peers.lock().unwrap_or_else(|p| p.into_inner()) = nodes.collect();
     }
 
     /// Every node's address.
-    pub(crate) fn peers(&self) -> &[IpAddr] {
-        self.peers.get().map_or(&[], Vec::as_slice)
+    pub(crate) fn peers(&self) -> Vec<IpAddr> {
+        self.peers.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub(crate) fn mark_destroyed(&self) {

@@ -182,8 +182,7 @@ impl Node {
             .inner
             .cluster
             .peers()
-            .iter()
-            .copied()
+            .into_iter()
             .filter(|ip| *ip != self.ip_address())
             .collect();
         if others.is_empty() {

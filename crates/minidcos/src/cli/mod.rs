@@ -253,6 +253,29 @@ Examples:
         #[arg(long = "node", value_name = "NODE", value_parser = parse_node)]
         node: Vec<NodeSelector>,
     },
+    /// Remove nodes: each one's container and its own volumes; the cluster goes on.
+    #[command(after_help = "Example:\n  minidcos docker destroy-node dcos-e2e-1a2b3c4d master:2")]
+    DestroyNode(NodeFaultArgs),
+    /// Add a node of a role, made as the others were; on an installed cluster it takes
+    /// the address of a node of its role DC/OS was installed with that is gone, and is
+    /// installed. Prints the new node's name and address.
+    #[command(after_help = "\
+Examples:
+  minidcos docker add-node dcos-e2e-1a2b3c4d master --wait
+  minidcos docker add-node dcos-e2e-1a2b3c4d agent")]
+    AddNode {
+        /// The cluster id.
+        id: String,
+        /// master, agent or public-agent.
+        #[arg(value_parser = parse::parse_role)]
+        role: dcos_e2e::Role,
+        /// Then wait until DC/OS is healthy on every master.
+        #[arg(long)]
+        wait: bool,
+        /// With --wait: give up after this long (e.g. 600, 90s, 10m).
+        #[arg(long, default_value = "10m", value_parser = parse::parse_duration, requires = "wait")]
+        timeout: std::time::Duration,
+    },
     /// Faults on nodes' machines: stop, start, restart, pause, resume or signal them
     /// (a stopped node keeps its address, disks and keys).
     #[command(after_help = "\

@@ -8,6 +8,10 @@ use dcos_e2e::docker::Distribution;
 use dcos_e2e::{Mount, NodeSelector};
 
 /// `600`, `90s`, `10m`, `1h`.
+pub fn parse_role(s: &str) -> Result<dcos_e2e::Role, String> {
+    s.parse().map_err(|e: dcos_e2e::Error| e.to_string())
+}
+
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let bad = || format!("`{s}` is not a duration like 600, 90s, 10m or 1h");
     let t = s.trim();

@@ -337,6 +337,30 @@ impl RunningCluster for Existing {
         Box::pin(async { Ok(Vec::new()) })
     }
 
+    fn destroy_node<'a>(&'a self, _node: &'a Node) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async {
+            Err(Error::NotSupported {
+                operation: "destroying a node",
+                backend: "ExistingCluster",
+            })
+        })
+    }
+
+    fn add_node(
+        &self,
+        _role: crate::node::Role,
+        _index: usize,
+        _address: Option<std::net::IpAddr>,
+        _liveness: std::sync::Arc<crate::node::liveness::Liveness>,
+    ) -> BoxFuture<'_, Result<Node>> {
+        Box::pin(async {
+            Err(Error::NotSupported {
+                operation: "adding a node",
+                backend: "ExistingCluster",
+            })
+        })
+    }
+
     fn load_images<'a>(
         &'a self,
         _images: &'a [String],

@@ -325,8 +325,8 @@ pub(crate) async fn put_keys(
         .map_err(op(format!("copying keys into {container}")))
 }
 
-const AUTHORIZED_KEYS: &str = "/root/.ssh/authorized_keys";
-const HOST_KEY: &str = "/etc/ssh/ssh_host_ed25519_key";
+pub(crate) const AUTHORIZED_KEYS: &str = "/root/.ssh/authorized_keys";
+pub(crate) const HOST_KEY: &str = "/etc/ssh/ssh_host_ed25519_key";
 
 /// Whether root's authorized_keys can be bound from the workspace: only when we are
 /// root, so the file is root's (sshd's StrictModes).

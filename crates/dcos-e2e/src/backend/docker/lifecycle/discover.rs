@@ -66,6 +66,17 @@ pub(crate) async fn discover_on(
     id: &str,
     transport: Option<TransportKind>,
 ) -> Result<Discovered> {
+    discover_with(client, id, transport, Arc::new(Liveness::new(id))).await
+}
+
+/// [`discover_on`], the nodes tied to `liveness` (an open cluster's, for a node added
+/// to it).
+pub(crate) async fn discover_with(
+    client: DockerClient,
+    id: &str,
+    transport: Option<TransportKind>,
+    liveness: Arc<Liveness>,
+) -> Result<Discovered> {
     let filter = labels::cluster_filter(id, None);
     let here = client.containers(&filter).await?;
     let mut hosts =
@@ -144,7 +155,6 @@ pub(crate) async fn discover_on(
     if let Some(at) = jump {
         settings.jump = Some(Arc::new(Jump::new(at, &settings)));
     }
-    let liveness = Arc::new(Liveness::new(id));
     let mut nodes: PerRole<Vec<_>> = PerRole::default();
     found.sort_by_key(|f| (f.role, f.index));
     for f in found {

@@ -10,8 +10,8 @@ use crate::backend::docker::create::container::NODE_GENCONF_DIR;
 use crate::backend::docker::create::workspace::GENCONF_DIR;
 use crate::backend::docker::daemon::client::{DockerClient, Fault, op};
 use crate::backend::docker::labels;
-use crate::backend::docker::lifecycle::cleanup;
 use crate::backend::docker::lifecycle::watchdog::{self, Watchdog};
+use crate::backend::docker::lifecycle::{cleanup, members};
 use crate::backend::running::{GenconfMount, NodeDescription, Reopened, RunningCluster};
 use crate::error::Result;
 use crate::node::transport::BoxFuture;
@@ -49,6 +49,14 @@ impl DockerCluster {
             .chain(&self.others)
             .cloned()
             .collect()
+    }
+
+    fn members(&self) -> members::Members<'_> {
+        members::Members {
+            hosts: self.hosts(),
+            id: &self.id,
+            workspace: &self.workspace,
+        }
     }
 
     /// Every daemon's address, the manager first.
@@ -143,6 +151,23 @@ impl RunningCluster for DockerCluster {
                 Some(Err(e)) => Err(op(format!("inspecting container {master}"))(e)),
                 None => Ok(Vec::new()),
             }
+        })
+    }
+
+    fn destroy_node<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move { members::destroy_node(&self.members(), node).await })
+    }
+
+    fn add_node(
+        &self,
+        role: crate::node::Role,
+        index: usize,
+        address: Option<std::net::IpAddr>,
+        liveness: Arc<crate::node::liveness::Liveness>,
+    ) -> BoxFuture<'_, Result<Node>> {
+        Box::pin(async move {
+            let boot = crate::backend::docker::config::Docker::default().ready_timeout;
+            members::add_node(&self.members(), role, index, address, liveness, boot).await
         })
     }
 

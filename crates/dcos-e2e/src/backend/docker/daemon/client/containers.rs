@@ -55,6 +55,12 @@ impl DockerClient {
         Ok(self.api.inspect_container(id, None).await?.into())
     }
 
+    /// What a container was created with (see [`ContainerSpec::from_inspect`]).
+    pub(crate) async fn spec_of(&self, id: &str) -> ApiResult<super::ContainerSpec> {
+        let info = self.api.inspect_container(id, None).await?;
+        Ok(super::ContainerSpec::from_inspect(&info))
+    }
+
     /// Force-remove a container and its anonymous volumes; gone already is fine, and so
     /// is a removal already under way (a concurrent destroy: it will finish).
     pub(crate) async fn remove_container(&self, id: &str) -> Result<()> {

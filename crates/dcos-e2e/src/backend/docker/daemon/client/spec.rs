@@ -320,3 +320,86 @@ impl From<ContainerInspectResponse> for ContainerDetails {
         }
     }
 }
+
+impl ContainerSpec {
+    /// What `info` was created with, as far as we ask for it: the spec a container like
+    /// it is made from (another node of a cluster, made from a sibling). Ports are left
+    /// out (only the first master publishes); `address` is its fixed address, if any.
+    pub(crate) fn from_inspect(info: &ContainerInspectResponse) -> Self {
+        let config = info.config.clone().unwrap_or_default();
+        let host = info.host_config.clone().unwrap_or_default();
+        let network = host.network_mode.clone();
+        let mounts = host
+            .mounts
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| {
+                let target = m.target?;
+                let read_only = m.read_only.unwrap_or(false);
+                match m.typ {
+                    Some(MountType::VOLUME) => Some(MountSpec::Volume {
+                        source: m.source.filter(|s| !s.is_empty()),
+                        target,
+                        read_only,
+                        labels: m.volume_options.and_then(|o| o.labels).unwrap_or_default(),
+                    }),
+                    Some(MountType::BIND) => Some(MountSpec::Bind {
+                        source: m.source?,
+                        target,
+                        read_only,
+                    }),
+                    _ => None,
+                }
+            })
+            .collect();
+        Self {
+            name: info
+                .name
+                .as_ref()
+                .map(|n| n.trim_start_matches('/').to_string()),
+            image: config.image.unwrap_or_default(),
+            hostname: config.hostname,
+            entrypoint: config.entrypoint,
+            cmd: config.cmd.unwrap_or_default(),
+            env: config.env.unwrap_or_default(),
+            labels: config.labels.unwrap_or_default(),
+            user: config.user.filter(|u| !u.is_empty()),
+            stop_signal: config.stop_signal,
+            network_disabled: config.network_disabled.unwrap_or(false),
+            network,
+            // A fixed address is kept in the endpoint's IPAM settings.
+            address: info
+                .network_settings
+                .as_ref()
+                .and_then(|s| s.networks.as_ref())
+                .and_then(|n| {
+                    n.values()
+                        .find_map(|e| e.ipam_config.as_ref()?.ipv4_address.clone())
+                })
+                .and_then(|ip| ip.parse().ok()),
+            stdin_once: false,
+            mounts,
+            binds: host.binds.unwrap_or_default(),
+            tmpfs: host.tmpfs.unwrap_or_default().into_iter().collect(),
+            publish: Vec::new(),
+            privileged: host.privileged.unwrap_or(false),
+            cap_add: host.cap_add.unwrap_or_default(),
+            cap_drop: host.cap_drop.unwrap_or_default(),
+            devices: host
+                .devices
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|d| d.path_on_host)
+                .collect(),
+            security_opt: host.security_opt.unwrap_or_default(),
+            group_add: host.group_add.unwrap_or_default(),
+            host_cgroupns: host
+                .cgroupns_mode
+                .map(|m| m == HostConfigCgroupnsModeEnum::HOST),
+            auto_remove: host.auto_remove.unwrap_or(false),
+            readonly_rootfs: host.readonly_rootfs.unwrap_or(false),
+            pids_limit: host.pids_limit,
+            memory: host.memory.filter(|m| *m > 0),
+        }
+    }
+}
