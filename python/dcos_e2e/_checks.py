@@ -121,3 +121,16 @@ def nodes(name: str, value: Any) -> List[Any]:
         if not isinstance(n, Node):
             raise type_error(name, "an iterable of Node", n)
     return found
+
+
+def url(name: str, value: Any) -> str:
+    """An artifact URL: ``http://``, ``https://`` or ``file://``."""
+    if not isinstance(value, str):
+        raise type_error(name, "a URL (str)", value)
+    if not value.lower().startswith(("http://", "https://", "file://")):
+        raise ValueError(
+            "{name} must be an http://, https:// or file:// URL, got {value!r}".format(
+                name=name, value=value
+            )
+        )
+    return value

@@ -96,6 +96,8 @@ class _LibraryCluster(ClusterManager):
 
     def _adopt(self, handle: _core.ClusterHandle) -> None:
         self._handle = handle
+        #: The public Cluster, set by it (the nodes' upgrade goes through it).
+        self._owner: Any = None
         # Made once, so that the sets hold the same objects on every access.
         self._nodes: Tuple[List[Node], List[Node], List[Node]] = (
             [Node._of(n) for n in handle.masters()],
@@ -118,6 +120,21 @@ class _LibraryCluster(ClusterManager):
     @property
     def cluster_id(self) -> str:
         return self._handle.id
+
+    def _destroy_node(self, node: Node) -> None:
+        self._handle.destroy_node(node._node())
+        for nodes in self._nodes:
+            if node in nodes:
+                nodes.remove(node)
+
+    def _add_node(self, role: str) -> Node:
+        added = Node._of(self._handle.add_node(role))
+        added._cluster = self._owner
+        slot = {"master": 0, "agent": 1, "public-agent": 2}[added._node().role]
+        nodes = self._nodes[slot]
+        at = len([n for n in nodes if n._node().index < added._node().index])
+        nodes.insert(at, added)
+        return added
 
     def _first_master(self) -> Node:
         return self._nodes[0][0]

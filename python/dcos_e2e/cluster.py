@@ -3,9 +3,12 @@ A cluster of masters, agents and public agents, independent of the backend.
 """
 
 import contextlib
+import json
 from pathlib import Path
 from subprocess import CompletedProcess
-from typing import Any, Dict, Iterable, Iterator, List, Literal, Optional, Set, Type, Union
+from typing import (
+    Any, Dict, Iterable, Iterator, List, Literal, Optional, Set, Tuple, Type, Union,
+)
 
 from . import _checks, _core, faults
 from .backends import ClusterBackend, ClusterManager, _LibraryCluster
@@ -118,6 +121,11 @@ class Cluster:
                 destroy_on_success=self._destroy_on_success,
             )
         self._cluster = cls(**arguments)
+        if isinstance(self._cluster, _LibraryCluster):
+            self._cluster._owner = self
+            for nodes in self._cluster._nodes:
+                for node in nodes:
+                    node._cluster = self
 
     def __enter__(self) -> "Cluster":
         """Enter the context: the cluster itself."""
@@ -320,6 +328,125 @@ class Cluster:
         finally:
             self.undo_faults()
 
+    def _library(self) -> _LibraryCluster:
+        if not isinstance(self._cluster, _LibraryCluster):
+            raise NotImplementedError(
+                "this needs a cluster of this package's backends (Docker or ExistingCluster)"
+            )
+        return self._cluster
+
+    def install_dcos_from_path(
+        self,
+        dcos_installer: Union[str, Path],
+        dcos_config: Optional[Dict[str, Any]] = None,
+        ip_detect_path: Optional[Path] = None,
+        output: Any = None,
+        files_to_copy_to_genconf_dir: Iterable[Tuple[Path, Path]] = (),
+        sha256: Optional[str] = None,
+    ) -> None:
+        """
+        Install DC/OS from ``dcos_installer`` on nodes that have none (the final API's
+        name; the installer contract's install). ``dcos_config`` is merged over the base
+        configuration (its top-level keys win, so the final API's full configuration
+        from ``base_config`` works as it is); ``ip_detect_path``, when given, replaces
+        the harness's ``ip-detect``. ``output`` is accepted for the final API: output is
+        logged as ``log_output_live`` says.
+
+        Raises:
+            subprocess.CalledProcessError: A step of the install failed.
+        """
+        extra, files = _genconf(dcos_config, ip_detect_path, files_to_copy_to_genconf_dir)
+        self._library()._handle.install(
+            _artifact(dcos_installer), extra, files, sha256
+        )
+
+    def install_dcos_from_url(
+        self,
+        dcos_installer: str,
+        dcos_config: Optional[Dict[str, Any]] = None,
+        ip_detect_path: Optional[Path] = None,
+        output: Any = None,
+        files_to_copy_to_genconf_dir: Iterable[Tuple[Path, Path]] = (),
+        sha256: Optional[str] = None,
+    ) -> None:
+        """``install_dcos_from_path`` with an ``http(s)://`` or ``file://`` URL:
+        downloaded once into the cache (``DCOS_E2E_CACHE_DIR``), checked against
+        ``sha256`` when given."""
+        self.install_dcos_from_path(
+            _checks.url("dcos_installer", dcos_installer),
+            dcos_config, ip_detect_path, output, files_to_copy_to_genconf_dir, sha256,
+        )
+
+    def upgrade_dcos_from_path(
+        self,
+        dcos_installer: Union[str, Path],
+        dcos_config: Optional[Dict[str, Any]] = None,
+        ip_detect_path: Optional[Path] = None,
+        output: Any = None,
+        files_to_copy_to_genconf_dir: Iterable[Tuple[Path, Path]] = (),
+        sha256: Optional[str] = None,
+        node_timeout: float = 600.0,
+        _nodes: Optional[List[Node]] = None,
+    ) -> None:
+        """
+        Upgrade DC/OS to ``dcos_installer`` (the final API's name): masters one at a
+        time, each healthy again (within ``node_timeout`` seconds) before the next, then
+        agents, then public agents. Arguments as for ``install_dcos_from_path``.
+
+        Raises:
+            subprocess.CalledProcessError: A node's upgrade failed; its note names the
+                node where the upgrade stopped and those upgraded before it.
+            TimeoutError: A node was not healthy in time after its upgrade.
+            ValueError: The nodes are not at one version.
+            dcos_e2e.exceptions.DCOSNotInstalledError: A node has no DC/OS.
+        """
+        extra, files = _genconf(dcos_config, ip_detect_path, files_to_copy_to_genconf_dir)
+        handles = [n._node() for n in _nodes or []]
+        self._library()._handle.upgrade(
+            _artifact(dcos_installer), extra, files, handles,
+            _checks.seconds("node_timeout", node_timeout), sha256,
+        )
+
+    def upgrade_dcos_from_url(
+        self,
+        dcos_installer: str,
+        dcos_config: Optional[Dict[str, Any]] = None,
+        ip_detect_path: Optional[Path] = None,
+        output: Any = None,
+        files_to_copy_to_genconf_dir: Iterable[Tuple[Path, Path]] = (),
+        sha256: Optional[str] = None,
+        node_timeout: float = 600.0,
+    ) -> None:
+        """``upgrade_dcos_from_path`` with an ``http(s)://`` or ``file://`` URL."""
+        self.upgrade_dcos_from_path(
+            _checks.url("dcos_installer", dcos_installer),
+            dcos_config, ip_detect_path, output, files_to_copy_to_genconf_dir, sha256,
+            node_timeout,
+        )
+
+    def destroy_node(self, node: Node) -> None:
+        """
+        Destroy one node (the final API's): its container and its own volumes. The
+        cluster goes on; its node sets no longer hold the node.
+
+        Raises:
+            ValueError: The node is not (or no longer) one of this cluster's.
+            NotImplementedError: The backend cannot (``ExistingCluster``).
+        """
+        if not isinstance(node, Node):
+            raise _checks.type_error("node", "a dcos_e2e.node.Node", node)
+        self._library()._destroy_node(node)
+
+    def add_node(self, role: str) -> Node:
+        """
+        Add a node of ``role`` (``"master"``, ``"agent"`` or ``"public-agent"``), made
+        as the others were; on an installed cluster it takes the address of a node of
+        its role DC/OS was installed with that is gone, and is installed. Returns it.
+        """
+        if not isinstance(role, str):
+            raise _checks.type_error("role", "'master', 'agent' or 'public-agent'", role)
+        return self._library()._add_node(role)
+
     def destroy(self) -> None:
         """
         Destroy every node of the cluster (idempotent).
@@ -329,3 +456,35 @@ class Cluster:
                 (``ExistingCluster``).
         """
         self._cluster.destroy()
+
+
+def _genconf(
+    dcos_config: Optional[Dict[str, Any]],
+    ip_detect_path: Optional[Path],
+    files: Iterable[Tuple[Path, Path]],
+) -> Tuple[Optional[str], List[Tuple[str, str]]]:
+    """The final API's genconf arguments as the library's: the config as JSON (merged
+    over the base), the files (``ip_detect_path`` as ``/genconf/ip-detect``)."""
+    config = _checks.mapping("dcos_config", dcos_config)
+    try:
+        extra = json.dumps(config) if config else None
+    except (TypeError, ValueError) as e:
+        raise TypeError(
+            "dcos_config must hold only YAML values (mappings, lists, str, numbers, "
+            "bools, None): {}".format(e)
+        ) from None
+    pairs = [
+        (str(_checks.path("files_to_copy_to_genconf_dir", source)), str(destination))
+        for source, destination in files
+    ]
+    if ip_detect_path is not None:
+        pairs.append((str(_checks.path("ip_detect_path", ip_detect_path)), "/genconf/ip-detect"))
+    return extra, pairs
+
+
+def _artifact(value: Any) -> str:
+    """An installer as the library takes it: a URL as given (a ``Path`` would fold its
+    ``//``), else a path."""
+    if isinstance(value, str) and "://" in value:
+        return _checks.url("dcos_installer", value)
+    return str(_checks.path("dcos_installer", value))

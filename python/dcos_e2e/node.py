@@ -26,6 +26,30 @@ class Transport(enum.Enum):
     DOCKER_EXEC = "docker-exec"
 
 
+class DCOSVariant(enum.Enum):
+    """A DC/OS variant, as ``Node.dcos_build_info()`` tells it (the final API's)."""
+
+    OSS = 1
+    ENTERPRISE = 2
+
+
+class DCOSBuildInfo:
+    """
+    The DC/OS build on a node (the final API's): ``version``, ``commit`` and
+    ``variant`` (a ``DCOSVariant``).
+    """
+
+    def __init__(self, version: str, commit: str, variant: DCOSVariant) -> None:
+        self.version = version
+        self.commit = commit
+        self.variant = variant
+
+    def __repr__(self) -> str:
+        return "DCOSBuildInfo(version={!r}, commit={!r}, variant={})".format(
+            self.version, self.commit, self.variant
+        )
+
+
 class Node:
     """
     A node of a cluster: a Docker container or a host reached over SSH.
@@ -63,6 +87,8 @@ class Node:
         self.ip_address = ip_address
         self._ssh_key_path = _checks.path("ssh_key_path", ssh_key_path)
         self._handle: Optional[_core.NodeHandle] = None
+        # The cluster a node of a library cluster belongs to (for its upgrade).
+        self._cluster: Any = None
 
     @classmethod
     def _of(cls, handle: _core.NodeHandle) -> "Node":
@@ -71,7 +97,52 @@ class Node:
         node.ip_address = ipaddress.ip_address(handle.ip_address)
         node._ssh_key_path = Path(handle.ssh_key_path)
         node._handle = handle
+        node._cluster = None
         return node
+
+    def dcos_build_info(self, transport: Any = None) -> DCOSBuildInfo:
+        """
+        The DC/OS build installed on this node, from
+        ``/opt/mesosphere/etc/dcos-version.json``.
+
+        Args:
+            transport: Accepted for the final API; the node's own transport is used.
+
+        Raises:
+            dcos_e2e.exceptions.DCOSNotInstalledError: DC/OS is not installed here.
+        """
+        version, commit, variant = self._node().dcos_build_info()
+        kind = DCOSVariant.ENTERPRISE if variant == "enterprise" else DCOSVariant.OSS
+        return DCOSBuildInfo(version=version, commit=commit, variant=kind)
+
+    def upgrade_dcos_from_path(
+        self,
+        dcos_installer: Path,
+        dcos_config: Optional[Dict[str, Any]] = None,
+        ip_detect_path: Optional[Path] = None,
+        role: Any = None,
+        files_to_copy_to_genconf_dir: Any = (),
+        user: Optional[str] = None,
+        output: Any = None,
+        transport: Any = None,
+    ) -> None:
+        """
+        Upgrade DC/OS on this node from ``dcos_installer`` (the final API's), by the
+        installer contract's upgrade path; see ``Cluster.upgrade_dcos_from_path``. The
+        node keeps its own role (``role`` is accepted for the final API).
+        """
+        if self._cluster is None:
+            raise NotImplementedError(
+                "upgrading needs a node of a cluster of this package's backends"
+            )
+        self._cluster.upgrade_dcos_from_path(
+            dcos_installer,
+            dcos_config=dcos_config,
+            ip_detect_path=ip_detect_path,
+            output=output,
+            files_to_copy_to_genconf_dir=files_to_copy_to_genconf_dir,
+            _nodes=[self],
+        )
 
     def _node(self) -> _core.NodeHandle:
         if self._handle is None:

@@ -8,6 +8,7 @@ use std::time::Duration;
 use dcos_e2e::{Cluster, Docker, ExistingCluster, Host, Mount, Node, Privileged, TransportKind};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use tokio::sync::RwLock;
 
 use crate::errors::to_py;
 use crate::faults::PartitionHandle;
@@ -22,8 +23,9 @@ type MountSpec = (PathBuf, String, bool);
 #[pyclass(module = "dcos_e2e._core", frozen)]
 #[derive(Debug)]
 pub struct ClusterHandle {
-    /// `None` only while being dropped.
-    cluster: Option<Arc<Cluster>>,
+    /// `None` only while being dropped. Locked for writing only while nodes are
+    /// removed or added.
+    cluster: Option<Arc<RwLock<Cluster>>>,
     id: String,
     default_ssh_user: String,
     workspace: Option<PathBuf>,
@@ -35,11 +37,11 @@ impl ClusterHandle {
             id: cluster.id().to_string(),
             default_ssh_user: cluster.default_user().to_string(),
             workspace: cluster.workspace().map(PathBuf::from),
-            cluster: Some(Arc::new(cluster)),
+            cluster: Some(Arc::new(RwLock::new(cluster))),
         }
     }
 
-    fn cluster(&self) -> Arc<Cluster> {
+    fn cluster(&self) -> Arc<RwLock<Cluster>> {
         match &self.cluster {
             Some(c) => c.clone(),
             None => unreachable!("a cluster handle is only empty while it is dropped"),
@@ -81,29 +83,29 @@ impl ClusterHandle {
         self.workspace.clone()
     }
 
-    fn masters(&self) -> Vec<NodeHandle> {
-        self.cluster()
-            .masters()
-            .iter()
-            .cloned()
+    fn masters(&self, py: Python<'_>) -> Vec<NodeHandle> {
+        let cluster = self.cluster();
+        // Not with the GIL held: a node being added holds the lock a while.
+        py.detach(|| cluster.blocking_read().masters().to_vec())
+            .into_iter()
             .map(NodeHandle::new)
             .collect()
     }
 
-    fn agents(&self) -> Vec<NodeHandle> {
-        self.cluster()
-            .agents()
-            .iter()
-            .cloned()
+    fn agents(&self, py: Python<'_>) -> Vec<NodeHandle> {
+        let cluster = self.cluster();
+        // Not with the GIL held: a node being added holds the lock a while.
+        py.detach(|| cluster.blocking_read().agents().to_vec())
+            .into_iter()
             .map(NodeHandle::new)
             .collect()
     }
 
-    fn public_agents(&self) -> Vec<NodeHandle> {
-        self.cluster()
-            .public_agents()
-            .iter()
-            .cloned()
+    fn public_agents(&self, py: Python<'_>) -> Vec<NodeHandle> {
+        let cluster = self.cluster();
+        // Not with the GIL held: a node being added holds the lock a while.
+        py.detach(|| cluster.blocking_read().public_agents().to_vec())
+            .into_iter()
             .map(NodeHandle::new)
             .collect()
     }
@@ -113,16 +115,91 @@ impl ClusterHandle {
         let timeout = seconds("timeout", timeout)?;
         let cluster = self.cluster();
         wait(py, OnSignal::Abort, async move {
+            let cluster = cluster.read().await;
             cluster.wait_for_dcos(timeout).await
         })?
+        .map_err(|e| to_py(py, e, None))
+    }
+
+    /// Install from `artifact` (a path or an http(s)://, file:// URL) on nodes that
+    /// have none.
+    #[pyo3(signature = (artifact, extra_config_json, files, sha256=None))]
+    fn install(
+        &self,
+        py: Python<'_>,
+        artifact: PathBuf,
+        extra_config_json: Option<String>,
+        files: Vec<(PathBuf, PathBuf)>,
+        sha256: Option<String>,
+    ) -> PyResult<()> {
+        let options = install_options(py, artifact, extra_config_json, files, sha256)?;
+        let cluster = self.cluster();
+        wait(py, OnSignal::Abort, async move {
+            cluster.read().await.install(&options).await
+        })?
+        .map_err(|e| to_py(py, e, None))
+    }
+
+    /// Upgrade `nodes` (every node when none) to `artifact`, one at a time.
+    #[pyo3(signature = (artifact, extra_config_json, files, nodes, node_timeout, sha256=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn upgrade(
+        &self,
+        py: Python<'_>,
+        artifact: PathBuf,
+        extra_config_json: Option<String>,
+        files: Vec<(PathBuf, PathBuf)>,
+        nodes: Vec<PyRef<'_, NodeHandle>>,
+        node_timeout: f64,
+        sha256: Option<String>,
+    ) -> PyResult<()> {
+        let options = install_options(py, artifact, extra_config_json, files, sha256)?;
+        let how = dcos_e2e::UpgradeOptions::default()
+            .node_timeout(seconds("node_timeout", node_timeout)?);
+        let chosen = self::nodes(&nodes);
+        let cluster = self.cluster();
+        wait(py, OnSignal::Abort, async move {
+            let cluster = cluster.read().await;
+            let chosen: Vec<&Node> = if chosen.is_empty() {
+                cluster.nodes().collect()
+            } else {
+                chosen.iter().collect()
+            };
+            cluster.upgrade_nodes(&options, &how, &chosen).await
+        })?
+        .map_err(|e| to_py(py, e, None))
+    }
+
+    /// Remove a node: its container and its own volumes.
+    fn destroy_node(&self, py: Python<'_>, node: PyRef<'_, NodeHandle>) -> PyResult<()> {
+        let node = node.node().clone();
+        let cluster = self.cluster();
+        wait(py, OnSignal::Defer, async move {
+            cluster.write().await.destroy_node(&node).await
+        })?
+        .map_err(|e| to_py(py, e, None))
+    }
+
+    /// Add a node of `role` (`master`, `agent` or `public-agent`), installed when the
+    /// cluster is.
+    fn add_node(&self, py: Python<'_>, role: String) -> PyResult<NodeHandle> {
+        let role: dcos_e2e::Role = role.parse().map_err(|e| to_py(py, e, None))?;
+        let cluster = self.cluster();
+        wait(py, OnSignal::Defer, async move {
+            cluster.write().await.add_node(role).await
+        })?
+        .map(NodeHandle::new)
         .map_err(|e| to_py(py, e, None))
     }
 
     /// Destroy the cluster now (idempotent). Ctrl-C does not cut it short.
     fn destroy(&self, py: Python<'_>) -> PyResult<()> {
         let cluster = self.cluster();
-        wait(py, OnSignal::Defer, async move { cluster.destroy().await })?
-            .map_err(|e| to_py(py, e, None))
+        wait(py, OnSignal::Defer, async move {
+            let cluster = cluster.read().await;
+            cluster.destroy().await
+        })?
+        .map_err(|e| to_py(py, e, None))
     }
 
     /// Cut traffic between the nodes of `a` and of `b` (one way, from `a` to `b`, when
@@ -138,6 +215,7 @@ impl ClusterHandle {
         let (a, b) = (nodes(&a), nodes(&b));
         let cluster = self.cluster();
         let cut = wait(py, OnSignal::Defer, async move {
+            let cluster = cluster.read().await;
             let (a, b): (Vec<&Node>, Vec<&Node>) = (a.iter().collect(), b.iter().collect());
             if one_way {
                 cluster.partition_one_way(&a, &b).await
@@ -166,6 +244,7 @@ impl ClusterHandle {
         let (from, to) = (nodes(&senders), nodes(&receivers));
         let cluster = self.cluster();
         wait(py, OnSignal::Defer, async move {
+            let cluster = cluster.read().await;
             let (from, to): (Vec<&Node>, Vec<&Node>) = (from.iter().collect(), to.iter().collect());
             cluster.shape_between(&from, &to, &link).await
         })?
@@ -177,6 +256,7 @@ impl ClusterHandle {
     fn undo(&self, py: Python<'_>, what: String) -> PyResult<()> {
         let cluster = self.cluster();
         wait(py, OnSignal::Defer, async move {
+            let cluster = cluster.read().await;
             match what.as_str() {
                 "heal" => cluster.heal().await,
                 "unshape" => cluster.unshape().await,
@@ -191,6 +271,7 @@ impl ClusterHandle {
     fn keep(&self, py: Python<'_>) -> PyResult<()> {
         let cluster = self.cluster();
         wait(py, OnSignal::Defer, async move {
+            let cluster = cluster.read().await;
             match cluster.persist().await {
                 Err(dcos_e2e::Error::Destroyed { .. }) => Ok(()),
                 other => other,
@@ -198,6 +279,29 @@ impl ClusterHandle {
         })?
         .map_err(|e| to_py(py, e, None))
     }
+}
+
+fn install_options(
+    py: Python<'_>,
+    artifact: PathBuf,
+    extra_config_json: Option<String>,
+    files: Vec<(PathBuf, PathBuf)>,
+    sha256: Option<String>,
+) -> PyResult<dcos_e2e::InstallOptions> {
+    let mut options = dcos_e2e::InstallOptions::new(artifact);
+    if let Some(json) = extra_config_json {
+        // JSON is YAML: the Python layer serialises the mapping it was given.
+        let value = dcos_e2e::ExtraConfig::from_yaml(&json).map_err(|e| to_py(py, e, None))?;
+        options = options.extra_config(value);
+    }
+    for (source, destination) in files {
+        options = options.file_to_copy_to_installer(source, destination);
+    }
+    if let Some(hex) = sha256 {
+        options = options.artifact_sha256(hex);
+    }
+    options.validate().map_err(|e| to_py(py, e, None))?;
+    Ok(options)
 }
 
 fn nodes(handles: &[PyRef<'_, NodeHandle>]) -> Vec<Node> {

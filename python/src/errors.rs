@@ -17,6 +17,13 @@ pyo3::create_exception!(
     "The harness itself failed (Docker, SSH, the node image), rather than a command on a node."
 );
 
+pyo3::create_exception!(
+    dcos_e2e,
+    DCOSNotInstalledError,
+    pyo3::exceptions::PyException,
+    "DC/OS is not installed on the node: it has no build information (the final DC/OS E2E API's name)."
+);
+
 pyo3::import_exception!(subprocess, CalledProcessError);
 
 /// The exit status `ssh` reports when it cannot reach a host: what the original's
@@ -62,6 +69,17 @@ pub(crate) fn to_py(py: Python<'_>, err: Error, command: Option<&Bound<'_, PyAny
         Error::Destroyed { .. } => {
             let cmd = command_or(py, command, "");
             called_process_error(py, UNREACHABLE, cmd, b"", message.as_bytes(), &message)
+        }
+        // The node that stopped an upgrade speaks for it; the note says which and after
+        // which nodes.
+        Error::UpgradeStopped { source, .. } => {
+            let inner = to_py(py, *source, command);
+            add_note(py, &inner, &message);
+            inner
+        }
+        Error::NotInstalled { .. } => DCOSNotInstalledError::new_err(message),
+        Error::Download { .. } | Error::ChecksumMismatch { .. } | Error::VersionsDiffer { .. } => {
+            PyValueError::new_err(message)
         }
         // Several nodes' install failed: the first speaks for them (all are in the note).
         Error::Several { mut errors } if !errors.is_empty() => {

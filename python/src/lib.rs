@@ -26,7 +26,7 @@ mod _core {
         ClusterHandle, create_docker_cluster, existing_cluster, keep_requested, test_environment,
     };
     #[pymodule_export]
-    use crate::errors::HarnessError;
+    use crate::errors::{DCOSNotInstalledError, HarnessError};
     #[pymodule_export]
     use crate::faults::PartitionHandle;
     #[pymodule_export]

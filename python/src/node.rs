@@ -80,6 +80,22 @@ impl NodeHandle {
         self.node.default_user().to_string()
     }
 
+    /// The DC/OS build on the node: (version, commit, variant `open` or `enterprise`).
+    fn dcos_build_info(&self, py: Python<'_>) -> PyResult<(String, String, &'static str)> {
+        let node = self.node.clone();
+        let info = wait(
+            py,
+            OnSignal::Abort,
+            async move { node.dcos_build_info().await },
+        )?
+        .map_err(|e| to_py(py, e, None))?;
+        let variant = match info.variant {
+            dcos_e2e::DcosVariant::Oss => "open",
+            dcos_e2e::DcosVariant::Enterprise => "enterprise",
+        };
+        Ok((info.version, info.commit, variant))
+    }
+
     /// Run a shell script; returns (stdout, stderr). A non-zero exit, or a node that
     /// cannot be reached, raises `CalledProcessError` with `cmd` as its command.
     #[pyo3(signature = (script, user, env, log_output_live, cmd))]
