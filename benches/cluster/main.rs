@@ -24,6 +24,7 @@ mod scale;
 mod state;
 mod timeline;
 mod tty;
+mod upgrade;
 mod util;
 
 use std::time::Instant;
@@ -57,6 +58,9 @@ async fn run(b: &mut Bench) -> Result<()> {
     }
     if b.cfg.wants("install") {
         install::bench(b).await?;
+    }
+    if b.cfg.wants("upgrade") {
+        upgrade::bench(b).await?;
     }
     if b.cfg.wants("cli") {
         cli::bench(b).await?;
