@@ -3,6 +3,7 @@ Parameter checks shared by the modules: a wrong type is a ``TypeError`` and a wr
 value a ``ValueError``, each naming the parameter and showing the value.
 """
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
@@ -134,3 +135,15 @@ def url(name: str, value: Any) -> str:
             )
         )
     return value
+
+
+def config_json(name: str, config: Dict[Any, Any]) -> Optional[str]:
+    """An installer configuration as JSON (which is YAML) for the library; ``None`` when
+    empty."""
+    try:
+        return json.dumps(config) if config else None
+    except (TypeError, ValueError) as e:
+        raise TypeError(
+            "{} must hold only YAML values (mappings, lists, str, numbers, bools, None): "
+            "{}".format(name, e)
+        ) from None

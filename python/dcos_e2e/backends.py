@@ -6,7 +6,6 @@ and removes it afterwards; ``ExistingCluster`` wraps nodes that already exist.
 """
 
 import abc
-import json
 import os
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Type, Union
@@ -356,13 +355,7 @@ class DockerCluster(_LibraryCluster):
                     "build artifacts specified by path."
                 )
             raise _checks.type_error("build_artifact", "a pathlib.Path", build_artifact)
-        try:
-            extra_config_json = json.dumps(extra_config) if extra_config else None
-        except (TypeError, ValueError) as e:
-            raise TypeError(
-                "extra_config must hold only YAML values (mappings, lists, str, numbers, "
-                "bools, None): {}".format(e)
-            ) from None
+        extra_config_json = _checks.config_json("extra_config", extra_config)
         files = [
             (
                 str(_checks.path("files_to_copy_to_installer keys", source)),

@@ -3,7 +3,6 @@ A cluster of masters, agents and public agents, independent of the backend.
 """
 
 import contextlib
-import json
 from pathlib import Path
 from subprocess import CompletedProcess
 from typing import (
@@ -465,14 +464,7 @@ def _genconf(
 ) -> Tuple[Optional[str], List[Tuple[str, str]]]:
     """The final API's genconf arguments as the library's: the config as JSON (merged
     over the base), the files (``ip_detect_path`` as ``/genconf/ip-detect``)."""
-    config = _checks.mapping("dcos_config", dcos_config)
-    try:
-        extra = json.dumps(config) if config else None
-    except (TypeError, ValueError) as e:
-        raise TypeError(
-            "dcos_config must hold only YAML values (mappings, lists, str, numbers, "
-            "bools, None): {}".format(e)
-        ) from None
+    extra = _checks.config_json("dcos_config", _checks.mapping("dcos_config", dcos_config))
     pairs = [
         (str(_checks.path("files_to_copy_to_genconf_dir", source)), str(destination))
         for source, destination in files

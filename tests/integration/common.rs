@@ -71,6 +71,32 @@ pub fn sample_installer_at(version: &str, dir: &Path) -> PathBuf {
     path
 }
 
+/// The sample installer's cluster becomes healthy and its integration tests pass.
+pub fn healthy_and_tested(cluster: &blocking::Cluster) {
+    cluster
+        .wait_for_dcos(std::time::Duration::from_secs(120))
+        .unwrap();
+    let out = cluster
+        .run_integration_tests(["pytest", "-x"], std::collections::BTreeMap::new())
+        .unwrap();
+    assert!(
+        out.stdout_text().contains("8 passed"),
+        "{}",
+        out.stdout_text()
+    );
+}
+
+/// `minidcos ARGS`, which must succeed; its standard output.
+pub fn minidcos_ok(args: &[&str]) -> String {
+    let out = Proc::new(minidcos()).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "minidcos {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Path of the built `minidcos` binary.
 pub fn minidcos() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_minidcos"))

@@ -1,7 +1,6 @@
 //! Nodes removed from and added to a running cluster: a lost master replaced at its
 //! address, agents added, each made and reached as the others.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use dcos_e2e::blocking::Cluster;
@@ -63,15 +62,7 @@ fn a_destroyed_master_is_named_until_a_new_one_takes_its_address() {
     // Reached over SSH with a host key of its own, and installed from the genconf.
     assert_eq!(new.run(["hostname"]).unwrap().stdout_text(), name);
     assert_eq!(new.dcos_build_info().unwrap().version, "2.2.0");
-    cluster.wait_for_dcos(Duration::from_secs(120)).unwrap();
-    let out = cluster
-        .run_integration_tests(["pytest", "-x"], BTreeMap::new())
-        .unwrap();
-    assert!(
-        out.stdout_text().contains("8 passed"),
-        "{}",
-        out.stdout_text()
-    );
+    common::healthy_and_tested(&cluster);
     // Another handle (another process) sees the same nodes.
     let attached = Cluster::attach_docker(cluster.id(), None).unwrap();
     let ips = |c: &Cluster| c.nodes().map(|n| n.ip_address()).collect::<Vec<_>>();
@@ -119,32 +110,14 @@ fn nodes_are_added_to_a_cluster_of_nodes_only_through_the_cli_too() {
     let err = first.run(["true"]).unwrap_err();
     assert!(matches!(err, Error::NoSuchNode { .. }), "{err}");
 
-    let out = std::process::Command::new(common::minidcos())
-        .args(["docker", "add-node", &id, "agent"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let printed = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let printed = common::minidcos_ok(&["docker", "add-node", &id, "agent"]);
+    let printed = printed.trim();
     let added = format!("{id}-agent-2");
     assert!(printed.starts_with(&format!("{added} ")), "{printed}");
-    let out = std::process::Command::new(common::minidcos())
-        .args(["docker", "run", &id, "--node", "agent:2", "--", "hostname"])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), added);
-    let out = std::process::Command::new(common::minidcos())
-        .args(["docker", "destroy-node", &id, "agent:2"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let hostname =
+        common::minidcos_ok(&["docker", "run", &id, "--node", "agent:2", "--", "hostname"]);
+    assert_eq!(hostname.trim(), added);
+    common::minidcos_ok(&["docker", "destroy-node", &id, "agent:2"]);
     assert!(common::running(&id, Some("agent")).len() == 1);
     let workspace = cluster.workspace().unwrap().to_path_buf();
     drop(cluster);

@@ -1,7 +1,6 @@
 //! Upgrading an installed cluster from a second artifact: versions, the order of nodes,
 //! a failing node stops it and is named.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -74,15 +73,7 @@ fn upgrade_goes_node_by_node_and_stops_at_the_first_failing_one() {
         lines.lock().unwrap()
     );
     // The upgraded cluster is whole: healthy, and its tests pass.
-    cluster.wait_for_dcos(Duration::from_secs(120)).unwrap();
-    let out = cluster
-        .run_integration_tests(["pytest", "-x"], BTreeMap::new())
-        .unwrap();
-    assert!(
-        out.stdout_text().contains("8 passed"),
-        "{}",
-        out.stdout_text()
-    );
+    common::healthy_and_tested(&cluster);
 
     // A node the upgrade cannot handle stops it there; the nodes after are not touched.
     let broken = &cluster.agents()[0];

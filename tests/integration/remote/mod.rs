@@ -8,7 +8,6 @@
 //! with TLS, `ssh://`, a jump host), a cluster on one remote daemon (`daemon`), a
 //! cluster over two daemons of a swarm (`swarm`). The helpers they share are here.
 
-use std::collections::BTreeMap;
 use std::process::Command as Proc;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -111,18 +110,7 @@ fn copies_both_ways(node: &dcos_e2e::blocking::Node, content: &[u8]) {
     assert_eq!(std::fs::read(&back).unwrap(), content);
 }
 
-/// The sample installer's cluster becomes healthy and its integration tests pass.
-fn healthy_and_tested(cluster: &Cluster) {
-    cluster.wait_for_dcos(Duration::from_secs(120)).unwrap();
-    let out = cluster
-        .run_integration_tests(["pytest", "-x"], BTreeMap::new())
-        .unwrap();
-    assert!(
-        out.stdout_text().contains("8 passed"),
-        "{}",
-        out.stdout_text()
-    );
-}
+pub(super) use crate::common::healthy_and_tested;
 
 /// Provision 1+1+0 on the backend, say its id and workspace, and hold it until killed.
 fn hold(backend: Docker) {
