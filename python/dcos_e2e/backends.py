@@ -95,7 +95,8 @@ class _LibraryCluster(ClusterManager):
 
     def _adopt(self, handle: _core.ClusterHandle) -> None:
         self._handle = handle
-        #: The public Cluster, set by it (the nodes' upgrade goes through it).
+        #: A weak reference to the public Cluster, set by it (the nodes' upgrade goes
+        #: through it).
         self._owner: Any = None
         # Made once, so that the sets hold the same objects on every access.
         self._nodes: Tuple[List[Node], List[Node], List[Node]] = (

@@ -3,6 +3,7 @@ A cluster of masters, agents and public agents, independent of the backend.
 """
 
 import contextlib
+import weakref
 from pathlib import Path
 from subprocess import CompletedProcess
 from typing import (
@@ -121,10 +122,13 @@ class Cluster:
             )
         self._cluster = cls(**arguments)
         if isinstance(self._cluster, _LibraryCluster):
-            self._cluster._owner = self
+            # Weak: a node kept by a test must not keep its cluster from being collected
+            # (and so destroyed).
+            owner = weakref.ref(self)
+            self._cluster._owner = owner
             for nodes in self._cluster._nodes:
                 for node in nodes:
-                    node._cluster = self
+                    node._cluster = owner
 
     def __enter__(self) -> "Cluster":
         """Enter the context: the cluster itself."""

@@ -87,7 +87,8 @@ class Node:
         self.ip_address = ip_address
         self._ssh_key_path = _checks.path("ssh_key_path", ssh_key_path)
         self._handle: Optional[_core.NodeHandle] = None
-        # The cluster a node of a library cluster belongs to (for its upgrade).
+        # A weak reference to the cluster a node of a library cluster belongs to (for
+        # its upgrade).
         self._cluster: Any = None
 
     @classmethod
@@ -131,11 +132,12 @@ class Node:
         installer contract's upgrade path; see ``Cluster.upgrade_dcos_from_path``. The
         node keeps its own role (``role`` is accepted for the final API).
         """
-        if self._cluster is None:
+        cluster = self._cluster() if self._cluster is not None else None
+        if cluster is None:
             raise NotImplementedError(
-                "upgrading needs a node of a cluster of this package's backends"
+                "upgrading needs a node of a live cluster of this package's backends"
             )
-        self._cluster.upgrade_dcos_from_path(
+        cluster.upgrade_dcos_from_path(
             dcos_installer,
             dcos_config=dcos_config,
             ip_detect_path=ip_detect_path,
