@@ -78,8 +78,10 @@ pub(crate) async fn upgrade(
     how: &UpgradeOptions,
     genconf: &GenconfMount,
 ) -> Result<()> {
-    let options = &super::fetched(options).await?;
+    // The nodes are asked first: nothing is downloaded for an upgrade they refuse.
+    options.validate()?;
     let from = one_version(nodes).await?;
+    let options = &super::fetched(options).await?;
     how.tell(&format!(
         "upgrading {} node(s) of {cluster_id} from DC/OS {from}",
         nodes.len()
