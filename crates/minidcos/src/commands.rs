@@ -12,7 +12,9 @@ use dcos_e2e::docker::{self, ImageOptions};
 use dcos_e2e::{Cluster, ExtraConfig, InstallOptions, Privileged, TransportKind};
 use serde::Serialize;
 
-use crate::cli::{DockerCmd, PrivilegedArg, RecipeArgs, RunArgs, StorageDriverArg, TransportArg};
+use crate::cli::{
+    DockerCmd, PrivilegedArg, RecipeArgs, RunArgs, StorageDriverArg, TransportArg, UpgradeArgs,
+};
 use crate::errors::{failure, in_flag_terms};
 use crate::output::{self, Progress};
 use crate::signals::interruptible;
@@ -28,52 +30,12 @@ pub async fn docker(cmd: DockerCmd, json: bool) -> Result<Status> {
         DockerCmd::Install { id, install } => {
             let options = install_options(&install).map_err(in_flag_terms)?;
             options.validate().map_err(in_flag_terms)?;
-            let cluster = attach(&id, None).await?;
-            let p = Progress::start(format!("installing DC/OS on {id}"));
-            let status = interruptible(async {
-                cluster.install(&options).await?;
-                Ok(0)
-            })
-            .await?;
-            if status != 0 {
-                // The node installers outlive the connections that started them.
-                eprintln!("stopping the installers on the nodes of {id}");
-                cluster.stop_install().await?;
-                return Ok(status);
-            }
-            p.done();
-            Ok(0)
+            install_on(&attach(&id, None).await?, &options).await
         }
-        DockerCmd::Upgrade {
-            id,
-            install,
-            node,
-            node_timeout,
-            wait,
-            timeout,
-        } => {
-            let options = install_options(&install).map_err(in_flag_terms)?;
+        DockerCmd::Upgrade { id, upgrade } => {
+            let options = install_options(&upgrade.install).map_err(in_flag_terms)?;
             options.validate().map_err(in_flag_terms)?;
-            let cluster = attach(&id, None).await?;
-            let nodes = if node.is_empty() {
-                cluster.nodes().collect()
-            } else {
-                cluster.select(&node)?
-            };
-            let steps: docker::ProgressFn = Arc::new(|line: &str| eprintln!("{line}"));
-            let how = dcos_e2e::UpgradeOptions::default()
-                .node_timeout(node_timeout)
-                .progress(steps);
-            interruptible(async {
-                cluster.upgrade_nodes(&options, &how, &nodes).await?;
-                if wait {
-                    let p = Progress::start(format!("waiting for DC/OS on {id}"));
-                    cluster.wait_for_dcos(timeout).await?;
-                    p.done();
-                }
-                Ok(0)
-            })
-            .await
+            upgrade_on(&attach(&id, None).await?, &options, &upgrade).await
         }
         DockerCmd::List => list(json).await,
         DockerCmd::Inspect { id } => {
@@ -303,6 +265,52 @@ async fn attach(id: &str, transport: Option<TransportKind>) -> Result<Cluster> {
 
 /// The install options the flags give: the artifact, `--sha256`, `--extra-config`,
 /// `--copy-to-genconf`.
+/// Install on `cluster`; an interrupted install stops the node installers (they
+/// outlive the connections that started them).
+pub async fn install_on(cluster: &Cluster, options: &InstallOptions) -> Result<Status> {
+    let id = cluster.id();
+    let p = Progress::start(format!("installing DC/OS on {id}"));
+    let status = interruptible(async {
+        cluster.install(options).await?;
+        Ok(0)
+    })
+    .await?;
+    if status != 0 {
+        eprintln!("stopping the installers on the nodes of {id}");
+        cluster.stop_install().await?;
+        return Ok(status);
+    }
+    p.done();
+    Ok(0)
+}
+
+/// Upgrade the nodes of `cluster` that `args` names, each step on stderr.
+pub async fn upgrade_on(
+    cluster: &Cluster,
+    options: &InstallOptions,
+    args: &UpgradeArgs,
+) -> Result<Status> {
+    let nodes = if args.node.is_empty() {
+        cluster.nodes().collect()
+    } else {
+        cluster.select(&args.node)?
+    };
+    let steps: docker::ProgressFn = Arc::new(|line: &str| eprintln!("{line}"));
+    let how = dcos_e2e::UpgradeOptions::default()
+        .node_timeout(args.node_timeout)
+        .progress(steps);
+    interruptible(async {
+        cluster.upgrade_nodes(options, &how, &nodes).await?;
+        if args.wait {
+            let p = Progress::start(format!("waiting for DC/OS on {}", cluster.id()));
+            cluster.wait_for_dcos(args.timeout).await?;
+            p.done();
+        }
+        Ok(0)
+    })
+    .await
+}
+
 pub fn install_options(args: &crate::cli::InstallArgs) -> dcos_e2e::Result<InstallOptions> {
     let mut options = InstallOptions::new(&args.artifact);
     if let Some(hex) = &args.sha256 {

@@ -1,6 +1,7 @@
 //! The `ExistingCluster` backend, one file per area: the test of DC/OS E2E's 2017 API
 //! (wrap the nodes of a Docker cluster), one test per condition that API sets on an
-//! existing cluster, unanswering nodes, and the cluster file.
+//! existing cluster, unanswering nodes, the cluster file, and install and upgrade over
+//! SSH.
 
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use crate::common;
 mod cluster_file;
 mod conditions;
 mod failures;
+mod install;
 mod wrap;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);

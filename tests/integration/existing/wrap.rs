@@ -34,7 +34,9 @@ fn wraps_the_nodes_of_a_docker_cluster() {
         .expect("the wrapping cluster is created");
     assert_eq!(wrapped.as_async().backend_name(), "ExistingCluster");
     assert_eq!(wrapped.default_user(), "root");
-    assert_eq!(wrapped.workspace(), None);
+    // Its own temporary directory on this host (for an install's genconf), gone with it.
+    let own = wrapped.workspace().unwrap().to_path_buf();
+    assert!(own.is_dir() && Some(&own) != workspace.as_ref(), "{own:?}");
     assert_eq!(wrapped.nodes().count(), 3);
 
     // Every node, reached through the wrapping cluster, is the same machine.
@@ -83,8 +85,9 @@ fn wraps_the_nodes_of_a_docker_cluster() {
     );
     assert!(err.to_string().contains("not supported"), "{err}");
     wrapped.masters()[0].run(["true"]).unwrap();
-    // Dropping the wrapping cluster touches nothing.
+    // Dropping the wrapping cluster touches no node.
     drop(wrapped);
+    assert!(!own.exists(), "{own:?}");
 
     // The original is intact: every container running, every node answering.
     for node in original.nodes() {

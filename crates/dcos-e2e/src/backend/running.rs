@@ -17,14 +17,19 @@ use crate::params::ProgressFn;
 /// bundle).
 pub(crate) const GENCONF_LOG: &str = "genconf.log";
 
+/// Where the installer's `genconf` appears on nodes: bound read-only from the workspace
+/// on Docker nodes, copied onto hosts that do not see it.
+pub(crate) const NODE_GENCONF_DIR: &str = "/var/lib/dcos-e2e/genconf";
+
 /// Where an installer's `genconf` directory is on the host and on the nodes.
 #[derive(Clone, Debug)]
 pub(crate) struct GenconfMount {
     pub host_dir: PathBuf,
     pub node_dir: &'static str,
-    /// Where the nodes do not see `host_dir` (a daemon on another host): `node_dir` is
-    /// a volume of each daemon, filled after genconf ran through these nodes (role,
-    /// index), one per daemon. Empty: `host_dir` is bound there.
+    /// Where the nodes do not see `host_dir`, the nodes (role, index) through which
+    /// `node_dir/serve` is filled after genconf ran: one per daemon on another host (a
+    /// volume its nodes share), every host of an existing cluster. Empty: `host_dir`
+    /// is bound there.
     pub upload: Vec<(crate::node::Role, usize)>,
 }
 

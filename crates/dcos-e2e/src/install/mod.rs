@@ -3,13 +3,15 @@
 //! 1. A fresh `genconf/` in the workspace: `config.yaml` (base keys, `extra_config`
 //!    merged over them), `ip-detect`, and the `files_to_copy_to_installer`.
 //! 2. `bash <artifact> --offline -v --genconf` on the host, in the workspace.
-//! 3. `genconf/serve` visible read-only at `/opt/dcos_install_tmp` on every node, and
-//!    `dcos_install.sh --no-block-dcos-setup <role>` as root on all nodes at once.
+//! 3. `genconf/serve` visible read-only at `/opt/dcos_install_tmp` on every node (bound
+//!    from the workspace, or copied where the nodes do not see it: only what changed),
+//!    and `dcos_install.sh --no-block-dcos-setup <role>` as root on all nodes at once.
 
 pub(crate) mod artifact;
 pub(crate) mod config;
 pub(crate) mod genconf;
 pub(crate) mod node;
+mod serve;
 mod target;
 pub(crate) mod upgrade;
 pub(crate) mod wait;
@@ -21,13 +23,13 @@ use crate::error::{Error, Parameter, Result};
 use crate::params::InstallOptions;
 pub(crate) use target::Target;
 
-/// `genconf/serve` into the volume the nodes of each daemon hold at the genconf
-/// directory, through the node named for it (the daemons do not see the workspace, so
-/// nothing is bound).
+/// `genconf/serve` onto the nodes that do not see this host's workspace (one per
+/// daemon on another host, or every host of an existing cluster), only what changed.
 async fn upload_serve(target: &Target<'_>, genconf: &GenconfMount) -> Result<()> {
     let serve = format!("{}/serve", genconf.node_dir);
+    let local = serve::LocalServe::read(&genconf.host_dir.join("serve")).await?;
     let sends = genconf.upload.iter().map(|&(role, index)| {
-        let serve = serve.as_str();
+        let (serve, local) = (serve.as_str(), &local);
         async move {
             let node = target
                 .nodes()
@@ -35,11 +37,7 @@ async fn upload_serve(target: &Target<'_>, genconf: &GenconfMount) -> Result<()>
                 .ok_or_else(|| {
                     Error::invalid(Parameter::Nodes, format!("{role} {index}"), "no such node")
                 })?;
-            node.run(crate::node::Command::new(["rm", "-rf", serve]))
-                .await?;
-            let options = crate::node::CopyOptions::new().sudo(true);
-            node.send_file_with(genconf.host_dir.join("serve"), serve, &options)
-                .await
+            serve::sync(node, local, serve).await
         }
     });
     let failures: Vec<Error> = join_all(sends)

@@ -38,6 +38,26 @@ pub struct InstallArgs {
     pub copy_to_genconf: Vec<(PathBuf, PathBuf)>,
 }
 
+/// What an upgrade is from, of which nodes, and whether to wait after it.
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    #[command(flatten)]
+    pub install: InstallArgs,
+    /// Upgrade only these nodes (repeatable; default: all). An IP, ROLE:N, a
+    /// container name, all-masters, all-agents, all-public-agents or all.
+    #[arg(long = "node", value_name = "NODE", value_parser = parse_node)]
+    pub node: Vec<NodeSelector>,
+    /// How long each node may take to be healthy again (e.g. 600, 90s, 10m).
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub node_timeout: Duration,
+    /// Then wait until DC/OS is healthy on every master.
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait: give up after this long.
+    #[arg(long, default_value = "10m", value_parser = parse_duration, requires = "wait")]
+    pub timeout: Duration,
+}
+
 #[derive(Debug, Args)]
 pub struct CreateArgs {
     /// The installer (build artifact); without it, nodes only. A path, or an http(s)://

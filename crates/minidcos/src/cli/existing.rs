@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use super::args::{CommandArgs, CopyArgs, NodeArgs};
+use super::args::{CommandArgs, CopyArgs, InstallArgs, NodeArgs, UpgradeArgs};
 use super::parse::parse_duration;
 
 #[derive(Debug, Args)]
@@ -66,6 +66,25 @@ pub enum ExistingCmd {
         /// Give up after this long (e.g. 600, 90s, 10m).
         #[arg(long, default_value = "10m", value_parser = parse_duration)]
         timeout: Duration,
+    },
+    /// Install DC/OS from an artifact on the hosts: genconf here, `serve/` copied to
+    /// each host (only what changed), the per-role install as root (sudo when the
+    /// user is not root).
+    #[command(
+        after_help = "Example:\n  minidcos existing --cluster-file cluster.yaml install dcos_generate_config.sh"
+    )]
+    Install {
+        #[command(flatten)]
+        install: InstallArgs,
+    },
+    /// Upgrade the hosts from a second artifact: masters one at a time, each healthy
+    /// again before the next, then agents, then public agents.
+    #[command(
+        after_help = "Example:\n  minidcos existing --cluster-file cluster.yaml upgrade installer-2.3.sh --wait"
+    )]
+    Upgrade {
+        #[command(flatten)]
+        upgrade: UpgradeArgs,
     },
     /// Show the nodes and their ssh commands.
     #[command(

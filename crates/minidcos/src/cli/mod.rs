@@ -104,20 +104,7 @@ Examples:
         /// The cluster id.
         id: String,
         #[command(flatten)]
-        install: InstallArgs,
-        /// Upgrade only these nodes (repeatable; default: all). An IP, ROLE:N, a
-        /// container name, all-masters, all-agents, all-public-agents or all.
-        #[arg(long = "node", value_name = "NODE", value_parser = parse::parse_node)]
-        node: Vec<dcos_e2e::NodeSelector>,
-        /// How long each node may take to be healthy again (e.g. 600, 90s, 10m).
-        #[arg(long, default_value = "10m", value_parser = parse::parse_duration)]
-        node_timeout: std::time::Duration,
-        /// Then wait until DC/OS is healthy on every master.
-        #[arg(long)]
-        wait: bool,
-        /// With --wait: give up after this long.
-        #[arg(long, default_value = "10m", value_parser = parse::parse_duration, requires = "wait")]
-        timeout: std::time::Duration,
+        upgrade: UpgradeArgs,
     },
     /// List clusters, with who owns each.
     #[command(after_help = "Example:\n  minidcos docker list --json")]

@@ -303,7 +303,46 @@ pub async fn wait(cluster: &Cluster, timeout: Duration) -> Result<Status> {
 }
 
 pub async fn existing(args: ExistingArgs, json: bool) -> Result<Status> {
-    let backend = ExistingCluster::from_file(&args.cluster_file)?;
+    // Install flags are checked before any host is contacted.
+    let checked = |install| {
+        let options = super::install_options(install).map_err(in_flag_terms)?;
+        options.validate().map_err(in_flag_terms)?;
+        anyhow::Ok(options)
+    };
+    let cluster = wrap(&args.cluster_file);
+    match args.command {
+        ExistingCmd::Run { nodes, command } => run(&cluster.await?, &nodes, &command).await,
+        ExistingCmd::SendFile {
+            source,
+            destination,
+            nodes,
+            copy,
+        } => send_file(&cluster.await?, &nodes, &source, &destination, &copy).await,
+        ExistingCmd::DownloadFile {
+            source,
+            destination,
+            nodes,
+            copy,
+        } => download_file(&cluster.await?, &nodes, &source, &destination, &copy).await,
+        ExistingCmd::Wait { timeout } => wait(&cluster.await?, timeout).await,
+        ExistingCmd::Install { install } => {
+            let options = checked(&install)?;
+            super::install_on(&cluster.await?, &options).await
+        }
+        ExistingCmd::Upgrade { upgrade } => {
+            let options = checked(&upgrade.install)?;
+            super::upgrade_on(&cluster.await?, &options, &upgrade).await
+        }
+        ExistingCmd::Inspect => {
+            show(&cluster.await?, json).await;
+            Ok(0)
+        }
+    }
+}
+
+/// The hosts of a cluster file as a cluster, with the 2017 API's conditions met.
+async fn wrap(cluster_file: &Path) -> Result<Cluster> {
+    let backend = ExistingCluster::from_file(cluster_file)?;
     let cluster = Cluster::builder(backend.clone())
         .masters(backend.hosts(Role::Master).len())
         .agents(backend.hosts(Role::Agent).len())
@@ -312,24 +351,5 @@ pub async fn existing(args: ExistingArgs, json: bool) -> Result<Status> {
         .destroy_on_success(false)
         .provision()
         .await?;
-    match args.command {
-        ExistingCmd::Run { nodes, command } => run(&cluster, &nodes, &command).await,
-        ExistingCmd::SendFile {
-            source,
-            destination,
-            nodes,
-            copy,
-        } => send_file(&cluster, &nodes, &source, &destination, &copy).await,
-        ExistingCmd::DownloadFile {
-            source,
-            destination,
-            nodes,
-            copy,
-        } => download_file(&cluster, &nodes, &source, &destination, &copy).await,
-        ExistingCmd::Wait { timeout } => wait(&cluster, timeout).await,
-        ExistingCmd::Inspect => {
-            show(&cluster, json).await;
-            Ok(0)
-        }
-    }
+    Ok(cluster)
 }

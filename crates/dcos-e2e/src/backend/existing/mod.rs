@@ -1,6 +1,8 @@
 //! `ExistingCluster`: nodes that already exist (any hosts reachable over SSH with a key).
 //! Nothing is provisioned or destroyed; every node operation runs over SSH as the
-//! default SSH user. Host keys are checked against a `known_hosts` file.
+//! default SSH user. Host keys are checked against a `known_hosts` file. An install or
+//! upgrade runs genconf in a temporary directory on this host and copies `serve/` to
+//! every host, where the Docker backend binds it.
 
 mod cluster_file;
 
@@ -14,7 +16,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::running::{
-    GenconfMount, NewCluster, NodeDescription, Reopened, RunningCluster,
+    GenconfMount, NODE_GENCONF_DIR, NewCluster, NodeDescription, Reopened, RunningCluster,
 };
 use crate::error::{Error, Parameter, Result};
 use crate::node::liveness::Liveness;
@@ -227,6 +229,15 @@ impl ExistingCluster {
 
     /// Nodes over SSH; nothing is contacted until the first command.
     pub(crate) fn wrap(&self, p: &ClusterParams) -> Result<NewCluster> {
+        let workspace = tempfile::Builder::new()
+            .prefix("dcos-e2e-existing-")
+            .tempdir()
+            .map_err(Error::io("make a directory in", std::env::temp_dir()))?;
+        self.wrap_in(p, Arc::new(workspace))
+    }
+
+    /// [`ExistingCluster::wrap`] with this host's temporary files in `workspace`.
+    fn wrap_in(&self, p: &ClusterParams, workspace: Arc<tempfile::TempDir>) -> Result<NewCluster> {
         let liveness = Arc::new(Liveness::new(&self.cluster_id()));
         let host_keys = self.host_keys()?;
         let mut settings_by_key: Vec<(PathBuf, SshSettings)> = Vec::new();
@@ -280,6 +291,7 @@ impl ExistingCluster {
             running: Box::new(Existing {
                 hosts: self.clone(),
                 params: p.clone(),
+                workspace,
             }),
         })
     }
@@ -293,10 +305,12 @@ impl ExistingCluster {
     }
 }
 
-/// The backend side of an existing cluster: its hosts, to reach them again.
+/// The backend side of an existing cluster: its hosts, to reach them again, and where
+/// an install's genconf is made on this host (removed when the last handle goes).
 struct Existing {
     hosts: ExistingCluster,
     params: ClusterParams,
+    workspace: Arc<tempfile::TempDir>,
 }
 
 impl RunningCluster for Existing {
@@ -305,11 +319,19 @@ impl RunningCluster for Existing {
     }
 
     fn workspace(&self) -> Option<&Path> {
-        None
+        Some(self.workspace.path())
     }
 
     fn genconf(&self) -> Option<GenconfMount> {
-        None
+        let upload = Role::ALL
+            .into_iter()
+            .flat_map(|role| (1..=self.hosts.hosts(role).len()).map(move |i| (role, i)))
+            .collect();
+        Some(GenconfMount {
+            host_dir: self.workspace.path().join("genconf"),
+            node_dir: NODE_GENCONF_DIR,
+            upload,
+        })
     }
 
     fn destroy(&self) -> BoxFuture<'_, Result<()>> {
@@ -377,7 +399,7 @@ impl RunningCluster for Existing {
 
     // SSH sessions are made on first use, by the runtime that uses them.
     fn reopen(&self, _nodes: bool) -> BoxFuture<'static, Result<Reopened>> {
-        let again = self.hosts.wrap(&self.params);
+        let again = self.hosts.wrap_in(&self.params, self.workspace.clone());
         Box::pin(async move {
             let again = again?;
             Ok(Reopened {

@@ -13,11 +13,10 @@ use crate::backend::docker::create::workspace::{GENCONF_DIR, write_private, writ
 use crate::backend::docker::daemon::client::{ContainerSpec, DockerClient, MountSpec, Publish, op};
 use crate::backend::docker::image::engine::{STORAGE_DRIVER_ENV, StorageDriver};
 use crate::backend::docker::labels;
+use crate::backend::running::NODE_GENCONF_DIR;
 use crate::error::{Error, Result};
 use crate::node::Role;
 
-/// Where the workspace's `genconf` appears on nodes (read-only).
-pub(crate) const NODE_GENCONF_DIR: &str = "/var/lib/dcos-e2e/genconf";
 /// How `/run` is mounted (a tmpfs) in our containers that run sshd.
 pub(crate) const RUN_TMPFS: &str = "rw,nosuid,nodev,mode=755";
 /// The default SSH user of Docker nodes.

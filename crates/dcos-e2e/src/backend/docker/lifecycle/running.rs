@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::backend::docker::create::container::NODE_GENCONF_DIR;
 use crate::backend::docker::create::workspace::GENCONF_DIR;
 use crate::backend::docker::daemon::client::{DockerClient, Fault, op};
 use crate::backend::docker::labels;
 use crate::backend::docker::lifecycle::watchdog::{self, Watchdog};
 use crate::backend::docker::lifecycle::{cleanup, members};
+use crate::backend::running::NODE_GENCONF_DIR;
 use crate::backend::running::{GenconfMount, NodeDescription, Reopened, RunningCluster};
 use crate::error::Result;
 use crate::node::transport::BoxFuture;
