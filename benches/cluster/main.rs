@@ -1,4 +1,4 @@
-//! Benchmarks of issues 3, 4, 6, 7, 16, 17, 18 and 26, each printed beside a baseline measured in the
+//! Benchmarks of issues 3, 4, 6, 7, 16, 17, 18, 25 and 26, each printed beside a baseline measured in the
 //! same run (`cargo bench --bench cluster`; see `benches/README.md`).
 //!
 //! Baselines: `benches/baseline.sh` (plain `docker run` + OpenSSH), the same installer
@@ -14,6 +14,7 @@ mod config;
 mod daily;
 mod engine;
 mod environment;
+mod existing;
 mod faults;
 mod install;
 mod ops;
@@ -61,6 +62,9 @@ async fn run(b: &mut Bench) -> Result<()> {
     }
     if b.cfg.wants("upgrade") {
         upgrade::bench(b).await?;
+    }
+    if b.cfg.wants("existing") {
+        existing::bench(b).await?;
     }
     if b.cfg.wants("cli") {
         cli::bench(b).await?;
