@@ -94,7 +94,7 @@ class ProcessHandle:
 
 def create_docker_cluster(
     *,
-    build_artifact: str,
+    build_artifact: Optional[str],
     extra_config_json: Optional[str],
     masters: int,
     agents: int,
@@ -117,6 +117,9 @@ def create_docker_cluster(
     docker_hosts: List[str],
     published_address: Optional[str] = ...,
 ) -> ClusterHandle: ...
+def base_config(
+    masters: List[str], agents: List[str], public_agents: List[str], ssh_user: str
+) -> str: ...
 def existing_cluster(
     *,
     masters: List[_Host],

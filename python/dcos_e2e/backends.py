@@ -318,7 +318,8 @@ class Docker(ClusterBackend):
 
 
 class DockerCluster(_LibraryCluster):
-    """A cluster of Docker containers, created and installed from a build artifact."""
+    """A cluster of Docker containers, created and installed from a build artifact (or,
+    ``nodes_only``, the final API's nodes to install on later)."""
 
     def __init__(
         self,
@@ -333,23 +334,26 @@ class DockerCluster(_LibraryCluster):
         *,
         destroy_on_error: bool = True,
         destroy_on_success: bool = True,
+        nodes_only: bool = False,
     ) -> None:
         """
-        Create the nodes and install from ``build_artifact``. A failed creation is
-        removed if ``destroy_on_error``; a cluster dropped without ``with`` is destroyed
-        when garbage-collected if ``destroy_on_success``.
+        Create the nodes and install from ``build_artifact`` (``nodes_only``: the nodes
+        alone). A failed creation is removed if ``destroy_on_error``; a cluster dropped
+        without ``with`` is destroyed when garbage-collected if ``destroy_on_success``.
 
         Raises:
             ValueError: No ``build_artifact`` was given, or a parameter is refused.
             NotImplementedError: ``build_artifact`` is not a ``pathlib.Path`` (a URL).
             subprocess.CalledProcessError: The installer failed.
         """
-        if not build_artifact:
+        if nodes_only:
+            build_artifact = None
+        elif not build_artifact:
             raise ValueError(
                 "The Docker backend only supports creating new clusters. "
                 "build_artifact must be a path to a build artifact."
             )
-        if not isinstance(build_artifact, Path):
+        elif not isinstance(build_artifact, Path):
             if isinstance(build_artifact, str):
                 raise NotImplementedError(
                     "The Docker backend only supports creating clusters from "
@@ -366,7 +370,7 @@ class DockerCluster(_LibraryCluster):
         ]
         backend = cluster_backend
         handle = _core.create_docker_cluster(
-            build_artifact=str(build_artifact),
+            build_artifact=None if build_artifact is None else str(build_artifact),
             extra_config_json=extra_config_json,
             masters=masters,
             agents=agents,

@@ -3,6 +3,7 @@ A cluster of masters, agents and public agents, independent of the backend.
 """
 
 import contextlib
+import json
 import weakref
 from pathlib import Path
 from subprocess import CompletedProcess
@@ -11,7 +12,8 @@ from typing import (
 )
 
 from . import _checks, _core, faults
-from .backends import ClusterBackend, ClusterManager, _LibraryCluster
+from .exceptions import DCOSTimeoutError
+from .backends import ClusterBackend, ClusterManager, DockerCluster, ExistingCluster, _LibraryCluster
 from .faults import Partition
 from .node import Node
 
@@ -19,6 +21,42 @@ __all__ = ["Cluster"]
 
 #: How long ``wait_for_dcos`` waits by default: the original tried 500 times, 5 s apart.
 DEFAULT_WAIT_TIMEOUT = 2500.0
+
+#: How long the final API's ``wait_for_dcos_oss`` and ``_ee`` wait: its hour.
+FINAL_WAIT_TIMEOUT = 3600.0
+
+
+class _Default:
+    """A parameter's default, told apart from the same value given (which API a call
+    is of depends on what it gives)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+def _given(value: Any) -> bool:
+    return not isinstance(value, _Default)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _output_is_logged(output: Any) -> bool:
+    """Whether the final API's ``output`` asks for each line logged; only capturing
+    outputs are taken."""
+    from .node import Output
+
+    if output is None or output is Output.CAPTURE:
+        return False
+    if output is Output.LOG_AND_CAPTURE:
+        return True
+    raise NotImplementedError(
+        "output={!r}: Output.CAPTURE and Output.LOG_AND_CAPTURE are supported".format(output)
+    )
 
 
 class Cluster:
@@ -37,19 +75,29 @@ class Cluster:
     def __init__(
         self,
         cluster_backend: ClusterBackend,
-        build_artifact: Optional[Union[str, Path]] = None,
-        extra_config: Optional[Dict[str, Any]] = None,
-        masters: int = 1,
-        agents: int = 1,
-        public_agents: int = 1,
-        log_output_live: bool = False,
-        destroy_on_error: bool = True,
-        destroy_on_success: bool = True,
-        files_to_copy_to_installer: Optional[Dict[Path, Path]] = None,
+        *args: Any,
+        build_artifact: Any = _Default(None),
+        extra_config: Any = _Default(None),
+        masters: Any = _Default(1),
+        agents: Any = _Default(1),
+        public_agents: Any = _Default(1),
+        log_output_live: Any = _Default(False),
+        destroy_on_error: Any = _Default(True),
+        destroy_on_success: Any = _Default(True),
+        files_to_copy_to_installer: Any = _Default(None),
     ) -> None:
         """
-        Create a cluster: with ``Docker``, make the nodes and install from
-        ``build_artifact``; with ``ExistingCluster``, wrap its nodes.
+        Create a cluster, by the 2017 API or the final one (see ``DIFFERENCES.md``):
+
+        - **2017** (any of ``build_artifact``, ``extra_config``, ``log_output_live``,
+          ``destroy_on_error``, ``destroy_on_success``, ``files_to_copy_to_installer``
+          given): with ``Docker``, make the nodes and install from ``build_artifact``;
+          with ``ExistingCluster``, wrap its nodes.
+        - **final** (``Cluster(backend, masters, agents, public_agents)``, by position or
+          keyword, nothing else; a count as the second positional argument is the
+          final API's ``masters``): make the nodes only, to install on with
+          ``install_dcos_from_path``; leaving the ``with`` block destroys them when the
+          backend can.
 
         Args:
             cluster_backend: The backend: ``Docker(...)`` or ``ExistingCluster(...)``.
@@ -73,7 +121,8 @@ class Cluster:
                 the backend cannot be destroyed, or the backend refuses a parameter.
             NotImplementedError: The backend cannot install from this artifact.
             subprocess.CalledProcessError: Installing failed.
-            TypeError: A parameter has the wrong type.
+            TypeError: A parameter has the wrong type, or the final API's call was given
+                a 2017 parameter too.
         """
         if not isinstance(cluster_backend, ClusterBackend):
             raise _checks.type_error(
@@ -81,26 +130,60 @@ class Cluster:
                 "a dcos_e2e.backends.ClusterBackend (Docker or ExistingCluster)",
                 cluster_backend,
             )
-        if destroy_on_error and not cluster_backend.supports_destruction:
-            raise ValueError(
-                "The given cluster backend does not support being destroyed. "
-                "Therefore, `destroy_on_error` must be set to `False`."
+        params: Dict[str, Any] = {
+            "build_artifact": build_artifact,
+            "extra_config": extra_config,
+            "masters": masters,
+            "agents": agents,
+            "public_agents": public_agents,
+            "log_output_live": log_output_live,
+            "destroy_on_error": destroy_on_error,
+            "destroy_on_success": destroy_on_success,
+            "files_to_copy_to_installer": files_to_copy_to_installer,
+        }
+        # The final API's positional counts sit where the 2017 API's build_artifact is.
+        shifted_counts = bool(args) and _is_count(args[0])
+        names = ("masters", "agents", "public_agents") if shifted_counts else tuple(params)
+        if len(args) > len(names):
+            raise TypeError(
+                "Cluster() takes at most {} positional arguments after cluster_backend "
+                "({} given)".format(len(names), len(args))
             )
-        if destroy_on_success and not cluster_backend.supports_destruction:
-            raise ValueError(
-                "The given cluster backend does not support being destroyed. "
-                "Therefore, `destroy_on_success` must be set to `False`."
+        for name, value in zip(names, args):
+            if _given(params[name]):
+                raise TypeError("Cluster() got multiple values for argument '{}'".format(name))
+            params[name] = value
+        counts = {k: params[k] for k in ("masters", "agents", "public_agents")}
+        of_2017 = {k: v for k, v in params.items() if k not in counts}
+        self._final_api = not any(_given(v) for v in of_2017.values())
+        if shifted_counts and not self._final_api:
+            raise TypeError(
+                "Cluster() got the final API's counts by position and the 2017 API's {}: "
+                "give the counts by keyword with the 2017 API".format(
+                    ", ".join(k for k, v in of_2017.items() if _given(v)))
             )
-        masters = _checks.count("masters", masters)
-        agents = _checks.count("agents", agents)
-        public_agents = _checks.count("public_agents", public_agents)
-        self._log_output_live = _checks.boolean("log_output_live", log_output_live)
-        self._destroy_on_error = _checks.boolean("destroy_on_error", destroy_on_error)
-        self._destroy_on_success = _checks.boolean(
-            "destroy_on_success", destroy_on_success
+        value = {k: v.value if isinstance(v, _Default) else v for k, v in of_2017.items()}
+        if self._final_api:
+            value["destroy_on_error"] = cluster_backend.supports_destruction
+            value["destroy_on_success"] = cluster_backend.supports_destruction
+        for flag in ("destroy_on_error", "destroy_on_success"):
+            if value[flag] and not cluster_backend.supports_destruction:
+                raise ValueError(
+                    "The given cluster backend does not support being destroyed. "
+                    "Therefore, `{}` must be set to `False`.".format(flag)
+                )
+        masters, agents, public_agents = (
+            _checks.count(name, v.value if isinstance(v, _Default) else v)
+            for name, v in counts.items()
         )
-        extra = _checks.mapping("extra_config", extra_config)
-        files = _checks.mapping("files_to_copy_to_installer", files_to_copy_to_installer)
+        self._log_output_live = _checks.boolean("log_output_live", value["log_output_live"])
+        self._destroy_on_error = _checks.boolean("destroy_on_error", value["destroy_on_error"])
+        self._destroy_on_success = _checks.boolean(
+            "destroy_on_success", value["destroy_on_success"]
+        )
+        extra = _checks.mapping("extra_config", value["extra_config"])
+        files = _checks.mapping("files_to_copy_to_installer", value["files_to_copy_to_installer"])
+        build_artifact = value["build_artifact"]
         self._default_ssh_user = cluster_backend.default_ssh_user
 
         cls: Type[ClusterManager] = cluster_backend.cluster_cls
@@ -120,6 +203,8 @@ class Cluster:
                 destroy_on_error=self._destroy_on_error,
                 destroy_on_success=self._destroy_on_success,
             )
+        if self._final_api and issubclass(cls, DockerCluster):
+            arguments.update(nodes_only=True)
         self._cluster = cls(**arguments)
         if isinstance(self._cluster, _LibraryCluster):
             # Weak: a node kept by a test must not keep its cluster from being collected
@@ -129,6 +214,34 @@ class Cluster:
             for nodes in self._cluster._nodes:
                 for node in nodes:
                     node._cluster = owner
+
+    @classmethod
+    def from_nodes(
+        cls,
+        masters: Iterable[Node],
+        agents: Iterable[Node],
+        public_agents: Iterable[Node],
+    ) -> "Cluster":
+        """
+        The final API's cluster of nodes that already exist (an ``ExistingCluster``
+        of them, never destroyed), reached as their own default user: the cluster's
+        for nodes of a cluster of this package, else ``root``.
+        """
+        given = [_checks.nodes(name, nodes) for name, nodes in (
+            ("masters", masters), ("agents", agents), ("public_agents", public_agents))]
+        users = {n._handle.default_user for ns in given for n in ns if n._handle is not None}
+        if len(users) > 1:
+            raise ValueError(
+                "from_nodes takes nodes of one default user; these have {}".format(
+                    ", ".join(sorted(users)))
+            )
+        backend = ExistingCluster(
+            masters=given[0],
+            agents=given[1],
+            public_agents=given[2],
+            default_ssh_user=users.pop() if users else "root",
+        )
+        return cls(backend, len(given[0]), len(given[1]), len(given[2]))
 
     def __enter__(self) -> "Cluster":
         """Enter the context: the cluster itself."""
@@ -198,6 +311,119 @@ class Cluster:
                 "wait_for_dcos needs a cluster made by a dcos_e2e backend"
             )
         waiter(timeout)
+
+    def wait_for_dcos_oss(self, http_checks: bool = True) -> None:
+        """
+        The final API's wait for DC/OS OSS: ``wait_for_dcos`` for up to an hour. The
+        installer contract's checks (diagnostics on every node, the CA certificate on
+        masters) stand in for the final's HTTP checks; ``http_checks=False`` is
+        accepted and waits for the same.
+
+        Raises:
+            dcos_e2e.exceptions.DCOSTimeoutError: DC/OS was not up within the hour.
+        """
+        _checks.boolean("http_checks", http_checks)
+        self._wait_final()
+
+    def wait_for_dcos_ee(
+        self,
+        superuser_username: str,
+        superuser_password: str,
+        http_checks: bool = True,
+    ) -> None:
+        """
+        The final API's wait for DC/OS Enterprise: as ``wait_for_dcos_oss``; the
+        superuser's name and password are checked to be text (the installer contract
+        has no login to try them on).
+
+        Raises:
+            dcos_e2e.exceptions.DCOSTimeoutError: DC/OS was not up within the hour.
+        """
+        _checks.text("superuser_username", superuser_username)
+        _checks.text("superuser_password", superuser_password)
+        _checks.boolean("http_checks", http_checks)
+        self._wait_final()
+
+    def _wait_final(self) -> None:
+        try:
+            self.wait_for_dcos(timeout=FINAL_WAIT_TIMEOUT)
+        except TimeoutError as e:
+            raise DCOSTimeoutError(str(e)) from e
+
+    @property
+    def base_config(self) -> Dict[str, Any]:
+        """
+        The final API's base configuration for installing on these nodes: the
+        configuration an install merges ``dcos_config`` over (node lists, bootstrap URL,
+        superuser, discovery), for the final's ``{**cluster.base_config, ...}``.
+        """
+        masters, agents, public_agents = (
+            [str(n.ip_address) for n in self._ordered(r)] for r in range(3)
+        )
+        return json.loads(
+            _core.base_config(masters, agents, public_agents, self.default_ssh_user)
+        )
+
+    def run_with_test_environment(
+        self,
+        args: List[str],
+        env: Optional[Dict[str, Any]] = None,
+        output: Any = None,
+        tty: bool = False,
+        node: Optional[Node] = None,
+        transport: Any = None,
+    ) -> "CompletedProcess[bytes]":
+        """
+        The final API's run in the integration tests' environment: ``args`` in
+        ``/opt/mesosphere/active/dcos-integration-test/`` after
+        ``/opt/mesosphere/environment.export``, with the nodes' addresses in
+        ``MASTER_HOSTS``, ``SLAVE_HOSTS``, ... (as ``run_integration_tests``, which
+        also waits for DC/OS first; this does not), on ``node`` (default: the first
+        master), as the default SSH user.
+
+        Args:
+            args: The command, as words read by the node's shell.
+            env: More environment variables.
+            output: ``Output.CAPTURE`` (default) or ``Output.LOG_AND_CAPTURE`` (each
+                line logged as it arrives).
+            tty: Not yet (a terminal is ``Node.popen``'s, in the Rust core and CLI).
+            node: The node to run on.
+            transport: Not yet: the cluster's transport is used.
+
+        Raises:
+            subprocess.CalledProcessError: The command failed.
+            NotImplementedError: ``tty`` or ``transport`` was given, or an ``output``
+                other than the two above.
+        """
+        words = _checks.args("args", args)
+        extra_env = _checks.mapping("env", env)
+        if tty or transport is not None:
+            raise NotImplementedError(
+                "run_with_test_environment(tty=, transport=) is not supported yet"
+            )
+        live = _output_is_logged(output)
+        masters, agents, public_agents = (self._ordered(r) for r in range(3))
+        on = masters[0] if node is None else node
+        if not isinstance(on, Node):
+            raise _checks.type_error("node", "a dcos_e2e.node.Node", on)
+
+        def addresses(nodes: List[Node]) -> List[str]:
+            return [str(n.ip_address) for n in nodes]
+
+        environment = {
+            **_core.test_environment(
+                addresses(masters), addresses(agents), addresses(public_agents),
+                str(on.ip_address),
+            ),
+            **extra_env,
+        }
+        return on.run(
+            args=[".", "/opt/mesosphere/environment.export", "&&",
+                  "cd", "/opt/mesosphere/active/dcos-integration-test/", "&&"] + words,
+            user=self.default_ssh_user,
+            log_output_live=live,
+            env=environment,
+        )
 
     def run_integration_tests(
         self,

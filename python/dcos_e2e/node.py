@@ -26,6 +26,25 @@ class Transport(enum.Enum):
     DOCKER_EXEC = "docker-exec"
 
 
+class Output(enum.Enum):
+    """What happens to a command's output (the final API's)."""
+
+    #: Captured, returned in the result.
+    CAPTURE = 1
+    #: Captured, and each line logged as it arrives.
+    LOG_AND_CAPTURE = 2
+    #: Not captured: passed on to this process's standard output and error.
+    NO_CAPTURE = 3
+
+
+class Role(enum.Enum):
+    """A node's role (the final API's)."""
+
+    MASTER = "master"
+    AGENT = "agent"
+    PUBLIC_AGENT = "public_agent"
+
+
 class DCOSVariant(enum.Enum):
     """A DC/OS variant, as ``Node.dcos_build_info()`` tells it (the final API's)."""
 

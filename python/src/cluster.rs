@@ -321,8 +321,8 @@ fn mount((source, target, read_only): MountSpec) -> Mount {
     if read_only { m.read_only() } else { m }
 }
 
-/// Create (provision and install) a Docker cluster. Ctrl-C stops it and removes what
-/// was made.
+/// Create a Docker cluster: provision and install, or (no `build_artifact`) only make
+/// the nodes. Ctrl-C stops it and removes what was made.
 #[pyfunction]
 #[pyo3(signature = (
     *, build_artifact, extra_config_json, masters, agents, public_agents, log_output_live,
@@ -333,7 +333,7 @@ fn mount((source, target, read_only): MountSpec) -> Mount {
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn create_docker_cluster(
     py: Python<'_>,
-    build_artifact: PathBuf,
+    build_artifact: Option<PathBuf>,
     extra_config_json: Option<String>,
     masters: usize,
     agents: usize,
@@ -394,7 +394,6 @@ pub(crate) fn create_docker_cluster(
         docker = docker.public_agent_mount(mount(m));
     }
     let mut builder = Cluster::builder(docker)
-        .build_artifact(build_artifact)
         .masters(masters)
         .agents(agents)
         .public_agents(public_agents)
@@ -411,9 +410,24 @@ pub(crate) fn create_docker_cluster(
     }
 
     // Ctrl-C drops the create, and the library removes what it had made.
-    wait(py, OnSignal::Abort, builder.create())?
-        .map(ClusterHandle::new)
-        .map_err(|e| to_py(py, e, None))
+    let made = match build_artifact {
+        Some(artifact) => wait(
+            py,
+            OnSignal::Abort,
+            builder.build_artifact(artifact).create(),
+        )?,
+        None => wait(py, OnSignal::Abort, builder.provision())?,
+    };
+    made.map(ClusterHandle::new).map_err(|e| to_py(py, e, None))
+}
+
+fn address(a: &String) -> PyResult<IpAddr> {
+    a.parse::<IpAddr>()
+        .map_err(|e| PyValueError::new_err(format!("invalid address `{a}`: {e}")))
+}
+
+fn addresses(v: &[String]) -> PyResult<Vec<IpAddr>> {
+    v.iter().map(address).collect()
 }
 
 /// What DC/OS's integration tests read about a cluster with nodes at these addresses,
@@ -425,17 +439,34 @@ pub(crate) fn test_environment(
     public_agents: Vec<String>,
     on: String,
 ) -> PyResult<std::collections::BTreeMap<String, String>> {
-    let parse = |a: &String| {
-        a.parse::<IpAddr>()
-            .map_err(|e| PyValueError::new_err(format!("invalid address `{a}`: {e}")))
-    };
-    let all = |v: &[String]| v.iter().map(parse).collect::<PyResult<Vec<_>>>();
     Ok(dcos_e2e::test_environment(
-        &all(&masters)?,
-        &all(&agents)?,
-        &all(&public_agents)?,
-        parse(&on)?,
+        &addresses(&masters)?,
+        &addresses(&agents)?,
+        &addresses(&public_agents)?,
+        address(&on)?,
     ))
+}
+
+/// The installer's base configuration for nodes at these addresses, as JSON: what the
+/// final API's `Cluster.base_config` shows, and what an install merges its
+/// `dcos_config` over.
+#[pyfunction]
+pub(crate) fn base_config(
+    masters: Vec<String>,
+    agents: Vec<String>,
+    public_agents: Vec<String>,
+    ssh_user: String,
+) -> PyResult<String> {
+    let text = dcos_e2e::install_config(
+        &addresses(&masters)?,
+        &addresses(&agents)?,
+        &addresses(&public_agents)?,
+        &ssh_user,
+        None,
+    );
+    let value: serde_json::Value = yaml_serde::from_str(&text)
+        .map_err(|e| PyValueError::new_err(format!("the base config is not YAML: {e}")))?;
+    Ok(value.to_string())
 }
 
 /// Whether `DCOS_E2E_KEEP` asks to keep clusters (for debugging) instead of destroying

@@ -23,7 +23,8 @@ mod _core {
 
     #[pymodule_export]
     use crate::cluster::{
-        ClusterHandle, create_docker_cluster, existing_cluster, keep_requested, test_environment,
+        ClusterHandle, base_config, create_docker_cluster, existing_cluster, keep_requested,
+        test_environment,
     };
     #[pymodule_export]
     use crate::errors::{DCOSNotInstalledError, HarnessError};

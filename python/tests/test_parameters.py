@@ -85,7 +85,8 @@ class TestExistingClusterConditions:
     def test_destroy_on_error_comes_first(self) -> None:
         # Both flags are True by default: the first condition is the one reported.
         assert refused(ValueError, cluster_backend=existing(), masters=1, agents=2,
-                       public_agents=0) == NOT_DESTROYABLE_ERROR
+                       public_agents=0, destroy_on_error=True,
+                       destroy_on_success=True) == NOT_DESTROYABLE_ERROR
 
     def test_destroy_on_success(self) -> None:
         assert refused(ValueError, cluster_backend=existing(), **{
@@ -333,9 +334,15 @@ class TestSignatures:
         ]
 
     def test_cluster(self) -> None:
-        assert self.params(Cluster.__init__) == [
-            ("self", "required"),
-            ("cluster_backend", "required"),
+        # The 2017 API's parameters by keyword, with its defaults; by position after
+        # cluster_backend, its order (or the final API's counts: test_final_api.py).
+        signature = inspect.signature(Cluster.__init__).parameters.values()
+        assert [(p.name, p.kind) for p in signature][:3] == [
+            ("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+            ("cluster_backend", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+            ("args", inspect.Parameter.VAR_POSITIONAL),
+        ]
+        assert [(p.name, p.default.value) for p in signature if p.kind is p.KEYWORD_ONLY] == [
             ("build_artifact", None),
             ("extra_config", None),
             ("masters", 1),

@@ -307,6 +307,7 @@ impl ExistingCluster {
 
 /// The backend side of an existing cluster: its hosts, to reach them again, and where
 /// an install's genconf is made on this host (removed when the last handle goes).
+#[derive(Clone)]
 struct Existing {
     hosts: ExistingCluster,
     params: ClusterParams,
@@ -397,8 +398,18 @@ impl RunningCluster for Existing {
         })
     }
 
-    // SSH sessions are made on first use, by the runtime that uses them.
-    fn reopen(&self, _nodes: bool) -> BoxFuture<'static, Result<Reopened>> {
+    // SSH sessions are made on first use, by the runtime that uses them. Without nodes
+    // nothing is read again (the hosts' key files may be gone by a drop).
+    fn reopen(&self, nodes: bool) -> BoxFuture<'static, Result<Reopened>> {
+        if !nodes {
+            let running = Box::new(self.clone());
+            return Box::pin(async move {
+                Ok(Reopened {
+                    running,
+                    nodes: PerRole::default(),
+                })
+            });
+        }
         let again = self.hosts.wrap_in(&self.params, self.workspace.clone());
         Box::pin(async move {
             let again = again?;

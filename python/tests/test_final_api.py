@@ -1,0 +1,94 @@
+"""
+The final DC/OS E2E API's Cluster beside the 2017 one: nodes made first and installed
+afterwards, clusters of existing nodes, the base config, the final waits and the test
+environment; and how a call is told to be of one API or the other.
+"""
+
+from ipaddress import IPv4Address
+from pathlib import Path
+
+import pytest
+
+from conftest import assert_gone, running
+from dcos_e2e import cluster as cluster_module
+from dcos_e2e.backends import Docker, ExistingCluster
+from dcos_e2e.cluster import Cluster
+from dcos_e2e.exceptions import DCOSNotInstalledError, DCOSTimeoutError
+from dcos_e2e.node import Node, Output
+
+FAST = {"sample_startup_delay": 0}
+
+
+def test_nodes_first_then_install_wait_and_test_environment(
+    artifact: Path, docker_backend: Docker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Cluster(docker_backend, 1, 1, 0) as cluster:
+        (master,) = cluster.masters
+        (agent,) = cluster.agents
+        assert not cluster.public_agents
+        # Nodes only: nothing is installed yet.
+        with pytest.raises(DCOSNotInstalledError):
+            master.dcos_build_info()
+        config = cluster.base_config
+        assert config["master_list"] == [str(master.ip_address)]
+        assert config["agent_list"] == [str(agent.ip_address)]
+        assert config["public_agent_list"] == []
+        # The final wait gives up with its own error, still a TimeoutError.
+        monkeypatch.setattr(cluster_module, "FINAL_WAIT_TIMEOUT", 2.0)
+        with pytest.raises(DCOSTimeoutError) as timed_out:
+            cluster.wait_for_dcos_oss()
+        assert isinstance(timed_out.value, TimeoutError)
+        monkeypatch.undo()
+
+        # The final API's way: the full configuration from base_config, changed.
+        cluster.install_dcos_from_path(artifact, dcos_config={**config, **FAST})
+        cluster.wait_for_dcos_oss()
+        cluster.wait_for_dcos_ee(superuser_username="u", superuser_password="p")
+        assert master.dcos_build_info().version == "2.2.0"
+        result = cluster.run_with_test_environment(
+            ["pytest", "-q", "test_sample_cluster.py"], output=Output.LOG_AND_CAPTURE
+        )
+        assert b"4 passed" in result.stdout
+        env = cluster.run_with_test_environment(
+            ["echo", "$SLAVE_HOSTS", "$MINE", "$PWD"], env={"MINE": "x"}, node=agent
+        )
+        assert env.stdout.split() == [
+            str(agent.ip_address).encode(), b"x", b"/opt/mesosphere/active/dcos-integration-test"
+        ]
+        with pytest.raises(NotImplementedError):
+            cluster.run_with_test_environment(["true"], tty=True)
+
+        # A cluster of the same nodes, as the final API makes one: never destroyed.
+        with Cluster.from_nodes(
+            masters=cluster.masters, agents=cluster.agents, public_agents=set()
+        ) as again:
+            assert {n.ip_address for n in again.masters} == {master.ip_address}
+            assert again.default_ssh_user == "root"
+            again.wait_for_dcos_oss()
+            out = again.run_with_test_environment(["echo", "$MASTER_HOSTS"])
+            assert out.stdout.strip() == str(master.ip_address).encode()
+        assert len(running(cluster.cluster_id)) == 2
+    # Leaving the final API's block destroyed the nodes.
+    assert_gone(cluster.cluster_id)
+
+
+def test_the_two_apis_are_told_apart_by_what_is_given(ssh_key: Path) -> None:
+    docker = Docker()
+    # The 2017 API: build_artifact given (even None) is its call, with its refusal.
+    with pytest.raises(ValueError, match="only supports creating new clusters"):
+        Cluster(docker, build_artifact=None, masters=1, agents=0, public_agents=0)
+    # The final API's positional counts, and a count given twice.
+    with pytest.raises(TypeError, match="multiple values for argument 'masters'"):
+        Cluster(docker, 1, masters=2)
+    with pytest.raises(TypeError, match="2017 API's extra_config"):
+        Cluster(docker, 1, extra_config={"a": 1})
+    # An existing cluster by the final API is never destroyed, so it needs no flags;
+    # by the 2017 API the flags must say so.
+    nodes = {Node(IPv4Address("127.0.0.1"), ssh_key)}
+    existing = ExistingCluster(
+        masters=nodes, agents=set(), public_agents=set(), default_ssh_user="root"
+    )
+    with Cluster(existing, 1, 0, 0) as wrapped:
+        assert {n.ip_address for n in wrapped.masters} == {IPv4Address("127.0.0.1")}
+    with pytest.raises(ValueError, match="destroy_on_error"):
+        Cluster(existing, masters=1, agents=0, public_agents=0, log_output_live=True)
