@@ -63,26 +63,23 @@ def test_wrapping_the_nodes_of_a_docker_cluster(artifact: Path, transport: Trans
     assert excinfo.value.returncode == 255
 
 
-def test_upgrade_on_the_hosts_of_an_existing_cluster(
+def test_install_and_upgrade_on_the_hosts_of_an_existing_cluster(
     artifact: Path, docker_backend: Docker, tmp_path: Path
 ) -> None:
     """
-    The final API's upgrade on hosts the harness did not make: genconf here, ``serve/``
-    copied over SSH, each node's upgrade as root. (A Docker cluster of nodes only, to
-    install on, is the final API's ``Cluster``; the install over SSH is the same call
-    and is tested in Rust.)
+    The final API's install and upgrade on hosts the harness did not make: genconf
+    here, ``serve/`` copied over SSH, the install and each node's upgrade as root.
     """
     fast = {"sample_startup_delay": 0}
-    with Cluster(
-        docker_backend, artifact, extra_config=fast, masters=1, agents=1, public_agents=0
-    ) as installed:
-        hosts = installed.masters | installed.agents
+    # The final API's Cluster: nodes only.
+    with Cluster(docker_backend, masters=1, agents=1, public_agents=0) as nodes_only:
+        hosts = nodes_only.masters | nodes_only.agents
         # As on any host: no genconf bound from this machine.
         for node in hosts:
             node.run(["umount", "/var/lib/dcos-e2e/genconf"], user="root")
         existing = ExistingCluster(
-            masters=installed.masters,
-            agents=installed.agents,
+            masters=nodes_only.masters,
+            agents=nodes_only.agents,
             public_agents=set(),
             default_ssh_user="root",
         )
@@ -94,17 +91,17 @@ def test_upgrade_on_the_hosts_of_an_existing_cluster(
             destroy_on_error=False,
             destroy_on_success=False,
         ) as wrapped:
+            wrapped.install_dcos_from_path(artifact, dcos_config=fast)
             wrapped.wait_for_dcos()
+            assert {n.dcos_build_info().version for n in hosts} == {"2.2.0"}
+
             text = artifact.read_text()
             line = next(l for l in text.splitlines() if l.startswith("SAMPLE_DCOS_VERSION="))
             second = tmp_path / "dcos_generate_config.sh"
             second.write_text(text.replace(line, "SAMPLE_DCOS_VERSION=2.3.0", 1))
             wrapped.upgrade_dcos_from_path(second, dcos_config=fast)
             assert {n.dcos_build_info().version for n in hosts} == {"2.3.0"}
-            for node in hosts:
-                listed = node.run(["ls", "/var/lib/dcos-e2e/genconf/serve"], user="root")
-                assert b"dcos_install.sh" in listed.stdout
             wrapped.wait_for_dcos()
             result = wrapped.run_integration_tests(["pytest", "-q", "test_sample_cluster.py"])
             assert b"4 passed" in result.stdout
-    assert_gone(installed.cluster_id)
+    assert_gone(nodes_only.cluster_id)
