@@ -130,6 +130,8 @@ class _LibraryCluster(ClusterManager):
     def _add_node(self, role: str) -> Node:
         added = Node._of(self._handle.add_node(role))
         added._cluster = self._owner
+        owner = self._owner() if self._owner is not None else None
+        added._final_api = getattr(owner, "_final_api", False)
         slot = {"master": 0, "agent": 1, "public-agent": 2}[added._node().role]
         nodes = self._nodes[slot]
         at = len([n for n in nodes if n._node().index < added._node().index])

@@ -214,6 +214,7 @@ class Cluster:
             for nodes in self._cluster._nodes:
                 for node in nodes:
                     node._cluster = owner
+                    node._final_api = self._final_api
 
     @classmethod
     def from_nodes(

@@ -4,7 +4,9 @@ Nodes of a cluster, and the processes started on them.
 
 import enum
 import ipaddress
+import shlex
 import subprocess
+import sys
 from pathlib import Path
 from subprocess import CompletedProcess
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
@@ -27,22 +29,22 @@ class Transport(enum.Enum):
 
 
 class Output(enum.Enum):
-    """What happens to a command's output (the final API's)."""
+    """What happens to a command's output (the final API's, with its values)."""
 
+    #: Captured, and each line logged as it arrives (stderr merged into stdout).
+    LOG_AND_CAPTURE = 1
     #: Captured, returned in the result.
-    CAPTURE = 1
-    #: Captured, and each line logged as it arrives.
-    LOG_AND_CAPTURE = 2
+    CAPTURE = 2
     #: Not captured: passed on to this process's standard output and error.
     NO_CAPTURE = 3
 
 
 class Role(enum.Enum):
-    """A node's role (the final API's)."""
+    """A node's role (the final API's, with its values: the installer's role names)."""
 
     MASTER = "master"
-    AGENT = "agent"
-    PUBLIC_AGENT = "public_agent"
+    AGENT = "slave"
+    PUBLIC_AGENT = "slave_public"
 
 
 class DCOSVariant(enum.Enum):
@@ -69,6 +71,36 @@ class DCOSBuildInfo:
         )
 
 
+def _address(name: str, value: Any) -> IPAddress:
+    if isinstance(value, str):
+        try:
+            return ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError("{} must be an IP address, got {!r}".format(name, value)) from None
+    if not isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        raise _checks.type_error(name, "an ipaddress.IPv4Address", value)
+    return value
+
+
+class _Default:
+    """A keyword's default, told apart from the same value given (which API a call is
+    of depends on what it gives)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+def _given(value: Any) -> bool:
+    return not isinstance(value, _Default)
+
+
+def _value(value: Any) -> Any:
+    return value.value if isinstance(value, _Default) else value
+
+
 class Node:
     """
     A node of a cluster: a Docker container or a host reached over SSH.
@@ -81,30 +113,52 @@ class Node:
         ip_address: The node's address (on the cluster network for Docker nodes).
     """
 
-    def __init__(
-        self,
-        ip_address: IPAddress,
-        ssh_key_path: Path,
-    ) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         """
-        Args:
-            ip_address: The node's IP address (``ipaddress.IPv4Address``; a ``str`` is
-                converted).
-            ssh_key_path: A private key that logs in to the node over SSH.
+        A host reached over SSH with a key, by either API (told apart by what is
+        given; see ``DIFFERENCES.md``):
+
+        - 2017: ``Node(ip_address, ssh_key_path)``, as root;
+        - final: ``Node(public_ip_address, private_ip_address, default_user,
+          ssh_key_path, default_transport=Transport.SSH)``: commands go to the public
+          address; the private one is what DC/OS uses.
+
+        Addresses are ``ipaddress`` addresses (a ``str`` is converted).
         """
-        if isinstance(ip_address, str):
-            try:
-                ip_address = ipaddress.ip_address(ip_address)
-            except ValueError:
-                raise ValueError(
-                    "ip_address must be an IP address, got {!r}".format(ip_address)
-                ) from None
-        if not isinstance(ip_address, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
-            raise _checks.type_error(
-                "ip_address", "an ipaddress.IPv4Address", ip_address
+        final_names = ("public_ip_address", "private_ip_address", "default_user",
+                       "ssh_key_path", "default_transport")
+        final = len(args) > 2 or any(k in kwargs for k in final_names[:3] + final_names[4:])
+        names = final_names if final else ("ip_address", "ssh_key_path")
+        if len(args) > len(names):
+            raise TypeError(
+                "Node() takes at most {} arguments ({} given)".format(len(names), len(args))
             )
-        self.ip_address = ip_address
-        self._ssh_key_path = _checks.path("ssh_key_path", ssh_key_path)
+        given = dict(zip(names, args))
+        for key, value in kwargs.items():
+            if key not in names:
+                raise TypeError("Node() got an unexpected keyword argument '{}'".format(key))
+            if key in given:
+                raise TypeError("Node() got multiple values for argument '{}'".format(key))
+            given[key] = value
+        missing = [n for n in names[:4 if final else 2] if n not in given]
+        if missing:
+            raise TypeError("Node() missing required argument: '{}'".format(missing[0]))
+        if final:
+            self.ip_address = _address("public_ip_address", given["public_ip_address"])
+            self._private = _address("private_ip_address", given["private_ip_address"])
+            self._user = _checks.text("default_user", given["default_user"])
+            transport = given.get("default_transport", Transport.SSH)
+            if transport is not Transport.SSH:
+                raise NotImplementedError(
+                    "a Node made directly is reached over SSH; Transport.DOCKER_EXEC is "
+                    "for the nodes of a Docker cluster (Docker(transport=...))"
+                )
+        else:
+            self.ip_address = _address("ip_address", given["ip_address"])
+            self._private = self.ip_address
+            self._user = "root"
+        self._final_api = final
+        self._ssh_key_path = _checks.path("ssh_key_path", given["ssh_key_path"])
         self._handle: Optional[_core.NodeHandle] = None
         # A weak reference to the cluster a node of a library cluster belongs to (for
         # its upgrade).
@@ -115,10 +169,46 @@ class Node:
         """A node of a cluster the library made or wrapped."""
         node = cls.__new__(cls)
         node.ip_address = ipaddress.ip_address(handle.ip_address)
+        node._private = node.ip_address
+        node._user = handle.default_user
+        node._final_api = False
         node._ssh_key_path = Path(handle.ssh_key_path)
         node._handle = handle
         node._cluster = None
         return node
+
+    @property
+    def public_ip_address(self) -> IPAddress:
+        """The address commands reach the node at (the final API's; ``ip_address``)."""
+        return self.ip_address
+
+    @property
+    def private_ip_address(self) -> IPAddress:
+        """The address DC/OS uses on the node (the final API's; for our nodes the same
+        as the public one)."""
+        return self._private
+
+    @property
+    def default_user(self) -> str:
+        """The user commands run as unless one is given."""
+        return self._user
+
+    @property
+    def default_transport(self) -> Transport:
+        """How commands reach the node."""
+        return Transport(self._node().transport) if self._handle is not None else Transport.SSH
+
+    def __eq__(self, other: Any) -> bool:
+        """Nodes are equal when their addresses are (the final API's)."""
+        if not isinstance(other, Node):
+            return NotImplemented
+        return (self.ip_address, self._private) == (other.ip_address, other._private)
+
+    def __hash__(self) -> int:
+        return hash((self.ip_address, self._private))
+
+    def __str__(self) -> str:
+        return "Node(public_ip={}, private_ip={})".format(self.ip_address, self._private)
 
     def dcos_build_info(self, transport: Any = None) -> DCOSBuildInfo:
         """
@@ -168,7 +258,7 @@ class Node:
     def _node(self) -> _core.NodeHandle:
         if self._handle is None:
             self._handle = _core.standalone_node(
-                str(self.ip_address), str(self._ssh_key_path)
+                str(self.ip_address), str(self._ssh_key_path), self._user
             )
         return self._handle
 
@@ -187,33 +277,77 @@ class Node:
         args: Any,
         user: Any,
         env: Any,
+        quoted: bool = False,
     ) -> Tuple[List[str], str, Optional[str], List[Tuple[str, str]]]:
         words = _checks.args("args", args)
         user = _checks.optional_str("user", user)
         pairs = _checks.env("env", env)
-        # The words are joined and read by the node's shell, as over `ssh`: `$USER`,
-        # `&&` and `|` in them work.
-        return words, " ".join(words), user, pairs
+        # 2017 (and the final's shell=True): the words are joined and read by the node's
+        # shell, as over `ssh`: `$USER`, `&&` and `|` in them work. The final's
+        # shell=False: each word is passed as it is.
+        script = " ".join(shlex.quote(w) for w in words) if quoted else " ".join(words)
+        return words, script, user, pairs
+
+    def _final_call(self, given: Dict[str, Any], of_2017: Dict[str, Any]) -> bool:
+        """Whether a call is of the final API: it gives a keyword only the final has,
+        or (giving none of either) the node is of the final API."""
+        final = [k for k, v in given.items() if _given(v)]
+        old = [k for k, v in of_2017.items() if _given(v)]
+        if final and old:
+            raise TypeError(
+                "{} is the 2017 API's and {} the final API's: give one API's "
+                "(output=Output.LOG_AND_CAPTURE logs each line)".format(old[0], final[0])
+            )
+        return bool(final) or (not old and self._final_api)
+
+    def _transport(self, transport: Any) -> None:
+        if transport is not None and transport is not self.default_transport:
+            raise NotImplementedError(
+                "transport={} on a node reached by {}: one transport per node here "
+                "(Docker(transport=...))".format(transport, self.default_transport)
+            )
 
     def run(
         self,
         args: List[str],
         user: Optional[str] = None,
-        log_output_live: bool = False,
-        env: Optional[Dict[str, Any]] = None,
+        *rest: Any,
+        log_output_live: Any = _Default(False),
+        env: Any = _Default(None),
+        output: Any = _Default(None),
+        shell: Any = _Default(False),
+        tty: Any = _Default(False),
+        transport: Any = _Default(None),
+        sudo: Any = _Default(False),
     ) -> "CompletedProcess[bytes]":
         """
-        Run a command on this node as the given user and wait for it.
+        Run a command on this node as the given user and wait for it, by either API
+        (told apart by what is given; see ``DIFFERENCES.md``):
+
+        - 2017: ``run(args, user=None, log_output_live=False, env=None)``: the words are
+          joined with spaces and read by the node's shell (so ``['echo', '$USER']``
+          prints the user, and ``'&&'`` or ``'|'`` work);
+        - final: ``run(args, user=None, output=Output.CAPTURE, env=None, shell=False,
+          tty=False, transport=None, sudo=False)``: with ``shell=False`` each word is
+          passed as it is (quoted for the node's shell), with ``shell=True`` as 2017.
+          A call of a node of the final API's ``Cluster`` or ``Node`` that gives
+          neither API's keywords is the final's.
 
         Args:
-            args: The command, as words joined with spaces and read by the node's shell
-                (so ``['echo', '$USER']`` prints the user, and ``'&&'`` or ``'|'``
-                work).
-            user: The user to run as; the cluster's default SSH user if ``None``.
+            args: The command, as words.
+            user: The user to run as; the node's default user if ``None``.
             log_output_live: If ``True``, log each line of output as it arrives (a
                 DEBUG record of the ``dcos_e2e.node`` logger), with stderr merged into
                 stdout.
             env: Environment variables to set for the command.
+            output: ``Output.CAPTURE``, ``Output.LOG_AND_CAPTURE`` (as
+                ``log_output_live``) or ``Output.NO_CAPTURE`` (passed on to this
+                process's standard output and error when the command ends; the result
+                then has none).
+            shell: Whether the words are read by the node's shell.
+            tty: Not yet (a terminal is ``minidcos ... run``'s and the Rust core's).
+            transport: The node's own transport only.
+            sudo: Run through ``sudo`` (as ``user``).
 
         Returns:
             The finished process; ``stdout`` and ``stderr`` are ``bytes``.
@@ -222,12 +356,45 @@ class Node:
             subprocess.CalledProcessError: The command exited with a non-zero status,
                 or the node could not be reached (status 255, as ``ssh`` reports).
         """
-        words, script, user, pairs = self._command(args, user, env)
-        live = _checks.boolean("log_output_live", log_output_live)
+        final_order = bool(rest) and isinstance(rest[0], Output)
+        names = (("output", "env", "shell", "tty", "transport", "sudo") if final_order
+                 else ("log_output_live", "env"))
+        params = {"log_output_live": log_output_live, "env": env, "output": output,
+                  "shell": shell, "tty": tty, "transport": transport, "sudo": sudo}
+        if len(rest) > len(names):
+            raise TypeError("run() takes at most {} arguments ({} given)".format(
+                len(names) + 2, len(rest) + 2))
+        for name, value in zip(names, rest):
+            if _given(params[name]):
+                raise TypeError("run() got multiple values for argument '{}'".format(name))
+            params[name] = value
+        final = self._final_call(
+            {k: params[k] for k in ("output", "shell", "tty", "transport", "sudo")},
+            {"log_output_live": params["log_output_live"]},
+        )
+        shell = _checks.boolean("shell", _value(params["shell"]))
+        if _checks.boolean("tty", _value(params["tty"])):
+            raise NotImplementedError("run(tty=True) is not supported yet")
+        self._transport(_value(params["transport"]))
+        sudo = _checks.boolean("sudo", _value(params["sudo"]))
+        out = _value(params["output"])
+        if out is not None and not isinstance(out, Output):
+            raise _checks.type_error("output", "a dcos_e2e.node.Output", out)
+        live = _checks.boolean("log_output_live", _value(params["log_output_live"]))
+        live = live or out is Output.LOG_AND_CAPTURE
+        words, script, user, pairs = self._command(
+            args, user, _value(params["env"]), quoted=final and not shell
+        )
         if live:
             # One stream, in order, for the live log (as the original merged them).
             script = "exec 2>&1; " + script
-        stdout, stderr = self._node().run(script, user, pairs, live, words)
+        stdout, stderr = self._node().run(script, user, pairs, live, words, sudo)
+        if out is Output.NO_CAPTURE:
+            sys.stdout.buffer.write(stdout)
+            sys.stdout.flush()
+            sys.stderr.buffer.write(stderr)
+            sys.stderr.flush()
+            return CompletedProcess(args=words, returncode=0, stdout=None, stderr=None)
         return CompletedProcess(args=words, returncode=0, stdout=stdout, stderr=stderr)
 
     def popen(
@@ -235,34 +402,56 @@ class Node:
         args: List[str],
         user: Optional[str] = None,
         env: Optional[Dict[str, Any]] = None,
+        shell: Any = _Default(False),
+        transport: Any = None,
     ) -> "Process":
         """
         Start a command on this node and return at once, while it runs.
 
         Args:
-            args: The command, joined and read by the node's shell as in ``run``.
-            user: The user to run as; the cluster's default SSH user if ``None``.
+            args: The command, joined and read by the node's shell as in ``run`` (the
+                final API's ``shell=False``: each word passed as it is).
+            user: The user to run as; the node's default user if ``None``.
             env: Environment variables to set for the command.
+            shell: Whether the words are read by the node's shell (the final API's).
+            transport: The node's own transport only.
 
         Returns:
             The running process: ``communicate()``, ``poll()``, ``wait()``,
             ``kill()``, and its ``stdout`` and ``stderr`` streams.
         """
-        words, script, user, pairs = self._command(args, user, env)
+        final = self._final_call({"shell": shell}, {})
+        self._transport(transport)
+        shell = _checks.boolean("shell", _value(shell))
+        words, script, user, pairs = self._command(args, user, env, quoted=final and not shell)
         handle = self._node().popen(script, user, pairs, words)
         return Process(words, handle)
 
-    def send_file(self, local_path: Path, remote_path: Path) -> None:
+    def send_file(
+        self,
+        local_path: Path,
+        remote_path: Path,
+        user: Optional[str] = None,
+        transport: Any = None,
+        sudo: bool = False,
+    ) -> None:
         """
-        Copy a file to this node, creating missing parent directories.
+        Copy a file (or a directory) to this node, creating missing parent
+        directories.
 
         Args:
             local_path: The file on this host.
             remote_path: Where to put it on the node (an absolute path).
+            user: Who writes it (the final API's); the node's default user if ``None``.
+            transport: The node's own transport only (the final API's).
+            sudo: Write it through ``sudo`` (the final API's), for places only root may.
         """
         local = _checks.path("local_path", local_path)
         remote = _checks.path("remote_path", remote_path)
-        self._node().send_file(str(local), str(remote))
+        self._transport(transport)
+        user = _checks.optional_str("user", user)
+        sudo = _checks.boolean("sudo", sudo)
+        self._node().send_file(str(local), str(remote), user, sudo)
 
     def stop(self) -> None:
         """
@@ -329,14 +518,18 @@ class Node:
         """Take this node's shaping out."""
         self._node().unshape()
 
-    def download_file(self, remote_path: Path, local_path: Path) -> None:
+    def download_file(
+        self, remote_path: Path, local_path: Path, transport: Any = None
+    ) -> None:
         """
         Copy a file from this node to this host.
 
         Args:
             remote_path: The file on the node (an absolute path).
             local_path: Where to put it on this host.
+            transport: The node's own transport only (the final API's).
         """
+        self._transport(transport)
         remote = _checks.path("remote_path", remote_path)
         local = _checks.path("local_path", local_path)
         self._node().download_file(str(remote), str(local))

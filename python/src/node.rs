@@ -98,7 +98,9 @@ impl NodeHandle {
 
     /// Run a shell script; returns (stdout, stderr). A non-zero exit, or a node that
     /// cannot be reached, raises `CalledProcessError` with `cmd` as its command.
-    #[pyo3(signature = (script, user, env, log_output_live, cmd))]
+    /// With `sudo`, through `sudo` as the user (the final API's `sudo=`).
+    #[pyo3(signature = (script, user, env, log_output_live, cmd, sudo = false))]
+    #[allow(clippy::too_many_arguments)]
     fn run<'py>(
         &self,
         py: Python<'py>,
@@ -107,9 +109,12 @@ impl NodeHandle {
         env: Vec<(String, String)>,
         log_output_live: bool,
         cmd: Bound<'py, PyAny>,
+        sudo: bool,
     ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
         let node = self.node.clone();
-        let command = command(script, user, env).log_output_live(log_output_live);
+        let command = command(script, user, env)
+            .log_output_live(log_output_live)
+            .sudo(sudo);
         let output = wait(py, OnSignal::Abort, async move { node.run(command).await })?
             .map_err(|e| to_py(py, e, Some(&cmd)))?;
         Ok((
@@ -197,11 +202,24 @@ impl NodeHandle {
             .map_err(|e| to_py(py, e, None))
     }
 
-    /// Copy a local file to `remote`, creating missing parent directories.
-    fn send_file(&self, py: Python<'_>, local: PathBuf, remote: String) -> PyResult<()> {
+    /// Copy a local file to `remote`, creating missing parent directories: as `user`
+    /// (default: the node's), through `sudo` when asked.
+    #[pyo3(signature = (local, remote, user = None, sudo = false))]
+    fn send_file(
+        &self,
+        py: Python<'_>,
+        local: PathBuf,
+        remote: String,
+        user: Option<String>,
+        sudo: bool,
+    ) -> PyResult<()> {
         let node = self.node.clone();
+        let mut options = dcos_e2e::CopyOptions::new().sudo(sudo);
+        if let Some(user) = user {
+            options = options.user(user);
+        }
         wait(py, OnSignal::Abort, async move {
-            node.send_file(&local, &remote).await
+            node.send_file_with(&local, &remote, &options).await
         })?
         .map_err(|e| to_py(py, e, None))
     }
@@ -219,18 +237,21 @@ impl NodeHandle {
 /// A node that is not part of a cluster the caller made: a host reached over SSH with
 /// `ssh_key_path`, root by default (as the original's `Node(ip_address, ssh_key_path)`).
 #[pyfunction]
+#[pyo3(signature = (ip_address, ssh_key_path, default_user = "root".to_string()))]
 pub(crate) fn standalone_node(
     py: Python<'_>,
     ip_address: String,
     ssh_key_path: PathBuf,
+    default_user: String,
 ) -> PyResult<NodeHandle> {
     let ip_address = ip_address
         .parse()
         .map_err(|_| PyValueError::new_err(format!("`{ip_address}` is not an IP address")))?;
     let host = Host::new(ip_address, ssh_key_path);
     // As the original's `Node(ip, key)` (no known_hosts): see `existing_cluster`.
-    let backend = ExistingCluster::new([host], Vec::<Host>::new(), Vec::<Host>::new(), "root")
-        .host_key_checking(dcos_e2e::HostKeyChecking::AcceptNew);
+    let backend =
+        ExistingCluster::new([host], Vec::<Host>::new(), Vec::<Host>::new(), default_user)
+            .host_key_checking(dcos_e2e::HostKeyChecking::AcceptNew);
     let builder = dcos_e2e::Cluster::builder(backend)
         .masters(1)
         .agents(0)

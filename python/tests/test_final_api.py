@@ -4,6 +4,7 @@ afterwards, clusters of existing nodes, the base config, the final waits and the
 environment; and how a call is told to be of one API or the other.
 """
 
+import logging
 from ipaddress import IPv4Address
 from pathlib import Path
 
@@ -13,8 +14,8 @@ from conftest import assert_gone, running
 from dcos_e2e import cluster as cluster_module
 from dcos_e2e.backends import Docker, ExistingCluster
 from dcos_e2e.cluster import Cluster
-from dcos_e2e.exceptions import DCOSNotInstalledError, DCOSTimeoutError
-from dcos_e2e.node import Node, Output
+from dcos_e2e.exceptions import DCOSNotInstalledError, DCOSTimeoutError, HarnessError
+from dcos_e2e.node import Node, Output, Transport
 
 FAST = {"sample_startup_delay": 0}
 
@@ -92,3 +93,52 @@ def test_the_two_apis_are_told_apart_by_what_is_given(ssh_key: Path) -> None:
         assert {n.ip_address for n in wrapped.masters} == {IPv4Address("127.0.0.1")}
     with pytest.raises(ValueError, match="destroy_on_error"):
         Cluster(existing, masters=1, agents=0, public_agents=0, log_output_live=True)
+
+
+def test_final_node_commands_copies_and_constructor(
+    docker_backend: Docker, tmp_path: Path, capfd: pytest.CaptureFixture,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with Cluster(docker_backend, 1, 0, 0) as cluster:
+        (node,) = cluster.masters
+        assert node.default_user == "root" and node.default_transport is Transport.SSH
+        # shell=False (the final's default): each word as it is; shell=True: the shell's.
+        assert node.run(["echo", "$HOME", "a  b"]).stdout == b"$HOME a  b\n"
+        assert node.run(["echo", "$HOME", "|", "tr", "r", "R"], shell=True).stdout == b"/Root\n"
+        out, _ = node.popen(["echo", "$HOME"]).communicate()
+        assert out == b"$HOME\n"
+
+        node.run([
+            "useradd -m alice && install -d -m 700 -o alice -g alice /home/alice/.ssh "
+            "&& install -m 600 -o alice -g alice /root/.ssh/authorized_keys /home/alice/.ssh/ "
+            "&& echo 'alice ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/alice"
+        ], shell=True)
+        assert node.run(["id", "-un"], user="alice").stdout.strip() == b"alice"
+        assert node.run(["id", "-un"], user="alice", sudo=True).stdout.strip() == b"root"
+        local = tmp_path / "f"
+        local.write_text("x")
+        with pytest.raises(HarnessError, match="Permission denied"):
+            node.send_file(local, Path("/etc/dcos-e2e-final/f"), user="alice")
+        node.send_file(local, Path("/etc/dcos-e2e-final/f"), user="alice", sudo=True)
+        owner = node.run(["stat", "-c", "%U %s", "/etc/dcos-e2e-final/f"]).stdout
+        assert owner.split() == [b"root", b"1"]
+
+        with caplog.at_level(logging.DEBUG, logger="dcos_e2e"):
+            logged = node.run(["sh", "-c", "echo out; echo err >&2"], output=Output.LOG_AND_CAPTURE)
+        assert logged.stdout == b"out\nerr\n"
+        assert [r.msg for r in caplog.records if r.name == "dcos_e2e.node"][-2:] == ["out", "err"]
+        capfd.readouterr()
+        shown = node.run(["echo", "shown"], output=Output.NO_CAPTURE)
+        assert shown.stdout is None and capfd.readouterr().out == "shown\n"
+        with pytest.raises(NotImplementedError, match="one transport per node"):
+            node.run(["true"], transport=Transport.DOCKER_EXEC)
+
+        # The final API's Node made directly: the same machine, as the given user.
+        direct = Node(node.public_ip_address, node.private_ip_address, "alice", node.ssh_key_path)
+        assert direct == node and direct.default_user == "alice"
+        assert direct.run(["id", "-un"]).stdout.strip() == b"alice"
+        assert direct.run(["echo", "$USER"], shell=True).stdout.strip() == b"alice"
+        back = tmp_path / "back"
+        direct.download_file(Path("/etc/dcos-e2e-final/f"), back)
+        assert back.read_text() == "x"
+    assert_gone(cluster.cluster_id)

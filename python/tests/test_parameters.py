@@ -14,7 +14,7 @@ import pytest
 from conftest import assert_gone, leftovers
 from dcos_e2e.backends import ClusterBackend, Docker, ExistingCluster
 from dcos_e2e.cluster import Cluster
-from dcos_e2e.node import Node
+from dcos_e2e.node import Node, Transport
 
 NOT_DESTROYABLE_ERROR = (
     "The given cluster backend does not support being destroyed. "
@@ -372,17 +372,40 @@ class TestSignatures:
         assert not existing().supports_destruction
 
     def test_node(self) -> None:
-        assert self.params(Node.__init__) == [
-            ("self", "required"), ("ip_address", "required"), ("ssh_key_path", "required")]
-        assert [n for n, _ in self.params(Node.run)] == [
-            "self", "args", "user", "log_output_live", "env"]
-        assert self.params(Node.run)[3:] == [("log_output_live", False), ("env", None)]
-        assert [n for n, _ in self.params(Node.popen)] == ["self", "args", "user", "env"]
+        # Both APIs' constructors, by position and by keyword (DIFFERENCES.md).
+        key = Path("/k")
+        for node in (Node(IPv4Address("10.0.0.1"), key),
+                     Node(ip_address="10.0.0.1", ssh_key_path=key)):
+            assert node.ip_address == IPv4Address("10.0.0.1") and node.default_user == "root"
+            assert node.public_ip_address == node.private_ip_address == node.ip_address
+        final = Node(IPv4Address("10.0.0.1"), IPv4Address("10.1.0.1"), "centos", key)
+        assert final.private_ip_address == IPv4Address("10.1.0.1")
+        assert final.default_user == "centos"
+        assert str(final) == "Node(public_ip=10.0.0.1, private_ip=10.1.0.1)"
+        same = Node(public_ip_address="10.0.0.1", private_ip_address="10.1.0.1",
+                    default_user="other", ssh_key_path=Path("/other"))
+        assert same == final and {same, final} == {final}, "equal on addresses"
+        assert final != Node(IPv4Address("10.0.0.1"), key)
+        with pytest.raises(TypeError, match="unexpected keyword argument 'user'"):
+            Node(ip_address="10.0.0.1", ssh_key_path=key, user="x")
+        with pytest.raises(TypeError, match="missing required argument: 'ssh_key_path'"):
+            Node(IPv4Address("10.0.0.1"), IPv4Address("10.1.0.1"), "centos")
+        with pytest.raises(NotImplementedError, match="DOCKER_EXEC"):
+            Node(IPv4Address("10.0.0.1"), IPv4Address("10.1.0.1"), "c", key,
+                 Transport.DOCKER_EXEC)
+        # run: the 2017 API's by position, then either API's keywords.
+        run = inspect.signature(Node.run).parameters.values()
+        assert [p.name for p in run][:4] == ["self", "args", "user", "rest"]
+        assert [(p.name, p.default.value) for p in run if p.kind is p.KEYWORD_ONLY] == [
+            ("log_output_live", False), ("env", None), ("output", None), ("shell", False),
+            ("tty", False), ("transport", None), ("sudo", False)]
+        assert [n for n, _ in self.params(Node.popen)] == [
+            "self", "args", "user", "env", "shell", "transport"]
         assert [n for n, _ in self.params(Node.send_file)] == [
-            "self", "local_path", "remote_path"]
+            "self", "local_path", "remote_path", "user", "transport", "sudo"]
         node = Node(IPv4Address("10.0.0.1"), Path("/k"))
-        assert node.ip_address == IPv4Address("10.0.0.1") and str(node.ip_address) == "10.0.0.1"
-        assert {node} == {node}, "nodes are hashable"
+        with pytest.raises(TypeError, match="log_output_live is the 2017 API's"):
+            node.run(["true"], log_output_live=True, shell=True)
 
     def test_cluster_methods(self) -> None:
         assert [n for n, _ in self.params(Cluster.run_integration_tests)] == [
