@@ -119,6 +119,9 @@ def create_docker_cluster(
     ready_timeout: float,
     docker_hosts: List[str],
     published_address: Optional[str] = ...,
+    labels: List[Tuple[str, str]] = ...,
+    role_labels: List[Tuple[str, str, str]] = ...,
+    master_ports: List[Tuple[int, int]] = ...,
 ) -> ClusterHandle: ...
 def base_config(
     masters: List[str], agents: List[str], public_agents: List[str], ssh_user: str

@@ -231,6 +231,14 @@ class Docker(ClusterBackend):
         ready_timeout: float = 120.0,
         docker_hosts: Optional[Sequence[str]] = None,
         published_address: Optional[str] = None,
+        container_name_prefix: Optional[str] = None,
+        custom_container_mounts: _MountsArg = None,
+        docker_container_labels: Optional[Dict[str, str]] = None,
+        docker_master_labels: Optional[Dict[str, str]] = None,
+        docker_agent_labels: Optional[Dict[str, str]] = None,
+        docker_public_agent_labels: Optional[Dict[str, str]] = None,
+        one_master_host_port_map: Optional[Dict[Any, int]] = None,
+        mount_sys_fs_cgroup: bool = True,
     ) -> None:
         """
         Args:
@@ -264,6 +272,19 @@ class Docker(ClusterBackend):
             published_address: Where this machine reaches ports the (first) daemon's
                 host publishes, for SSH through the jump host; if ``None``, the host of
                 a ``tcp://`` or ``ssh://`` daemon address, else 127.0.0.1.
+            container_name_prefix: The final API's: each cluster's id (the prefix of
+                its container names) is this, ``-`` and 8 hex digits.
+            custom_container_mounts: The final API's: bind mounts on every node.
+            docker_container_labels: The final API's: labels of yours on every node
+                container (ours stay, and keys of ours are refused).
+            docker_master_labels: The same on master containers (they win).
+            docker_agent_labels: The same on agent containers.
+            docker_public_agent_labels: The same on public agent containers.
+            one_master_host_port_map: The final API's: ports of the first master
+                published on this host's loopback, docker-py style ``{'80/tcp': 8080}``
+                (``'80'`` or ``80`` too; TCP only).
+            mount_sys_fs_cgroup: The final API's; only ``True``: our nodes' systemd
+                needs the host's ``/sys/fs/cgroup``.
         """
         self.workspace_dir = _checks.optional_path("workspace_dir", workspace_dir)
         self.custom_master_mounts = custom_master_mounts or {}
@@ -303,6 +324,33 @@ class Docker(ClusterBackend):
         self.published_address = _checks.optional_str("published_address", published_address)
         self.connect_timeout = _checks.seconds("connect_timeout", connect_timeout)
         self.ready_timeout = _checks.seconds("ready_timeout", ready_timeout)
+        self.container_name_prefix = _checks.optional_str(
+            "container_name_prefix", container_name_prefix
+        )
+        if self.container_name_prefix is not None and self.cluster_id is not None:
+            raise ValueError("give container_name_prefix or cluster_id, not both")
+        every = _checked_mounts("custom_container_mounts", custom_container_mounts)
+        self._mounts = tuple(every + mounts for mounts in self._mounts)
+        #: (role or None for every node, key, value)
+        self._labels: List[Tuple[Optional[str], str, str]] = []
+        for role, name, given in (
+            (None, "docker_container_labels", docker_container_labels),
+            ("master", "docker_master_labels", docker_master_labels),
+            ("agent", "docker_agent_labels", docker_agent_labels),
+            ("public-agent", "docker_public_agent_labels", docker_public_agent_labels),
+        ):
+            for key, value in _checks.mapping(name, given).items():
+                self._labels.append((role, _checks.text(name, key), _checks.text(name, value)))
+        self._master_ports = [
+            _port_pair(container, host)
+            for container, host in _checks.mapping(
+                "one_master_host_port_map", one_master_host_port_map
+            ).items()
+        ]
+        if _checks.boolean("mount_sys_fs_cgroup", mount_sys_fs_cgroup) is not True:
+            raise NotImplementedError(
+                "mount_sys_fs_cgroup=False: our nodes' systemd needs the host's /sys/fs/cgroup"
+            )
 
     @property
     def cluster_cls(self) -> Type["DockerCluster"]:
@@ -317,6 +365,20 @@ class Docker(ClusterBackend):
     def default_ssh_user(self) -> str:
         """``root``: commands on Docker nodes run as root by default."""
         return "root"
+
+
+def _port_pair(container: Any, host: Any) -> Tuple[int, int]:
+    """(host port, container port) from a docker-py port map entry."""
+    text = str(container)
+    port, _, protocol = text.partition("/")
+    if protocol not in ("", "tcp") or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(
+            "one_master_host_port_map: {!r} is not a TCP port ('80/tcp', '80' or 80)".format(
+                container)
+        )
+    if isinstance(host, bool) or not isinstance(host, int) or not 0 < host < 65536:
+        raise _checks.type_error("one_master_host_port_map", "host ports as int", host)
+    return host, int(port)
 
 
 class DockerCluster(_LibraryCluster):
@@ -388,10 +450,18 @@ class DockerCluster(_LibraryCluster):
             node_image=backend.node_image,
             network=backend.network,
             privileged=backend.privileged,
-            cluster_id=backend.cluster_id,
-            transport=None if backend.transport is None else backend.transport.value,
+            cluster_id=backend.cluster_id
+            if backend.container_name_prefix is None
+            else "{}-{}".format(backend.container_name_prefix, os.urandom(4).hex()),
+            # The final API's clusters are reached by docker exec unless told (its
+            # default); the 2017 API's by SSH.
+            transport=backend.transport.value if backend.transport is not None
+            else "docker-exec" if nodes_only else None,
             docker_hosts=backend.docker_hosts,
             published_address=backend.published_address,
+            labels=[(k, v) for role, k, v in backend._labels if role is None],
+            role_labels=[(role, k, v) for role, k, v in backend._labels if role is not None],
+            master_ports=backend._master_ports,
             connect_timeout=backend.connect_timeout,
             ready_timeout=backend.ready_timeout,
         )

@@ -328,7 +328,8 @@ fn mount((source, target, read_only): MountSpec) -> Mount {
     *, build_artifact, extra_config_json, masters, agents, public_agents, log_output_live,
     destroy_on_error, destroy_on_success, files_to_copy_to_installer, workspace_dir,
     master_mounts, agent_mounts, public_agent_mounts, node_image, network, privileged,
-    cluster_id, transport, connect_timeout, ready_timeout, docker_hosts, published_address = None
+    cluster_id, transport, connect_timeout, ready_timeout, docker_hosts, published_address = None,
+    labels = Vec::new(), role_labels = Vec::new(), master_ports = Vec::new()
 ))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn create_docker_cluster(
@@ -355,8 +356,21 @@ pub(crate) fn create_docker_cluster(
     ready_timeout: f64,
     docker_hosts: Vec<String>,
     published_address: Option<String>,
+    labels: Vec<(String, String)>,
+    role_labels: Vec<(String, String, String)>,
+    master_ports: Vec<(u16, u16)>,
 ) -> PyResult<ClusterHandle> {
     let mut docker = Docker::new().docker_hosts(docker_hosts);
+    for (key, value) in labels {
+        docker = docker.label(key, value);
+    }
+    for (role, key, value) in role_labels {
+        let role: dcos_e2e::Role = role.parse().map_err(|e| to_py(py, e, None))?;
+        docker = docker.role_label(role, key, value);
+    }
+    for (host_port, container_port) in master_ports {
+        docker = docker.one_master_host_port(host_port, container_port);
+    }
     if let Some(address) = published_address {
         docker = docker.published_address(address);
     }

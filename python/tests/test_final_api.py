@@ -4,13 +4,15 @@ afterwards, clusters of existing nodes, the base config, the final waits and the
 environment; and how a call is told to be of one API or the other.
 """
 
+import json
 import logging
+import socket
 from ipaddress import IPv4Address
 from pathlib import Path
 
 import pytest
 
-from conftest import assert_gone, running
+from conftest import assert_gone, docker, running
 from dcos_e2e import cluster as cluster_module
 from dcos_e2e.backends import Docker, ExistingCluster
 from dcos_e2e.cluster import Cluster
@@ -101,7 +103,8 @@ def test_final_node_commands_copies_and_constructor(
 ) -> None:
     with Cluster(docker_backend, 1, 0, 0) as cluster:
         (node,) = cluster.masters
-        assert node.default_user == "root" and node.default_transport is Transport.SSH
+        # The final API's default transport.
+        assert node.default_user == "root" and node.default_transport is Transport.DOCKER_EXEC
         # shell=False (the final's default): each word as it is; shell=True: the shell's.
         assert node.run(["echo", "$HOME", "a  b"]).stdout == b"$HOME a  b\n"
         assert node.run(["echo", "$HOME", "|", "tr", "r", "R"], shell=True).stdout == b"/Root\n"
@@ -131,7 +134,7 @@ def test_final_node_commands_copies_and_constructor(
         shown = node.run(["echo", "shown"], output=Output.NO_CAPTURE)
         assert shown.stdout is None and capfd.readouterr().out == "shown\n"
         with pytest.raises(NotImplementedError, match="one transport per node"):
-            node.run(["true"], transport=Transport.DOCKER_EXEC)
+            node.run(["true"], transport=Transport.SSH)
 
         # The final API's Node made directly: the same machine, as the given user.
         direct = Node(node.public_ip_address, node.private_ip_address, "alice", node.ssh_key_path)
@@ -142,3 +145,46 @@ def test_final_node_commands_copies_and_constructor(
         direct.download_file(Path("/etc/dcos-e2e-final/f"), back)
         assert back.read_text() == "x"
     assert_gone(cluster.cluster_id)
+
+
+def test_final_docker_parameters(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "note").write_text("seen")
+    backend = Docker(
+        container_name_prefix="final-e2e",
+        custom_container_mounts={str(shared): {"bind": "/shared", "mode": "ro"}},
+        docker_container_labels={"team": "all"},
+        docker_master_labels={"team": "masters", "kind": "m"},
+        one_master_host_port_map={"80/tcp": _free_port()},
+        transport=Transport.SSH,
+    )
+    with Cluster(backend, 1, 1, 0) as cluster:
+        assert cluster.cluster_id.startswith("final-e2e-")
+        (master,) = cluster.masters
+        (agent,) = cluster.agents
+        assert master.default_transport is Transport.SSH
+        for node in (master, agent):
+            assert node.run(["cat", "/shared/note"]).stdout == b"seen"
+        labels = {
+            name: docker("inspect", "-f", "{{json .Config.Labels}}", name)
+            for name in (master._node().container_name, agent._node().container_name)
+        }
+        master_labels, agent_labels = (json.loads(v) for v in labels.values())
+        assert (master_labels["team"], master_labels["kind"]) == ("masters", "m")
+        assert agent_labels["team"] == "all" and "kind" not in agent_labels
+        ports = docker("port", master._node().container_name, "80/tcp")
+        assert ports.startswith("127.0.0.1:")
+    assert_gone(cluster.cluster_id)
+    with pytest.raises(ValueError, match="not a TCP port"):
+        Docker(one_master_host_port_map={"53/udp": 5353})
+    with pytest.raises(NotImplementedError, match="/sys/fs/cgroup"):
+        Docker(mount_sys_fs_cgroup=False)
+    with pytest.raises(ValueError, match="not both"):
+        Docker(container_name_prefix="a", cluster_id="b")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
