@@ -122,6 +122,9 @@ def create_docker_cluster(
     labels: List[Tuple[str, str]] = ...,
     role_labels: List[Tuple[str, str, str]] = ...,
     master_ports: List[Tuple[int, int]] = ...,
+    distribution: Optional[str] = ...,
+    engine: bool = ...,
+    storage_driver: Optional[str] = ...,
 ) -> ClusterHandle: ...
 def base_config(
     masters: List[str], agents: List[str], public_agents: List[str], ssh_user: str

@@ -6,12 +6,24 @@ and removes it afterwards; ``ExistingCluster`` wraps nodes that already exist.
 """
 
 import abc
+import enum
 import os
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Type, Union
 
-from . import _checks, _core
+from . import _checks, _core, distributions
+from .distributions import Distribution
+from .docker_storage_drivers import DockerStorageDriver
+from .docker_versions import DockerVersion
 from .node import Node, Transport
+
+#: The engine's names of the storage drivers we take.
+_DRIVER_NAMES = {
+    DockerStorageDriver.OVERLAY_2: "overlay2",
+    DockerStorageDriver.FUSE_OVERLAYFS: "fuse-overlayfs",
+    DockerStorageDriver.VFS: "vfs",
+    DockerStorageDriver.AUTO: "auto",
+}
 
 __all__ = ["ClusterBackend", "ClusterManager", "Docker", "ExistingCluster"]
 
@@ -239,6 +251,9 @@ class Docker(ClusterBackend):
         docker_public_agent_labels: Optional[Dict[str, str]] = None,
         one_master_host_port_map: Optional[Dict[Any, int]] = None,
         mount_sys_fs_cgroup: bool = True,
+        linux_distribution: Optional[Distribution] = None,
+        docker_version: Optional[DockerVersion] = None,
+        storage_driver: Optional[DockerStorageDriver] = None,
     ) -> None:
         """
         Args:
@@ -285,6 +300,15 @@ class Docker(ClusterBackend):
                 (``'80'`` or ``80`` too; TCP only).
             mount_sys_fs_cgroup: The final API's; only ``True``: our nodes' systemd
                 needs the host's ``/sys/fs/cgroup``.
+            linux_distribution: The final API's: the nodes' Debian release
+                (``Distribution.DEBIAN_BOOKWORM``, the default, ``_TRIXIE``,
+                ``_FORKY``); the final's other distributions are refused.
+            docker_version: The final API's: ``DockerVersion.DISTRIBUTION`` puts the
+                release's Docker Engine in the nodes (none by default); the final's
+                fixed versions are refused.
+            storage_driver: The final API's: the nodes' engine's storage driver
+                (``OVERLAY_2``, ``FUSE_OVERLAYFS``, ``VFS``, ``AUTO``); needs
+                ``docker_version``.
         """
         self.workspace_dir = _checks.optional_path("workspace_dir", workspace_dir)
         self.custom_master_mounts = custom_master_mounts or {}
@@ -347,6 +371,17 @@ class Docker(ClusterBackend):
                 "one_master_host_port_map", one_master_host_port_map
             ).items()
         ]
+        self.linux_distribution = _one_of(
+            "linux_distribution", linux_distribution, Distribution, distributions.OURS
+        )
+        self.docker_version = _one_of(
+            "docker_version", docker_version, DockerVersion, (DockerVersion.DISTRIBUTION,)
+        )
+        drivers = (DockerStorageDriver.OVERLAY_2, DockerStorageDriver.FUSE_OVERLAYFS,
+                   DockerStorageDriver.VFS, DockerStorageDriver.AUTO)
+        self.storage_driver = _one_of("storage_driver", storage_driver, DockerStorageDriver, drivers)
+        if self.storage_driver is not None and self.docker_version is None:
+            raise ValueError("storage_driver is the nodes' engine's: give docker_version too")
         if _checks.boolean("mount_sys_fs_cgroup", mount_sys_fs_cgroup) is not True:
             raise NotImplementedError(
                 "mount_sys_fs_cgroup=False: our nodes' systemd needs the host's /sys/fs/cgroup"
@@ -365,6 +400,20 @@ class Docker(ClusterBackend):
     def default_ssh_user(self) -> str:
         """``root``: commands on Docker nodes run as root by default."""
         return "root"
+
+
+def _one_of(name: str, given: Any, kind: Type[enum.Enum], ours: Tuple[Any, ...]) -> Any:
+    """``given``, a member of ``kind`` that we support, or ``None``."""
+    if given is None:
+        return None
+    if not isinstance(given, kind):
+        raise _checks.type_error(name, "a " + kind.__module__ + "." + kind.__name__, given)
+    if given not in ours:
+        raise ValueError(
+            "{} {} is not one we can make here; ours: {}".format(
+                name, given.name, ", ".join(m.name for m in ours))
+        )
+    return given
 
 
 def _port_pair(container: Any, host: Any) -> Tuple[int, int]:
@@ -462,6 +511,11 @@ class DockerCluster(_LibraryCluster):
             labels=[(k, v) for role, k, v in backend._labels if role is None],
             role_labels=[(role, k, v) for role, k, v in backend._labels if role is not None],
             master_ports=backend._master_ports,
+            distribution=None if backend.linux_distribution is None
+            else backend.linux_distribution.value,
+            engine=backend.docker_version is not None,
+            storage_driver=None if backend.storage_driver is None
+            else _DRIVER_NAMES[backend.storage_driver],
             connect_timeout=backend.connect_timeout,
             ready_timeout=backend.ready_timeout,
         )

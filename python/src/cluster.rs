@@ -329,7 +329,8 @@ fn mount((source, target, read_only): MountSpec) -> Mount {
     destroy_on_error, destroy_on_success, files_to_copy_to_installer, workspace_dir,
     master_mounts, agent_mounts, public_agent_mounts, node_image, network, privileged,
     cluster_id, transport, connect_timeout, ready_timeout, docker_hosts, published_address = None,
-    labels = Vec::new(), role_labels = Vec::new(), master_ports = Vec::new()
+    labels = Vec::new(), role_labels = Vec::new(), master_ports = Vec::new(),
+    distribution = None, engine = false, storage_driver = None
 ))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn create_docker_cluster(
@@ -359,8 +360,26 @@ pub(crate) fn create_docker_cluster(
     labels: Vec<(String, String)>,
     role_labels: Vec<(String, String, String)>,
     master_ports: Vec<(u16, u16)>,
+    distribution: Option<String>,
+    engine: bool,
+    storage_driver: Option<String>,
 ) -> PyResult<ClusterHandle> {
     let mut docker = Docker::new().docker_hosts(docker_hosts);
+    // The node image's recipe: a release of ours, with the engine or without.
+    if distribution.is_some() || engine {
+        let mut options = dcos_e2e::docker::ImageOptions::default().engine(engine);
+        if let Some(name) = distribution {
+            let release: dcos_e2e::docker::Distribution =
+                name.parse().map_err(|e| to_py(py, e, None))?;
+            options = options.distribution(release);
+        }
+        docker = docker.image_options(options);
+    }
+    if let Some(driver) = storage_driver {
+        let driver: dcos_e2e::docker::StorageDriver =
+            driver.parse().map_err(|e| to_py(py, e, None))?;
+        docker = docker.engine_storage_driver(driver);
+    }
     for (key, value) in labels {
         docker = docker.label(key, value);
     }

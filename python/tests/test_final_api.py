@@ -16,6 +16,9 @@ from conftest import assert_gone, docker, running
 from dcos_e2e import cluster as cluster_module
 from dcos_e2e.backends import Docker, ExistingCluster
 from dcos_e2e.cluster import Cluster
+from dcos_e2e.distributions import Distribution
+from dcos_e2e.docker_storage_drivers import DockerStorageDriver
+from dcos_e2e.docker_versions import DockerVersion
 from dcos_e2e.exceptions import DCOSNotInstalledError, DCOSTimeoutError, HarnessError
 from dcos_e2e.node import Node, Output, Transport
 
@@ -188,3 +191,30 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_final_distribution_engine_and_storage_driver() -> None:
+    # The final's names import, and are refused with the list of ours.
+    with pytest.raises(ValueError, match="CENTOS_7 is not one we can make here; ours: DEBIAN_BOOKWORM"):
+        Docker(linux_distribution=Distribution.CENTOS_7)
+    with pytest.raises(ValueError, match="v18_06_3_ce .*ours: DISTRIBUTION"):
+        Docker(docker_version=DockerVersion.v18_06_3_ce)
+    with pytest.raises(ValueError, match="AUFS"):
+        Docker(docker_version=DockerVersion.DISTRIBUTION, storage_driver=DockerStorageDriver.AUFS)
+    with pytest.raises(ValueError, match="give docker_version too"):
+        Docker(storage_driver=DockerStorageDriver.VFS)
+    with pytest.raises(TypeError, match="linux_distribution"):
+        Docker(linux_distribution="bookworm")
+
+    backend = Docker(
+        linux_distribution=Distribution.DEBIAN_BOOKWORM,
+        docker_version=DockerVersion.DISTRIBUTION,
+        storage_driver=DockerStorageDriver.VFS,
+    )
+    with Cluster(backend, 1, 0, 0) as cluster:
+        (master,) = cluster.masters
+        release = master.run(["sh", "-c", ". /etc/os-release; echo $VERSION_CODENAME"])
+        assert release.stdout.strip() == b"bookworm"
+        driver = master.run(["docker", "info", "--format", "{{.Driver}}"])
+        assert driver.stdout.strip() == b"vfs"
+    assert_gone(cluster.cluster_id)
