@@ -536,6 +536,17 @@ class DockerCluster(_LibraryCluster):
         self._handle.keep()
 
 
+class AttachedCluster(_LibraryCluster):
+    """A Docker cluster made elsewhere, opened by id (``Cluster.attach``)."""
+
+    def __init__(self, handle: _core.ClusterHandle) -> None:  # noqa: D107 - ours only
+        self._adopt(handle)
+
+    def destroy(self) -> None:
+        """Remove every container, volume and network of the cluster, and its workspace."""
+        self._handle.destroy()
+
+
 class ExistingCluster(ClusterBackend):
     """
     Nodes that already exist, for example those of another ``Cluster``. Commands reach

@@ -13,9 +13,12 @@ from typing import (
 
 from . import _checks, _core, faults
 from .exceptions import DCOSTimeoutError
-from .backends import ClusterBackend, ClusterManager, DockerCluster, ExistingCluster, _LibraryCluster
+from .backends import (
+    AttachedCluster, ClusterBackend, ClusterManager, DockerCluster, ExistingCluster,
+    _LibraryCluster,
+)
 from .faults import Partition
-from .node import Node
+from .node import Node, Transport
 
 __all__ = ["Cluster"]
 
@@ -206,6 +209,9 @@ class Cluster:
         if self._final_api and issubclass(cls, DockerCluster):
             arguments.update(nodes_only=True)
         self._cluster = cls(**arguments)
+        self._link_nodes()
+
+    def _link_nodes(self) -> None:
         if isinstance(self._cluster, _LibraryCluster):
             # Weak: a node kept by a test must not keep its cluster from being collected
             # (and so destroyed).
@@ -243,6 +249,58 @@ class Cluster:
             default_ssh_user=users.pop() if users else "root",
         )
         return cls(backend, len(given[0]), len(given[1]), len(given[2]))
+
+    @classmethod
+    def attach(cls, cluster_id: str, transport: Optional[Transport] = None) -> "Cluster":
+        """
+        A cluster made elsewhere (``minidcos docker create``, one kept by its flags or
+        ``DCOS_E2E_KEEP``), by id, on the daemon ``DOCKER_HOST`` names. Leaving its
+        ``with`` block or dropping it never destroys the cluster; ``destroy()`` does.
+        Its nodes follow the 2017 API's defaults.
+
+        Raises:
+            ValueError: No cluster has that id.
+        """
+        cluster_id = _checks.text("cluster_id", cluster_id)
+        if transport is not None and not isinstance(transport, Transport):
+            raise _checks.type_error("transport", "a dcos_e2e.node.Transport", transport)
+        handle = _core.attach_docker_cluster(
+            cluster_id, None if transport is None else transport.value
+        )
+        cluster = cls.__new__(cls)
+        cluster._cluster = AttachedCluster(handle)
+        cluster._final_api = False
+        cluster._log_output_live = False
+        cluster._destroy_on_error = cluster._destroy_on_success = False
+        cluster._default_ssh_user = handle.default_ssh_user
+        cluster._link_nodes()
+        return cluster
+
+    def export_logs(self, directory: Union[str, Path]) -> Path:
+        """
+        Write a log bundle of every node into ``directory`` (made if missing): per node
+        the journal, unit states, the installer's output and diagnostics (Docker: the
+        container's inspect), and a summary. Returns the bundle's directory.
+        """
+        where = _checks.path("directory", directory)
+        return Path(self._library()._handle.export_logs(str(where)))
+
+    def web_urls(self) -> List[str]:
+        """Where a browser reaches the first master: its address, then
+        ``http://localhost:PORT`` for each port ``one_master_host_port_map`` published."""
+        return self._library()._handle.web_urls()
+
+    def load_images(self, images: Iterable[str], nodes: Optional[Iterable[Node]] = None) -> None:
+        """
+        Load ``images`` from this host's Docker daemon into the Docker Engine of
+        ``nodes`` (default: every node), without a registry: one export, streamed into
+        every node at once. The nodes need an engine
+        (``Docker(docker_version=DockerVersion.DISTRIBUTION)``).
+        """
+        names = [_checks.text("images", i) for i in _checks.args("images", images)]
+        chosen = [n._node() for n in _checks.nodes("nodes", nodes)] if nodes is not None else [
+            n._node() for role in range(3) for n in self._ordered(role)]
+        self._library()._handle.load_images(names, chosen)
 
     def __enter__(self) -> "Cluster":
         """Enter the context: the cluster itself."""

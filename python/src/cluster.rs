@@ -202,6 +202,44 @@ impl ClusterHandle {
         .map_err(|e| to_py(py, e, None))
     }
 
+    /// Write a log bundle of every node into `dir`; returns the bundle's directory.
+    fn export_logs(&self, py: Python<'_>, dir: PathBuf) -> PyResult<PathBuf> {
+        let cluster = self.cluster();
+        wait(py, OnSignal::Abort, async move {
+            let cluster = cluster.read().await;
+            cluster.export_logs(&dir).await.map(|bundle| bundle.dir)
+        })?
+        .map_err(|e| to_py(py, e, None))
+    }
+
+    /// Where a browser reaches the first master.
+    fn web_urls(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        let cluster = self.cluster();
+        wait(py, OnSignal::Abort, async move {
+            let cluster = cluster.read().await;
+            cluster.web_urls().await
+        })?
+        .map_err(|e| to_py(py, e, None))
+    }
+
+    /// Load `images` from this host's daemon into the engines of `nodes`.
+    fn load_images(
+        &self,
+        py: Python<'_>,
+        images: Vec<String>,
+        nodes: Vec<PyRef<'_, NodeHandle>>,
+    ) -> PyResult<()> {
+        let nodes: Vec<Node> = nodes.iter().map(|n| n.node().clone()).collect();
+        let cluster = self.cluster();
+        wait(py, OnSignal::Abort, async move {
+            let cluster = cluster.read().await;
+            let images: Vec<&str> = images.iter().map(String::as_str).collect();
+            let nodes: Vec<&Node> = nodes.iter().collect();
+            cluster.load_images(&images, &nodes, None).await
+        })?
+        .map_err(|e| to_py(py, e, None))
+    }
+
     /// Cut traffic between the nodes of `a` and of `b` (one way, from `a` to `b`, when
     /// asked).
     #[pyo3(signature = (a, b, one_way=false))]
@@ -507,6 +545,26 @@ pub(crate) fn base_config(
 #[pyfunction]
 pub(crate) fn keep_requested() -> bool {
     dcos_e2e::keep_requested()
+}
+
+/// A handle on a Docker cluster made elsewhere (`minidcos docker create`, a kept
+/// cluster), by id; it never destroys the cluster when dropped.
+#[pyfunction]
+#[pyo3(signature = (cluster_id, transport = None))]
+pub(crate) fn attach_docker_cluster(
+    py: Python<'_>,
+    cluster_id: String,
+    transport: Option<&str>,
+) -> PyResult<ClusterHandle> {
+    let transport = transport
+        .map(|t| t.parse::<TransportKind>())
+        .transpose()
+        .map_err(|e| to_py(py, e, None))?;
+    wait(py, OnSignal::Abort, async move {
+        Cluster::attach_docker(&cluster_id, transport).await
+    })?
+    .map(ClusterHandle::new)
+    .map_err(|e| to_py(py, e, None))
 }
 
 /// Wrap existing hosts (`ExistingCluster`): nothing is contacted until a command runs.

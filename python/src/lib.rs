@@ -23,8 +23,8 @@ mod _core {
 
     #[pymodule_export]
     use crate::cluster::{
-        ClusterHandle, base_config, create_docker_cluster, existing_cluster, keep_requested,
-        test_environment,
+        ClusterHandle, attach_docker_cluster, base_config, create_docker_cluster, existing_cluster,
+        keep_requested, test_environment,
     };
     #[pymodule_export]
     use crate::errors::{DCOSNotInstalledError, HarnessError};
