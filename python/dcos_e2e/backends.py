@@ -157,12 +157,14 @@ class _LibraryCluster(ClusterManager):
         self._handle.wait_for_dcos(timeout)
 
 
-_MountsArg = Optional[Union[Dict[str, Dict[str, str]], List[str]]]
+_MountsArg = Optional[Union[Dict[str, Dict[str, str]], List[Union[str, Dict[str, Any]]]]]
 
 
 def _mounts(name: str, given: _MountsArg) -> List[Tuple[str, str, bool]]:
     """docker-py ``volumes`` form (``{host: {'bind': path, 'mode': 'rw'}}``, or a list
-    of ``'host:path[:mode]'``) as (host path, node path, read-only)."""
+    of ``'host:path[:mode]'``), or a list of docker-py ``Mount`` objects (the final API's:
+    mappings with ``Source``, ``Target``, ``Type`` ``'bind'`` and ``ReadOnly``), as (host
+    path, node path, read-only)."""
     if given is None:
         return []
     result = []
@@ -180,6 +182,9 @@ def _mounts(name: str, given: _MountsArg) -> List[Tuple[str, str, bool]]:
         return result
     if isinstance(given, (list, tuple)):
         for item in given:
+            if isinstance(item, dict) and "Target" in item:
+                result.append(_docker_py_mount(name, item))
+                continue
             parts = item.split(":") if isinstance(item, str) else []
             if len(parts) not in (2, 3):
                 raise ValueError(
@@ -191,6 +196,19 @@ def _mounts(name: str, given: _MountsArg) -> List[Tuple[str, str, bool]]:
             result.append((parts[0], parts[1], _read_only(name, mode)))
         return result
     raise _checks.type_error(name, "a dict in docker-py volumes form, or None", given)
+
+
+def _docker_py_mount(name: str, mount: Dict[str, Any]) -> Tuple[str, str, bool]:
+    """A docker-py ``Mount`` (a dict): bind mounts only, as our nodes take them."""
+    if mount.get("Type", "volume") != "bind":
+        raise ValueError(
+            "{}: only bind mounts (Mount(..., type='bind')) are taken, got {!r}".format(
+                name, mount)
+        )
+    source, target = mount.get("Source"), mount.get("Target")
+    if not isinstance(source, str) or not isinstance(target, str):
+        raise ValueError("{}: a Mount needs a Source and a Target, got {!r}".format(name, mount))
+    return source, target, bool(mount.get("ReadOnly", False))
 
 
 def _checked_mounts(name: str, given: _MountsArg) -> List[Tuple[str, str, bool]]:

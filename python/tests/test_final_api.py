@@ -179,6 +179,11 @@ def test_final_docker_parameters(tmp_path: Path) -> None:
         ports = docker("port", master._node().container_name, "80/tcp")
         assert ports.startswith("127.0.0.1:")
     assert_gone(cluster.cluster_id)
+    # docker-py Mount objects (dicts of the engine API's fields), bind mounts only.
+    mount = {"Target": "/shared", "Source": str(shared), "Type": "bind", "ReadOnly": True}
+    assert Docker(custom_container_mounts=[mount])._mounts[1] == [(str(shared), "/shared", True)]
+    with pytest.raises(ValueError, match="only bind mounts"):
+        Docker(custom_container_mounts=[{**mount, "Type": "volume"}])
     with pytest.raises(ValueError, match="not a TCP port"):
         Docker(one_master_host_port_map={"53/udp": 5353})
     with pytest.raises(NotImplementedError, match="/sys/fs/cgroup"):
