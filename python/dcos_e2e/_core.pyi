@@ -81,6 +81,7 @@ class NodeHandle:
         user: Optional[str],
         env: List[Tuple[str, str]],
         cmd: Any,
+        stdin: bool = False,
     ) -> ProcessHandle: ...
     def send_file(
         self, local: str, remote: str, user: Optional[str] = None, sudo: bool = False
@@ -90,6 +91,8 @@ class NodeHandle:
 class ProcessHandle:
     @property
     def pid(self) -> int: ...
+    def write_stdin(self, data: bytes) -> None: ...
+    def close_stdin(self) -> None: ...
     def read(self, which: int, size: int) -> bytes: ...
     def communicate(
         self, timeout: Optional[float] = None

@@ -404,6 +404,7 @@ class Node:
         env: Optional[Dict[str, Any]] = None,
         shell: Any = _Default(False),
         transport: Any = None,
+        stdin: bool = False,
     ) -> "Process":
         """
         Start a command on this node and return at once, while it runs.
@@ -415,6 +416,8 @@ class Node:
             env: Environment variables to set for the command.
             shell: Whether the words are read by the node's shell (the final API's).
             transport: The node's own transport only.
+            stdin: Give the process a standard input (``Process.stdin``, and
+                ``communicate(input=...)``); without it the command reads end of file.
 
         Returns:
             The running process: ``communicate()``, ``poll()``, ``wait()``,
@@ -424,8 +427,9 @@ class Node:
         self._transport(transport)
         shell = _checks.boolean("shell", _value(shell))
         words, script, user, pairs = self._command(args, user, env, quoted=final and not shell)
-        handle = self._node().popen(script, user, pairs, words)
-        return Process(words, handle)
+        piped = _checks.boolean("stdin", stdin)
+        handle = self._node().popen(script, user, pairs, words, piped)
+        return Process(words, handle, piped)
 
     def send_file(
         self,
@@ -538,7 +542,7 @@ class Node:
 class Process:
     """
     A command started with ``Node.popen``: the parts of ``subprocess.Popen`` that apply
-    to a process on a node. It has no standard input.
+    to a process on a node. It has a standard input when started with ``stdin=True``.
 
     Attributes:
         args: The command's words.
@@ -547,13 +551,16 @@ class Process:
             ``communicate``), else ``None``.
         stdout: Its standard output, a binary stream to read as it comes.
         stderr: Its standard error, likewise.
+        stdin: Its standard input, a binary stream to write to (``close()`` it for
+            end of file), or ``None`` without ``stdin=True``.
     """
 
-    def __init__(self, args: List[str], handle: _core.ProcessHandle) -> None:
+    def __init__(self, args: List[str], handle: _core.ProcessHandle, stdin: bool = False) -> None:
         self.args = args
         self._handle = handle
         self.pid = handle.pid
         self.returncode: Optional[int] = None
+        self.stdin: Optional[ProcessInput] = ProcessInput(handle) if stdin else None
         self.stdout = ProcessOutput(handle, 1)
         self.stderr = ProcessOutput(handle, 2)
 
@@ -602,12 +609,17 @@ class Process:
         Raises:
             subprocess.TimeoutExpired: ``timeout`` seconds passed first; what was read
                 so far is returned by the next call.
-            ValueError: ``input`` was given (the process has no standard input).
+            ValueError: ``input`` was given to a process without a standard input.
         """
         if input is not None:
-            raise ValueError(
-                "input must be None: a process started with popen has no standard input"
-            )
+            if self.stdin is None:
+                raise ValueError(
+                    "input must be None: this process has no standard input "
+                    "(popen(..., stdin=True) gives one)"
+                )
+            self.stdin.write(input)
+        if self.stdin is not None:
+            self.stdin.close()
         done = self._handle.communicate(_timeout(timeout))
         if done is None:
             raise subprocess.TimeoutExpired(self.args, float(timeout or 0))
@@ -622,6 +634,41 @@ class Process:
     def terminate(self) -> None:
         """The same as ``kill``."""
         self.kill()
+
+
+class ProcessInput:
+    """The standard input of a process started with ``popen(..., stdin=True)``."""
+
+    def __init__(self, handle: _core.ProcessHandle) -> None:
+        self._handle = handle
+        self.closed = False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:
+        """Send all of ``data`` to the process; its length."""
+        if self.closed:
+            raise ValueError("write to a closed standard input")
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise _checks.type_error("data", "bytes", data)
+        self._handle.write_stdin(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        """Writes are sent as they are made."""
+
+    def close(self) -> None:
+        """End of file for the process."""
+        if not self.closed:
+            self.closed = True
+            self._handle.close_stdin()
+
+    def __enter__(self) -> "ProcessInput":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
 
 
 def _timeout(timeout: Optional[float]) -> Optional[float]:

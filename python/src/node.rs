@@ -123,8 +123,9 @@ impl NodeHandle {
         ))
     }
 
-    /// Start a shell script and return once it runs.
-    #[pyo3(signature = (script, user, env, cmd))]
+    /// Start a shell script and return once it runs; with `stdin`, what is written to
+    /// the handle is what it reads.
+    #[pyo3(signature = (script, user, env, cmd, stdin = false))]
     fn popen(
         &self,
         py: Python<'_>,
@@ -132,10 +133,11 @@ impl NodeHandle {
         user: Option<String>,
         env: Vec<(String, String)>,
         cmd: Bound<'_, PyAny>,
+        stdin: bool,
     ) -> PyResult<ProcessHandle> {
         let node = self.node.clone();
         let user = user.unwrap_or_else(|| node.default_user().to_string());
-        let command = command(script, Some(user.clone()), env);
+        let command = command(script, Some(user.clone()), env).stdin(stdin);
         let started = wait(py, OnSignal::Abort, {
             let node = node.clone();
             async move { node.popen(command).await }
@@ -314,12 +316,15 @@ pub struct ProcessHandle {
     pid: u32,
     stdout: Arc<Mutex<Stream>>,
     stderr: Arc<Mutex<Stream>>,
+    /// None without a piped input, or once closed.
+    stdin: Arc<Mutex<Option<dcos_e2e::ProcessStdin>>>,
     exit: watch::Receiver<Exit>,
 }
 
 impl ProcessHandle {
     fn start(node: Node, user: String, mut process: Process) -> Self {
         let pid = process.pid();
+        let stdin = Arc::new(Mutex::new(process.stdin()));
         let stdout = Stream::new(process.stdout());
         let stderr = Stream::new(process.stderr());
         let (tx, exit) = watch::channel(None);
@@ -334,6 +339,7 @@ impl ProcessHandle {
             pid,
             stdout,
             stderr,
+            stdin,
             exit,
         }
     }
@@ -363,6 +369,38 @@ impl ProcessHandle {
     #[getter]
     fn pid(&self) -> u32 {
         self.pid
+    }
+
+    /// Write `data` to the process's input (started with `stdin`), all of it.
+    fn write_stdin(&self, py: Python<'_>, data: Vec<u8>) -> PyResult<()> {
+        let stdin = self.stdin.clone();
+        wait(py, OnSignal::Abort, async move {
+            use tokio::io::AsyncWriteExt;
+            match stdin.lock().await.as_mut() {
+                Some(input) => {
+                    input.write_all(&data).await?;
+                    input.flush().await
+                }
+                None => Err(std::io::Error::new(
+                    std::io::ErrorKind::BrokenPipe,
+                    "the process's input is closed",
+                )),
+            }
+        })?
+        .map_err(|e| pyo3::exceptions::PyBrokenPipeError::new_err(e.to_string()))
+    }
+
+    /// Close the process's input: it reads end of file.
+    fn close_stdin(&self, py: Python<'_>) -> PyResult<()> {
+        let stdin = self.stdin.clone();
+        wait(py, OnSignal::Abort, async move {
+            use tokio::io::AsyncWriteExt;
+            match stdin.lock().await.take() {
+                Some(mut input) => input.shutdown().await,
+                None => Ok(()),
+            }
+        })?
+        .map_err(|e| pyo3::exceptions::PyBrokenPipeError::new_err(e.to_string()))
     }
 
     /// Up to `size` bytes of stdout (`which` 1) or stderr (2) as they come; `b""` at

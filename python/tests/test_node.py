@@ -149,6 +149,27 @@ class TestPopen:
         with pytest.raises(ValueError):
             process.communicate(input=b"no stdin")
 
+    def test_standard_input(self, master: Node) -> None:
+        # Written as it comes, read by the command; closing is its end of file.
+        # (A shell loop: each echo is written at once, where tr would buffer.)
+        process = master.popen(
+            args=["while IFS= read -r l; do echo \"got $l\"; done; echo \"end $l\""],
+            stdin=True,
+        )
+        assert process.stdin is not None
+        process.stdin.write(b"first line\n")
+        assert process.stdout.readline() == b"got first line\n"
+        process.stdin.write(b"then the rest")
+        process.stdin.close()
+        assert process.stdout.read() == b"end then the rest\n"
+        assert process.wait() == 0
+        with pytest.raises(ValueError, match="closed"):
+            process.stdin.write(b"late")
+        # communicate(input=...) writes it all, then closes.
+        counted = master.popen(args=["wc", "-c"], stdin=True)
+        out, _ = counted.communicate(input=b"x" * 200_000)
+        assert out.strip() == b"200000" and counted.returncode == 0
+
 
 class TestFiles:
     def test_send_and_download(self, master: Node, tmp_path: Path) -> None:

@@ -400,7 +400,7 @@ class TestSignatures:
             ("log_output_live", False), ("env", None), ("output", None), ("shell", False),
             ("tty", False), ("transport", None), ("sudo", False)]
         assert [n for n, _ in self.params(Node.popen)] == [
-            "self", "args", "user", "env", "shell", "transport"]
+            "self", "args", "user", "env", "shell", "transport", "stdin"]
         assert [n for n, _ in self.params(Node.send_file)] == [
             "self", "local_path", "remote_path", "user", "transport", "sudo"]
         node = Node(IPv4Address("10.0.0.1"), Path("/k"))
