@@ -147,3 +147,24 @@ def config_json(name: str, config: Dict[Any, Any]) -> Optional[str]:
             "{} must hold only YAML values (mappings, lists, str, numbers, bools, None): "
             "{}".format(name, e)
         ) from None
+
+
+class Default:
+    """A parameter's default, told apart from the same value given: which API (2017 or
+    final) a call is of depends on what it gives."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+def given(value: Any) -> bool:
+    """Whether ``value`` was given (is not a ``Default``)."""
+    return not isinstance(value, Default)
+
+
+def value_of(value: Any) -> Any:
+    """What a parameter stands for: the value given, or the default's."""
+    return value.value if isinstance(value, Default) else value

@@ -29,21 +29,6 @@ DEFAULT_WAIT_TIMEOUT = 2500.0
 FINAL_WAIT_TIMEOUT = 3600.0
 
 
-class _Default:
-    """A parameter's default, told apart from the same value given (which API a call
-    is of depends on what it gives)."""
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __repr__(self) -> str:
-        return repr(self.value)
-
-
-def _given(value: Any) -> bool:
-    return not isinstance(value, _Default)
-
-
 def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -79,15 +64,15 @@ class Cluster:
         self,
         cluster_backend: ClusterBackend,
         *args: Any,
-        build_artifact: Any = _Default(None),
-        extra_config: Any = _Default(None),
-        masters: Any = _Default(1),
-        agents: Any = _Default(1),
-        public_agents: Any = _Default(1),
-        log_output_live: Any = _Default(False),
-        destroy_on_error: Any = _Default(True),
-        destroy_on_success: Any = _Default(True),
-        files_to_copy_to_installer: Any = _Default(None),
+        build_artifact: Any = _checks.Default(None),
+        extra_config: Any = _checks.Default(None),
+        masters: Any = _checks.Default(1),
+        agents: Any = _checks.Default(1),
+        public_agents: Any = _checks.Default(1),
+        log_output_live: Any = _checks.Default(False),
+        destroy_on_error: Any = _checks.Default(True),
+        destroy_on_success: Any = _checks.Default(True),
+        files_to_copy_to_installer: Any = _checks.Default(None),
     ) -> None:
         """
         Create a cluster, by the 2017 API or the final one (see ``DIFFERENCES.md``):
@@ -153,19 +138,19 @@ class Cluster:
                 "({} given)".format(len(names), len(args))
             )
         for name, value in zip(names, args):
-            if _given(params[name]):
+            if _checks.given(params[name]):
                 raise TypeError("Cluster() got multiple values for argument '{}'".format(name))
             params[name] = value
         counts = {k: params[k] for k in ("masters", "agents", "public_agents")}
         of_2017 = {k: v for k, v in params.items() if k not in counts}
-        self._final_api = not any(_given(v) for v in of_2017.values())
+        self._final_api = not any(_checks.given(v) for v in of_2017.values())
         if shifted_counts and not self._final_api:
             raise TypeError(
                 "Cluster() got the final API's counts by position and the 2017 API's {}: "
                 "give the counts by keyword with the 2017 API".format(
-                    ", ".join(k for k, v in of_2017.items() if _given(v)))
+                    ", ".join(k for k, v in of_2017.items() if _checks.given(v)))
             )
-        value = {k: v.value if isinstance(v, _Default) else v for k, v in of_2017.items()}
+        value = {k: _checks.value_of(v) for k, v in of_2017.items()}
         if self._final_api:
             value["destroy_on_error"] = cluster_backend.supports_destruction
             value["destroy_on_success"] = cluster_backend.supports_destruction
@@ -176,7 +161,7 @@ class Cluster:
                     "Therefore, `{}` must be set to `False`.".format(flag)
                 )
         masters, agents, public_agents = (
-            _checks.count(name, v.value if isinstance(v, _Default) else v)
+            _checks.count(name, _checks.value_of(v))
             for name, v in counts.items()
         )
         self._log_output_live = _checks.boolean("log_output_live", value["log_output_live"])

@@ -82,25 +82,6 @@ def _address(name: str, value: Any) -> IPAddress:
     return value
 
 
-class _Default:
-    """A keyword's default, told apart from the same value given (which API a call is
-    of depends on what it gives)."""
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __repr__(self) -> str:
-        return repr(self.value)
-
-
-def _given(value: Any) -> bool:
-    return not isinstance(value, _Default)
-
-
-def _value(value: Any) -> Any:
-    return value.value if isinstance(value, _Default) else value
-
-
 class Node:
     """
     A node of a cluster: a Docker container or a host reached over SSH.
@@ -291,8 +272,8 @@ class Node:
     def _final_call(self, given: Dict[str, Any], of_2017: Dict[str, Any]) -> bool:
         """Whether a call is of the final API: it gives a keyword only the final has,
         or (giving none of either) the node is of the final API."""
-        final = [k for k, v in given.items() if _given(v)]
-        old = [k for k, v in of_2017.items() if _given(v)]
+        final = [k for k, v in given.items() if _checks.given(v)]
+        old = [k for k, v in of_2017.items() if _checks.given(v)]
         if final and old:
             raise TypeError(
                 "{} is the 2017 API's and {} the final API's: give one API's "
@@ -312,13 +293,13 @@ class Node:
         args: List[str],
         user: Optional[str] = None,
         *rest: Any,
-        log_output_live: Any = _Default(False),
-        env: Any = _Default(None),
-        output: Any = _Default(None),
-        shell: Any = _Default(False),
-        tty: Any = _Default(False),
-        transport: Any = _Default(None),
-        sudo: Any = _Default(False),
+        log_output_live: Any = _checks.Default(False),
+        env: Any = _checks.Default(None),
+        output: Any = _checks.Default(None),
+        shell: Any = _checks.Default(False),
+        tty: Any = _checks.Default(False),
+        transport: Any = _checks.Default(None),
+        sudo: Any = _checks.Default(False),
     ) -> "CompletedProcess[bytes]":
         """
         Run a command on this node as the given user and wait for it, by either API
@@ -365,25 +346,25 @@ class Node:
             raise TypeError("run() takes at most {} arguments ({} given)".format(
                 len(names) + 2, len(rest) + 2))
         for name, value in zip(names, rest):
-            if _given(params[name]):
+            if _checks.given(params[name]):
                 raise TypeError("run() got multiple values for argument '{}'".format(name))
             params[name] = value
         final = self._final_call(
             {k: params[k] for k in ("output", "shell", "tty", "transport", "sudo")},
             {"log_output_live": params["log_output_live"]},
         )
-        shell = _checks.boolean("shell", _value(params["shell"]))
-        if _checks.boolean("tty", _value(params["tty"])):
+        shell = _checks.boolean("shell", _checks.value_of(params["shell"]))
+        if _checks.boolean("tty", _checks.value_of(params["tty"])):
             raise NotImplementedError("run(tty=True) is not supported yet")
-        self._transport(_value(params["transport"]))
-        sudo = _checks.boolean("sudo", _value(params["sudo"]))
-        out = _value(params["output"])
+        self._transport(_checks.value_of(params["transport"]))
+        sudo = _checks.boolean("sudo", _checks.value_of(params["sudo"]))
+        out = _checks.value_of(params["output"])
         if out is not None and not isinstance(out, Output):
             raise _checks.type_error("output", "a dcos_e2e.node.Output", out)
-        live = _checks.boolean("log_output_live", _value(params["log_output_live"]))
+        live = _checks.boolean("log_output_live", _checks.value_of(params["log_output_live"]))
         live = live or out is Output.LOG_AND_CAPTURE
         words, script, user, pairs = self._command(
-            args, user, _value(params["env"]), quoted=final and not shell
+            args, user, _checks.value_of(params["env"]), quoted=final and not shell
         )
         if live:
             # One stream, in order, for the live log (as the original merged them).
@@ -402,7 +383,7 @@ class Node:
         args: List[str],
         user: Optional[str] = None,
         env: Optional[Dict[str, Any]] = None,
-        shell: Any = _Default(False),
+        shell: Any = _checks.Default(False),
         transport: Any = None,
         stdin: bool = False,
     ) -> "Process":
@@ -425,7 +406,7 @@ class Node:
         """
         final = self._final_call({"shell": shell}, {})
         self._transport(transport)
-        shell = _checks.boolean("shell", _value(shell))
+        shell = _checks.boolean("shell", _checks.value_of(shell))
         words, script, user, pairs = self._command(args, user, env, quoted=final and not shell)
         piped = _checks.boolean("stdin", stdin)
         handle = self._node().popen(script, user, pairs, words, piped)
