@@ -216,12 +216,11 @@ class Cluster:
     ) -> "Cluster":
         """
         The final API's cluster of nodes that already exist (an ``ExistingCluster``
-        of them, never destroyed), reached as their own default user: the cluster's
-        for nodes of a cluster of this package, else ``root``.
+        of them, never destroyed), reached as their default user (one for all).
         """
         given = [_checks.nodes(name, nodes) for name, nodes in (
             ("masters", masters), ("agents", agents), ("public_agents", public_agents))]
-        users = {n._handle.default_user for ns in given for n in ns if n._handle is not None}
+        users = {n.default_user for ns in given for n in ns}
         if len(users) > 1:
             raise ValueError(
                 "from_nodes takes nodes of one default user; these have {}".format(

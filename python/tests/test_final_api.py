@@ -98,6 +98,12 @@ def test_the_two_apis_are_told_apart_by_what_is_given(ssh_key: Path) -> None:
         assert {n.ip_address for n in wrapped.masters} == {IPv4Address("127.0.0.1")}
     with pytest.raises(ValueError, match="destroy_on_error"):
         Cluster(existing, masters=1, agents=0, public_agents=0, log_output_live=True)
+    # from_nodes reaches every node as their one default user.
+    a = Node(IPv4Address("127.0.0.1"), IPv4Address("127.0.0.1"), "alice", ssh_key)
+    b = Node(IPv4Address("127.0.0.2"), IPv4Address("127.0.0.2"), "bob", ssh_key)
+    with pytest.raises(ValueError, match="one default user; these have alice, bob"):
+        Cluster.from_nodes(masters={a}, agents={b}, public_agents=set())
+    assert Cluster.from_nodes(masters={a}, agents=set(), public_agents=set()).default_ssh_user == "alice"
 
 
 def test_final_node_commands_copies_and_constructor(
