@@ -27,6 +27,12 @@ class Transport(enum.Enum):
     #: ``docker exec`` through the Docker API; needs no route to the node addresses.
     DOCKER_EXEC = "docker-exec"
 
+    @classmethod
+    def _missing_(cls, value: object) -> "Optional[Transport]":
+        # The final API's values (1 and 2) name the same members.
+        final = {1: cls.SSH, 2: cls.DOCKER_EXEC}
+        return final.get(value) if isinstance(value, int) and not isinstance(value, bool) else None
+
 
 class Output(enum.Enum):
     """What happens to a command's output (the final API's, with its values)."""

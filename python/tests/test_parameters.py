@@ -403,6 +403,11 @@ class TestSignatures:
             "self", "args", "user", "env", "shell", "transport", "stdin"]
         assert [n for n, _ in self.params(Node.send_file)] == [
             "self", "local_path", "remote_path", "user", "transport", "sudo"]
+        # Transport by our values and by the final API's.
+        assert Transport("ssh") is Transport(1) is Transport.SSH
+        assert Transport("docker-exec") is Transport(2) is Transport.DOCKER_EXEC
+        with pytest.raises(ValueError):
+            Transport(3)
         node = Node(IPv4Address("10.0.0.1"), Path("/k"))
         with pytest.raises(TypeError, match="log_output_live is the 2017 API's"):
             node.run(["true"], log_output_live=True, shell=True)
