@@ -11,7 +11,7 @@ import subprocess
 import sys
 from ipaddress import IPv4Address
 from pathlib import Path
-from typing import List
+from typing import Iterator, List
 
 import pytest
 
@@ -138,13 +138,28 @@ class TestGarbageCollection:
 
 
 
-def remote_daemon() -> str:
+@pytest.fixture(scope="module")
+def remote_daemon() -> Iterator[str]:
     """The tests' own Docker daemon in its own namespaces (scripts/remote-daemon), its
-    DOCKER_HOST."""
-    script = Path(__file__).resolve().parents[2] / "scripts" / "remote-daemon"
-    return subprocess.run(
-        [str(script), "start", "r1"], check=True, stdout=subprocess.PIPE, universal_newlines=True
+    DOCKER_HOST. Stopped after these tests, with its namespaces, unless it was running
+    before them (then whoever started it stops it: scripts/test does at its end)."""
+    script = str(Path(__file__).resolve().parents[2] / "scripts" / "remote-daemon")
+
+    def namespaces() -> List[str]:
+        listed = subprocess.run(["ip", "netns", "list"], check=True, stdout=subprocess.PIPE,
+                                universal_newlines=True).stdout
+        return [line.split()[0] for line in listed.splitlines() if line.strip()]
+
+    before = namespaces()
+    host = subprocess.run(
+        [script, "start", "r1"], check=True, stdout=subprocess.PIPE, universal_newlines=True
     ).stdout.strip()
+    yield host
+    if not any(n.startswith("dcos-e2e-") for n in before):
+        subprocess.run([script, "stop-all"], check=True)
+    elif "dcos-e2e-r1" not in before:
+        subprocess.run([script, "stop", "r1"], check=True)
+
 
 class TestNodes:
     def test_sizes_and_types(self, artifact: Path, docker_backend: Docker) -> None:
@@ -219,11 +234,11 @@ class TestNodes:
         assert [p for p in tmp_path.iterdir() if p.is_dir()] == [], "workspace removed"
 
 
-    def test_a_daemon_on_another_host(self, artifact: Path) -> None:
+    def test_a_daemon_on_another_host(self, artifact: Path, remote_daemon: str) -> None:
         # A daemon of the tests' own in its own namespaces: it sees none of this
         # machine's /tmp, so the library sends it keys and genconf through the API and
         # reaches the nodes with docker exec.
-        host = remote_daemon()
+        host = remote_daemon
         with Cluster(
             cluster_backend=Docker(docker_hosts=[host]),
             build_artifact=artifact,
@@ -243,8 +258,10 @@ class TestNodes:
         with pytest.raises(TypeError):
             Docker(docker_hosts=host)
 
-    def test_ssh_to_a_daemon_on_another_host_goes_through_a_jump_host(self, artifact: Path) -> None:
-        host = remote_daemon()
+    def test_ssh_to_a_daemon_on_another_host_goes_through_a_jump_host(
+        self, artifact: Path, remote_daemon: str
+    ) -> None:
+        host = remote_daemon
         # Where this machine reaches that daemon's host: its TCP listener's address.
         tcp = (Path(host[len("unix://") :]).parent / "tcp").read_text().strip()
         address = tcp[len("tcp://") :].rsplit(":", 1)[0]
