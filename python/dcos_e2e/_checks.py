@@ -168,3 +168,16 @@ def given(value: Any) -> bool:
 def value_of(value: Any) -> Any:
     """What a parameter stands for: the value given, or the default's."""
     return value.value if isinstance(value, Default) else value
+
+
+def bind(call: str, names: Tuple[str, ...], args: Tuple[Any, ...], params: Dict[str, Any]) -> None:
+    """Put positional ``args`` into ``params`` under ``names``, in order, as Python
+    binds arguments: too many, or one also given by keyword, is a ``TypeError``."""
+    if len(args) > len(names):
+        raise TypeError(
+            "{} takes at most {} positional arguments ({} given)".format(call, len(names), len(args))
+        )
+    for name, value in zip(names, args):
+        if name in params and given(params[name]):
+            raise TypeError("{} got multiple values for argument '{}'".format(call, name))
+        params[name] = value

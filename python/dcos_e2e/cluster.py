@@ -132,15 +132,7 @@ class Cluster:
         # The final API's positional counts sit where the 2017 API's build_artifact is.
         shifted_counts = bool(args) and _is_count(args[0])
         names = ("masters", "agents", "public_agents") if shifted_counts else tuple(params)
-        if len(args) > len(names):
-            raise TypeError(
-                "Cluster() takes at most {} positional arguments after cluster_backend "
-                "({} given)".format(len(names), len(args))
-            )
-        for name, value in zip(names, args):
-            if _checks.given(params[name]):
-                raise TypeError("Cluster() got multiple values for argument '{}'".format(name))
-            params[name] = value
+        _checks.bind("Cluster()", names, args, params)
         counts = {k: params[k] for k in ("masters", "agents", "public_agents")}
         of_2017 = {k: v for k, v in params.items() if k not in counts}
         self._final_api = not any(_checks.given(v) for v in of_2017.values())
@@ -445,10 +437,17 @@ class Cluster:
                 "run_with_test_environment(tty=, transport=) is not supported yet"
             )
         live = _output_is_logged(output)
+        if node is not None and not isinstance(node, Node):
+            raise _checks.type_error("node", "a dcos_e2e.node.Node", node)
+        return self._in_test_environment(words, extra_env, node, live)
+
+    def _in_test_environment(
+        self, words: List[str], env: Dict[str, Any], node: Optional[Node], live: bool
+    ) -> "CompletedProcess[bytes]":
+        """``words`` on ``node`` (default: the first master) in the integration tests'
+        directory and environment, as the default SSH user."""
         masters, agents, public_agents = (self._ordered(r) for r in range(3))
         on = masters[0] if node is None else node
-        if not isinstance(on, Node):
-            raise _checks.type_error("node", "a dcos_e2e.node.Node", on)
 
         def addresses(nodes: List[Node]) -> List[str]:
             return [str(n.ip_address) for n in nodes]
@@ -458,14 +457,19 @@ class Cluster:
                 addresses(masters), addresses(agents), addresses(public_agents),
                 str(on.ip_address),
             ),
-            **extra_env,
+            **env,
         }
+        args = [
+            # `.`, not `source`: the login shell may be a POSIX one without it.
+            ".",
+            "/opt/mesosphere/environment.export",
+            "&&",
+            "cd",
+            "/opt/mesosphere/active/dcos-integration-test/",
+            "&&",
+        ] + words
         return on.run(
-            args=[".", "/opt/mesosphere/environment.export", "&&",
-                  "cd", "/opt/mesosphere/active/dcos-integration-test/", "&&"] + words,
-            user=self.default_ssh_user,
-            log_output_live=live,
-            env=environment,
+            args=args, user=self.default_ssh_user, log_output_live=live, env=environment
         )
 
     def run_integration_tests(
@@ -498,36 +502,7 @@ class Cluster:
         words = _checks.args("pytest_command", pytest_command)
         extra_env = _checks.mapping("env", env)
         self.wait_for_dcos()
-
-        masters, agents, public_agents = (self._ordered(r) for r in range(3))
-
-        def addresses(nodes: List[Node]) -> List[str]:
-            return [str(node.ip_address) for node in nodes]
-
-        environment = {
-            **_core.test_environment(
-                addresses(masters),
-                addresses(agents),
-                addresses(public_agents),
-                str(masters[0].ip_address),
-            ),
-            **extra_env,
-        }
-        args = [
-            # `.`, not `source`: the login shell may be a POSIX one without it.
-            ".",
-            "/opt/mesosphere/environment.export",
-            "&&",
-            "cd",
-            "/opt/mesosphere/active/dcos-integration-test/",
-            "&&",
-        ] + words
-        return masters[0].run(
-            args=args,
-            user=self.default_ssh_user,
-            log_output_live=self._log_output_live,
-            env=environment,
-        )
+        return self._in_test_environment(words, extra_env, None, self._log_output_live)
 
     def _ordered(self, role: int) -> List[Node]:
         """The nodes of a role in the cluster's order (the sets have none)."""

@@ -116,17 +116,11 @@ class Node:
                        "ssh_key_path", "default_transport")
         final = len(args) > 2 or any(k in kwargs for k in final_names[:3] + final_names[4:])
         names = final_names if final else ("ip_address", "ssh_key_path")
-        if len(args) > len(names):
-            raise TypeError(
-                "Node() takes at most {} arguments ({} given)".format(len(names), len(args))
-            )
-        given = dict(zip(names, args))
-        for key, value in kwargs.items():
+        for key in kwargs:
             if key not in names:
                 raise TypeError("Node() got an unexpected keyword argument '{}'".format(key))
-            if key in given:
-                raise TypeError("Node() got multiple values for argument '{}'".format(key))
-            given[key] = value
+        given = dict(kwargs)
+        _checks.bind("Node()", names, args, given)
         missing = [n for n in names[:4 if final else 2] if n not in given]
         if missing:
             raise TypeError("Node() missing required argument: '{}'".format(missing[0]))
@@ -348,13 +342,7 @@ class Node:
                  else ("log_output_live", "env"))
         params = {"log_output_live": log_output_live, "env": env, "output": output,
                   "shell": shell, "tty": tty, "transport": transport, "sudo": sudo}
-        if len(rest) > len(names):
-            raise TypeError("run() takes at most {} arguments ({} given)".format(
-                len(names) + 2, len(rest) + 2))
-        for name, value in zip(names, rest):
-            if _checks.given(params[name]):
-                raise TypeError("run() got multiple values for argument '{}'".format(name))
-            params[name] = value
+        _checks.bind("run() after args and user", names, rest, params)
         final = self._final_call(
             {k: params[k] for k in ("output", "shell", "tty", "transport", "sudo")},
             {"log_output_live": params["log_output_live"]},
