@@ -90,15 +90,6 @@ fn by_hand(cluster: &Cluster, installer: &Path, at_once: bool) -> Result<f64> {
             .spawn()
     };
     let nodes: Vec<&dcos_e2e::Node> = cluster.nodes().collect();
-    for node in &nodes {
-        docker(&[
-            "exec",
-            node.container_name().unwrap_or_default(),
-            "mkdir",
-            "-p",
-            "/var/lib/dcos-e2e/genconf",
-        ])?;
-    }
     let steps: [&Step; 2] = [&copy, &install];
     for step in steps {
         let mut waiting = Vec::new();
