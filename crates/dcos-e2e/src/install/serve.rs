@@ -153,9 +153,13 @@ pub(crate) async fn sync(node: &Node, local: &LocalServe, remote_dir: &str) -> R
         );
         node.run(Command::shell(script).sudo(true)).await?;
     }
-    if !plan.send.is_empty() {
+    let options = CopyOptions::new().sudo(true);
+    if plan.send.len() == local.listing.len() {
+        // Nothing there to keep (a first install): the tree as it is.
+        node.send_file_with(&local.dir, remote_dir, &options)
+            .await?;
+    } else if !plan.send.is_empty() {
         let staging = stage(local, &plan.send).await?;
-        let options = CopyOptions::new().sudo(true);
         node.send_file_with(staging.path(), remote_dir, &options)
             .await?;
     }
