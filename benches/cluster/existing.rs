@@ -14,7 +14,7 @@ use crate::report::{Target, median};
 use crate::state::Bench;
 use crate::util::{docker, secs};
 
-const SERVE: &str = "/var/lib/dcos-e2e/genconf/serve";
+const SERVE: &str = "/var/lib/dcos-e2e/host-genconf/serve";
 const PACKAGES: usize = 50;
 
 /// A stand-in installer whose genconf puts the tree at `source` into `genconf/serve`

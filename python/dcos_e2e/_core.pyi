@@ -35,6 +35,16 @@ class ClusterHandle:
         extra_config_json: Optional[str],
         files: List[Tuple[str, str]],
         sha256: Optional[str] = None,
+        log_output_live: Optional[bool] = None,
+    ) -> None: ...
+    def install_nodes(
+        self,
+        artifact: str,
+        extra_config_json: Optional[str],
+        files: List[Tuple[str, str]],
+        nodes: List[Tuple["NodeHandle", str]],
+        sha256: Optional[str] = None,
+        log_output_live: Optional[bool] = None,
     ) -> None: ...
     def upgrade(
         self,
@@ -74,6 +84,7 @@ class NodeHandle:
         log_output_live: bool,
         cmd: Any,
         sudo: bool = False,
+        tty: Optional[Tuple[int, int, str]] = None,
     ) -> Tuple[bytes, bytes]: ...
     def popen(
         self,
@@ -82,11 +93,13 @@ class NodeHandle:
         env: List[Tuple[str, str]],
         cmd: Any,
         stdin: bool = False,
+        sudo: bool = False,
     ) -> ProcessHandle: ...
     def send_file(
         self, local: str, remote: str, user: Optional[str] = None, sudo: bool = False
     ) -> None: ...
     def download_file(self, remote: str, local: str) -> None: ...
+    def via(self, transport: str) -> "NodeHandle": ...
 
 class ProcessHandle:
     @property
@@ -152,3 +165,14 @@ def keep_requested() -> bool: ...
 def test_environment(
     masters: List[str], agents: List[str], public_agents: List[str], on: str
 ) -> Dict[str, str]: ...
+
+def docker_node_at(ip_address: str) -> Optional[NodeHandle]: ...
+
+class LoopbackHandle:
+    @property
+    def path(self) -> str: ...
+    @property
+    def container(self) -> str: ...
+    def destroy(self) -> None: ...
+
+def create_loopback(size_mib: int, labels: Dict[str, str]) -> LoopbackHandle: ...

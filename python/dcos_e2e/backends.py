@@ -7,6 +7,7 @@ and removes it afterwards; ``ExistingCluster`` wraps nodes that already exist.
 
 import abc
 import enum
+import json
 import os
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Type, Union
@@ -98,6 +99,28 @@ class ClusterBackend(abc.ABC):
     @abc.abstractmethod
     def default_ssh_user(self) -> str:
         """The user commands run as by default."""
+
+    @property
+    def ip_detect_path(self) -> Path:
+        """
+        An ``ip-detect`` script for this backend's nodes (the final API's), to pass
+        as ``install_dcos_from_path(..., ip_detect_path=...)``.
+
+        Raises:
+            NotImplementedError: The backend has none (``ExistingCluster``: its hosts
+                are not ours to know).
+        """
+        raise NotImplementedError(
+            "{} has no ip-detect script of its own".format(type(self).__name__)
+        )
+
+    @property
+    def base_config(self) -> Dict[str, Any]:
+        """
+        The configuration every install on this backend starts from, without the node
+        lists (the final API's); ``Cluster.base_config`` has those too.
+        """
+        return {}
 
 
 class _LibraryCluster(ClusterManager):
@@ -253,7 +276,7 @@ class Docker(ClusterBackend):
         custom_agent_mounts: _MountsArg = None,
         custom_public_agent_mounts: _MountsArg = None,
         node_image: Optional[str] = None,
-        network: Optional[str] = None,
+        network: Any = None,
         privileged: Optional[bool] = None,
         cluster_id: Optional[str] = None,
         transport: Union[Transport, str, None] = None,
@@ -285,8 +308,8 @@ class Docker(ClusterBackend):
             custom_public_agent_mounts: The same for public agent nodes.
             node_image: The Docker image of the nodes (it must run systemd and sshd);
                 ours, built on this machine when missing, if ``None``.
-            network: An existing Docker network for the nodes; a new one per cluster if
-                ``None``.
+            network: An existing Docker network for the nodes, by name or as a
+                docker-py ``Network``; a new one per cluster if ``None``.
             privileged: Run nodes ``--privileged``: ``None`` where the daemon allows
                 it, ``True`` always, ``False`` never.
             cluster_id: The cluster's id (the prefix of its container names); a random
@@ -336,7 +359,7 @@ class Docker(ClusterBackend):
             _checked_mounts("custom_public_agent_mounts", custom_public_agent_mounts),
         )
         self.node_image = _checks.optional_str("node_image", node_image)
-        self.network = _checks.optional_str("network", network)
+        self.network = _network(network)
         if privileged is not None:
             _checks.boolean("privileged", privileged)
         self.privileged = privileged
@@ -366,11 +389,12 @@ class Docker(ClusterBackend):
         self.published_address = _checks.optional_str("published_address", published_address)
         self.connect_timeout = _checks.seconds("connect_timeout", connect_timeout)
         self.ready_timeout = _checks.seconds("ready_timeout", ready_timeout)
-        self.container_name_prefix = _checks.optional_str(
-            "container_name_prefix", container_name_prefix
-        )
-        if self.container_name_prefix is not None and self.cluster_id is not None:
+        prefix = _checks.optional_str("container_name_prefix", container_name_prefix)
+        if prefix is not None and self.cluster_id is not None:
             raise ValueError("give container_name_prefix or cluster_id, not both")
+        #: Given, it makes each cluster's id; the default is what our ids start with.
+        self._prefix_given = prefix is not None
+        self.container_name_prefix = prefix if prefix is not None else "dcos-e2e"
         every = _checked_mounts("custom_container_mounts", custom_container_mounts)
         self._mounts = tuple(every + mounts for mounts in self._mounts)
         #: (role or None for every node, key, value)
@@ -398,6 +422,8 @@ class Docker(ClusterBackend):
         drivers = (DockerStorageDriver.OVERLAY_2, DockerStorageDriver.FUSE_OVERLAYFS,
                    DockerStorageDriver.VFS, DockerStorageDriver.AUTO)
         self.storage_driver = _one_of("storage_driver", storage_driver, DockerStorageDriver, drivers)
+        #: The final API's name for it; ``AUTO`` unless given.
+        self.docker_storage_driver = self.storage_driver or DockerStorageDriver.AUTO
         if self.storage_driver is not None and self.docker_version is None:
             raise ValueError("storage_driver is the nodes' engine's: give docker_version too")
         if _checks.boolean("mount_sys_fs_cgroup", mount_sys_fs_cgroup) is not True:
@@ -418,6 +444,29 @@ class Docker(ClusterBackend):
     def default_ssh_user(self) -> str:
         """``root``: commands on Docker nodes run as root by default."""
         return "root"
+
+    @property
+    def ip_detect_path(self) -> Path:
+        """An ``ip-detect`` that prints a node's address on its first network (the one
+        an install uses unless given another); installs without it detect the address
+        the nodes reach the first master from."""
+        return Path(__file__).parent / "resources" / "ip-detect"
+
+    @property
+    def base_config(self) -> Dict[str, Any]:
+        """The harness's configuration without the node lists."""
+        config = json.loads(_core.base_config([], [], [], self.default_ssh_user))
+        return {k: v for k, v in config.items() if not k.endswith("_list")}
+
+
+def _network(given: Any) -> Optional[str]:
+    """A network's name: as given, or a docker-py ``Network``'s (the final API's)."""
+    if given is None or isinstance(given, str):
+        return given
+    name = getattr(given, "name", None)
+    if isinstance(name, str) and hasattr(given, "attrs"):
+        return name
+    raise _checks.type_error("network", "a network name (str) or a docker-py Network", given)
 
 
 def _one_of(name: str, given: Any, kind: Type[enum.Enum], ours: Tuple[Any, ...]) -> Any:
@@ -518,7 +567,7 @@ class DockerCluster(_LibraryCluster):
             network=backend.network,
             privileged=backend.privileged,
             cluster_id=backend.cluster_id
-            if backend.container_name_prefix is None
+            if not backend._prefix_given
             else "{}-{}".format(backend.container_name_prefix, os.urandom(4).hex()),
             # The final API's clusters are reached by docker exec unless told (its
             # default); the 2017 API's by SSH.
@@ -576,18 +625,29 @@ class ExistingCluster(ClusterBackend):
         masters: Iterable[Node],
         agents: Iterable[Node],
         public_agents: Iterable[Node],
-        default_ssh_user: str,
+        default_ssh_user: Optional[str] = None,
     ) -> None:
         """
         Args:
             masters: The master nodes.
             agents: The agent nodes.
             public_agents: The public agent nodes.
-            default_ssh_user: The user commands run as by default.
+            default_ssh_user: The user commands run as by default (the 2017 API's).
+                ``None`` (the final API's ``ExistingCluster(masters, agents,
+                public_agents)``): each node's own ``default_user``, which must then
+                be the same on every node.
         """
         self.masters = _nodes("masters", masters)
         self.agents = _nodes("agents", agents)
         self.public_agents = _nodes("public_agents", public_agents)
+        if default_ssh_user is None:
+            users = {n.default_user for n in self.masters | self.agents | self.public_agents}
+            if len(users) > 1:
+                raise ValueError(
+                    "the nodes have different default users ({}): give default_ssh_user"
+                    .format(", ".join(sorted(users)))
+                )
+            default_ssh_user = users.pop() if users else "root"
         self._default_ssh_user = _checks.text("default_ssh_user", default_ssh_user)
 
     @property

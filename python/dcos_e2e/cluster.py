@@ -590,22 +590,31 @@ class Cluster:
         output: Any = None,
         files_to_copy_to_genconf_dir: Iterable[Tuple[Path, Path]] = (),
         sha256: Optional[str] = None,
+        _nodes: Optional[List[Tuple[Node, str]]] = None,
     ) -> None:
         """
         Install DC/OS from ``dcos_installer`` on nodes that have none (the final API's
         name; the installer contract's install). ``dcos_config`` is merged over the base
         configuration (its top-level keys win, so the final API's full configuration
         from ``base_config`` works as it is); ``ip_detect_path``, when given, replaces
-        the harness's ``ip-detect``. ``output`` is accepted for the final API: output is
-        logged as ``log_output_live`` says.
+        the harness's ``ip-detect`` (a file for ``/genconf/ip-detect`` in
+        ``files_to_copy_to_genconf_dir`` replaces both). ``output=Output.LOG_AND_CAPTURE``
+        logs the installer's output as it comes (stderr lines as WARNING records of
+        ``dcos_e2e.installer``), ``Output.CAPTURE`` does not; without ``output``, as the
+        cluster's ``log_output_live`` says.
 
         Raises:
             subprocess.CalledProcessError: A step of the install failed.
         """
         extra, files = _genconf(dcos_config, ip_detect_path, files_to_copy_to_genconf_dir)
-        self._library()._handle.install(
-            _artifact(dcos_installer), extra, files, sha256
-        )
+        handle = self._library()._handle
+        live = _live(output)
+        if _nodes is None:
+            handle.install(_artifact(dcos_installer), extra, files, sha256, live)
+        else:
+            # Node.install_dcos_from_path: those nodes, as the roles given.
+            chosen = [(node._node(), role) for node, role in _nodes]
+            handle.install_nodes(_artifact(dcos_installer), extra, files, chosen, sha256, live)
 
     def install_dcos_from_url(
         self,
@@ -713,13 +722,21 @@ def _genconf(
     """The final API's genconf arguments as the library's: the config as JSON (merged
     over the base), the files (``ip_detect_path`` as ``/genconf/ip-detect``)."""
     extra = _checks.config_json("dcos_config", _checks.mapping("dcos_config", dcos_config))
-    pairs = [
+    # `ip_detect_path` first: a file given for /genconf/ip-detect replaces it (the
+    # final API's order).
+    pairs = [] if ip_detect_path is None else [
+        (str(_checks.path("ip_detect_path", ip_detect_path)), "/genconf/ip-detect")
+    ]
+    pairs += [
         (str(_checks.path("files_to_copy_to_genconf_dir", source)), str(destination))
         for source, destination in files
     ]
-    if ip_detect_path is not None:
-        pairs.append((str(_checks.path("ip_detect_path", ip_detect_path)), "/genconf/ip-detect"))
     return extra, pairs
+
+
+def _live(output: Any) -> Optional[bool]:
+    """An install's own live logging (the final API's ``output``), if it has one."""
+    return None if output is None else _output_is_logged(output)
 
 
 def _artifact(value: Any) -> str:

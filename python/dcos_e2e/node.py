@@ -4,9 +4,13 @@ Nodes of a cluster, and the processes started on them.
 
 import enum
 import ipaddress
+import logging
+import os
 import shlex
+import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from subprocess import CompletedProcess
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
@@ -14,6 +18,9 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 from . import _checks, _core, faults
 
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+
+#: Where command lines and output lines are logged (as the library's own records).
+_LOGGER = logging.getLogger("dcos_e2e.node")
 
 
 class Transport(enum.Enum):
@@ -51,6 +58,10 @@ class Role(enum.Enum):
     MASTER = "master"
     AGENT = "slave"
     PUBLIC_AGENT = "slave_public"
+
+
+#: Our role names (the library's) of the final API's roles.
+_ROLE_NAMES = {Role.MASTER: "master", Role.AGENT: "agent", Role.PUBLIC_AGENT: "public-agent"}
 
 
 class DCOSVariant(enum.Enum):
@@ -128,16 +139,14 @@ class Node:
             self.ip_address = _address("public_ip_address", given["public_ip_address"])
             self._private = _address("private_ip_address", given["private_ip_address"])
             self._user = _checks.text("default_user", given["default_user"])
-            transport = given.get("default_transport", Transport.SSH)
-            if transport is not Transport.SSH:
-                raise NotImplementedError(
-                    "a Node made directly is reached over SSH; Transport.DOCKER_EXEC is "
-                    "for the nodes of a Docker cluster (Docker(transport=...))"
-                )
+            transport = _transport_of("default_transport",
+                                      given.get("default_transport", Transport.SSH))
         else:
             self.ip_address = _address("ip_address", given["ip_address"])
             self._private = self.ip_address
             self._user = "root"
+            transport = Transport.SSH
+        self._default_transport = transport
         self._final_api = final
         self._ssh_key_path = _checks.path("ssh_key_path", given["ssh_key_path"])
         self._handle: Optional[_core.NodeHandle] = None
@@ -155,6 +164,7 @@ class Node:
         node._final_api = False
         node._ssh_key_path = Path(handle.ssh_key_path)
         node._handle = handle
+        node._default_transport = Transport(handle.transport)
         node._cluster = None
         return node
 
@@ -177,7 +187,7 @@ class Node:
     @property
     def default_transport(self) -> Transport:
         """How commands reach the node."""
-        return Transport(self._node().transport) if self._handle is not None else Transport.SSH
+        return self._default_transport
 
     def __eq__(self, other: Any) -> bool:
         """Nodes are equal when their addresses are (the final API's)."""
@@ -197,14 +207,75 @@ class Node:
         ``/opt/mesosphere/etc/dcos-version.json``.
 
         Args:
-            transport: Accepted for the final API; the node's own transport is used.
+            transport: How to reach the node for this call; its own if ``None``.
 
         Raises:
             dcos_e2e.exceptions.DCOSNotInstalledError: DC/OS is not installed here.
         """
-        version, commit, variant = self._node().dcos_build_info()
+        version, commit, variant = self._node(transport).dcos_build_info()
         kind = DCOSVariant.ENTERPRISE if variant == "enterprise" else DCOSVariant.OSS
         return DCOSBuildInfo(version=version, commit=commit, variant=kind)
+
+    def install_dcos_from_path(
+        self,
+        dcos_installer: Path,
+        dcos_config: Optional[Dict[str, Any]] = None,
+        ip_detect_path: Optional[Path] = None,
+        role: Any = None,
+        files_to_copy_to_genconf_dir: Any = (),
+        user: Optional[str] = None,
+        output: Any = None,
+        transport: Any = None,
+    ) -> None:
+        """
+        Install DC/OS on this node only, as ``role`` (the final API's): genconf runs
+        on this host with ``dcos_config`` (merged over the base configuration, as
+        ``Cluster.install_dcos_from_path`` does) and ``ip_detect_path``; then this node
+        runs the installer for ``role``. ``user``, ``output`` and ``transport`` are
+        accepted for the final API (the install runs as root).
+
+        Raises:
+            TypeError: ``role`` is not a ``dcos_e2e.node.Role``.
+            subprocess.CalledProcessError: The install failed.
+        """
+        if not isinstance(role, Role):
+            raise _checks.type_error("role", "a dcos_e2e.node.Role", role)
+        self._owner().install_dcos_from_path(
+            dcos_installer,
+            dcos_config=dcos_config,
+            ip_detect_path=ip_detect_path,
+            output=output,
+            files_to_copy_to_genconf_dir=files_to_copy_to_genconf_dir,
+            _nodes=[(self, _ROLE_NAMES[role])],
+        )
+
+    def install_dcos_from_url(
+        self,
+        dcos_installer: str,
+        dcos_config: Optional[Dict[str, Any]] = None,
+        ip_detect_path: Optional[Path] = None,
+        role: Any = None,
+        files_to_copy_to_genconf_dir: Any = (),
+        user: Optional[str] = None,
+        output: Any = None,
+        transport: Any = None,
+    ) -> None:
+        """``install_dcos_from_path`` with an ``http(s)://`` or ``file://`` URL
+        (downloaded once into the cache)."""
+        self.install_dcos_from_path(
+            _checks.url("dcos_installer", dcos_installer),  # type: ignore[arg-type]
+            dcos_config, ip_detect_path, role, files_to_copy_to_genconf_dir, user,
+            output, transport,
+        )
+
+    def _owner(self) -> Any:
+        """The live ``Cluster`` this node belongs to."""
+        cluster = self._cluster() if self._cluster is not None else None
+        if cluster is None:
+            raise NotImplementedError(
+                "installing needs a node of a live cluster of this package's backends"
+            )
+        return cluster
 
     def upgrade_dcos_from_path(
         self,
@@ -222,12 +293,7 @@ class Node:
         installer contract's upgrade path; see ``Cluster.upgrade_dcos_from_path``. The
         node keeps its own role (``role`` is accepted for the final API).
         """
-        cluster = self._cluster() if self._cluster is not None else None
-        if cluster is None:
-            raise NotImplementedError(
-                "upgrading needs a node of a live cluster of this package's backends"
-            )
-        cluster.upgrade_dcos_from_path(
+        self._owner().upgrade_dcos_from_path(
             dcos_installer,
             dcos_config=dcos_config,
             ip_detect_path=ip_detect_path,
@@ -236,12 +302,27 @@ class Node:
             _nodes=[self],
         )
 
-    def _node(self) -> _core.NodeHandle:
+    def _node(self, transport: Any = None) -> _core.NodeHandle:
+        """The library's node, reached by ``transport`` (the default one if ``None``)."""
         if self._handle is None:
-            self._handle = _core.standalone_node(
-                str(self.ip_address), str(self._ssh_key_path), self._user
-            )
-        return self._handle
+            if self._default_transport is Transport.DOCKER_EXEC:
+                # The final API's docker exec node made by hand: the container of ours
+                # with that address.
+                self._handle = _core.docker_node_at(str(self.ip_address))
+                if self._handle is None:
+                    raise ValueError(
+                        "no node container of a dcos-e2e cluster on this host's Docker "
+                        "daemon has the address {} (Transport.DOCKER_EXEC)".format(
+                            self.ip_address)
+                    )
+            else:
+                self._handle = _core.standalone_node(
+                    str(self.ip_address), str(self._ssh_key_path), self._user
+                )
+        transport = _transport_of("transport", transport)
+        if transport is None or transport.value == self._handle.transport:
+            return self._handle
+        return self._handle.via(transport.value)
 
     @property
     def ssh_key_path(self) -> Path:
@@ -281,12 +362,6 @@ class Node:
             )
         return bool(final) or (not old and self._final_api)
 
-    def _transport(self, transport: Any) -> None:
-        if transport is not None and transport is not self.default_transport:
-            raise NotImplementedError(
-                "transport={} on a node reached by {}: one transport per node here "
-                "(Docker(transport=...))".format(transport, self.default_transport)
-            )
 
     def run(
         self,
@@ -323,11 +398,13 @@ class Node:
             env: Environment variables to set for the command.
             output: ``Output.CAPTURE``, ``Output.LOG_AND_CAPTURE`` (as
                 ``log_output_live``) or ``Output.NO_CAPTURE`` (passed on to this
-                process's standard output and error when the command ends; the result
-                then has none).
+                process's standard output and error as it comes; the result, and a
+                ``CalledProcessError``, then have none).
             shell: Whether the words are read by the node's shell.
-            tty: Not yet (a terminal is ``minidcos ... run``'s and the Rust core's).
-            transport: The node's own transport only.
+            tty: Run on a terminal of this process's terminal's size (80x24 without
+                one): the command's stdout and stderr both arrive as ``stdout``.
+            transport: How to reach the node for this call: its own if ``None``; a
+                Docker node has both, an existing host SSH only.
             sudo: Run through ``sudo`` (as ``user``).
 
         Returns:
@@ -348,9 +425,8 @@ class Node:
             {"log_output_live": params["log_output_live"]},
         )
         shell = _checks.boolean("shell", _checks.value_of(params["shell"]))
-        if _checks.boolean("tty", _checks.value_of(params["tty"])):
-            raise NotImplementedError("run(tty=True) is not supported yet")
-        self._transport(_checks.value_of(params["transport"]))
+        tty = _checks.boolean("tty", _checks.value_of(params["tty"]))
+        via = _checks.value_of(params["transport"])
         sudo = _checks.boolean("sudo", _checks.value_of(params["sudo"]))
         out = _checks.value_of(params["output"])
         if out is not None and not isinstance(out, Output):
@@ -360,16 +436,49 @@ class Node:
         words, script, user, pairs = self._command(
             args, user, _checks.value_of(params["env"]), quoted=final and not shell
         )
-        if live:
+        if out is Output.NO_CAPTURE and not tty:
+            sinks = (_PassThrough(sys.stdout), _PassThrough(sys.stderr))
+            return self._run_streamed(words, script, user, pairs, sudo, via, sinks)
+        if out is Output.LOG_AND_CAPTURE and not tty:
+            _LOGGER.debug(
+                "Running command `%s` on a node `%s`",
+                ("/bin/sh -c " if shell else "") + " ".join(words), self,
+            )
+            sinks = (_LogLines(self, "stdout", logging.DEBUG),
+                     _LogLines(self, "stderr", logging.WARNING))
+            return self._run_streamed(words, script, user, pairs, sudo, via, sinks)
+        if live and not tty:
             # One stream, in order, for the live log (as the original merged them).
             script = "exec 2>&1; " + script
-        stdout, stderr = self._node().run(script, user, pairs, live, words, sudo)
+        stdout, stderr = self._node(via).run(
+            script, user, pairs, live, words, sudo, _terminal() if tty else None
+        )
         if out is Output.NO_CAPTURE:
-            sys.stdout.buffer.write(stdout)
-            sys.stdout.flush()
-            sys.stderr.buffer.write(stderr)
-            sys.stderr.flush()
+            _write_through(sys.stdout, stdout)
             return CompletedProcess(args=words, returncode=0, stdout=None, stderr=None)
+        return CompletedProcess(args=words, returncode=0, stdout=stdout, stderr=stderr)
+
+    def _run_streamed(
+        self, words: List[str], script: str, user: Optional[str],
+        pairs: List[Tuple[str, str]], sudo: bool, via: Any, sinks: Tuple[Any, Any],
+    ) -> "CompletedProcess[bytes]":
+        """Run the command with its stdout and stderr going to ``sinks`` as they come
+        (the final API's ``Output.NO_CAPTURE`` and ``LOG_AND_CAPTURE``); the result
+        has what the sinks kept."""
+        handle = self._node(via).popen(script, user, pairs, words, False, sudo)
+        process = Process(words, handle)
+        copies = [
+            threading.Thread(target=_feed, args=(stream, sink), daemon=True)
+            for stream, sink in zip((process.stdout, process.stderr), sinks)
+        ]
+        for copy in copies:
+            copy.start()
+        status = process.wait()
+        for copy in copies:
+            copy.join()
+        stdout, stderr = (sink.kept() for sink in sinks)
+        if status != 0:
+            raise subprocess.CalledProcessError(status, words, output=stdout, stderr=stderr)
         return CompletedProcess(args=words, returncode=0, stdout=stdout, stderr=stderr)
 
     def popen(
@@ -390,7 +499,8 @@ class Node:
             user: The user to run as; the node's default user if ``None``.
             env: Environment variables to set for the command.
             shell: Whether the words are read by the node's shell (the final API's).
-            transport: The node's own transport only.
+            transport: How to reach the node for this call: its own if ``None``; a
+                Docker node has both, an existing host SSH only.
             stdin: Give the process a standard input (``Process.stdin``, and
                 ``communicate(input=...)``); without it the command reads end of file.
 
@@ -399,11 +509,10 @@ class Node:
             ``kill()``, and its ``stdout`` and ``stderr`` streams.
         """
         final = self._final_call({"shell": shell}, {})
-        self._transport(transport)
         shell = _checks.boolean("shell", _checks.value_of(shell))
         words, script, user, pairs = self._command(args, user, env, quoted=final and not shell)
         piped = _checks.boolean("stdin", stdin)
-        handle = self._node().popen(script, user, pairs, words, piped)
+        handle = self._node(transport).popen(script, user, pairs, words, piped)
         return Process(words, handle, piped)
 
     def send_file(
@@ -416,21 +525,48 @@ class Node:
     ) -> None:
         """
         Copy a file (or a directory) to this node, creating missing parent
-        directories.
+        directories. As ``scp -r`` does, an existing directory at ``remote_path``
+        receives it under its own name.
 
         Args:
             local_path: The file on this host.
             remote_path: Where to put it on the node (an absolute path).
             user: Who writes it (the final API's); the node's default user if ``None``.
-            transport: The node's own transport only (the final API's).
-            sudo: Write it through ``sudo`` (the final API's), for places only root may.
+            transport: How to reach the node for this call (the final API's): its
+                own if ``None``; a Docker node has both.
+            sudo: Write it through ``sudo`` (the final API's), for places only root may;
+                what is written is then ``user``'s.
+
+        Raises:
+            CopyFailedError: The node refused the copy (permission denied, a file in
+                the way) or could not be reached: both a ``HarnessError`` and a
+                ``subprocess.CalledProcessError`` (the final API's).
         """
         local = _checks.path("local_path", local_path)
         remote = _checks.path("remote_path", remote_path)
-        self._transport(transport)
+        node = self._node(transport)
         user = _checks.optional_str("user", user)
         sudo = _checks.boolean("sudo", sudo)
-        self._node().send_file(str(local), str(remote), user, sudo)
+        words = ["send_file", str(local), str(remote)]
+        # A file onto a directory fails at once, so it is asked about only then; a
+        # directory would be merged into one, so that is asked first.
+        if local.is_dir() and _is_directory(node, remote):
+            remote = remote / local.name
+        try:
+            try:
+                node.send_file(str(local), str(remote), user, sudo)
+            except _core.HarnessError:
+                if local.is_dir() or not _is_directory(node, remote):
+                    raise
+                remote = remote / local.name
+                node.send_file(str(local), str(remote), user, sudo)
+            owner = user or node.default_user
+            if sudo and owner != "root":
+                # Written as root; the user's, as the final API left it.
+                node.run("chown -R -- " + shlex.quote(owner + ":") + " "
+                         + shlex.quote(str(remote)), owner, [], False, words, True)
+        except (_core.HarnessError, subprocess.CalledProcessError) as error:
+            raise CopyFailedError(str(error), words) from error
 
     def stop(self) -> None:
         """
@@ -505,13 +641,37 @@ class Node:
 
         Args:
             remote_path: The file on the node (an absolute path).
-            local_path: Where to put it on this host.
-            transport: The node's own transport only (the final API's).
+            local_path: Where to put it on this host: a new file, or a directory to
+                put it in under its own name.
+
+        Raises:
+            ValueError: ``local_path`` exists (and is not a directory), or the node has
+                no ``remote_path`` (the final API's messages).
+            transport: How to reach the node for this call (the final API's): its
+                own if ``None``; a Docker node has both.
         """
-        self._transport(transport)
         remote = _checks.path("remote_path", remote_path)
         local = _checks.path("local_path", local_path)
-        self._node().download_file(str(remote), str(local))
+        node = self._node(transport)
+        if local.is_dir():
+            local = local / remote.name
+        if local.exists():
+            raise ValueError(
+                'Failed to download a file to "{}". '
+                "A file already exists in that location.".format(local)
+            )
+        try:
+            node.download_file(str(remote), str(local))
+        except _core.HarnessError:
+            try:
+                node.run("test -e " + shlex.quote(str(remote)), None, [], False, [])
+            except subprocess.CalledProcessError as missing:
+                if missing.returncode == 1:
+                    raise ValueError(
+                        'Failed to download file from remote location "{}". '
+                        "File does not exist.".format(remote)
+                    ) from None
+            raise
 
 
 class Process:
@@ -644,6 +804,115 @@ class ProcessInput:
 
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
+
+
+class CopyFailedError(_core.HarnessError, subprocess.CalledProcessError):
+    """
+    A copy to a node failed: a ``HarnessError`` (ours) and a
+    ``subprocess.CalledProcessError`` with status 1 (the final API's), its ``stderr``
+    the reason.
+    """
+
+    def __init__(self, message: str, words: List[str]) -> None:
+        _core.HarnessError.__init__(self, message)
+        subprocess.CalledProcessError.__init__(
+            self, 1, words, output=b"", stderr=message.encode()
+        )
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _is_directory(node: _core.NodeHandle, remote: Path) -> bool:
+    """Whether the node has a directory at ``remote`` (as its default user sees)."""
+    try:
+        node.run("test -d " + shlex.quote(str(remote)), None, [], False, [])
+    except subprocess.CalledProcessError:
+        return False
+    return True
+
+
+def _transport_of(name: str, value: Any) -> Optional[Transport]:
+    if value is None or isinstance(value, Transport):
+        return value
+    raise _checks.type_error(name, "a dcos_e2e.node.Transport or None", value)
+
+
+def _terminal() -> Tuple[int, int, str]:
+    """The size and type of this process's terminal for a command's own, or 80x24
+    ``xterm`` when there is none."""
+    size = shutil.get_terminal_size((80, 24))
+    term = os.environ.get("TERM", "")
+    if not term or term == "dumb" or not all(c.isalnum() or c in "-.+_" for c in term):
+        term = "xterm"
+    return max(1, size.columns), max(1, size.lines), term
+
+
+def _write_through(sink: Any, data: bytes) -> None:
+    """``data`` onto a text stream's binary buffer (``sys.stdout``), or as text where
+    it has none (a test's capture)."""
+    buffer = getattr(sink, "buffer", None)
+    if buffer is not None:
+        buffer.write(data)
+    else:
+        sink.write(data.decode(errors="replace"))
+    sink.flush()
+
+
+def _feed(stream: "ProcessOutput", sink: Any) -> None:
+    """Each chunk of a process's output to ``sink`` as it arrives, then its end."""
+    while True:
+        chunk = stream.read1()
+        if not chunk:
+            sink.end()
+            return
+        sink.take(chunk)
+
+
+class _PassThrough:
+    """Output passed on to one of this process's streams, not kept."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def take(self, chunk: bytes) -> None:
+        _write_through(self._stream, chunk)
+
+    def end(self) -> None:
+        pass
+
+    def kept(self) -> None:
+        return None
+
+
+class _LogLines:
+    """Output kept, and each line logged as it completes."""
+
+    def __init__(self, node: "Node", stream: str, level: int) -> None:
+        self._node = str(node)
+        self._stream = stream
+        self._level = level
+        self._all = bytearray()
+        self._line = b""
+
+    def take(self, chunk: bytes) -> None:
+        self._all += chunk
+        *lines, self._line = (self._line + chunk).split(b"\n")
+        for line in lines:
+            self._log(line)
+
+    def end(self) -> None:
+        if self._line:
+            self._log(self._line)
+            self._line = b""
+
+    def _log(self, line: bytes) -> None:
+        _LOGGER.log(self._level, "%s", line.decode(errors="backslashreplace"),
+                    extra={"node": self._node, "stream": self._stream})
+
+    def kept(self) -> bytes:
+        return bytes(self._all)
 
 
 def _timeout(timeout: Optional[float]) -> Optional[float]:

@@ -123,7 +123,9 @@ impl ClusterHandle {
 
     /// Install from `artifact` (a path or an http(s)://, file:// URL) on nodes that
     /// have none.
-    #[pyo3(signature = (artifact, extra_config_json, files, sha256=None))]
+    /// `log_output_live`: this install's own (the final API's `output`), else the
+    /// cluster's.
+    #[pyo3(signature = (artifact, extra_config_json, files, sha256=None, log_output_live=None))]
     fn install(
         &self,
         py: Python<'_>,
@@ -131,11 +133,55 @@ impl ClusterHandle {
         extra_config_json: Option<String>,
         files: Vec<(PathBuf, PathBuf)>,
         sha256: Option<String>,
+        log_output_live: Option<bool>,
     ) -> PyResult<()> {
-        let options = install_options(py, artifact, extra_config_json, files, sha256)?;
+        let options = install_options(
+            py,
+            artifact,
+            extra_config_json,
+            files,
+            sha256,
+            log_output_live,
+        )?;
         let cluster = self.cluster();
         wait(py, OnSignal::Abort, async move {
             cluster.read().await.install(&options).await
+        })?
+        .map_err(|e| to_py(py, e, None))
+    }
+
+    /// Install from `artifact` on these nodes only, each as the role given with it
+    /// (`master`, `agent`, `public-agent`).
+    #[pyo3(signature = (artifact, extra_config_json, files, nodes, sha256=None, log_output_live=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn install_nodes(
+        &self,
+        py: Python<'_>,
+        artifact: PathBuf,
+        extra_config_json: Option<String>,
+        files: Vec<(PathBuf, PathBuf)>,
+        nodes: Vec<(PyRef<'_, NodeHandle>, String)>,
+        sha256: Option<String>,
+        log_output_live: Option<bool>,
+    ) -> PyResult<()> {
+        let options = install_options(
+            py,
+            artifact,
+            extra_config_json,
+            files,
+            sha256,
+            log_output_live,
+        )?;
+        let chosen = nodes
+            .iter()
+            .map(|(n, role)| Ok((n.node().clone(), role.parse::<dcos_e2e::Role>()?)))
+            .collect::<dcos_e2e::Result<Vec<_>>>()
+            .map_err(|e| to_py(py, e, None))?;
+        let cluster = self.cluster();
+        wait(py, OnSignal::Abort, async move {
+            let chosen: Vec<(&Node, dcos_e2e::Role)> =
+                chosen.iter().map(|(n, role)| (n, *role)).collect();
+            cluster.read().await.install_nodes(&options, &chosen).await
         })?
         .map_err(|e| to_py(py, e, None))
     }
@@ -153,7 +199,7 @@ impl ClusterHandle {
         node_timeout: f64,
         sha256: Option<String>,
     ) -> PyResult<()> {
-        let options = install_options(py, artifact, extra_config_json, files, sha256)?;
+        let options = install_options(py, artifact, extra_config_json, files, sha256, None)?;
         let how = dcos_e2e::UpgradeOptions::default()
             .node_timeout(seconds("node_timeout", node_timeout)?);
         let chosen = self::nodes(&nodes);
@@ -325,8 +371,12 @@ fn install_options(
     extra_config_json: Option<String>,
     files: Vec<(PathBuf, PathBuf)>,
     sha256: Option<String>,
+    log_output_live: Option<bool>,
 ) -> PyResult<dcos_e2e::InstallOptions> {
     let mut options = dcos_e2e::InstallOptions::new(artifact);
+    if let Some(live) = log_output_live {
+        options = options.log_output_live(live);
+    }
     if let Some(json) = extra_config_json {
         // JSON is YAML: the Python layer serialises the mapping it was given.
         let value = dcos_e2e::ExtraConfig::from_yaml(&json).map_err(|e| to_py(py, e, None))?;

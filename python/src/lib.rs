@@ -10,6 +10,7 @@ mod cluster;
 mod errors;
 mod faults;
 mod logs;
+mod loopback;
 mod node;
 mod wait;
 
@@ -33,7 +34,9 @@ mod _core {
     #[pymodule_export]
     use crate::logs::flush_logs;
     #[pymodule_export]
-    use crate::node::{NodeHandle, ProcessHandle, standalone_node};
+    use crate::loopback::{LoopbackHandle, create_loopback};
+    #[pymodule_export]
+    use crate::node::{NodeHandle, ProcessHandle, docker_node_at, standalone_node};
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -54,8 +54,14 @@ fn python_level(meta: &Metadata<'_>) -> Option<u8> {
     let level = *meta.level();
     match target {
         // The library logs output lines at INFO when live (at DEBUG otherwise): the
-        // original logged live lines at DEBUG and nothing when not live.
-        "dcos_e2e::node" | "dcos_e2e::installer" => (level == Level::INFO).then_some(DEBUG),
+        // original logged live lines at DEBUG and nothing when not live. An install
+        // asked to log live (the final API's `Output.LOG_AND_CAPTURE`) logs its
+        // installer's stderr at WARN, which the final logged as WARNING.
+        "dcos_e2e::node" | "dcos_e2e::installer" => match level {
+            Level::INFO => Some(DEBUG),
+            Level::WARN => Some(WARNING),
+            _ => None,
+        },
         _ => match level {
             Level::ERROR => Some(ERROR),
             Level::WARN => Some(WARNING),

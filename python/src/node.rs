@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dcos_e2e::{Command, ExistingCluster, Host, Node, OutputStream, Process};
+use dcos_e2e::{Command, ExistingCluster, Host, Node, OutputStream, Process, TransportKind, Tty};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -99,7 +99,9 @@ impl NodeHandle {
     /// Run a shell script; returns (stdout, stderr). A non-zero exit, or a node that
     /// cannot be reached, raises `CalledProcessError` with `cmd` as its command.
     /// With `sudo`, through `sudo` as the user (the final API's `sudo=`).
-    #[pyo3(signature = (script, user, env, log_output_live, cmd, sudo = false))]
+    /// With `tty` (columns, rows, terminal type), on a terminal of that size: its
+    /// output, stdout and stderr together, is `stdout`.
+    #[pyo3(signature = (script, user, env, log_output_live, cmd, sudo = false, tty = None))]
     #[allow(clippy::too_many_arguments)]
     fn run<'py>(
         &self,
@@ -110,11 +112,15 @@ impl NodeHandle {
         log_output_live: bool,
         cmd: Bound<'py, PyAny>,
         sudo: bool,
+        tty: Option<(u16, u16, String)>,
     ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
         let node = self.node.clone();
-        let command = command(script, user, env)
+        let mut command = command(script, user, env)
             .log_output_live(log_output_live)
             .sudo(sudo);
+        if let Some((cols, rows, term)) = tty {
+            command = command.tty(Tty::new(cols, rows).term(term));
+        }
         let output = wait(py, OnSignal::Abort, async move { node.run(command).await })?
             .map_err(|e| to_py(py, e, Some(&cmd)))?;
         Ok((
@@ -125,7 +131,8 @@ impl NodeHandle {
 
     /// Start a shell script and return once it runs; with `stdin`, what is written to
     /// the handle is what it reads.
-    #[pyo3(signature = (script, user, env, cmd, stdin = false))]
+    #[pyo3(signature = (script, user, env, cmd, stdin = false, sudo = false))]
+    #[allow(clippy::too_many_arguments)]
     fn popen(
         &self,
         py: Python<'_>,
@@ -134,10 +141,13 @@ impl NodeHandle {
         env: Vec<(String, String)>,
         cmd: Bound<'_, PyAny>,
         stdin: bool,
+        sudo: bool,
     ) -> PyResult<ProcessHandle> {
         let node = self.node.clone();
         let user = user.unwrap_or_else(|| node.default_user().to_string());
-        let command = command(script, Some(user.clone()), env).stdin(stdin);
+        let command = command(script, Some(user.clone()), env)
+            .stdin(stdin)
+            .sudo(sudo);
         let started = wait(py, OnSignal::Abort, {
             let node = node.clone();
             async move { node.popen(command).await }
@@ -227,6 +237,15 @@ impl NodeHandle {
     }
 
     /// Copy `remote` from the node to `local`.
+    /// This node reached by `transport` (`ssh`, `docker-exec`) for one call.
+    fn via(&self, py: Python<'_>, transport: &str) -> PyResult<NodeHandle> {
+        let kind = transport
+            .parse::<TransportKind>()
+            .map_err(|e| to_py(py, e, None))?;
+        let node = self.node.via(kind).map_err(|e| to_py(py, e, None))?;
+        Ok(NodeHandle::new(node))
+    }
+
     fn download_file(&self, py: Python<'_>, remote: String, local: PathBuf) -> PyResult<()> {
         let node = self.node.clone();
         wait(py, OnSignal::Abort, async move {
@@ -234,6 +253,32 @@ impl NodeHandle {
         })?
         .map_err(|e| to_py(py, e, None))
     }
+}
+
+/// The node of a Docker cluster of ours at `ip_address` on this host's daemon, reached
+/// by docker exec (the final API's `Node(..., default_transport=DOCKER_EXEC)`), if any.
+#[pyfunction]
+pub(crate) fn docker_node_at(py: Python<'_>, ip_address: String) -> PyResult<Option<NodeHandle>> {
+    let ip: std::net::IpAddr = ip_address
+        .parse()
+        .map_err(|_| PyValueError::new_err(format!("`{ip_address}` is not an IP address")))?;
+    let found = wait(py, OnSignal::Abort, async move {
+        for summary in dcos_e2e::docker::list_clusters().await? {
+            // A cluster removed meanwhile is simply not it.
+            let Ok(cluster) =
+                dcos_e2e::Cluster::attach_docker(&summary.id, Some(TransportKind::DockerExec))
+                    .await
+            else {
+                continue;
+            };
+            if let Some(node) = cluster.nodes().find(|n| n.ip_address() == ip) {
+                return Ok(Some(node.clone()));
+            }
+        }
+        Ok::<_, dcos_e2e::Error>(None)
+    })?
+    .map_err(|e| to_py(py, e, None))?;
+    Ok(found.map(NodeHandle::new))
 }
 
 /// A node that is not part of a cluster the caller made: a host reached over SSH with

@@ -7,8 +7,10 @@ environment; and how a call is told to be of one API or the other.
 import json
 import logging
 import socket
+import subprocess
 from ipaddress import IPv4Address
 from pathlib import Path
+from typing import List
 
 import pytest
 
@@ -129,21 +131,64 @@ def test_final_node_commands_copies_and_constructor(
         assert node.run(["id", "-un"], user="alice", sudo=True).stdout.strip() == b"root"
         local = tmp_path / "f"
         local.write_text("x")
-        with pytest.raises(HarnessError, match="Permission denied"):
+        # Refused: both our error and the final's.
+        with pytest.raises(HarnessError, match="Permission denied") as refused:
             node.send_file(local, Path("/etc/dcos-e2e-final/f"), user="alice")
+        assert isinstance(refused.value, subprocess.CalledProcessError)
+        assert b"Permission denied" in refused.value.stderr
+        # Through sudo, and then the user's (as the final left it).
         node.send_file(local, Path("/etc/dcos-e2e-final/f"), user="alice", sudo=True)
         owner = node.run(["stat", "-c", "%U %s", "/etc/dcos-e2e-final/f"]).stdout
-        assert owner.split() == [b"root", b"1"]
+        assert owner.split() == [b"alice", b"1"]
+        # An existing directory receives a file or a directory under its own name.
+        node.send_file(local, Path("/etc/dcos-e2e-final"))
+        tree = tmp_path / "tree"
+        (tree / "in").mkdir(parents=True)
+        (tree / "in" / "g").write_text("y")
+        node.send_file(tree, Path("/etc/dcos-e2e-final"))
+        listed = node.run(["find", "/etc/dcos-e2e-final", "-type", "f"]).stdout.split()
+        assert sorted(listed) == [b"/etc/dcos-e2e-final/f", b"/etc/dcos-e2e-final/tree/in/g"]
+        # Downloads: into a directory under the file's name; never over a file.
+        (tmp_path / "down").mkdir()
+        node.download_file(Path("/etc/dcos-e2e-final/f"), tmp_path / "down")
+        assert (tmp_path / "down" / "f").read_text() == "x"
+        with pytest.raises(ValueError, match="A file already exists in that location"):
+            node.download_file(Path("/etc/dcos-e2e-final/f"), tmp_path / "down" / "f")
+        with pytest.raises(ValueError, match="File does not exist"):
+            node.download_file(Path("/etc/dcos-e2e-final/none"), tmp_path / "none")
 
+        # LOG_AND_CAPTURE: the command, then stdout lines at DEBUG and stderr lines at
+        # WARNING, each stream captured apart.
         with caplog.at_level(logging.DEBUG, logger="dcos_e2e"):
-            logged = node.run(["sh", "-c", "echo out; echo err >&2"], output=Output.LOG_AND_CAPTURE)
-        assert logged.stdout == b"out\nerr\n"
-        assert [r.msg for r in caplog.records if r.name == "dcos_e2e.node"][-2:] == ["out", "err"]
+            caplog.clear()
+            logged = node.run(["echo out; echo err >&2"], shell=True, output=Output.LOG_AND_CAPTURE)
+        assert (logged.stdout, logged.stderr) == (b"out\n", b"err\n")
+        records = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "dcos_e2e.node"]
+        assert records[0] == (logging.DEBUG, "Running command `/bin/sh -c echo out; echo err >&2` "
+                                             "on a node `{}`".format(node))
+        assert sorted(records[1:]) == [(logging.DEBUG, "out"), (logging.WARNING, "err")]
+        with pytest.raises(subprocess.CalledProcessError) as failed:
+            node.run(["echo gone >&2; exit 3"], shell=True, output=Output.LOG_AND_CAPTURE)
+        assert (failed.value.returncode, failed.value.stderr) == (3, b"gone\n")
+        # NO_CAPTURE: passed on as it comes; a failure carries no output.
         capfd.readouterr()
-        shown = node.run(["echo", "shown"], output=Output.NO_CAPTURE)
-        assert shown.stdout is None and capfd.readouterr().out == "shown\n"
-        with pytest.raises(NotImplementedError, match="one transport per node"):
-            node.run(["true"], transport=Transport.SSH)
+        shown = node.run(["echo shown; echo also >&2"], shell=True, output=Output.NO_CAPTURE)
+        assert shown.stdout is None and capfd.readouterr() == ("shown\n", "also\n")
+        with pytest.raises(subprocess.CalledProcessError) as failed:
+            node.run(["exit 4"], shell=True, output=Output.NO_CAPTURE)
+        assert (failed.value.returncode, failed.value.stdout) == (4, None)
+        # A terminal: the command sees one, its size ours (80x24 without one here).
+        on_tty = node.run(["[ -t 1 ] && stty size"], shell=True, tty=True)
+        assert on_tty.stdout.strip() == b"24 80"
+        assert node.run(["[ -t 1 ] || echo no"], shell=True).stdout == b"no\n"
+        # Another transport for one call: SSH to a docker exec node.
+        over = "echo ${SSH_CONNECTION:+ssh}"
+        assert node.run([over], shell=True, transport=Transport.SSH).stdout == b"ssh\n"
+        assert node.run([over], shell=True).stdout == b"\n"
+        node.send_file(local, Path("/tmp/via-ssh"), transport=Transport.SSH)
+        assert node.run(["cat", "/tmp/via-ssh"]).stdout == b"x"
+        with pytest.raises(TypeError, match="transport"):
+            node.run(["true"], transport="ssh")
 
         # The final API's Node made directly: the same machine, as the given user.
         direct = Node(node.public_ip_address, node.private_ip_address, "alice", node.ssh_key_path)
@@ -229,3 +274,95 @@ def test_final_distribution_engine_and_storage_driver() -> None:
         driver = master.run(["docker", "info", "--format", "{{.Driver}}"])
         assert driver.stdout.strip() == b"vfs"
     assert_gone(cluster.cluster_id)
+
+
+def test_final_node_install_by_role_backend_config_and_existing_form(
+    artifact: Path, docker_backend: Docker, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    from dcos_e2e.base_classes import ClusterBackend as FinalBackend
+    from dcos_e2e.node import Role
+
+    assert FinalBackend is cluster_module.ClusterBackend
+    # The backend's own ip-detect and config, for the final's install calls.
+    assert docker_backend.ip_detect_path.read_text().startswith("#!/usr/bin/env bash")
+    assert docker_backend.base_config["bootstrap_url"] == "file:///opt/dcos_install_tmp"
+    assert not any(k.endswith("_list") for k in docker_backend.base_config)
+    assert docker_backend.container_name_prefix == "dcos-e2e"
+    with pytest.raises(NotImplementedError):
+        ExistingCluster(set(), set(), set()).ip_detect_path  # noqa: B018 - raises
+
+    with Cluster(docker_backend, 1, 1, 0) as cluster:
+        (master,) = cluster.masters
+        (agent,) = cluster.agents
+        mine = tmp_path / "ip-detect"
+        mine.write_text("#!/bin/bash\necho {}\n".format(master.private_ip_address))
+        config = {**cluster.base_config, **FAST}
+        # A file for /genconf/ip-detect wins over ip_detect_path.
+        master.install_dcos_from_path(
+            artifact, dcos_config=config, ip_detect_path=docker_backend.ip_detect_path,
+            role=Role.MASTER, files_to_copy_to_genconf_dir=[(mine, Path("/genconf/ip-detect"))],
+        )
+        assert master.dcos_build_info().version == "2.2.0"
+        with pytest.raises(DCOSNotInstalledError):
+            agent.dcos_build_info()
+        assert master.run(["cat", "/opt/mesosphere/bin/detect_ip"]).stdout == mine.read_bytes()
+        agent.install_dcos_from_path(
+            artifact, dcos_config=config, ip_detect_path=docker_backend.ip_detect_path,
+            role=Role.AGENT,
+        )
+        cluster.wait_for_dcos_oss()
+        with pytest.raises(TypeError, match="role"):
+            agent.install_dcos_from_path(artifact, dcos_config=config, role="slave")
+
+        # The final's ExistingCluster(masters, agents, public_agents): each node's user.
+        wrapped = ExistingCluster(cluster.masters, cluster.agents, set())
+        with Cluster(wrapped, masters=1, agents=1, public_agents=0) as existing:
+            assert existing.masters == cluster.masters
+            assert {n.dcos_build_info().version for n in existing.agents} == {"2.2.0"}
+
+        # The final's Node made with docker exec: the container of ours at that address.
+        direct = Node(master.public_ip_address, master.private_ip_address, "root",
+                      master.ssh_key_path, default_transport=Transport.DOCKER_EXEC)
+        assert direct.run(["echo ${SSH_CONNECTION:+ssh}"], shell=True).stdout == b"\n"
+    nowhere = Node(IPv4Address("127.0.0.9"), IPv4Address("127.0.0.9"), "root", tmp_path / "k",
+                   default_transport=Transport.DOCKER_EXEC)
+    with pytest.raises(ValueError, match="no node container .* 127.0.0.9"):
+        nowhere.run(["true"])
+
+    # An install asked to log (output=LOG_AND_CAPTURE) logs the installer's stderr as
+    # WARNING records; without it, nothing.
+    def warned() -> List[str]:
+        return [r.getMessage() for r in caplog.records
+                if r.name == "dcos_e2e.installer" and r.levelno == logging.WARNING]
+
+    with caplog.at_level(logging.DEBUG, logger="dcos_e2e"):
+        for output, logs in ((Output.CAPTURE, False), (Output.LOG_AND_CAPTURE, True)):
+            caplog.clear()
+            with Cluster(docker_backend, 2, 0, 0) as two:
+                with pytest.raises(subprocess.CalledProcessError):
+                    two.install_dcos_from_path(artifact, dcos_config=two.base_config,
+                                               output=output)
+            assert any("Must have 1, 3, 5, 7, or 9 masters" in m for m in warned()) == logs
+
+
+def test_loopback_volume_sidecar() -> None:
+    from dcos_e2e.docker_utils import DockerLoopbackVolume
+
+    with DockerLoopbackVolume(size_megabytes=2, labels={"dcos-e2e-test": "loop"}) as device:
+        assert device.path.startswith("/dev/loop")
+        labels = json.loads(docker("inspect", "-f", "{{json .Config.Labels}}", device.container_id))
+        assert labels["dcos-e2e-test"] == "loop"
+        # The kernel's device, seen from the host: of the size asked for.
+        size = subprocess.run(["blockdev", "--getsize64", device.path], check=True,
+                              capture_output=True, text=True).stdout.strip()
+        assert size == str(2 * 1024 * 1024)
+        with DockerLoopbackVolume(size_megabytes=1) as second:
+            assert second.path != device.path
+    # Detached, and the sidecar gone.
+    assert subprocess.run(["losetup", device.path], capture_output=True).returncode != 0
+    assert subprocess.run(["docker", "inspect", device.container_id],
+                          capture_output=True).returncode != 0
+    with pytest.raises(ValueError, match="at least 1"):
+        DockerLoopbackVolume(size_megabytes=0)
+    with pytest.raises(TypeError, match="size_megabytes"):
+        DockerLoopbackVolume(size_megabytes="1")  # type: ignore[arg-type]

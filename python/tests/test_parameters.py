@@ -365,7 +365,7 @@ class TestSignatures:
             ("masters", "required"),
             ("agents", "required"),
             ("public_agents", "required"),
-            ("default_ssh_user", "required"),
+            ("default_ssh_user", None),
         ]
         assert issubclass(Docker, ClusterBackend) and issubclass(ExistingCluster, ClusterBackend)
         assert Docker().default_ssh_user == "root" and Docker().supports_destruction
@@ -390,9 +390,11 @@ class TestSignatures:
             Node(ip_address="10.0.0.1", ssh_key_path=key, user="x")
         with pytest.raises(TypeError, match="missing required argument: 'ssh_key_path'"):
             Node(IPv4Address("10.0.0.1"), IPv4Address("10.1.0.1"), "centos")
-        with pytest.raises(NotImplementedError, match="DOCKER_EXEC"):
-            Node(IPv4Address("10.0.0.1"), IPv4Address("10.1.0.1"), "c", key,
-                 Transport.DOCKER_EXEC)
+        exec_node = Node(IPv4Address("10.0.0.1"), IPv4Address("10.1.0.1"), "c", key,
+                         Transport.DOCKER_EXEC)
+        assert exec_node.default_transport is Transport.DOCKER_EXEC
+        with pytest.raises(TypeError, match="default_transport"):
+            Node(IPv4Address("10.0.0.1"), IPv4Address("10.1.0.1"), "c", key, "docker")
         # run: the 2017 API's by position, then either API's keywords.
         run = inspect.signature(Node.run).parameters.values()
         assert [p.name for p in run][:4] == ["self", "args", "user", "rest"]

@@ -275,3 +275,34 @@ fn bad_genconf_files_are_refused_before_anything_is_made() {
     assert_eq!(param(err).0, Parameter::ExtraConfig);
     assert_gone(&id, None);
 }
+
+/// `install_nodes`: only the nodes given install, each as the role given with it (the
+/// final Python API's `Node.install_dcos_from_path`); the others stay without DC/OS.
+#[test]
+fn nodes_install_one_at_a_time_as_the_roles_given() {
+    let cluster = Cluster::builder(common::docker())
+        .masters(1)
+        .agents(1)
+        .public_agents(0)
+        .provision()
+        .unwrap();
+    let id = cluster.id().to_string();
+    let options = InstallOptions::new(common::sample_installer())
+        .extra_config(extra("sample_startup_delay: 0"));
+    let (master, agent) = (&cluster.masters()[0], &cluster.agents()[0]);
+    cluster
+        .install_nodes(&options, &[(master, dcos_e2e::Role::Master)])
+        .unwrap();
+    assert_eq!(master.dcos_build_info().unwrap().version, "2.2.0");
+    let err = agent.dcos_build_info().unwrap_err();
+    assert!(matches!(err, Error::NotInstalled { .. }), "{err:?}");
+    cluster
+        .install_nodes(&options, &[(agent, dcos_e2e::Role::Agent)])
+        .unwrap();
+    cluster.wait_for_dcos(Duration::from_secs(120)).unwrap();
+    // The role given is the one installed: the sample installer records it.
+    let role = agent.run(["cat", "/etc/mesosphere/roles/slave"]);
+    assert!(role.is_ok(), "{role:?}");
+    drop(cluster);
+    assert_gone(&id, None);
+}

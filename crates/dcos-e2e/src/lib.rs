@@ -60,5 +60,6 @@ pub mod docker {
     pub use crate::backend::docker::lifecycle::list::{
         ClusterSummary, Owner, clean, destroy_cluster, list_clusters,
     };
+    pub use crate::backend::docker::loopback::LoopbackVolume;
     pub use crate::backend::docker::node::load::{EngineState, EngineStatus, engine_status};
 }

@@ -129,6 +129,10 @@ pub struct InstallOptions {
     pub files_to_copy_to_installer: Vec<(PathBuf, PathBuf)>,
     /// The sha256 (hex) the artifact's content must have.
     pub artifact_sha256: Option<String>,
+    /// Log the installer's output as it comes, for this install: stdout lines at INFO,
+    /// stderr lines at WARN (the final Python API's `Output.LOG_AND_CAPTURE`). `None`:
+    /// as the cluster's `log_output_live` says, every line at INFO.
+    pub log_output_live: Option<bool>,
 }
 
 impl InstallOptions {
@@ -155,6 +159,13 @@ impl InstallOptions {
     ) -> Self {
         self.files_to_copy_to_installer
             .push((source.into(), destination.into()));
+        self
+    }
+
+    /// Log this install's installer output as it comes, stderr lines as warnings (see
+    /// the field).
+    pub fn log_output_live(mut self, live: bool) -> Self {
+        self.log_output_live = Some(live);
         self
     }
 
@@ -352,6 +363,7 @@ impl ClusterParams {
             extra_config: self.extra_config.clone(),
             files_to_copy_to_installer: self.files_to_copy_to_installer.clone(),
             artifact_sha256: self.artifact_sha256.clone(),
+            log_output_live: None,
         })
     }
 

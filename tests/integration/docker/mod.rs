@@ -1,6 +1,7 @@
 //! The Docker backend and the cluster lifecycle.
 
 mod input;
+mod loopback;
 
 use std::collections::HashSet;
 use std::os::unix::fs::PermissionsExt;

@@ -10,7 +10,7 @@ use dcos_e2e::{Command, ExistingCluster, ExtraConfig, InstallOptions, UpgradeOpt
 use super::{CONNECT_TIMEOUT, docker_cluster, existing_builder, pinned_keys};
 use crate::common;
 
-const SERVE: &str = "/var/lib/dcos-e2e/genconf/serve";
+const SERVE: &str = "/var/lib/dcos-e2e/host-genconf/serve";
 
 fn fast() -> ExtraConfig {
     ExtraConfig::from_yaml("sample_startup_delay: 0").unwrap()

@@ -1,6 +1,6 @@
 //! Commands as another user, and through sudo.
 
-use dcos_e2e::{Command, Node, TransportKind};
+use dcos_e2e::{Command, Error, Node, Parameter, TransportKind};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::time::timeout;
 
@@ -9,7 +9,11 @@ use super::{
     hostile_arguments, sh, text, wait_for_processes,
 };
 
-both_transports!(non_root_user_and_sudo);
+both_transports!(
+    non_root_user_and_sudo,
+    a_plain_useradd_and_a_copy_of_roots_keys_log_in,
+    the_other_transport_for_one_call
+);
 
 /// Make a user on the node that logs in with the cluster's key; with `sudo`, give it
 /// passwordless sudo.
@@ -116,5 +120,102 @@ async fn non_root_user_and_sudo(kind: TransportKind) {
     timeout(PATIENCE, p.wait()).await.unwrap().unwrap();
     wait_for_processes(node, "slee[p] 3021", 0).await;
 
+    fx.finish().await;
+}
+
+/// As on the hosts DC/OS ran on: `useradd` makes the home directory, and a copy of
+/// root's `~/.ssh` lets the new user log in with the cluster's key (over SSH too).
+async fn a_plain_useradd_and_a_copy_of_roots_keys_log_in(kind: TransportKind) {
+    let fx = Fixture::new(kind).await;
+    let node = fx.node();
+    node.run(["useradd", "carol"]).await.unwrap();
+    node.run(Command::shell("cp -R \"$HOME/.ssh\" /home/carol/"))
+        .await
+        .unwrap();
+    let ssh = node.via(TransportKind::Ssh).unwrap();
+    let out = ssh
+        .run(Command::shell("echo \"$(id -un) $HOME\"").user("carol"))
+        .await
+        .unwrap();
+    assert_eq!(out.stdout_text(), "carol /home/carol");
+    // And `userdel -r` finds the home it removes.
+    node.run(["userdel", "-r", "carol"]).await.unwrap();
+    fx.finish().await;
+}
+
+/// `Node::via`: a Docker node is reached by the other transport for one call, sharing
+/// the node's state; the node itself keeps its own.
+async fn the_other_transport_for_one_call(kind: TransportKind) {
+    let fx = Fixture::new(kind).await;
+    let node = fx.node();
+    let other = match kind {
+        TransportKind::Ssh => TransportKind::DockerExec,
+        TransportKind::DockerExec => TransportKind::Ssh,
+    };
+    let over = |n: &Node| {
+        let n = n.clone();
+        async move {
+            n.run(Command::shell(
+                "[ -n \"$SSH_CONNECTION\" ] && echo ssh || echo exec",
+            ))
+            .await
+            .unwrap()
+            .stdout_text()
+        }
+    };
+    let name = |k: TransportKind| match k {
+        TransportKind::Ssh => "ssh",
+        TransportKind::DockerExec => "exec",
+    };
+    let via = node.via(other).unwrap();
+    assert_eq!(via.transport(), other);
+    assert_eq!(node.transport(), kind);
+    assert_eq!(over(&via).await, name(other));
+    assert_eq!(over(node).await, name(kind));
+    assert_eq!(over(&node.via(kind).unwrap()).await, name(kind));
+    // Files too.
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("f");
+    std::fs::write(&local, "via").unwrap();
+    via.send_file(&local, "/tmp/via").await.unwrap();
+    assert_eq!(
+        node.run(["cat", "/tmp/via"]).await.unwrap().stdout_text(),
+        "via"
+    );
+    // One node, one state: the other way in sees a fault made through the first.
+    node.pause().await.unwrap();
+    let err = via.run(["true"]).await.unwrap_err();
+    assert!(matches!(err, Error::NodeDown { .. }), "{err:?}");
+    node.resume().await.unwrap();
+    // A host of an existing cluster (this very node) has SSH only.
+    let host = dcos_e2e::ExistingCluster::new(
+        [dcos_e2e::Host::new(node.ip_address(), node.ssh_key_path())],
+        Vec::<dcos_e2e::Host>::new(),
+        Vec::<dcos_e2e::Host>::new(),
+        "root",
+    );
+    let wrapped = dcos_e2e::Cluster::builder(host)
+        .masters(1)
+        .agents(0)
+        .public_agents(0)
+        .destroy_on_error(false)
+        .destroy_on_success(false)
+        .provision()
+        .await
+        .unwrap();
+    let err = wrapped.masters()[0]
+        .via(TransportKind::DockerExec)
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::InvalidParameter {
+                parameter: Parameter::Transport,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    drop(wrapped);
     fx.finish().await;
 }

@@ -21,6 +21,10 @@ pub(crate) const GENCONF_LOG: &str = "genconf.log";
 /// on Docker nodes, copied onto hosts that do not see it.
 pub(crate) const NODE_GENCONF_DIR: &str = "/var/lib/dcos-e2e/genconf";
 
+/// Where it is copied onto the hosts of an existing cluster: apart from
+/// `NODE_GENCONF_DIR`, so that a Docker node wrapped as a host (read-only there) works.
+pub(crate) const HOST_GENCONF_DIR: &str = "/var/lib/dcos-e2e/host-genconf";
+
 /// Where an installer's `genconf` directory is on the host and on the nodes.
 #[derive(Clone, Debug)]
 pub(crate) struct GenconfMount {

@@ -236,6 +236,18 @@ impl Cluster {
         wait("Cluster::install", self.inner.install(options))
     }
 
+    /// Blocking [`crate::Cluster::install_nodes`].
+    pub fn install_nodes(&self, options: &InstallOptions, nodes: &[(&Node, Role)]) -> Result<()> {
+        let nodes: Vec<(&crate::node::Node, Role)> = nodes
+            .iter()
+            .map(|(n, role)| (n.as_async(), *role))
+            .collect();
+        wait(
+            "Cluster::install_nodes",
+            self.inner.install_nodes(options, &nodes),
+        )
+    }
+
     /// Blocking [`crate::Cluster::upgrade`].
     pub fn upgrade(
         &self,

@@ -55,6 +55,11 @@ impl Node {
         self.0.transport()
     }
 
+    /// See [`crate::Node::via`].
+    pub fn via(&self, kind: TransportKind) -> Result<Node> {
+        self.0.via(kind).map(Node)
+    }
+
     /// See [`crate::Node::container_name`].
     pub fn container_name(&self) -> Option<&str> {
         self.0.container_name()

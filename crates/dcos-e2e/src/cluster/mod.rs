@@ -169,6 +169,18 @@ impl Cluster {
         install::install(self.id(), &target, options, &genconf).await
     }
 
+    /// [`Cluster::install`] on these nodes only, each installed as the role given
+    /// with it (the final Python API's `Node.install_dcos_from_path`): genconf runs
+    /// again with `options` for the whole cluster, then only these nodes install.
+    pub async fn install_nodes(
+        &self,
+        options: &InstallOptions,
+        nodes: &[(&Node, Role)],
+    ) -> Result<()> {
+        let (target, genconf) = self.install_target("installing DC/OS")?;
+        install::install_as(self.id(), &target, options, &genconf, nodes).await
+    }
+
     /// Upgrade every node to the artifact in `options` (the installer contract's
     /// upgrade path): masters one at a time, each healthy again before the next, then
     /// agents, then public agents. The first node that fails or is not healthy in time
@@ -352,7 +364,7 @@ impl Cluster {
             .set_peers(self.nodes.iter().map(Node::ip_address));
         if let (Some(_), Some(genconf)) = (installed, self.backend.genconf()) {
             let serve = format!("{}/serve", genconf.node_dir);
-            install::node::install_node(&node, &serve).await?;
+            install::node::install_node(&node, node.role(), &serve).await?;
         }
         Ok(node)
     }

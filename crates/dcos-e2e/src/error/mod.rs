@@ -286,6 +286,14 @@ pub enum Error {
         asked: String,
     },
 
+    /// A loop device sidecar could not be made or taken apart
+    /// ([`LoopbackVolume`](crate::docker::LoopbackVolume)).
+    #[error("loop device: {detail}")]
+    LoopDevice {
+        /// What failed, with the sidecar's output.
+        detail: String,
+    },
+
     /// The backend cannot do this.
     #[error("{operation} is not supported by the {backend} backend")]
     NotSupported {

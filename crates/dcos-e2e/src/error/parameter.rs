@@ -7,6 +7,8 @@
 pub enum Parameter {
     /// A command's arguments.
     Args,
+    /// A loop device's size.
+    SizeMib,
     /// The installer (`build_artifact`).
     BuildArtifact,
     /// An existing cluster's file.
@@ -117,6 +119,7 @@ impl Parameter {
             Parameter::KnownHosts => "known_hosts",
             Parameter::Labels => "labels",
             Parameter::LocalPath => "local path",
+            Parameter::SizeMib => "size_megabytes",
             Parameter::Masters => "masters",
             Parameter::Agents => "agents",
             Parameter::PublicAgents => "public_agents",

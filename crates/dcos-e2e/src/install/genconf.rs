@@ -171,13 +171,20 @@ pub(crate) async fn run_genconf(
         .spawn()
         .map_err(Error::io("run", &artifact))?;
     let group = KillGroup(child.id());
+    // Asked for by this install: stderr lines are warnings (see `InstallOptions`).
+    let (live, stderr_warns) = match options.log_output_live {
+        Some(asked) => (asked, asked),
+        None => (live, false),
+    };
     let read = move |stream: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>,
                      name: &'static str| async move {
         let mut lines = Vec::new();
         if let Some(s) = stream {
             let mut reader = BufReader::new(s).lines();
             while let Ok(Some(line)) = reader.next_line().await {
-                if live {
+                if live && stderr_warns && name == "stderr" {
+                    tracing::warn!(target: "dcos_e2e::installer", stream = name, "{line}");
+                } else if live {
                     tracing::info!(target: "dcos_e2e::installer", stream = name, "{line}");
                 } else {
                     tracing::debug!(target: "dcos_e2e::installer", stream = name, "{line}");

@@ -73,6 +73,18 @@ pub(crate) async fn install(
     options: &InstallOptions,
     genconf: &GenconfMount,
 ) -> Result<()> {
+    let every: Vec<_> = target.nodes().map(|n| (n, n.role())).collect();
+    install_as(cluster_id, target, options, genconf, &every).await
+}
+
+/// [`install`] with only `nodes` installing, each as the role given with it.
+pub(crate) async fn install_as(
+    cluster_id: &str,
+    target: &Target<'_>,
+    options: &InstallOptions,
+    genconf: &GenconfMount,
+    nodes: &[(&crate::node::Node, crate::node::Role)],
+) -> Result<()> {
     let options = &fetched(options).await?;
     let step = std::time::Instant::now();
     genconf::write_genconf(target, options, &genconf.host_dir).await?;
@@ -89,7 +101,12 @@ pub(crate) async fn install(
     }
     let step = std::time::Instant::now();
     let serve = format!("{}/serve", genconf.node_dir);
-    let results = join_all(target.nodes().map(|n| node::install_node(n, &serve))).await;
+    let results = join_all(
+        nodes
+            .iter()
+            .map(|&(n, role)| node::install_node(n, role, &serve)),
+    )
+    .await;
     let failures: Vec<Error> = results.into_iter().filter_map(Result::err).collect();
     tracing::info!(cluster = %cluster_id, "node installs done in {:.1?}", step.elapsed());
     match Error::from_all(failures) {

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::node::logs::INSTALL_LOG;
-use crate::node::{Command, Node, quote};
+use crate::node::{Command, Node, Role, quote};
 
 /// Stop the node installer and what it started, if it runs (the process group of each
 /// `dcos_install.sh`).
@@ -14,12 +14,13 @@ pub(crate) async fn stop_installer(node: &Node) -> Result<()> {
     node.run(Command::shell(script).sudo(true)).await.map(drop)
 }
 
-/// Link the served genconf into place and run the node installer as root. Its output
-/// is also kept on the node (for a log bundle), and its own exit status is the result.
-pub(crate) async fn install_node(node: &Node, serve: &str) -> Result<()> {
+/// Link the served genconf into place and run the node installer as root for `role`.
+/// Its output is also kept on the node (for a log bundle), and its own exit status is
+/// the result.
+pub(crate) async fn install_node(node: &Node, role: Role, serve: &str) -> Result<()> {
     let install = format!(
         "bash /opt/dcos_install_tmp/dcos_install.sh --no-block-dcos-setup {}",
-        node.role().installer_role()
+        role.installer_role()
     );
     run_step(node, serve, "dcos_install.sh", install, false).await
 }

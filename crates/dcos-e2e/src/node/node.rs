@@ -58,11 +58,14 @@ pub(crate) struct NodeSpec {
     pub container: Option<String>,
     pub log_output_live: bool,
     pub transport: Arc<dyn Transport>,
+    /// Its other way in, where its backend has one (a Docker node: SSH and docker
+    /// exec), for [`Node::via`].
+    pub other: Option<Arc<dyn Transport>>,
     pub cluster: Arc<Liveness>,
     /// Its machine, where the backend can stop and pause it (Docker).
     pub machine: Option<Arc<dyn Machine>>,
-    /// What this process last made of the machine.
-    pub known: Known,
+    /// What this process last made of the machine (shared with [`Node::via`]'s).
+    pub known: Arc<Known>,
 }
 
 /// How an OpenSSH command line checks a node's host key: against this file, and
@@ -78,6 +81,43 @@ impl Node {
         Self {
             inner: Arc::new(spec),
         }
+    }
+
+    /// This node, its commands and copies going by `kind`: itself when that is its
+    /// transport, else its other way in (a Docker node has SSH and docker exec). The
+    /// two share the node's state and connections.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`](crate::Error::InvalidParameter) when the node has no
+    /// such way in (a host of an existing cluster: SSH only).
+    pub fn via(&self, kind: TransportKind) -> Result<Node> {
+        let spec = &*self.inner;
+        if spec.transport.kind() == kind {
+            return Ok(self.clone());
+        }
+        let Some(other) = spec.other.as_ref().filter(|t| t.kind() == kind) else {
+            return Err(crate::error::Error::invalid(
+                crate::error::Parameter::Transport,
+                kind,
+                format!("{self} is reached by {} only", spec.transport.kind()),
+            ));
+        };
+        Ok(Node::new(NodeSpec {
+            role: spec.role,
+            index: spec.index,
+            ip: spec.ip,
+            ssh_key_path: spec.ssh_key_path.clone(),
+            ssh_jump: spec.ssh_jump,
+            default_user: spec.default_user.clone(),
+            host_key_check: spec.host_key_check.clone(),
+            container: spec.container.clone(),
+            log_output_live: spec.log_output_live,
+            transport: other.clone(),
+            other: Some(spec.transport.clone()),
+            cluster: spec.cluster.clone(),
+            machine: spec.machine.clone(),
+            known: spec.known.clone(),
+        }))
     }
 
     /// The transport, unless the cluster is gone.

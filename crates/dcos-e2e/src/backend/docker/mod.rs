@@ -15,4 +15,5 @@ pub(crate) mod doctor;
 pub(crate) mod image;
 pub mod labels;
 pub(crate) mod lifecycle;
+pub(crate) mod loopback;
 pub(crate) mod node;

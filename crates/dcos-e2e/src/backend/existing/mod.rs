@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::running::{
-    GenconfMount, NODE_GENCONF_DIR, NewCluster, NodeDescription, Reopened, RunningCluster,
+    GenconfMount, HOST_GENCONF_DIR, NewCluster, NodeDescription, Reopened, RunningCluster,
 };
 use crate::error::{Error, Parameter, Result};
 use crate::node::liveness::Liveness;
@@ -278,6 +278,7 @@ impl ExistingCluster {
                     container: None,
                     log_output_live: p.log_output_live,
                     transport,
+                    other: None,
                     cluster: liveness.clone(),
                     machine: None,
                     known: Default::default(),
@@ -330,7 +331,7 @@ impl RunningCluster for Existing {
             .collect();
         Some(GenconfMount {
             host_dir: self.workspace.path().join("genconf"),
-            node_dir: NODE_GENCONF_DIR,
+            node_dir: HOST_GENCONF_DIR,
             upload,
         })
     }

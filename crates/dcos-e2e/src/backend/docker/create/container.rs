@@ -263,12 +263,18 @@ impl NodeContext<'_> {
         }
         let authorized = dir.join("authorized_keys");
         write_private(&authorized, self.authorized.as_bytes())?;
+        // Public keys, readable by all as `put_keys` makes them.
+        std::fs::set_permissions(
+            &authorized,
+            std::os::unix::fs::PermissionsExt::from_mode(0o644),
+        )
+        .map_err(Error::io("set the mode of", &authorized))?;
         Ok((host_key, Some(authorized)))
     }
 }
 
 /// Put root's `authorized` keys and, if given, the ed25519 host key into the created
-/// `container`, owned by root, 0600.
+/// `container`, owned by root: the keys 0644 in a 0755 `/root/.ssh`, the host key 0600.
 pub(crate) async fn put_keys(
     client: &DockerClient,
     container: &str,
@@ -296,12 +302,14 @@ pub(crate) async fn put_keys(
         header.set_cksum();
         archive.append_data(&mut header, path, data)
     };
-    entry("root/.ssh", tar::EntryType::Directory, 0o700, &[])
+    // Readable by all (public keys only), as on the hosts DC/OS was tested on: a copy
+    // of root's ~/.ssh then lets another user log in with the cluster's key.
+    entry("root/.ssh", tar::EntryType::Directory, 0o755, &[])
         .and_then(|()| {
             entry(
                 AUTHORIZED_KEYS.trim_start_matches('/'),
                 tar::EntryType::Regular,
-                0o600,
+                0o644,
                 authorized.as_bytes(),
             )
         })

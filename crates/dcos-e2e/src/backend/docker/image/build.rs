@@ -212,6 +212,26 @@ pub(super) fn customise(root: &Path, engine: bool, info: &str) -> Result<()> {
     // Empty: systemd makes a fresh machine id at each node's first boot.
     write("etc/machine-id", "", 0o644)?;
     write("etc/dcos-e2e-node-image", info, 0o644)?;
+    // Root's ~/.ssh holds only public keys (bound or copied in at create): readable
+    // by all, so a copy of it works for another user (see `put_keys`).
+    let root_ssh = root.join("root/.ssh");
+    std::fs::create_dir_all(&root_ssh).map_err(Error::io("create", &root_ssh))?;
+    std::fs::set_permissions(&root_ssh, std::fs::Permissions::from_mode(0o755))
+        .map_err(Error::io("set the mode of", &root_ssh))?;
+    // `useradd` makes the home directory, as on the RHEL-like hosts DC/OS runs on (and
+    // the final Python API's tests expect); Debian's default is not to.
+    let login_defs = root.join("etc/login.defs");
+    let defs = std::fs::read_to_string(&login_defs).unwrap_or_default();
+    if !defs
+        .lines()
+        .any(|l| l.trim_start().starts_with("CREATE_HOME"))
+    {
+        write(
+            "etc/login.defs",
+            &format!("{defs}\nCREATE_HOME yes\n"),
+            0o644,
+        )?;
+    }
     let etc_ssh = root.join("etc/ssh");
     for entry in std::fs::read_dir(&etc_ssh)
         .map_err(Error::io("read", &etc_ssh))?

@@ -10,7 +10,7 @@ use crate::error::{Error, Parameter, Result};
 pub const IMAGE_REPOSITORY: &str = "dcos-e2e/node";
 
 /// Bump when the customisation below changes in a way the hashed text does not show.
-pub(super) const RECIPE_VERSION: &str = "3";
+pub(super) const RECIPE_VERSION: &str = "5";
 pub(super) const VARIANT: &str = "minbase";
 /// What a node needs to be a node: systemd, sshd, and what the harness runs on it.
 pub(super) const PACKAGES: &[&str] = &[

@@ -245,6 +245,23 @@ pub async fn clean(all: bool) -> Result<Vec<String>> {
             errors.push(e);
         }
     }
+    // Loop device sidecars likewise, their devices detached first.
+    let sidecars = [
+        labels::PROJECT.to_string(),
+        labels::filter(
+            labels::ROLE,
+            crate::backend::docker::loopback::LOOPBACK_ROLE,
+        ),
+    ];
+    for sidecar in client.containers(&sidecars).await? {
+        let orphan =
+            all || labels::owner_of(&sidecar.labels).is_none_or(|o| o.verdict() == Verdict::Dead);
+        if orphan
+            && let Err(e) = crate::backend::docker::loopback::remove(&client, &sidecar.name).await
+        {
+            errors.push(e);
+        }
+    }
     match Error::from_all(errors) {
         Some(e) => Err(e),
         None => Ok(removed),

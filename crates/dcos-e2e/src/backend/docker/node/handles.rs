@@ -43,23 +43,28 @@ impl Wiring<'_> {
         state: NodeState,
     ) -> Node {
         let display = display_name(role, index, ip);
-        let transport: Arc<dyn Transport> = match self.transport {
-            TransportKind::Ssh => Arc::new(SshTransport::new(ip, display, self.settings.clone())),
-            TransportKind::DockerExec => Arc::new(DockerExecTransport::new(
-                self.client.clone(),
-                container.to_string(),
-                display,
-            )),
+        // Both ways in, the cluster's first: either can be asked for per call
+        // (`Node::via`). Neither connects before its first use.
+        let ssh: Arc<dyn Transport> = Arc::new(SshTransport::new(
+            ip,
+            display.clone(),
+            self.settings.clone(),
+        ));
+        let exec: Arc<dyn Transport> = Arc::new(DockerExecTransport::new(
+            self.client.clone(),
+            container.to_string(),
+            display,
+        ));
+        let (transport, other) = match self.transport {
+            TransportKind::Ssh => (ssh, exec),
+            TransportKind::DockerExec => (exec, ssh),
         };
         Node::new(NodeSpec {
             role,
             index,
             ip,
             ssh_key_path: self.settings.key_path.clone(),
-            ssh_jump: match self.transport {
-                TransportKind::Ssh => self.settings.jump.as_ref().map(|j| j.addr()),
-                TransportKind::DockerExec => None,
-            },
+            ssh_jump: self.settings.jump.as_ref().map(|j| j.addr()),
             default_user: DEFAULT_USER.into(),
             host_key_check: OpenSshCheck {
                 known_hosts: Some(self.known_hosts.to_path_buf()),
@@ -68,6 +73,7 @@ impl Wiring<'_> {
             container: Some(container.to_string()),
             log_output_live: self.log_output_live,
             transport,
+            other: Some(other),
             cluster: self.liveness.clone(),
             machine: Some(Arc::new(DockerMachine {
                 client: self.client.clone(),
@@ -75,7 +81,7 @@ impl Wiring<'_> {
                 address: ip,
                 boot_timeout: self.boot_timeout,
             })),
-            known: Known::new(state),
+            known: Arc::new(Known::new(state)),
         })
     }
 }

@@ -44,6 +44,8 @@ pub(crate) struct ContainerSpec {
     pub cap_drop: Vec<String>,
     /// Host device paths, at the same path inside, `rwm`.
     pub devices: Vec<String>,
+    /// Device cgroup rules (`b 7:* rwm`), for devices made inside.
+    pub device_cgroup_rules: Vec<String>,
     pub security_opt: Vec<String>,
     pub group_add: Vec<String>,
     /// The host's cgroup namespace (true) or a private one (false); `None`: the daemon's
@@ -158,6 +160,7 @@ impl ContainerSpec {
                     })
                     .collect()
             }),
+            device_cgroup_rules: some(&self.device_cgroup_rules),
             security_opt: some(&self.security_opt),
             group_add: some(&self.group_add),
             cgroupns_mode: self.host_cgroupns.map(|host| {
@@ -391,6 +394,7 @@ impl ContainerSpec {
                 .into_iter()
                 .filter_map(|d| d.path_on_host)
                 .collect(),
+            device_cgroup_rules: host.device_cgroup_rules.unwrap_or_default(),
             security_opt: host.security_opt.unwrap_or_default(),
             group_add: host.group_add.unwrap_or_default(),
             host_cgroupns: host
