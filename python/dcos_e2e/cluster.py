@@ -18,7 +18,7 @@ from .backends import (
     _LibraryCluster,
 )
 from .faults import Partition
-from .node import Node, Transport
+from .node import Node, Output, Transport
 
 __all__ = ["Cluster"]
 
@@ -36,8 +36,6 @@ def _is_count(value: Any) -> bool:
 def _output_is_logged(output: Any) -> bool:
     """Whether the final API's ``output`` asks for each line logged; only capturing
     outputs are taken."""
-    from .node import Output
-
     if output is None or output is Output.CAPTURE:
         return False
     if output is Output.LOG_AND_CAPTURE:
@@ -419,33 +417,30 @@ class Cluster:
         Args:
             args: The command, as words read by the node's shell.
             env: More environment variables.
-            output: ``Output.CAPTURE`` (default) or ``Output.LOG_AND_CAPTURE`` (each
-                line logged as it arrives).
-            tty: Not yet (a terminal is ``Node.popen``'s, in the Rust core and CLI).
+            output: As ``Node.run``'s (the final API's): ``Output.CAPTURE`` (default),
+                ``Output.LOG_AND_CAPTURE`` or ``Output.NO_CAPTURE``.
+            tty: Run on a terminal, as ``Node.run(tty=True)``.
             node: The node to run on.
-            transport: Not yet: the cluster's transport is used.
+            transport: How to reach the node for this call (its own if ``None``).
 
         Raises:
             subprocess.CalledProcessError: The command failed.
-            NotImplementedError: ``tty`` or ``transport`` was given, or an ``output``
-                other than the two above.
         """
         words = _checks.args("args", args)
         extra_env = _checks.mapping("env", env)
-        if tty or transport is not None:
-            raise NotImplementedError(
-                "run_with_test_environment(tty=, transport=) is not supported yet"
-            )
-        live = _output_is_logged(output)
         if node is not None and not isinstance(node, Node):
             raise _checks.type_error("node", "a dcos_e2e.node.Node", node)
-        return self._in_test_environment(words, extra_env, node, live)
+        final = {"output": Output.CAPTURE if output is None else output, "shell": True,
+                 "tty": tty, "transport": transport}
+        return self._in_test_environment(words, extra_env, node, final)
 
     def _in_test_environment(
-        self, words: List[str], env: Dict[str, Any], node: Optional[Node], live: bool
+        self, words: List[str], env: Dict[str, Any], node: Optional[Node],
+        how: Dict[str, Any],
     ) -> "CompletedProcess[bytes]":
         """``words`` on ``node`` (default: the first master) in the integration tests'
-        directory and environment, as the default SSH user."""
+        directory and environment, as the default SSH user; ``how``: ``Node.run``'s
+        further keywords, of either API."""
         masters, agents, public_agents = (self._ordered(r) for r in range(3))
         on = masters[0] if node is None else node
 
@@ -468,9 +463,7 @@ class Cluster:
             "/opt/mesosphere/active/dcos-integration-test/",
             "&&",
         ] + words
-        return on.run(
-            args=args, user=self.default_ssh_user, log_output_live=live, env=environment
-        )
+        return on.run(args=args, user=self.default_ssh_user, env=environment, **how)
 
     def run_integration_tests(
         self,
@@ -502,7 +495,9 @@ class Cluster:
         words = _checks.args("pytest_command", pytest_command)
         extra_env = _checks.mapping("env", env)
         self.wait_for_dcos()
-        return self._in_test_environment(words, extra_env, None, self._log_output_live)
+        return self._in_test_environment(
+            words, extra_env, None, {"log_output_live": self._log_output_live}
+        )
 
     def _ordered(self, role: int) -> List[Node]:
         """The nodes of a role in the cluster's order (the sets have none)."""

@@ -63,8 +63,10 @@ def test_nodes_first_then_install_wait_and_test_environment(
         assert env.stdout.split() == [
             str(agent.ip_address).encode(), b"x", b"/opt/mesosphere/active/dcos-integration-test"
         ]
-        with pytest.raises(NotImplementedError):
-            cluster.run_with_test_environment(["true"], tty=True)
+        on_tty = cluster.run_with_test_environment(
+            ["[ -t 1 ] && echo $MASTER_HOSTS"], tty=True, transport=Transport.SSH
+        )
+        assert on_tty.stdout.strip() == str(master.ip_address).encode()
 
         # A cluster of the same nodes, as the final API makes one: never destroyed.
         with Cluster.from_nodes(
