@@ -348,8 +348,8 @@ class Docker(ClusterBackend):
                 release's Docker Engine in the nodes (none by default); the final's
                 fixed versions are refused.
             storage_driver: The final API's: the nodes' engine's storage driver
-                (``OVERLAY_2``, ``FUSE_OVERLAYFS``, ``VFS``, ``AUTO``); needs
-                ``docker_version``.
+                (``OVERLAY_2``, ``FUSE_OVERLAYFS``, ``VFS``, ``AUTO``); it puts the
+                engine in the nodes (``docker_version=DockerVersion.DISTRIBUTION``).
         """
         self.workspace_dir = _checks.optional_path("workspace_dir", workspace_dir)
         self.custom_master_mounts = custom_master_mounts or {}
@@ -425,7 +425,9 @@ class Docker(ClusterBackend):
         #: The final API's name for it; ``AUTO`` unless given.
         self.docker_storage_driver = self.storage_driver or DockerStorageDriver.AUTO
         if self.storage_driver is not None and self.docker_version is None:
-            raise ValueError("storage_driver is the nodes' engine's: give docker_version too")
+            # The driver is the nodes' engine's: asking for one asks for the engine (the
+            # final's nodes always had one).
+            self.docker_version = DockerVersion.DISTRIBUTION
         if _checks.boolean("mount_sys_fs_cgroup", mount_sys_fs_cgroup) is not True:
             raise NotImplementedError(
                 "mount_sys_fs_cgroup=False: our nodes' systemd needs the host's /sys/fs/cgroup"
@@ -749,3 +751,21 @@ class ExistingClusterManager(_LibraryCluster):
         raise NotImplementedError(
             "An ExistingCluster cannot be destroyed: its nodes are not ours to remove."
         )
+
+
+#: The final API's backends that are out of scope here, and why.
+_ELSEWHERE = {
+    "AWS": "clusters on AWS EC2",
+    "Vagrant": "clusters of Vagrant virtual machines",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """``from dcos_e2e.backends import AWS`` (or ``Vagrant``): a clear error."""
+    if name in _ELSEWHERE:
+        raise ImportError(
+            "dcos_e2e.backends.{} ({}) is not provided by this package: its backends "
+            "are Docker and ExistingCluster".format(name, _ELSEWHERE[name]),
+            name=name,
+        )
+    raise AttributeError("module {!r} has no attribute {!r}".format(__name__, name))

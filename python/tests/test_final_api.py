@@ -259,8 +259,10 @@ def test_final_distribution_engine_and_storage_driver() -> None:
         Docker(docker_version=DockerVersion.v18_06_3_ce)
     with pytest.raises(ValueError, match="AUFS"):
         Docker(docker_version=DockerVersion.DISTRIBUTION, storage_driver=DockerStorageDriver.AUFS)
-    with pytest.raises(ValueError, match="give docker_version too"):
-        Docker(storage_driver=DockerStorageDriver.VFS)
+    # A storage driver asks for the engine too (the final's nodes always had one).
+    with_driver = Docker(storage_driver=DockerStorageDriver.VFS)
+    assert with_driver.docker_version is DockerVersion.DISTRIBUTION
+    assert with_driver.docker_storage_driver is DockerStorageDriver.VFS
     with pytest.raises(TypeError, match="linux_distribution"):
         Docker(linux_distribution="bookworm")
 
@@ -368,3 +370,12 @@ def test_loopback_volume_sidecar() -> None:
         DockerLoopbackVolume(size_megabytes=0)
     with pytest.raises(TypeError, match="size_megabytes"):
         DockerLoopbackVolume(size_megabytes="1")  # type: ignore[arg-type]
+
+
+def test_the_final_aws_and_vagrant_backends_are_a_clear_import_error() -> None:
+    for name in ("AWS", "Vagrant"):
+        with pytest.raises(ImportError, match="dcos_e2e.backends.{} .* Docker and ExistingCluster"
+                           .format(name)):
+            exec("from dcos_e2e.backends import {}".format(name), {})
+    with pytest.raises(AttributeError):
+        getattr(__import__("dcos_e2e.backends").backends, "Nothing")

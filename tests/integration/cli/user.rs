@@ -53,7 +53,8 @@ fn a_user_other_than_root_creates_and_reaches_nodes() {
         .unwrap()
         .to_string();
     assert_eq!(std::fs::metadata(&key).unwrap().uid(), NOBODY);
-    // Over SSH (the default transport), so sshd took root's key from this user.
+    // Over SSH (the default transport), so sshd took root's key, copied in by this
+    // user (root's, public keys readable by all).
     let ran = as_nobody(&[
         "docker",
         "run",
@@ -67,7 +68,7 @@ fn a_user_other_than_root_creates_and_reaches_nodes() {
         "/root/.ssh/authorized_keys",
     ])
     .ok();
-    assert_eq!(ran.stdout, "root 600\n".repeat(2));
+    assert_eq!(ran.stdout, "root 644\n".repeat(2));
     as_nobody(&["docker", "destroy", &id]).ok();
     assert_gone(&id, None);
     assert_eq!(
