@@ -36,15 +36,7 @@ class ClusterHandle:
         files: List[Tuple[str, str]],
         sha256: Optional[str] = None,
         log_output_live: Optional[bool] = None,
-    ) -> None: ...
-    def install_nodes(
-        self,
-        artifact: str,
-        extra_config_json: Optional[str],
-        files: List[Tuple[str, str]],
-        nodes: List[Tuple["NodeHandle", str]],
-        sha256: Optional[str] = None,
-        log_output_live: Optional[bool] = None,
+        nodes: Optional[List[Tuple["NodeHandle", str]]] = None,
     ) -> None: ...
     def upgrade(
         self,

@@ -604,12 +604,9 @@ class Cluster:
         extra, files = _genconf(dcos_config, ip_detect_path, files_to_copy_to_genconf_dir)
         handle = self._library()._handle
         live = _live(output)
-        if _nodes is None:
-            handle.install(_artifact(dcos_installer), extra, files, sha256, live)
-        else:
-            # Node.install_dcos_from_path: those nodes, as the roles given.
-            chosen = [(node._node(), role) for node, role in _nodes]
-            handle.install_nodes(_artifact(dcos_installer), extra, files, chosen, sha256, live)
+        # Node.install_dcos_from_path: those nodes, as the roles given.
+        chosen = None if _nodes is None else [(node._node(), role) for node, role in _nodes]
+        handle.install(_artifact(dcos_installer), extra, files, sha256, live, chosen)
 
     def install_dcos_from_url(
         self,

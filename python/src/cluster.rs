@@ -122,10 +122,11 @@ impl ClusterHandle {
     }
 
     /// Install from `artifact` (a path or an http(s)://, file:// URL) on nodes that
-    /// have none.
-    /// `log_output_live`: this install's own (the final API's `output`), else the
-    /// cluster's.
-    #[pyo3(signature = (artifact, extra_config_json, files, sha256=None, log_output_live=None))]
+    /// have none; with `nodes`, on those only, each as the role given with it
+    /// (`master`, `agent`, `public-agent`). `log_output_live`: this install's own (the
+    /// final API's `output`), else the cluster's.
+    #[pyo3(signature = (artifact, extra_config_json, files, sha256=None, log_output_live=None, nodes=None))]
+    #[allow(clippy::too_many_arguments)]
     fn install(
         &self,
         py: Python<'_>,
@@ -134,35 +135,7 @@ impl ClusterHandle {
         files: Vec<(PathBuf, PathBuf)>,
         sha256: Option<String>,
         log_output_live: Option<bool>,
-    ) -> PyResult<()> {
-        let options = install_options(
-            py,
-            artifact,
-            extra_config_json,
-            files,
-            sha256,
-            log_output_live,
-        )?;
-        let cluster = self.cluster();
-        wait(py, OnSignal::Abort, async move {
-            cluster.read().await.install(&options).await
-        })?
-        .map_err(|e| to_py(py, e, None))
-    }
-
-    /// Install from `artifact` on these nodes only, each as the role given with it
-    /// (`master`, `agent`, `public-agent`).
-    #[pyo3(signature = (artifact, extra_config_json, files, nodes, sha256=None, log_output_live=None))]
-    #[allow(clippy::too_many_arguments)]
-    fn install_nodes(
-        &self,
-        py: Python<'_>,
-        artifact: PathBuf,
-        extra_config_json: Option<String>,
-        files: Vec<(PathBuf, PathBuf)>,
-        nodes: Vec<(PyRef<'_, NodeHandle>, String)>,
-        sha256: Option<String>,
-        log_output_live: Option<bool>,
+        nodes: Option<Vec<(PyRef<'_, NodeHandle>, String)>>,
     ) -> PyResult<()> {
         let options = install_options(
             py,
@@ -173,15 +146,25 @@ impl ClusterHandle {
             log_output_live,
         )?;
         let chosen = nodes
-            .iter()
-            .map(|(n, role)| Ok((n.node().clone(), role.parse::<dcos_e2e::Role>()?)))
-            .collect::<dcos_e2e::Result<Vec<_>>>()
+            .map(|nodes| {
+                nodes
+                    .iter()
+                    .map(|(n, role)| Ok((n.node().clone(), role.parse::<dcos_e2e::Role>()?)))
+                    .collect::<dcos_e2e::Result<Vec<_>>>()
+            })
+            .transpose()
             .map_err(|e| to_py(py, e, None))?;
         let cluster = self.cluster();
         wait(py, OnSignal::Abort, async move {
-            let chosen: Vec<(&Node, dcos_e2e::Role)> =
-                chosen.iter().map(|(n, role)| (n, *role)).collect();
-            cluster.read().await.install_nodes(&options, &chosen).await
+            let cluster = cluster.read().await;
+            match &chosen {
+                None => cluster.install(&options).await,
+                Some(chosen) => {
+                    let chosen: Vec<(&Node, dcos_e2e::Role)> =
+                        chosen.iter().map(|(n, role)| (n, *role)).collect();
+                    cluster.install_nodes(&options, &chosen).await
+                }
+            }
         })?
         .map_err(|e| to_py(py, e, None))
     }
