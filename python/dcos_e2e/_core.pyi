@@ -86,6 +86,7 @@ class NodeHandle:
         cmd: Any,
         stdin: bool = False,
         sudo: bool = False,
+        tty: Optional[Tuple[int, int, str]] = None,
     ) -> ProcessHandle: ...
     def send_file(
         self, local: str, remote: str, user: Optional[str] = None, sudo: bool = False

@@ -489,6 +489,7 @@ class Node:
         shell: Any = _checks.Default(False),
         transport: Any = None,
         stdin: bool = False,
+        tty: bool = False,
     ) -> "Process":
         """
         Start a command on this node and return at once, while it runs.
@@ -503,6 +504,8 @@ class Node:
                 Docker node has both, an existing host SSH only.
             stdin: Give the process a standard input (``Process.stdin``, and
                 ``communicate(input=...)``); without it the command reads end of file.
+            tty: Run it on a terminal, as ``run(tty=True)`` (its stdout and stderr both
+                arrive on ``stdout``; with ``stdin``, what is written is typed).
 
         Returns:
             The running process: ``communicate()``, ``poll()``, ``wait()``,
@@ -512,7 +515,8 @@ class Node:
         shell = _checks.boolean("shell", _checks.value_of(shell))
         words, script, user, pairs = self._command(args, user, env, quoted=final and not shell)
         piped = _checks.boolean("stdin", stdin)
-        handle = self._node(transport).popen(script, user, pairs, words, piped)
+        terminal = _terminal() if _checks.boolean("tty", tty) else None
+        handle = self._node(transport).popen(script, user, pairs, words, piped, False, terminal)
         return Process(words, handle, piped)
 
     def send_file(

@@ -40,6 +40,14 @@ fn command(script: String, user: Option<String>, env: Vec<(String, String)>) -> 
     }
 }
 
+/// `command` on a terminal of (columns, rows, type), when one is given.
+fn on_terminal(command: Command, tty: Option<(u16, u16, String)>) -> Command {
+    match tty {
+        Some((cols, rows, term)) => command.tty(Tty::new(cols, rows).term(term)),
+        None => command,
+    }
+}
+
 #[pymethods]
 impl NodeHandle {
     #[getter]
@@ -115,12 +123,12 @@ impl NodeHandle {
         tty: Option<(u16, u16, String)>,
     ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
         let node = self.node.clone();
-        let mut command = command(script, user, env)
-            .log_output_live(log_output_live)
-            .sudo(sudo);
-        if let Some((cols, rows, term)) = tty {
-            command = command.tty(Tty::new(cols, rows).term(term));
-        }
+        let command = on_terminal(
+            command(script, user, env)
+                .log_output_live(log_output_live)
+                .sudo(sudo),
+            tty,
+        );
         let output = wait(py, OnSignal::Abort, async move { node.run(command).await })?
             .map_err(|e| to_py(py, e, Some(&cmd)))?;
         Ok((
@@ -131,7 +139,8 @@ impl NodeHandle {
 
     /// Start a shell script and return once it runs; with `stdin`, what is written to
     /// the handle is what it reads.
-    #[pyo3(signature = (script, user, env, cmd, stdin = false, sudo = false))]
+    /// With `tty`, as `run`'s.
+    #[pyo3(signature = (script, user, env, cmd, stdin = false, sudo = false, tty = None))]
     #[allow(clippy::too_many_arguments)]
     fn popen(
         &self,
@@ -142,12 +151,16 @@ impl NodeHandle {
         cmd: Bound<'_, PyAny>,
         stdin: bool,
         sudo: bool,
+        tty: Option<(u16, u16, String)>,
     ) -> PyResult<ProcessHandle> {
         let node = self.node.clone();
         let user = user.unwrap_or_else(|| node.default_user().to_string());
-        let command = command(script, Some(user.clone()), env)
-            .stdin(stdin)
-            .sudo(sudo);
+        let command = on_terminal(
+            command(script, Some(user.clone()), env)
+                .stdin(stdin)
+                .sudo(sudo),
+            tty,
+        );
         let started = wait(py, OnSignal::Abort, {
             let node = node.clone();
             async move { node.popen(command).await }

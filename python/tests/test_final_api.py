@@ -183,6 +183,11 @@ def test_final_node_commands_copies_and_constructor(
         on_tty = node.run(["[ -t 1 ] && stty size"], shell=True, tty=True)
         assert on_tty.stdout.strip() == b"24 80"
         assert node.run(["[ -t 1 ] || echo no"], shell=True).stdout == b"no\n"
+        # popen too, with what is written typed on the terminal.
+        typed = node.popen(["read line; echo \"got $line\"; stty size"], shell=True,
+                           stdin=True, tty=True)
+        out, _ = typed.communicate(input=b"hi\n")
+        assert out.replace(b"\r", b"").splitlines()[-2:] == [b"got hi", b"24 80"]
         # Another transport for one call: SSH to a docker exec node.
         over = "echo ${SSH_CONNECTION:+ssh}"
         assert node.run([over], shell=True, transport=Transport.SSH).stdout == b"ssh\n"
