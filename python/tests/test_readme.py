@@ -15,18 +15,18 @@ from conftest import REPOSITORY
 README = Path(os.environ.get("DCOS_E2E_README", REPOSITORY / "README.md"))
 
 
-def from_python_example(text: str) -> str:
-    """The first ```python block under the "From Python" heading."""
+def from_python_examples(text: str) -> str:
+    """The ```python blocks under the "From Python" heading, as one test module."""
     section = re.search(r"^#+ From Python\s*$(.*?)(?=^#+ |\Z)", text, re.M | re.S)
     assert section, "no 'From Python' section in {}".format(README)
-    block = re.search(r"^```python\n(.*?)^```", section.group(1), re.M | re.S)
-    assert block, "no python code block in the 'From Python' section"
-    return block.group(1)
+    blocks = re.findall(r"^```python\n(.*?)^```", section.group(1), re.M | re.S)
+    assert blocks, "no python code block in the 'From Python' section"
+    return "\n\n".join(blocks)
 
 
-def test_the_readme_example_passes(tmp_path: Path) -> None:
+def test_the_readme_examples_pass(tmp_path: Path) -> None:
     example = tmp_path / "test_readme_example.py"
-    example.write_text(from_python_example(README.read_text()))
+    example.write_text(from_python_examples(README.read_text()))
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", str(example)],
         cwd=str(REPOSITORY),
@@ -35,4 +35,4 @@ def test_the_readme_example_passes(tmp_path: Path) -> None:
         universal_newlines=True,
     )
     assert result.returncode == 0, result.stdout
-    assert "1 passed" in result.stdout
+    assert "2 passed" in result.stdout
