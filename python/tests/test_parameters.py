@@ -402,7 +402,7 @@ class TestSignatures:
             ("log_output_live", False), ("env", None), ("output", None), ("shell", False),
             ("tty", False), ("transport", None), ("sudo", False)]
         assert [n for n, _ in self.params(Node.popen)] == [
-            "self", "args", "user", "env", "shell", "transport", "stdin"]
+            "self", "args", "user", "env", "shell", "transport", "stdin", "tty"]
         assert [n for n, _ in self.params(Node.send_file)] == [
             "self", "local_path", "remote_path", "user", "transport", "sudo"]
         # Transport by our values and by the final API's.
