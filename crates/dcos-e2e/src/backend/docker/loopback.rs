@@ -70,17 +70,17 @@ impl LoopbackVolume {
             device_cgroup_rules: vec![format!("b {LOOP_MAJOR}:* rwm")],
             ..ContainerSpec::default()
         };
-        let container = client
+        // Known by its name from here on (the backing file is named after it).
+        client
             .create_container(&spec)
             .await
             .map_err(op("create the loop device sidecar"))?;
         let made = async {
             client
-                .start_container(&container)
+                .start_container(&name)
                 .await
                 .map_err(op("start the loop device sidecar"))?;
-            let path = attach(&client, &name, size_mib).await?;
-            Ok::<_, Error>(path)
+            attach(&client, &name, size_mib).await
         };
         match made.await {
             Ok(path) => Ok(Self {
@@ -89,7 +89,7 @@ impl LoopbackVolume {
                 path,
             }),
             Err(e) => {
-                let _ = remove(&client, &container).await;
+                let _ = remove(&client, &name).await;
                 Err(e)
             }
         }
